@@ -1,0 +1,229 @@
+//! Compressed backups (`MSSQLBAK` container, SQL Server 2014-2017 layout): a sequence of records, each a
+//! 28-byte header and one XPRESS-Huffman chunk. Only the first chunks (media and set headers) and the
+//! chunks near the end (final set header) are decoded.
+
+use std::path::Path;
+
+use super::error::ReadError;
+use super::header::BackupSet;
+use super::mtf::{self, DBLK_HEADER_LEN, DblkHeader, STREAM_HEADER_LEN, StreamHeader, u32_at};
+use super::reader::{Mode, RawSet, to_backup_set, walk};
+use super::scin;
+use super::source::{MemSource, Source};
+
+pub const MAGIC: &[u8] = b"MSSQLBAK";
+const RECORD_HEADER_LEN: u64 = 28;
+/// How much of the file start is searched for the first record.
+const HEAD_SEARCH: u64 = 64 * 1024;
+/// Decompressed bytes that always cover TAPE, SSET, VOLB and MSCI.
+const HEAD_WANTED: usize = 64 * 1024;
+/// How much of the file end is searched for the final set header.
+const TAIL_SEARCH: u64 = 256 * 1024;
+/// A decoder may read a few bytes past the declared compressed size.
+const DECODE_SLACK: usize = 16;
+
+/// A record header that looks valid: (uncompressed size, compressed size).
+fn record_sizes(h: u32) -> Option<(usize, usize)> {
+    if h & 0xFF != 0x21 {
+        return None;
+    }
+    let usize_ = ((h >> 8) & 0xFF) as usize * 512;
+    let csize = (h >> 16) as usize;
+    if usize_ == 0 || usize_ > 128 * 1024 || csize < 256 || csize > usize_ + 1024 {
+        return None;
+    }
+    Some((usize_, csize))
+}
+
+/// Tries to decode the record at `at`. Returns its output and the offset just past it.
+fn decode_at<S: Source>(src: &mut S, at: u64) -> std::io::Result<Option<(Vec<u8>, u64)>> {
+    let h = src.read_at(at, 4)?;
+    let Some(h) = u32_at(h, 0) else {
+        return Ok(None);
+    };
+    let Some((usize_, csize)) = record_sizes(h) else {
+        return Ok(None);
+    };
+    let body_at = at + RECORD_HEADER_LEN;
+    if body_at + csize as u64 > src.len() {
+        return Ok(None);
+    }
+    let body = src.read_at(body_at, csize + DECODE_SLACK)?;
+    match xpress_huffman::decompress(body, usize_) {
+        Ok(out) if out.len() == usize_ => Ok(Some((out, body_at + csize as u64))),
+        _ => Ok(None),
+    }
+}
+
+fn io_err(path: &Path, e: std::io::Error) -> ReadError {
+    ReadError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    }
+}
+
+/// Decodes consecutive records from `start`, re-synchronising over padding, until `want` bytes are out
+/// or `limit` is reached.
+fn decode_run<S: Source>(
+    src: &mut S,
+    path: &Path,
+    start: u64,
+    limit: u64,
+    want: usize,
+) -> Result<Vec<u8>, ReadError> {
+    let mut out = Vec::new();
+    let mut at = start;
+    while out.len() < want && at < limit {
+        match decode_at(src, at).map_err(|e| io_err(path, e))? {
+            Some((chunk, next)) => {
+                out.extend_from_slice(&chunk);
+                at = next;
+            }
+            None => at += 1,
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn read_compressed<S: Source>(
+    src: &mut S,
+    path: &Path,
+) -> Result<Vec<BackupSet>, ReadError> {
+    let len = src.len();
+    let head = src.read_at(0, 16).map_err(|e| io_err(path, e))?.to_vec();
+    if head.len() < 16 {
+        return Err(ReadError::Truncated {
+            path: path.to_path_buf(),
+            offset: head.len() as u64,
+            what: "the file ends inside the compressed-backup header".into(),
+        });
+    }
+    let (major, minor) = (
+        u32_at(&head, 8).unwrap_or(0),
+        u32_at(&head, 12).unwrap_or(0),
+    );
+
+    // The first record that decodes must give the media header.
+    let mut first = None;
+    let mut non_tape_decode = None;
+    let mut at = 16u64;
+    while at < HEAD_SEARCH.min(len) {
+        if let Some((chunk, next)) = decode_at(src, at).map_err(|e| io_err(path, e))? {
+            if chunk.starts_with(b"TAPE") {
+                first = Some((chunk, next));
+                break;
+            }
+            non_tape_decode.get_or_insert(at);
+        }
+        at += 1;
+    }
+    let Some((mut stream, next)) = first else {
+        if let Some(off) = non_tape_decode {
+            return Err(ReadError::Encrypted {
+                path: path.to_path_buf(),
+                what: format!(
+                    "the compressed record at byte {off} does not decode to a media header"
+                ),
+            });
+        }
+        return Err(ReadError::Unsupported {
+            path: path.to_path_buf(),
+            offset: 16,
+            what: format!(
+                "compressed container version {major}.{minor} with no readable XPRESS record (SQL Server 2008/2012 and 2019+ compressed layouts are not supported yet); take the backup without compression or restore it on SQL Server and back up again"
+            ),
+        });
+    };
+    stream.extend(decode_run(src, path, next, len, HEAD_WANTED)?);
+
+    let w = walk(&mut MemSource { data: &stream }, path, Mode::Head)?;
+    let mut sets = w.sets;
+    let mut open = w.open;
+    if sets.is_empty() && open.is_none() {
+        return Err(ReadError::Corrupt {
+            path: path.to_path_buf(),
+            offset: next,
+            what: "the first compressed chunks hold no backup set header".into(),
+        });
+    }
+    // The final header of the last set is near the end of the file.
+    let tail_start = len.saturating_sub(TAIL_SEARCH).max(next);
+    if let Some(last) = find_final_header(src, path, tail_start, len)? {
+        if let Some(o) = open.as_mut() {
+            o.last = Some(last);
+        } else if let Some(s) = sets.last_mut() {
+            if s.last.is_none() {
+                s.last = Some(last);
+            }
+        }
+    }
+    if let Some(o) = open.take() {
+        sets.push(o);
+    }
+    sets.iter()
+        .map(|raw: &RawSet| to_backup_set(path, &w.tape, raw, true))
+        .collect()
+}
+
+/// Decodes every record that can be found in `[from, to)` (each candidate tried at every offset, so a
+/// false start cannot hide a real record), joins the ones that follow each other, and looks for an
+/// MSLS block with its MQCI stream.
+fn find_final_header<S: Source>(
+    src: &mut S,
+    path: &Path,
+    from: u64,
+    to: u64,
+) -> Result<Option<scin::Scin>, ReadError> {
+    let mut decoded: Vec<(u64, u64, Vec<u8>)> = Vec::new();
+    let mut at = from;
+    while at + RECORD_HEADER_LEN < to {
+        if let Some((chunk, next)) = decode_at(src, at).map_err(|e| io_err(path, e))? {
+            decoded.push((at, next, chunk));
+        }
+        at += 1;
+    }
+    let mut found = None;
+    for i in 0..decoded.len() {
+        // Join record i with the records that directly follow it (at most a few, enough for one block).
+        let mut buf = decoded[i].2.clone();
+        let mut end = decoded[i].1;
+        for _ in 0..4 {
+            let Some(n) = decoded.iter().find(|d| d.0 == end) else {
+                break;
+            };
+            buf.extend_from_slice(&n.2);
+            end = n.1;
+        }
+        if let Some(s) = scan_for_msls(&buf) {
+            found = Some(s);
+        }
+    }
+    Ok(found)
+}
+
+fn scan_for_msls(buf: &[u8]) -> Option<scin::Scin> {
+    let mut found = None;
+    for i in 0..buf.len().saturating_sub(DBLK_HEADER_LEN) {
+        if buf[i..i + 4] != mtf::MSLS {
+            continue;
+        }
+        let Some(h) = DblkHeader::parse(&buf[i..]) else {
+            continue;
+        };
+        let s = i + h.first_stream_offset as usize;
+        let Some(sh) = buf.get(s..).and_then(StreamHeader::parse) else {
+            continue;
+        };
+        if sh.id != mtf::MQCI {
+            continue;
+        }
+        let data_at = s + STREAM_HEADER_LEN;
+        let Some(data) = buf.get(data_at..data_at + sh.length as usize) else {
+            continue;
+        };
+        if let Ok(sc) = scin::decode(data) {
+            found = Some(sc);
+        }
+    }
+    found
+}

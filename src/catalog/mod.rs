@@ -1,0 +1,1 @@
+//! Backup folders: scanning, restore plans and findings.

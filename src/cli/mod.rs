@@ -1,0 +1,33 @@
+//! Command-line interface: parses arguments and runs one command. The only layer that prints.
+
+mod inspect;
+
+use clap::{Parser, Subcommand};
+
+/// Online migration of SQL Server databases to Azure SQL Managed Instance.
+#[derive(Debug, Parser)]
+#[command(name = "cutover", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the backup sets in backup files, like RESTORE HEADERONLY.
+    Inspect(inspect::InspectArgs),
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    match cli.command {
+        Command::Inspect(a) => inspect::run(&a),
+    }
+}

@@ -1,0 +1,8 @@
+//! cutover: online migration of SQL Server databases to Azure SQL Managed Instance.
+//!
+//! Layers (see ARCHITECTURE.md): `backup` reads and writes backup files; `catalog` scans folders and
+//! plans restore chains; `cli` holds the commands. Nothing below `cli` prints or exits.
+
+pub mod backup;
+pub mod catalog;
+pub mod cli;
