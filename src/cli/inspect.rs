@@ -46,7 +46,7 @@ pub fn render_table(sets: &[BackupSet]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<28} {:<4} {:>3} {:<18} {:>9} {:<7} {:>5}",
+        "{:<24} {:<4} {:>3} {:<16} {:>9} {:<10} {:<5}",
         "FILE", "TYPE", "POS", "DATABASE", "SIZE", "VERSION", "FLAGS"
     );
     for s in sets {
@@ -62,13 +62,13 @@ pub fn render_table(sets: &[BackupSet]) -> String {
         flags.push(if s.family_count > 1 { 'S' } else { '-' });
         let _ = writeln!(
             out,
-            "{:<28} {:<4} {:>3} {:<18} {:>9} {:<7} {:>5}",
-            ellipsize(&name, 28),
+            "{:<24} {:<4} {:>3} {:<16} {:>9} {:<10} {:<5}",
+            ellipsize(&name, 24),
             s.backup_type.as_str(),
             s.position,
-            ellipsize(&s.database_name, 18),
+            ellipsize(&s.database_name, 16),
             humansize::format_size(s.backup_size, humansize::BINARY),
-            ellipsize(&s.software_version, 7),
+            ellipsize(&s.software_version, 10),
             flags
         );
         let _ = writeln!(
@@ -92,6 +92,18 @@ pub fn ellipsize(s: &str, max: usize) -> String {
     } else {
         let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
         t.push('~');
+        t
+    }
+}
+
+/// Cuts `s` to `max` characters keeping its end (file names differ at the end), marking the cut with '~'.
+pub fn ellipsize_left(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max {
+        s.to_string()
+    } else {
+        let mut t = String::from("~");
+        t.extend(s.chars().skip(n + 1 - max));
         t
     }
 }

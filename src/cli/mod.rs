@@ -1,5 +1,6 @@
 //! Command-line interface: parses arguments and runs one command. The only layer that prints.
 
+mod check;
 mod inspect;
 
 use clap::{Parser, Subcommand};
@@ -16,6 +17,8 @@ pub struct Cli {
 pub enum Command {
     /// Show the backup sets in backup files, like RESTORE HEADERONLY.
     Inspect(inspect::InspectArgs),
+    /// Plan the restore of every database in a backup folder and report problems before uploading.
+    Check(check::CheckArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -29,5 +32,6 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Inspect(a) => inspect::run(&a),
+        Command::Check(a) => check::run(&a),
     }
 }

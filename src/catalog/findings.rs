@@ -1,0 +1,163 @@
+//! Findings: what the catalog noticed about a backup folder, each with a stable code, a severity and a
+//! plain-English fix.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// Stable finding codes. Their text never changes once released: scripts match on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Code {
+    /// The log chain breaks between two files.
+    LogChainGap,
+    /// No full backup of the database in the folder.
+    NoFullBackup,
+    /// A differential whose base full is not in the folder.
+    DiffBaseMissing,
+    /// A striped backup set with a stripe file missing.
+    StripeMissing,
+    /// Several backup sets appended in one file (WITH NOINIT).
+    AppendedBackupSets,
+    /// Backups taken without CHECKSUM.
+    NoChecksum,
+    /// Backups of several databases in one folder.
+    MultipleDatabasesInFolder,
+    /// A copy-only backup.
+    CopyOnly,
+    /// A file whose size or time changed while it was read.
+    FileStillBeingWritten,
+    /// A file that is not a SQL Server backup.
+    NotABackup,
+    /// A backup file that cannot be read (corrupt, truncated, encrypted, unsupported, I/O error).
+    UnreadableFile,
+    /// A folder or database name that LRS refuses ("backup"/"backups").
+    NameRefusedByLrs,
+    /// File, filegroup or partial backups, which LRS cannot restore.
+    UnsupportedBackupType,
+    /// The same backup set found in two files.
+    DuplicateBackup,
+}
+
+impl Code {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::LogChainGap => "LOG_CHAIN_GAP",
+            Code::NoFullBackup => "NO_FULL_BACKUP",
+            Code::DiffBaseMissing => "DIFF_BASE_MISSING",
+            Code::StripeMissing => "STRIPE_MISSING",
+            Code::AppendedBackupSets => "APPENDED_BACKUP_SETS",
+            Code::NoChecksum => "NO_CHECKSUM",
+            Code::MultipleDatabasesInFolder => "MULTIPLE_DATABASES_IN_FOLDER",
+            Code::CopyOnly => "COPY_ONLY",
+            Code::FileStillBeingWritten => "FILE_STILL_BEING_WRITTEN",
+            Code::NotABackup => "NOT_A_BACKUP",
+            Code::UnreadableFile => "UNREADABLE_FILE",
+            Code::NameRefusedByLrs => "NAME_REFUSED_BY_LRS",
+            Code::UnsupportedBackupType => "UNSUPPORTED_BACKUP_TYPE",
+            Code::DuplicateBackup => "DUPLICATE_BACKUP",
+        }
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub code: Code,
+    pub severity: Severity,
+    /// The file concerned, relative to the scanned folder, if one is.
+    pub file: Option<String>,
+    /// What is wrong, naming files and LSNs.
+    pub message: String,
+    /// What to do about it.
+    pub fix: String,
+}
+
+impl Finding {
+    pub fn new(
+        code: Code,
+        severity: Severity,
+        file: Option<String>,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Finding {
+            code,
+            severity,
+            file,
+            message: message.into(),
+            fix: fix.into(),
+        }
+    }
+}
+
+/// True if `name` contains "backup" (which also covers "backups"), case-insensitively: LRS refuses
+/// such container and folder names.
+pub fn lrs_refuses_name(name: &str) -> bool {
+    name.to_ascii_lowercase().contains("backup")
+}
+
+/// A name LRS accepts, derived from `name`: "backup" becomes "bak", other characters blob names
+/// dislike become '-'.
+pub fn lrs_safe_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let lower = name.to_ascii_lowercase();
+    let mut i = 0;
+    let bytes = name.as_bytes();
+    while i < bytes.len() {
+        if lower[i..].starts_with("backups") {
+            out.push_str("baks");
+            i += "backups".len();
+        } else if lower[i..].starts_with("backup") {
+            out.push_str("bak");
+            i += "backup".len();
+        } else {
+            let Some(c) = name[i..].chars().next() else {
+                break;
+            };
+            out.push(if c.is_control() || "\\/?#%\"".contains(c) {
+                '-'
+            } else {
+                c
+            });
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_names() {
+        assert!(lrs_refuses_name("SQLBackups"));
+        assert!(lrs_refuses_name("my-BACKUP"));
+        assert!(!lrs_refuses_name("bak"));
+        assert_eq!(lrs_safe_name("SQLBackups"), "SQLbaks");
+        assert_eq!(lrs_safe_name("db_backup/x"), "db_bak-x");
+        assert!(!lrs_refuses_name(&lrs_safe_name("BackupBACKUPS")));
+    }
+}

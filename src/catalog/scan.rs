@@ -1,0 +1,160 @@
+//! Scanning a backup folder tree: every regular file is read (headers only, in parallel), whatever its
+//! name or extension.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use crate::backup::{BackupSet, ReadError, read_backup_file};
+
+/// What was found in one file.
+#[derive(Debug)]
+pub struct ScannedFile {
+    pub path: PathBuf,
+    /// Path relative to the scanned root, with '/' separators.
+    pub relative: String,
+    pub size: u64,
+    pub modified: Option<SystemTime>,
+    pub sets: Result<Vec<BackupSet>, ReadError>,
+    /// Size or modification time changed while it was being read (or during the settle wait).
+    pub changing: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub root: PathBuf,
+    pub files: Vec<ScannedFile>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// Wait this long after reading and look at every file's size and time again: a file still being
+    /// written on a network share is caught even if it did not change during its own read.
+    pub settle: Duration,
+    /// Threads reading headers (0 = number of cores, at most 8).
+    pub threads: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error(
+        "{0}: the backup folder does not exist; check the path (and that the share is mounted)"
+    )]
+    NotFound(PathBuf),
+    #[error("{0}: not a folder; give the folder that holds the backup files")]
+    NotAFolder(PathBuf),
+    #[error("{path}: cannot list the folder: {source}")]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn stat(path: &Path) -> Option<(u64, Option<SystemTime>)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.len(), m.modified().ok()))
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Lists the regular files below `root` (sorted, symlinks not followed).
+pub fn list_files(root: &Path) -> Result<Vec<PathBuf>, ScanError> {
+    let meta = std::fs::metadata(root).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ScanError::NotFound(root.to_path_buf())
+        } else {
+            ScanError::Unreadable {
+                path: root.to_path_buf(),
+                source: e,
+            }
+        }
+    })?;
+    if !meta.is_dir() {
+        return Err(ScanError::NotAFolder(root.to_path_buf()));
+    }
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
+        let entry = entry.map_err(|e| ScanError::Unreadable {
+            path: e.path().unwrap_or(root).to_path_buf(),
+            source: e
+                .into_io_error()
+                .unwrap_or_else(|| std::io::Error::other("folder loop")),
+        })?;
+        if entry.file_type().is_file() {
+            files.push(entry.into_path());
+        }
+    }
+    Ok(files)
+}
+
+/// Reads the headers of every file below `root`.
+pub fn scan_folder(root: &Path, opts: &ScanOptions) -> Result<Scan, ScanError> {
+    let paths = list_files(root)?;
+    let files = read_all(root, &paths, opts);
+    Ok(Scan {
+        root: root.to_path_buf(),
+        files,
+    })
+}
+
+/// Reads the given files (in parallel) and notes the ones that change.
+pub fn read_all(root: &Path, paths: &[PathBuf], opts: &ScanOptions) -> Vec<ScannedFile> {
+    let threads = if opts.threads == 0 {
+        std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(8)
+    } else {
+        opts.threads
+    };
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<ScannedFile>>> =
+        Mutex::new((0..paths.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1).min(paths.len().max(1)) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = paths.get(i) else { break };
+                    let before = stat(path);
+                    let sets = read_backup_file(path);
+                    let after = stat(path);
+                    let (size, modified) = after.unwrap_or((0, None));
+                    let f = ScannedFile {
+                        path: path.clone(),
+                        relative: relative(root, path),
+                        size,
+                        modified,
+                        sets,
+                        changing: before != after,
+                    };
+                    if let Ok(mut r) = results.lock() {
+                        r[i] = Some(f);
+                    }
+                }
+            });
+        }
+    });
+    let mut files: Vec<ScannedFile> = results
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .collect();
+    if !opts.settle.is_zero() {
+        std::thread::sleep(opts.settle);
+        for f in &mut files {
+            if stat(&f.path) != Some((f.size, f.modified)) {
+                f.changing = true;
+            }
+        }
+    }
+    files
+}
