@@ -434,3 +434,223 @@ fn finish(
         findings,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backup::BackupSet;
+    use std::path::PathBuf;
+
+    fn lsn(n: u32) -> Lsn {
+        Lsn::new(30, n, 1)
+    }
+
+    fn set(file: &str, t: BackupType, first: u32, last: u32) -> SetInFile {
+        SetInFile {
+            file: file.to_string(),
+            sets_in_file: 1,
+            set: BackupSet {
+                file: PathBuf::from(file),
+                database_name: "db".into(),
+                server_name: "SRV".into(),
+                backup_type: t,
+                position: 1,
+                first_lsn: lsn(first),
+                last_lsn: lsn(last),
+                checkpoint_lsn: lsn(first),
+                database_backup_lsn: Lsn::ZERO,
+                differential_base_lsn: None,
+                differential_base_guid: None,
+                has_backup_checksums: true,
+                is_copy_only: false,
+                compressed: false,
+                software_version: "13.0.5081".into(),
+                database_version: 852,
+                compatibility_level: 130,
+                database_creation_date: None,
+                backup_start_date: None,
+                backup_finish_date: None,
+                backup_size: 1024,
+                collation: "SQL_Latin1_General_CP1_CI_AS".into(),
+                family_guid: String::new(),
+                media_set_guid: file.to_string(),
+                family_count: 1,
+                family_sequence_number: 1,
+                flags: 0x210,
+            },
+        }
+    }
+
+    fn diff(file: &str, base_ckpt: u32, first: u32, last: u32) -> SetInFile {
+        let mut d = set(file, BackupType::Diff, first, last);
+        d.set.database_backup_lsn = lsn(base_ckpt);
+        d
+    }
+
+    fn files(p: &DatabasePlan) -> Vec<&str> {
+        p.plan.iter().map(|s| s.file.as_str()).collect()
+    }
+
+    fn codes(p: &DatabasePlan) -> Vec<Code> {
+        p.findings.iter().map(|f| f.code).collect()
+    }
+
+    #[test]
+    fn full_diff_logs_with_empty_log() {
+        let entries = vec![
+            set("full.bak", BackupType::Full, 100, 120),
+            set("log1.trn", BackupType::Log, 90, 150),
+            diff("diff.bak", 100, 160, 170),
+            set("log2.trn", BackupType::Log, 150, 200),
+            set("log3.trn", BackupType::Log, 200, 200),
+            set("log4.trn", BackupType::Log, 200, 260),
+        ];
+        let p = plan_database("db", &entries);
+        assert_eq!(
+            files(&p),
+            ["full.bak", "diff.bak", "log2.trn", "log3.trn", "log4.trn"]
+        );
+        assert!(p.findings.is_empty(), "{:?}", p.findings);
+        assert_eq!(p.last().map(|s| s.file.as_str()), Some("log4.trn"));
+        assert!(
+            p.skipped
+                .iter()
+                .any(|s| s.file == "log1.trn" && s.reason == SkipReason::CoveredByRestoredBackups)
+        );
+    }
+
+    #[test]
+    fn gap_names_both_files_and_lsns() {
+        let entries = vec![
+            set("full.bak", BackupType::Full, 100, 120),
+            set("log1.trn", BackupType::Log, 110, 150),
+            set("log3.trn", BackupType::Log, 180, 200),
+            set("log4.trn", BackupType::Log, 200, 220),
+        ];
+        let p = plan_database("db", &entries);
+        assert_eq!(files(&p), ["full.bak", "log1.trn"]);
+        let gap = p
+            .findings
+            .iter()
+            .find(|f| f.code == Code::LogChainGap)
+            .expect("gap finding");
+        assert_eq!(gap.severity, Severity::Error);
+        assert!(
+            gap.message.contains("log1.trn") && gap.message.contains("log3.trn"),
+            "{}",
+            gap.message
+        );
+        assert!(
+            gap.message.contains(&lsn(150).to_string())
+                && gap.message.contains(&lsn(180).to_string())
+        );
+        assert!(
+            p.skipped
+                .iter()
+                .any(|s| s.file == "log4.trn" && s.reason == SkipReason::AfterGap)
+        );
+        assert!(p.has_errors());
+    }
+
+    #[test]
+    fn no_full_is_an_error() {
+        let p = plan_database("db", &[set("log1.trn", BackupType::Log, 110, 150)]);
+        assert!(p.plan.is_empty());
+        assert_eq!(codes(&p), [Code::NoFullBackup]);
+    }
+
+    #[test]
+    fn newest_full_and_newest_diff_of_its_base() {
+        let entries = vec![
+            set("full1.bak", BackupType::Full, 100, 120),
+            diff("diff1.bak", 100, 130, 140),
+            set("full2.bak", BackupType::Full, 200, 220),
+            diff("diff2a.bak", 200, 230, 240),
+            diff("diff2b.bak", 200, 250, 260),
+            diff("orphan.bak", 300, 310, 320),
+        ];
+        let p = plan_database("db", &entries);
+        assert_eq!(files(&p), ["full2.bak", "diff2b.bak"]);
+        let f = p
+            .findings
+            .iter()
+            .find(|f| f.code == Code::DiffBaseMissing)
+            .expect("orphan diff");
+        assert_eq!(f.file.as_deref(), Some("orphan.bak"));
+        assert!(p.skipped.iter().any(|s| s.file == "diff1.bak" && s.reason == SkipReason::DifferentialOfAnotherBase));
+        assert!(
+            p.skipped
+                .iter()
+                .any(|s| s.file == "diff2a.bak" && s.reason == SkipReason::OlderDifferential)
+        );
+    }
+
+    #[test]
+    fn stripes_group_and_missing_stripe_is_an_error() {
+        let mut a = set("f_1.bak", BackupType::Full, 100, 120);
+        let mut b = set("f_2.bak", BackupType::Full, 100, 120);
+        for (s, seq) in [(&mut a, 1), (&mut b, 2)] {
+            s.set.media_set_guid = "M".into();
+            s.set.family_count = 2;
+            s.set.family_sequence_number = seq;
+        }
+        let mut l1 = set("l_1.trn", BackupType::Log, 110, 150);
+        l1.set.media_set_guid = "L".into();
+        l1.set.family_count = 2;
+        let p = plan_database("db", &[a.clone(), b.clone()]);
+        assert_eq!(p.plan.len(), 1);
+        assert_eq!(p.plan[0].stripes, ["f_1.bak", "f_2.bak"]);
+        let p = plan_database("db", &[a, b, l1]);
+        let f = p
+            .findings
+            .iter()
+            .find(|f| f.code == Code::StripeMissing)
+            .expect("stripe finding");
+        assert_eq!(f.severity, Severity::Error);
+        assert_eq!(files(&p), ["f_1.bak"]);
+    }
+
+    #[test]
+    fn appended_checksum_and_copy_only_findings() {
+        let mut full = set("two.bak", BackupType::Full, 100, 120);
+        full.sets_in_file = 2;
+        full.set.has_backup_checksums = false;
+        let mut log = set("two.bak", BackupType::Log, 110, 150);
+        log.sets_in_file = 2;
+        log.set.position = 2;
+        log.set.is_copy_only = true;
+        let p = plan_database("db", &[full, log]);
+        let c = codes(&p);
+        assert!(c.contains(&Code::AppendedBackupSets));
+        assert!(c.contains(&Code::NoChecksum));
+        assert!(c.contains(&Code::CopyOnly));
+        assert_eq!(
+            p.findings
+                .iter()
+                .filter(|f| f.code == Code::AppendedBackupSets)
+                .count(),
+            1
+        );
+        assert_eq!(p.findings[0].severity, Severity::Error, "errors sort first");
+    }
+
+    #[test]
+    fn duplicate_set_is_used_once() {
+        let p = plan_database(
+            "db",
+            &[
+                set("a.bak", BackupType::Full, 100, 120),
+                set("copy_of_a.bak", BackupType::Full, 100, 120),
+            ],
+        );
+        assert_eq!(p.plan.len(), 1);
+        assert!(codes(&p).contains(&Code::DuplicateBackup));
+    }
+
+    #[test]
+    fn database_named_backup_gets_a_folder_lrs_accepts() {
+        let p = plan_database("SalesBackup", &[set("a.bak", BackupType::Full, 100, 120)]);
+        assert_eq!(p.folder, "Salesbak");
+        assert!(codes(&p).contains(&Code::NameRefusedByLrs));
+    }
+}
