@@ -190,7 +190,7 @@ fn tape_block(media: &MediaSpec) -> Vec<u8> {
     put_u16(&mut raid, 24, media.family_sequence.max(1));
     put_u16(&mut raid, 26, 1);
     let software = utf16("Microsoft SQL Server");
-    block(
+    let mut b = block(
         mtf::TAPE,
         140,
         |b| {
@@ -207,7 +207,10 @@ fn tape_block(media: &MediaSpec) -> Vec<u8> {
             b[off..off + n].copy_from_slice(&software[..n]);
         },
         &[(mtf::RAID, &raid)],
-    )
+    );
+    // TAPE attributes as SQL Server sets them (0x30000).
+    write_dblk_header(&mut b, mtf::TAPE, 0x30000, 140);
+    b
 }
 
 fn sset_block(set: &SetSpec, position: u16) -> Vec<u8> {
@@ -270,6 +273,9 @@ fn write_data_block<W: Write + Seek>(
     tail.resize((4 - rel % 4) % 4, 0);
     if kind == mtf::MSDA {
         tail.extend_from_slice(&stream_header_bytes(mtf::MQDA, 0));
+        while (rel + tail.len()) % 4 != 0 {
+            tail.push(0);
+        }
     }
     // Pad the block to a logical-block multiple (relative to its start).
     let mut fake = vec![0u8; rel + tail.len()];
