@@ -53,6 +53,8 @@ pub enum Code {
     UnsupportedBackupType,
     /// The same backup set found in two files.
     DuplicateBackup,
+    /// Backups with one database name that come from different databases (servers or family GUIDs).
+    SameNameDifferentDatabases,
 }
 
 impl Code {
@@ -72,6 +74,7 @@ impl Code {
             Code::NameRefusedByLrs => "NAME_REFUSED_BY_LRS",
             Code::UnsupportedBackupType => "UNSUPPORTED_BACKUP_TYPE",
             Code::DuplicateBackup => "DUPLICATE_BACKUP",
+            Code::SameNameDifferentDatabases => "SAME_NAME_DIFFERENT_DATABASES",
         }
     }
 }

@@ -164,6 +164,31 @@ pub fn plan_database(name: &str, entries: &[SetInFile]) -> DatabasePlan {
     let mut skipped = Vec::new();
     let mut sets = logical_sets(entries);
 
+    // One name, several databases: different servers or database family GUIDs.
+    let mut origins: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|e| (e.set.server_name.as_str(), e.set.family_guid.as_str()))
+        .collect();
+    origins.sort_unstable();
+    origins.dedup();
+    if origins.len() > 1 {
+        let list: Vec<String> = origins
+            .iter()
+            .map(|(server, guid)| format!("server {server} family GUID {guid}"))
+            .collect();
+        findings.push(Finding::new(
+            Code::SameNameDifferentDatabases,
+            Severity::Error,
+            None,
+            format!(
+                "backups named '{name}' come from {} different databases ({}); LRS fails with BackupsFromMultipleDatabasesDetectedInTheContainer when they share a folder",
+                origins.len(),
+                list.join("; ")
+            ),
+            "Point cutover at one server's backup folder, or give each database its own folder override",
+        ));
+    }
+
     // Files holding several backup sets.
     let mut appended: Vec<&SetInFile> = entries.iter().filter(|e| e.sets_in_file > 1).collect();
     appended.sort_by(|a, b| a.file.cmp(&b.file));
@@ -632,6 +657,18 @@ mod tests {
             1
         );
         assert_eq!(p.findings[0].severity, Severity::Error, "errors sort first");
+    }
+
+    #[test]
+    fn same_name_from_two_servers_is_an_error() {
+        let a = set("a.bak", BackupType::Full, 100, 120);
+        let mut b = set("b.bak", BackupType::Full, 200, 220);
+        b.set.server_name = "OTHER".into();
+        let p = plan_database("db", &[a.clone(), b]);
+        assert!(codes(&p).contains(&Code::SameNameDifferentDatabases));
+        assert!(p.has_errors());
+        let p = plan_database("db", &[a]);
+        assert!(!codes(&p).contains(&Code::SameNameDifferentDatabases));
     }
 
     #[test]

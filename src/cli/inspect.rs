@@ -46,7 +46,7 @@ pub fn render_table(sets: &[BackupSet]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<24} {:<4} {:>3} {:<16} {:>9} {:<10} {:<5}",
+        "{:<24} {:<4} {:>3} {:<16} {:>9} {:<10} {}",
         "FILE", "TYPE", "POS", "DATABASE", "SIZE", "VERSION", "FLAGS"
     );
     for s in sets {
@@ -62,7 +62,7 @@ pub fn render_table(sets: &[BackupSet]) -> String {
         flags.push(if s.family_count > 1 { 'S' } else { '-' });
         let _ = writeln!(
             out,
-            "{:<24} {:<4} {:>3} {:<16} {:>9} {:<10} {:<5}",
+            "{:<24} {:<4} {:>3} {:<16} {:>9} {:<10} {}",
             ellipsize(&name, 24),
             s.backup_type.as_str(),
             s.position,
