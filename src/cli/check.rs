@@ -115,17 +115,17 @@ pub fn render(r: &CheckReport) -> String {
         } else {
             let _ = writeln!(
                 out,
-                "  {:>2} {:<4} {:<22} {:>20} {:>20} {:>6}",
+                "  {:>2} {:<4} {:<20} {:>20} {:>20} {:>7}",
                 "#", "TYPE", "FILE", "FIRST LSN", "LAST LSN", "SIZE"
             );
             for (i, s) in d.plan.iter().enumerate() {
                 let size = humansize::format_size(s.size, humansize::BINARY.decimal_places(0));
                 let _ = writeln!(
                     out,
-                    "  {:>2} {:<4} {:<22} {:>20} {:>20} {:>6}",
+                    "  {:>2} {:<4} {:<20} {:>20} {:>20} {:>7}",
                     i + 1,
                     s.backup_type.as_str(),
-                    ellipsize_left(s.file.rsplit('/').next().unwrap_or(&s.file), 22),
+                    ellipsize_left(s.file.rsplit('/').next().unwrap_or(&s.file), 20),
                     s.first_lsn.to_string(),
                     s.last_lsn.to_string(),
                     size
