@@ -6,3 +6,4 @@
 pub mod backup;
 pub mod catalog;
 pub mod cli;
+pub mod storage;

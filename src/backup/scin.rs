@@ -100,7 +100,7 @@ fn utf16_at(b: &[u8], at: usize, field: &str) -> Result<String, ScinError> {
         offset: at,
         what: format!("{field} points outside the SCIN chunk ({len} bytes at {off})"),
     })?;
-    if len % 2 != 0 {
+    if !len.is_multiple_of(2) {
         return Err(ScinError {
             offset: at,
             what: format!("{field} has an odd UTF-16 byte length {len}"),

@@ -7,6 +7,9 @@ use std::io::{self, Read, Seek, SeekFrom};
 /// Bytes at an offset; fewer than asked near the end.
 pub trait Source {
     fn len(&self) -> u64;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     fn read_at(&mut self, off: u64, n: usize) -> io::Result<&[u8]>;
 }
 

@@ -151,7 +151,7 @@ fn block(
     for (id, data) in streams {
         b.extend_from_slice(&stream_header_bytes(*id, data.len() as u64));
         b.extend_from_slice(data);
-        while b.len() % 4 != 0 {
+        while !b.len().is_multiple_of(4) {
             b.push(0);
         }
     }
@@ -240,7 +240,11 @@ const TRAILING_MSTL: usize = 17;
 /// Bytes of log a full or differential backup carries after its data pages.
 const FULL_LOG_BYTES: u64 = 65536;
 
+/// The stream SQL Server writes after the data of a block in a backup taken WITH CHECKSUM.
+const CSUM: [u8; 4] = *b"CSUM";
+
 /// Writes one data block (MSDA with MQDA, or MSTL with MQTL) whose payload starts on a 512-byte boundary.
+/// With `checksum` the data stream is followed by a 4-byte CSUM stream, as in WITH CHECKSUM backups.
 fn write_data_block<W: Write + Seek>(
     w: &mut W,
     kind: [u8; 4],
@@ -248,6 +252,7 @@ fn write_data_block<W: Write + Seek>(
     bytes: u64,
     payload: Payload,
     lsn: Lsn,
+    checksum: bool,
 ) -> io::Result<()> {
     let start = w.stream_position()?;
     let fso: u16 = if kind == mtf::MSDA { 60 } else { 596 };
@@ -271,9 +276,18 @@ fn write_data_block<W: Write + Seek>(
     let pos = w.stream_position()?;
     let rel = (pos - start) as usize;
     tail.resize((4 - rel % 4) % 4, 0);
+    if checksum {
+        // The value's algorithm is not known (the reader does not check it); zero, which a real
+        // sample also carries.
+        tail.extend_from_slice(&stream_header_bytes(CSUM, 4));
+        tail.extend_from_slice(&[0; 4]);
+        while !(rel + tail.len()).is_multiple_of(4) {
+            tail.push(0);
+        }
+    }
     if kind == mtf::MSDA {
         tail.extend_from_slice(&stream_header_bytes(mtf::MQDA, 0));
-        while (rel + tail.len()) % 4 != 0 {
+        while !(rel + tail.len()).is_multiple_of(4) {
             tail.push(0);
         }
     }
@@ -334,6 +348,8 @@ pub fn write_backup(path: &Path, media: &MediaSpec, sets: &[SetSpec]) -> io::Res
             &[(mtf::MQCI, &mqci_stream(set, false))],
         ))?;
         match set.backup_type {
+            // A log backup with no log records (an empty log) has no log data block at all.
+            BackupType::Log if set.data_bytes == 0 => {}
             BackupType::Log => {
                 write_data_block(
                     &mut w,
@@ -342,6 +358,7 @@ pub fn write_backup(path: &Path, media: &MediaSpec, sets: &[SetSpec]) -> io::Res
                     set.data_bytes,
                     set.payload,
                     set.last_lsn,
+                    set.checksums,
                 )?;
             }
             _ => {
@@ -352,6 +369,7 @@ pub fn write_backup(path: &Path, media: &MediaSpec, sets: &[SetSpec]) -> io::Res
                     set.data_bytes,
                     set.payload,
                     set.last_lsn,
+                    set.checksums,
                 )?;
                 write_data_block(
                     &mut w,
@@ -360,6 +378,7 @@ pub fn write_backup(path: &Path, media: &MediaSpec, sets: &[SetSpec]) -> io::Res
                     FULL_LOG_BYTES,
                     Payload::Pages,
                     set.last_lsn,
+                    set.checksums,
                 )?;
             }
         }

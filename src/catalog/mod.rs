@@ -166,7 +166,7 @@ pub fn check(scan: &Scan) -> CheckReport {
             p
         })
         .collect();
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     CheckReport {
         root: scan.root.display().to_string(),
         databases,

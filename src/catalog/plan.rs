@@ -450,7 +450,7 @@ fn finish(
     } else {
         lrs_safe_name(name)
     };
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     DatabasePlan {
         name: name.to_string(),
         folder,

@@ -57,7 +57,7 @@ fn wrap(out: &mut String, first: &str, text: &str, indent: usize, width: usize) 
     let mut line = first.to_string();
     for word in text.split_whitespace() {
         if line.chars().count() + 1 + word.chars().count() > width
-            && line.trim().len() > 0
+            && !line.trim().is_empty()
             && line.chars().count() > indent
         {
             let _ = writeln!(out, "{}", line.trim_end());

@@ -46,8 +46,8 @@ pub fn render_table(sets: &[BackupSet]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<24} {:<4} {:>3} {:<16} {:>9} {:<10} {}",
-        "FILE", "TYPE", "POS", "DATABASE", "SIZE", "VERSION", "FLAGS"
+        "{:<24} {:<4} {:>3} {:<16} {:>9} {:<10} FLAGS",
+        "FILE", "TYPE", "POS", "DATABASE", "SIZE", "VERSION"
     );
     for s in sets {
         let name = s

@@ -2,6 +2,7 @@
 
 mod check;
 mod inspect;
+mod upload;
 
 use clap::{Parser, Subcommand};
 
@@ -19,6 +20,8 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Plan the restore of every database in a backup folder and report problems before uploading.
     Check(check::CheckArgs),
+    /// Upload a backup folder to Azure Blob Storage, one flat folder per database (resumable).
+    Upload(upload::UploadArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -33,5 +36,6 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Inspect(a) => inspect::run(&a),
         Command::Check(a) => check::run(&a),
+        Command::Upload(a) => upload::run(&a),
     }
 }

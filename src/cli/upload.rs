@@ -1,0 +1,468 @@
+//! `cutover upload DIR --container URL [...]`: plans with the backup catalog and uploads each database's
+//! backups into its own flat folder of the container.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::mpsc;
+
+use crate::catalog::{self, ScanOptions};
+use crate::storage::auth::{AadKind, StorageAuth, aad_credential};
+use crate::storage::client::BlobStore;
+use crate::storage::container::ContainerUrl;
+use crate::storage::error::StorageError;
+use crate::storage::layout::{self, Layout};
+use crate::storage::progress::{ThroughputMeter, UploadEvent};
+use crate::storage::sas;
+use crate::storage::upload::{FileResult, UploadItem, UploadOptions, Uploader};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct UploadArgs {
+    /// Print one JSON object per event line and a final summary object.
+    #[arg(long)]
+    pub json: bool,
+    /// The backup folder (flat, or Ola Hallengren's <db>/FULL|DIFF|LOG).
+    pub dir: PathBuf,
+    /// Container URL: https://ACCOUNT.blob.core.windows.net/CONTAINER (or the emulator's
+    /// http://127.0.0.1:10000/devstoreaccount1/CONTAINER).
+    #[arg(long, value_name = "URL")]
+    pub container: String,
+    /// SAS token for the container (needs read, write, create and list). Also CUTOVER_STORAGE_SAS.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "CUTOVER_STORAGE_SAS",
+        hide_env_values = true
+    )]
+    pub sas: Option<String>,
+    /// Name of the environment variable holding the storage account key (cutover signs a
+    /// short-lived SAS with it; the key itself is never sent).
+    #[arg(long, value_name = "VAR")]
+    pub account_key_env: Option<String>,
+    /// Use Azure AD (service principal from the environment, Azure CLI, managed or workload identity).
+    #[arg(long, value_name = "KIND", num_args = 0..=1, default_missing_value = "auto")]
+    pub aad: Option<AadKind>,
+    /// Files uploaded at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+    /// Blocks in flight per file.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub blocks_per_file: u16,
+    /// Block size (e.g. 8MiB); default: 8 MiB, raised for files that would need over 50,000 blocks.
+    #[arg(long, value_name = "SIZE")]
+    pub block_size: Option<bytesize::ByteSize>,
+    /// Most bytes read but not yet acknowledged, over all files (bounds memory).
+    #[arg(long, value_name = "SIZE", default_value = "256MiB")]
+    pub max_in_flight: bytesize::ByteSize,
+    /// Bandwidth cap in megabits per second.
+    #[arg(long, value_name = "N")]
+    pub max_mbps: Option<f64>,
+    /// Upload every file as-is under its relative path (like AzCopy), without reading headers.
+    #[arg(long)]
+    pub all_files: bool,
+    /// Create the container if it does not exist (needs an account key or Azure AD).
+    #[arg(long)]
+    pub create_container: bool,
+    /// Keep running: upload new backups as they appear, until Ctrl-C.
+    #[arg(long)]
+    pub watch: bool,
+    /// How often to look for new files with --watch (seconds; polling works on SMB shares).
+    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
+    pub poll_seconds: f64,
+    /// A file must be unchanged this long before it is uploaded (seconds).
+    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
+    pub stable_seconds: f64,
+}
+
+/// A setup problem: exit code 2, message on stderr.
+struct Usage(String);
+
+fn auth_from_args(a: &UploadArgs, url: &ContainerUrl) -> Result<StorageAuth, Usage> {
+    let given = [
+        a.sas.is_some(),
+        a.account_key_env.is_some(),
+        a.aad.is_some(),
+    ]
+    .iter()
+    .filter(|g| **g)
+    .count();
+    if given > 1 {
+        return Err(Usage(
+            "give only one of --sas, --account-key-env and --aad".into(),
+        ));
+    }
+    if let Some(var) = &a.account_key_env {
+        let key = std::env::var(var).ok().filter(|k| !k.trim().is_empty()).ok_or_else(|| {
+            Usage(format!("--account-key-env {var}: the environment variable {var} is not set (export it with the storage account key)"))
+        })?;
+        return Ok(StorageAuth::account_key(
+            &url.account,
+            &url.container,
+            key.trim().to_string(),
+        ));
+    }
+    if let Some(kind) = a.aad {
+        if url.is_emulator() {
+            return Err(Usage(
+                "--aad needs https: the storage emulator takes --sas or --account-key-env".into(),
+            ));
+        }
+        return aad_credential(kind).map(StorageAuth::Aad).map_err(Usage);
+    }
+    let token = a.sas.clone().or_else(|| url.sas_in_url.clone()).ok_or_else(|| {
+        Usage("no storage credential: give --sas TOKEN, --account-key-env VAR or --aad (or a SAS in the container URL)".into())
+    })?;
+    let info = sas::parse_sas(&token).map_err(|e| Usage(format!("--sas: {e}")))?;
+    if let Some(exp) = info.expiry
+        && exp <= time::OffsetDateTime::now_utc()
+    {
+        return Err(Usage(format!(
+            "--sas: the SAS token expired at {exp}; generate a new one"
+        )));
+    }
+    let missing: Vec<&str> = [("r", "read"), ("w", "write"), ("l", "list")]
+        .into_iter()
+        .filter(|(c, _)| !info.permissions.to_string().contains(c))
+        .map(|(_, n)| n)
+        .collect();
+    if !missing.is_empty() {
+        return Err(Usage(format!(
+            "--sas: the SAS lacks {} permission; uploading needs read, write, create and list (sp=rcwl). (The SAS you give the Managed Instance is another one, Read + List only: see `cutover sas`.)",
+            missing.join(", ")
+        )));
+    }
+    Ok(StorageAuth::sas(&token))
+}
+
+/// What to upload: per database the plan's files in a flat folder, or every file as-is.
+fn select(a: &UploadArgs, json: bool) -> Result<(Vec<UploadItem>, u64), Usage> {
+    if a.all_files {
+        let files = catalog::scan::list_files(&a.dir).map_err(|e| Usage(e.to_string()))?;
+        let items = files
+            .into_iter()
+            .map(|p| {
+                let rel = p
+                    .strip_prefix(&a.dir)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                UploadItem {
+                    local: p,
+                    blob: rel,
+                }
+            })
+            .collect();
+        return Ok((items, 0));
+    }
+    let scan =
+        catalog::scan_folder(&a.dir, &ScanOptions::default()).map_err(|e| Usage(e.to_string()))?;
+    let report = catalog::check(&scan);
+    let mut items = Vec::new();
+    let mut skipped = 0u64;
+    for f in report.findings.iter().filter(|f| f.file.is_some()) {
+        skipped += 1;
+        let e = UploadEvent::Skipped {
+            file: f.file.clone().unwrap_or_default(),
+            reason: f.message.clone(),
+        };
+        print_event(&e, json);
+    }
+    for db in &report.databases {
+        let folder = layout::database_folder_name(&db.name)
+            .unwrap_or_else(|_| layout::suggest_folder_name(&db.name));
+        let mut lay = Layout::new(&folder);
+        for f in db
+            .findings
+            .iter()
+            .filter(|f| f.severity == catalog::Severity::Error)
+        {
+            eprintln!("warning: {}: {} {}", db.name, f.code, f.message);
+        }
+        for step in &db.plan {
+            for stripe in &step.stripes {
+                let local = a.dir.join(stripe);
+                let blob = lay
+                    .assign(&local, stripe)
+                    .map_err(|e| Usage(e.to_string()))?;
+                items.push(UploadItem { local, blob });
+            }
+        }
+    }
+    Ok((items, skipped))
+}
+
+fn print_event(e: &UploadEvent, json: bool) {
+    if json {
+        if let Ok(s) = serde_json::to_string(e) {
+            println!("{s}");
+        }
+        return;
+    }
+    match e {
+        UploadEvent::Skipped { file, reason } => eprintln!("skipped  {file}: {reason}"),
+        UploadEvent::Waiting { file, reason } => eprintln!("waiting  {file}: {reason}"),
+        UploadEvent::Retrying {
+            file,
+            attempt,
+            delay_ms,
+            reason,
+        } => {
+            eprintln!("retrying {file} (attempt {attempt}, in {delay_ms} ms): {reason}")
+        }
+        UploadEvent::Uploaded {
+            file,
+            bytes,
+            seconds,
+            resumed_bytes,
+        } => {
+            let resumed = if *resumed_bytes > 0 {
+                format!(
+                    ", {} resumed",
+                    humansize::format_size(*resumed_bytes, humansize::BINARY)
+                )
+            } else {
+                String::new()
+            };
+            eprintln!(
+                "uploaded {file} ({} in {seconds:.1} s{resumed})",
+                humansize::format_size(*bytes, humansize::BINARY)
+            )
+        }
+        UploadEvent::Failed { file, error } => eprintln!("FAILED   {file}: {error}"),
+        UploadEvent::Queued { .. } | UploadEvent::Uploading { .. } => {}
+    }
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+struct Summary {
+    files: u64,
+    bytes: u64,
+    seconds: f64,
+    mb_per_s: f64,
+    skipped: u64,
+    failed: u64,
+}
+
+pub fn run(a: &UploadArgs) -> i32 {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(run_async(a)),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            2
+        }
+    }
+}
+
+async fn run_async(a: &UploadArgs) -> i32 {
+    match upload(a).await {
+        Ok(code) => code,
+        Err(Usage(m)) => {
+            eprintln!("error: {m}");
+            2
+        }
+    }
+}
+
+async fn upload(a: &UploadArgs) -> Result<i32, Usage> {
+    let dir = std::fs::canonicalize(&a.dir).map_err(|e| {
+        Usage(format!(
+            "{}: cannot open the backup folder: {e}",
+            a.dir.display()
+        ))
+    })?;
+    let a = &UploadArgs { dir, ..a.clone() };
+    let meta = std::fs::metadata(&a.dir).map_err(|e| {
+        Usage(format!(
+            "{}: cannot open the backup folder: {e}",
+            a.dir.display()
+        ))
+    })?;
+    if !meta.is_dir() {
+        return Err(Usage(format!(
+            "{}: not a folder; give the folder that holds the backup files",
+            a.dir.display()
+        )));
+    }
+    let url = ContainerUrl::parse(&a.container).map_err(|e| Usage(e.to_string()))?;
+    layout::validate_container_name(&url.container).map_err(|e| Usage(e.to_string()))?;
+    let auth = auth_from_args(a, &url)?;
+    for (name, v) in [
+        ("--poll-seconds", a.poll_seconds),
+        ("--stable-seconds", a.stable_seconds),
+    ] {
+        if !(0.0..=3600.0).contains(&v) {
+            return Err(Usage(format!("{name} must be between 0 and 3600")));
+        }
+    }
+    if a.max_mbps.is_some_and(|m| !m.is_finite() || m <= 0.0) {
+        return Err(Usage(
+            "--max-mbps must be a positive number of megabits per second".into(),
+        ));
+    }
+    let store = Arc::new(BlobStore::new(url.clone(), auth));
+
+    // Preflight: the container exists and the credential can list it.
+    match store.list(Some("cutover-preflight/")).await {
+        Ok(_) => {}
+        Err(StorageError::ContainerNotFound { .. }) if a.create_container => {
+            store
+                .create_container()
+                .await
+                .map_err(|e| Usage(e.to_string()))?;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(1);
+        }
+    }
+
+    let opts = UploadOptions {
+        concurrency: a.concurrency as usize,
+        blocks_per_file: a.blocks_per_file as usize,
+        max_in_flight_bytes: a.max_in_flight.as_u64(),
+        block_size: a.block_size.map(|b| b.as_u64()),
+        max_mbps: a.max_mbps,
+        stable_for: Duration::from_secs_f64(a.stable_seconds),
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let mut summary = Summary::default();
+    let mut done: BTreeMap<String, (u64, SystemTime)> = BTreeMap::new();
+    let mut first = true;
+    loop {
+        let (items, skipped) = select(a, a.json)?;
+        if first {
+            summary.skipped += skipped;
+        }
+        first = false;
+        let todo: Vec<UploadItem> = items
+            .into_iter()
+            .filter(|i| done.get(&i.blob) != identity(&i.local).as_ref())
+            .collect();
+        if !todo.is_empty() {
+            let outcomes = run_batch(&store, &opts, todo, a.json).await;
+            for o in outcomes {
+                match &o.result {
+                    Ok(FileResult::Uploaded { bytes, .. }) => {
+                        summary.files += 1;
+                        summary.bytes += bytes;
+                    }
+                    Ok(FileResult::Skipped { .. }) => summary.skipped += 1,
+                    Err(_) => summary.failed += 1,
+                }
+                if o.result.is_ok()
+                    && let Some(id) = identity(&o.item.local)
+                {
+                    done.insert(o.item.blob.clone(), id);
+                }
+            }
+        }
+        if !a.watch {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = tokio::time::sleep(Duration::from_secs_f64(a.poll_seconds.max(0.2))) => {}
+        }
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary.mb_per_s = if summary.seconds > 0.0 {
+        summary.bytes as f64 / 1e6 / summary.seconds
+    } else {
+        0.0
+    };
+    if a.json {
+        if let Ok(s) = serde_json::to_string(&summary) {
+            println!("{s}");
+        }
+    } else {
+        eprintln!(
+            "{} file(s) uploaded, {} in {:.1} s ({:.1} MB/s); {} skipped, {} failed",
+            summary.files,
+            humansize::format_size(summary.bytes, humansize::BINARY),
+            summary.seconds,
+            summary.mb_per_s,
+            summary.skipped,
+            summary.failed
+        );
+    }
+    Ok(if summary.failed > 0 { 1 } else { 0 })
+}
+
+fn identity(p: &Path) -> Option<(u64, SystemTime)> {
+    let m = std::fs::metadata(p).ok()?;
+    Some((m.len(), m.modified().ok()?))
+}
+
+async fn run_batch(
+    store: &Arc<BlobStore>,
+    opts: &UploadOptions,
+    items: Vec<UploadItem>,
+    json: bool,
+) -> Vec<crate::storage::upload::FileOutcome> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let up = Uploader::new(store.clone(), opts.clone(), tx);
+    let total: u64 = items
+        .iter()
+        .filter_map(|i| identity(&i.local))
+        .map(|(s, _)| s)
+        .sum();
+    let n = items.len();
+    let printer = tokio::spawn(async move {
+        let tty = std::io::stderr().is_terminal() && !json;
+        let mut meter = ThroughputMeter::default();
+        let mut sent: BTreeMap<String, u64> = BTreeMap::new();
+        let mut files_done = 0usize;
+        let mut last_line = Instant::now();
+        while let Some(e) = rx.recv().await {
+            if let UploadEvent::Uploading { file, done, .. } = &e {
+                let prev = sent.insert(file.clone(), *done).unwrap_or(0);
+                meter.record(done.saturating_sub(prev), Instant::now());
+            }
+            if matches!(
+                e,
+                UploadEvent::Uploaded { .. }
+                    | UploadEvent::Skipped { .. }
+                    | UploadEvent::Failed { .. }
+            ) {
+                files_done += 1;
+            }
+            if tty
+                && !matches!(
+                    e,
+                    UploadEvent::Uploading { .. } | UploadEvent::Queued { .. }
+                )
+            {
+                eprint!("\r\x1b[K");
+            }
+            print_event(&e, json);
+            if tty && last_line.elapsed() > Duration::from_millis(200) {
+                last_line = Instant::now();
+                let bytes: u64 = sent.values().sum();
+                eprint!(
+                    "\r\x1b[K{files_done}/{n} files  {} / {}  {}/s",
+                    humansize::format_size(bytes, humansize::BINARY),
+                    humansize::format_size(total, humansize::BINARY),
+                    humansize::format_size(
+                        meter.rate_bytes_per_sec(Instant::now()) as u64,
+                        humansize::BINARY
+                    )
+                );
+                let _ = std::io::stderr().flush();
+            }
+        }
+        if tty {
+            eprint!("\r\x1b[K");
+        }
+    });
+    let outcomes = up.upload_all(items).await;
+    drop(up);
+    let _ = printer.await;
+    outcomes
+}

@@ -1,0 +1,357 @@
+//! A thin client over `azure_storage_blob` for the operations the uploader needs, with errors classified
+//! for retrying and worded for the operator. Retries are done by the caller (`retry::with_retries`), so
+//! the SDK's own retry policy is off.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use azure_core::credentials::TokenCredential;
+use azure_core::error::ErrorKind;
+use azure_core::http::{ClientOptions, RequestContent, RetryOptions, Url};
+use azure_storage_blob::models::{
+    BlobContainerClientListBlobsOptions, BlockBlobClientCommitBlockListOptions,
+    BlockBlobClientStageBlockOptions, BlockListType, BlockLookupList,
+};
+use azure_storage_blob::{
+    BlobClient, BlobClientOptions, BlobContainerClient, BlobContainerClientOptions,
+    BlockBlobClient, BlockBlobClientOptions,
+};
+use bytes::Bytes;
+use futures::TryStreamExt;
+
+use super::auth::StorageAuth;
+use super::container::ContainerUrl;
+use super::error::{StorageError, from_status, parse_retry_after};
+
+/// Properties of a committed blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobProps {
+    pub size: u64,
+    pub content_md5: Option<Vec<u8>>,
+}
+
+/// Blocks of a blob: committed and uncommitted, as (id, size).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Blocks {
+    pub committed: Vec<(Vec<u8>, u64)>,
+    pub uncommitted: Vec<(Vec<u8>, u64)>,
+}
+
+/// Talks to one container.
+#[derive(Clone)]
+pub struct BlobStore {
+    pub url: ContainerUrl,
+    auth: StorageAuth,
+    /// Longest a single request may take before it counts as a (retryable) timeout.
+    pub request_timeout: Duration,
+}
+
+fn client_options() -> ClientOptions {
+    ClientOptions {
+        retry: RetryOptions::none(),
+        ..Default::default()
+    }
+}
+
+/// Converts an SDK error into a classified storage error.
+pub fn classify(target: &str, e: azure_core::Error) -> StorageError {
+    match e.kind() {
+        ErrorKind::HttpResponse {
+            status,
+            error_code,
+            raw_response,
+        } => {
+            let retry_after = raw_response.as_ref().and_then(|r| {
+                let h = r.headers();
+                h.get_optional_str(&azure_core::http::headers::HeaderName::from_static(
+                    "retry-after",
+                ))
+                .and_then(parse_retry_after)
+            });
+            let message = e.to_string();
+            from_status(
+                target,
+                u16::from(*status),
+                error_code.clone(),
+                message,
+                retry_after,
+            )
+        }
+        ErrorKind::Connection | ErrorKind::Io => StorageError::Transient {
+            target: target.to_string(),
+            what: format!("connection: {e}"),
+            retry_after: None,
+        },
+        ErrorKind::Credential => StorageError::Auth {
+            target: target.to_string(),
+            status: 401,
+            code: None,
+            hint: format!(
+                "could not get an Azure AD token ({e}); run 'az login', or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET"
+            ),
+        },
+        _ => {
+            // reqwest errors surface as Other with a message; treat network-ish ones as transient.
+            let text = e.to_string();
+            let lower = text.to_ascii_lowercase();
+            if [
+                "connection",
+                "timed out",
+                "timeout",
+                "reset",
+                "broken pipe",
+                "eof",
+                "request or response body error",
+                "error sending request",
+            ]
+            .iter()
+            .any(|w| lower.contains(w))
+            {
+                StorageError::Transient {
+                    target: target.to_string(),
+                    what: text,
+                    retry_after: None,
+                }
+            } else {
+                StorageError::Refused {
+                    target: target.to_string(),
+                    status: 0,
+                    code: None,
+                    message: text,
+                }
+            }
+        }
+    }
+}
+
+impl BlobStore {
+    pub fn new(url: ContainerUrl, auth: StorageAuth) -> Self {
+        BlobStore {
+            url,
+            auth,
+            request_timeout: Duration::from_secs(120),
+        }
+    }
+
+    pub fn auth(&self) -> &StorageAuth {
+        &self.auth
+    }
+
+    fn token(&self) -> Option<Arc<dyn TokenCredential>> {
+        self.auth.token_credential()
+    }
+
+    fn blob_url(&self, blob: &str) -> Result<Url, StorageError> {
+        let q = self.auth.query()?;
+        self.url
+            .blob_url(blob, q.as_deref())
+            .map_err(|e| StorageError::Local(e.to_string()))
+    }
+
+    fn block_client(&self, blob: &str) -> Result<BlockBlobClient, StorageError> {
+        let opts = BlockBlobClientOptions {
+            client_options: client_options(),
+            ..Default::default()
+        };
+        BlockBlobClient::new(self.blob_url(blob)?, self.token(), Some(opts))
+            .map_err(|e| classify(blob, e))
+    }
+
+    fn blob_client(&self, blob: &str) -> Result<BlobClient, StorageError> {
+        let opts = BlobClientOptions {
+            client_options: client_options(),
+            ..Default::default()
+        };
+        BlobClient::new(self.blob_url(blob)?, self.token(), Some(opts))
+            .map_err(|e| classify(blob, e))
+    }
+
+    fn container_client(&self) -> Result<BlobContainerClient, StorageError> {
+        let q = self.auth.query()?;
+        let url = self
+            .url
+            .container_url_with(q.as_deref())
+            .map_err(|e| StorageError::Local(e.to_string()))?;
+        let opts = BlobContainerClientOptions {
+            client_options: client_options(),
+            ..Default::default()
+        };
+        BlobContainerClient::new(url, self.token(), Some(opts))
+            .map_err(|e| classify(&self.url.container, e))
+    }
+
+    async fn timed<T>(
+        &self,
+        target: &str,
+        f: impl std::future::Future<Output = Result<T, StorageError>>,
+    ) -> Result<T, StorageError> {
+        match tokio::time::timeout(self.request_timeout, f).await {
+            Ok(r) => r,
+            Err(_) => Err(StorageError::Transient {
+                target: target.to_string(),
+                what: format!("no answer within {} s", self.request_timeout.as_secs()),
+                retry_after: None,
+            }),
+        }
+    }
+
+    /// Creates the container if it does not exist (needs a credential allowed to; a container SAS is not).
+    pub async fn create_container(&self) -> Result<bool, StorageError> {
+        let q = self.auth.container_admin_query()?;
+        let url = self
+            .url
+            .container_url_with(q.as_deref())
+            .map_err(|e| StorageError::Local(e.to_string()))?;
+        let opts = BlobContainerClientOptions {
+            client_options: client_options(),
+            ..Default::default()
+        };
+        let c = BlobContainerClient::new(url, self.token(), Some(opts))
+            .map_err(|e| classify(&self.url.container, e))?;
+        let target = self.url.container.clone();
+        self.timed(&target, async {
+            match c.create(None).await {
+                Ok(_) => Ok(true),
+                Err(e) => match classify(&target, e) {
+                    StorageError::Refused { status: 409, .. } => Ok(false),
+                    other => Err(other),
+                },
+            }
+        })
+        .await
+    }
+
+    /// Properties of a blob, or `None` if it does not exist.
+    pub async fn properties(&self, blob: &str) -> Result<Option<BlobProps>, StorageError> {
+        use azure_storage_blob::models::BlobClientGetPropertiesResultHeaders;
+        let c = self.blob_client(blob)?;
+        self.timed(blob, async {
+            match c.get_properties(None).await {
+                Ok(r) => Ok(Some(BlobProps {
+                    size: r.content_length().ok().flatten().unwrap_or(0),
+                    content_md5: r.content_md5().ok().flatten(),
+                })),
+                Err(e) => match classify(blob, e) {
+                    StorageError::Refused { status: 404, .. } => Ok(None),
+                    other => Err(other),
+                },
+            }
+        })
+        .await
+    }
+
+    /// Committed and uncommitted blocks of a blob (empty if the blob does not exist).
+    pub async fn blocks(&self, blob: &str) -> Result<Blocks, StorageError> {
+        let c = self.block_client(blob)?;
+        self.timed(blob, async {
+            match c.get_block_list(BlockListType::All, None).await {
+                Ok(r) => {
+                    let list = r.into_model().map_err(|e| classify(blob, e))?;
+                    let conv =
+                        |v: Option<Vec<azure_storage_blob::models::Block>>| -> Vec<(Vec<u8>, u64)> {
+                            v.unwrap_or_default()
+                                .into_iter()
+                                .filter_map(|b| {
+                                    Some((b.name?, u64::try_from(b.size.unwrap_or(0)).unwrap_or(0)))
+                                })
+                                .collect()
+                        };
+                    Ok(Blocks {
+                        committed: conv(list.committed_blocks),
+                        uncommitted: conv(list.uncommitted_blocks),
+                    })
+                }
+                Err(e) => match classify(blob, e) {
+                    StorageError::Refused { status: 404, .. } => Ok(Blocks::default()),
+                    other => Err(other),
+                },
+            }
+        })
+        .await
+    }
+
+    /// Put Block with the block's MD5 (the service verifies it).
+    pub async fn put_block(
+        &self,
+        blob: &str,
+        id: &[u8],
+        data: Bytes,
+        md5: [u8; 16],
+    ) -> Result<(), StorageError> {
+        let c = self.block_client(blob)?;
+        let len = data.len() as u64;
+        let body: RequestContent<azure_core::Bytes, azure_core::http::NoFormat> =
+            azure_core::http::Body::from(data).into();
+        let opts = BlockBlobClientStageBlockOptions {
+            transactional_content_md5: Some(md5.to_vec()),
+            ..Default::default()
+        };
+        self.timed(blob, async {
+            c.stage_block(id, len, body, Some(opts))
+                .await
+                .map(|_| ())
+                .map_err(|e| classify(blob, e))
+        })
+        .await
+    }
+
+    /// Put Block List: commits `ids` in order and stores the whole file's MD5 as Content-MD5.
+    pub async fn put_block_list(
+        &self,
+        blob: &str,
+        ids: &[Vec<u8>],
+        content_md5: [u8; 16],
+    ) -> Result<(), StorageError> {
+        let c = self.block_client(blob)?;
+        let list = BlockLookupList {
+            latest: Some(ids.to_vec()),
+            ..Default::default()
+        };
+        let body: RequestContent<BlockLookupList, _> =
+            list.try_into().map_err(|e| classify(blob, e))?;
+        let opts = BlockBlobClientCommitBlockListOptions {
+            blob_content_md5: Some(content_md5.to_vec()),
+            blob_content_type: Some("application/octet-stream".into()),
+            ..Default::default()
+        };
+        self.timed(blob, async {
+            c.commit_block_list(body, Some(opts))
+                .await
+                .map(|_| ())
+                .map_err(|e| classify(blob, e))
+        })
+        .await
+    }
+
+    /// Names and sizes of the blobs under `prefix`.
+    pub async fn list(&self, prefix: Option<&str>) -> Result<Vec<(String, u64)>, StorageError> {
+        let c = self.container_client()?;
+        let target = self.url.container.clone();
+        let opts = BlobContainerClientListBlobsOptions {
+            prefix: prefix.map(str::to_string),
+            ..Default::default()
+        };
+        self.timed(&target, async {
+            let mut pages = c
+                .list_blobs(Some(opts))
+                .map_err(|e| classify(&target, e))?
+                .into_pages();
+            let mut out = Vec::new();
+            while let Some(page) = pages.try_next().await.map_err(|e| classify(&target, e))? {
+                let seg = page.into_model().map_err(|e| classify(&target, e))?;
+                for b in seg.blob_items {
+                    let size = b
+                        .properties
+                        .as_ref()
+                        .and_then(|p| p.content_length)
+                        .unwrap_or(0);
+                    if let Some(n) = b.name {
+                        out.push((n, size));
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+}

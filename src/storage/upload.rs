@@ -1,0 +1,527 @@
+//! The upload engine: each file as a block blob (Put Block / Put Block List), several blocks in flight
+//! per file and several files at once, under global limits on in-flight bytes and bandwidth; resumable
+//! from the uncommitted block list; idempotent (same size and MD5 = skipped).
+
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use md5::{Digest, Md5};
+use tokio::sync::{Mutex, Semaphore, mpsc};
+use tokio::task::JoinSet;
+
+use super::client::BlobStore;
+use super::error::StorageError;
+use super::progress::UploadEvent;
+use super::retry::{RetryPolicy, with_retries};
+
+const MIB: u64 = 1 << 20;
+/// Azure's limits for a block blob.
+pub const MAX_BLOCKS: u64 = 50_000;
+pub const MAX_BLOCK_SIZE: u64 = 4000 * MIB;
+pub const MIN_BLOCK_SIZE: u64 = 64 * 1024;
+/// Default block size: large blocks keep the request rate low and throughput high.
+pub const DEFAULT_BLOCK_SIZE: u64 = 8 * MIB;
+
+/// The block size for a file: the default (or the override), raised so the file needs at most
+/// 50,000 blocks.
+pub fn choose_block_size(file_size: u64, requested: Option<u64>) -> Result<u64, String> {
+    let needed = file_size.div_ceil(MAX_BLOCKS).div_ceil(MIB) * MIB;
+    match requested {
+        Some(bs) if !(MIN_BLOCK_SIZE..=MAX_BLOCK_SIZE).contains(&bs) => Err(format!(
+            "block size {bs} bytes is outside Azure's limits (64 KiB to 4000 MiB)"
+        )),
+        Some(bs) if file_size.div_ceil(bs) > MAX_BLOCKS => Err(format!(
+            "block size {} would need {} blocks for a {} file; Azure allows 50,000: use at least {}",
+            humansize::format_size(bs, humansize::BINARY),
+            file_size.div_ceil(bs),
+            humansize::format_size(file_size, humansize::BINARY),
+            humansize::format_size(needed, humansize::BINARY)
+        )),
+        Some(bs) => Ok(bs),
+        None => Ok(DEFAULT_BLOCK_SIZE.max(needed).min(MAX_BLOCK_SIZE)),
+    }
+}
+
+/// Options of an upload run.
+#[derive(Debug, Clone)]
+pub struct UploadOptions {
+    /// Files uploaded at once.
+    pub concurrency: usize,
+    /// Blocks in flight per file.
+    pub blocks_per_file: usize,
+    /// Bytes read and not yet acknowledged by the service, over all files (bounds memory).
+    pub max_in_flight_bytes: u64,
+    /// Block size override.
+    pub block_size: Option<u64>,
+    /// Bandwidth cap in megabits per second.
+    pub max_mbps: Option<f64>,
+    pub retry: RetryPolicy,
+    /// A file must have been unchanged this long before it is uploaded.
+    pub stable_for: Duration,
+}
+
+impl Default for UploadOptions {
+    fn default() -> Self {
+        UploadOptions {
+            concurrency: 4,
+            blocks_per_file: 4,
+            max_in_flight_bytes: 256 * MIB,
+            block_size: None,
+            max_mbps: None,
+            retry: RetryPolicy::default(),
+            stable_for: Duration::from_secs(2),
+        }
+    }
+}
+
+/// One file to upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadItem {
+    pub local: PathBuf,
+    /// Blob name inside the container (`<db-folder>/<file>`).
+    pub blob: String,
+}
+
+/// What happened to a file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileResult {
+    Uploaded {
+        bytes: u64,
+        /// Bytes found already staged from an earlier, interrupted run (not sent again).
+        resumed_bytes: u64,
+        seconds: f64,
+    },
+    /// Already in the container with the same size and MD5.
+    Skipped { bytes: u64 },
+}
+
+#[derive(Debug)]
+pub struct FileOutcome {
+    pub item: UploadItem,
+    pub result: Result<FileResult, StorageError>,
+}
+
+/// Paces sends to a byte rate (a token bucket with one block of burst).
+pub struct RateLimiter {
+    bytes_per_sec: f64,
+    next_free: Mutex<Instant>,
+}
+
+impl RateLimiter {
+    pub fn new(mbps: f64) -> Self {
+        RateLimiter {
+            bytes_per_sec: mbps * 1_000_000.0 / 8.0,
+            next_free: Mutex::new(Instant::now()),
+        }
+    }
+
+    pub async fn acquire(&self, bytes: u64) {
+        let start = {
+            let mut next = self.next_free.lock().await;
+            let now = Instant::now();
+            let start = (*next).max(now);
+            *next = start + Duration::from_secs_f64(bytes as f64 / self.bytes_per_sec);
+            start
+        };
+        tokio::time::sleep_until(start.into()).await;
+    }
+}
+
+/// Shared state of one upload run.
+pub struct Uploader {
+    store: Arc<BlobStore>,
+    opts: UploadOptions,
+    /// In-flight bytes, counted in KiB permits.
+    in_flight: Arc<Semaphore>,
+    files: Arc<Semaphore>,
+    limiter: Option<Arc<RateLimiter>>,
+    events: mpsc::UnboundedSender<UploadEvent>,
+}
+
+fn kib(bytes: u64) -> u32 {
+    u32::try_from(bytes.div_ceil(1024))
+        .unwrap_or(u32::MAX)
+        .max(1)
+}
+
+fn local_err(path: &Path, what: &str, e: std::io::Error) -> StorageError {
+    StorageError::Local(format!("{}: {what}: {e}", path.display()))
+}
+
+/// Size and modification time, the file's identity for resuming.
+fn stat(path: &Path) -> Result<(u64, SystemTime), StorageError> {
+    let m =
+        std::fs::metadata(path).map_err(|e| local_err(path, "cannot read the file's size", e))?;
+    if !m.is_file() {
+        return Err(StorageError::Local(format!(
+            "{}: not a regular file",
+            path.display()
+        )));
+    }
+    Ok((m.len(), m.modified().unwrap_or(SystemTime::UNIX_EPOCH)))
+}
+
+/// A stable fingerprint of (size, mtime) for block ids, so blocks staged from an older version of a file
+/// with the same name are never reused.
+fn fingerprint(size: u64, mtime: SystemTime) -> u64 {
+    let nanos = mtime
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in size.to_le_bytes().into_iter().chain(nanos.to_le_bytes()) {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// Block ids are all the same length (Azure requires it per blob).
+pub fn block_id(fp: u64, block_size: u64, index: u64) -> Vec<u8> {
+    format!("co1-{fp:016x}-{block_size:010x}-{index:08}").into_bytes()
+}
+
+/// Reads `len` bytes at `offset` into a new buffer (positional read, opened read-only).
+fn read_block(path: &Path, offset: u64, len: usize) -> Result<Bytes, StorageError> {
+    let f = std::fs::File::open(path).map_err(|e| local_err(path, "cannot open", e))?;
+    let mut buf = vec![0u8; len];
+    let mut got = 0;
+    while got < len {
+        let n = f
+            .read_at(&mut buf[got..], offset + got as u64)
+            .map_err(|e| local_err(path, "cannot read", e))?;
+        if n == 0 {
+            return Err(StorageError::Local(format!(
+                "{}: the file shrank while it was uploaded (ended at byte {})",
+                path.display(),
+                offset + got as u64
+            )));
+        }
+        got += n;
+    }
+    Ok(Bytes::from(buf))
+}
+
+impl Uploader {
+    pub fn new(
+        store: Arc<BlobStore>,
+        opts: UploadOptions,
+        events: mpsc::UnboundedSender<UploadEvent>,
+    ) -> Arc<Self> {
+        let permits = kib(opts.max_in_flight_bytes).min(Semaphore::MAX_PERMITS as u32) as usize;
+        Arc::new(Uploader {
+            in_flight: Arc::new(Semaphore::new(permits)),
+            files: Arc::new(Semaphore::new(opts.concurrency.max(1))),
+            limiter: opts
+                .max_mbps
+                .filter(|m| *m > 0.0)
+                .map(|m| Arc::new(RateLimiter::new(m))),
+            store,
+            opts,
+            events,
+        })
+    }
+
+    fn emit(&self, e: UploadEvent) {
+        let _ = self.events.send(e);
+    }
+
+    /// Uploads every item (several at once) and returns one outcome per item, in the given order.
+    pub async fn upload_all(self: &Arc<Self>, items: Vec<UploadItem>) -> Vec<FileOutcome> {
+        let mut set = JoinSet::new();
+        for (i, item) in items.into_iter().enumerate() {
+            let me = self.clone();
+            set.spawn(async move {
+                let permit = me.files.clone().acquire_owned().await;
+                let result = match permit {
+                    Ok(_p) => me.upload_file(&item).await,
+                    Err(_) => Err(StorageError::Local("upload stopped".into())),
+                };
+                if let Err(e) = &result {
+                    me.emit(UploadEvent::Failed {
+                        file: item.blob.clone(),
+                        error: e.to_string(),
+                    });
+                }
+                (i, FileOutcome { item, result })
+            });
+        }
+        let mut out: Vec<(usize, FileOutcome)> = Vec::new();
+        while let Some(r) = set.join_next().await {
+            if let Ok(v) = r {
+                out.push(v);
+            }
+        }
+        out.sort_by_key(|(i, _)| *i);
+        out.into_iter().map(|(_, o)| o).collect()
+    }
+
+    /// Waits until the file has not changed for `stable_for` (a backup still being written).
+    async fn wait_stable(&self, item: &UploadItem) -> Result<(u64, SystemTime), StorageError> {
+        let mut told = false;
+        loop {
+            let (size, mtime) = stat(&item.local)?;
+            let age = SystemTime::now()
+                .duration_since(mtime)
+                .unwrap_or(Duration::ZERO);
+            if age >= self.opts.stable_for {
+                return Ok((size, mtime));
+            }
+            if !told {
+                self.emit(UploadEvent::Waiting {
+                    file: item.blob.clone(),
+                    reason: "the file changed in the last seconds: waiting until it is complete"
+                        .into(),
+                });
+                told = true;
+            }
+            tokio::time::sleep(
+                self.opts
+                    .stable_for
+                    .saturating_sub(age)
+                    .max(Duration::from_millis(200)),
+            )
+            .await;
+        }
+    }
+
+    /// Reads the whole file once to get its MD5 (for comparing with a blob already in the container).
+    async fn file_md5(&self, path: &Path, size: u64, block: u64) -> Result<[u8; 16], StorageError> {
+        let mut hasher = Md5::new();
+        let mut off = 0;
+        while off < size {
+            let len = block.min(size - off);
+            let permit = self
+                .in_flight
+                .clone()
+                .acquire_many_owned(kib(len))
+                .await
+                .map_err(|_| StorageError::Local("upload stopped".into()))?;
+            let p = path.to_path_buf();
+            let h = hasher;
+            hasher = tokio::task::spawn_blocking(move || -> Result<Md5, StorageError> {
+                let mut h = h;
+                let data = read_block(&p, off, len as usize)?;
+                h.update(&data);
+                Ok(h)
+            })
+            .await
+            .map_err(|e| StorageError::Local(format!("read task failed: {e}")))??;
+            drop(permit);
+            off += len;
+        }
+        Ok(hasher.finalize().into())
+    }
+
+    fn on_retry(&self, file: &str) -> impl FnMut(u32, Duration, &StorageError) + '_ {
+        let file = file.to_string();
+        move |attempt, delay, e| {
+            tracing::warn!(file = %file, attempt, delay_ms = delay.as_millis() as u64, error = %e, "retrying");
+            self.emit(UploadEvent::Retrying {
+                file: file.clone(),
+                attempt,
+                delay_ms: delay.as_millis() as u64,
+                reason: e.to_string(),
+            })
+        }
+    }
+
+    /// Uploads one file: skip if identical, resume staged blocks, stage the rest, commit.
+    pub async fn upload_file(
+        self: &Arc<Self>,
+        item: &UploadItem,
+    ) -> Result<FileResult, StorageError> {
+        let started = Instant::now();
+        let (size, mtime) = self.wait_stable(item).await?;
+        let block = choose_block_size(size, self.opts.block_size)
+            .map_err(|e| StorageError::Local(format!("{}: {e}", item.local.display())))?;
+        self.emit(UploadEvent::Queued {
+            file: item.blob.clone(),
+            bytes: size,
+        });
+        let store = self.store.clone();
+        let policy = self.opts.retry;
+
+        // Already there with the same size and MD5?
+        let props = with_retries(&policy, &item.blob, self.on_retry(&item.blob), || {
+            store.properties(&item.blob)
+        })
+        .await?;
+        if let Some(p) = props
+            && p.size == size
+            && p.content_md5.as_ref().is_some_and(|m| m.len() == 16)
+        {
+            let local = self.file_md5(&item.local, size, block).await?;
+            if p.content_md5.as_deref() == Some(&local[..]) {
+                self.emit(UploadEvent::Skipped {
+                    file: item.blob.clone(),
+                    reason: "already in the container with the same size and MD5".into(),
+                });
+                return Ok(FileResult::Skipped { bytes: size });
+            }
+        }
+
+        // Blocks staged by an interrupted run of the same file version.
+        let staged = with_retries(&policy, &item.blob, self.on_retry(&item.blob), || {
+            store.blocks(&item.blob)
+        })
+        .await?;
+        let fp = fingerprint(size, mtime);
+        let count = size.div_ceil(block).max(1);
+        let ids: Vec<Vec<u8>> = (0..count).map(|i| block_id(fp, block, i)).collect();
+
+        let mut whole = Md5::new();
+        let mut uploads: JoinSet<Result<u64, StorageError>> = JoinSet::new();
+        let mut resumed = 0u64;
+        let mut done = 0u64;
+        for (i, id) in ids.iter().enumerate() {
+            let off = i as u64 * block;
+            let len = block.min(size - off.min(size));
+            let permit = self
+                .in_flight
+                .clone()
+                .acquire_many_owned(kib(len))
+                .await
+                .map_err(|_| StorageError::Local("upload stopped".into()))?;
+            let already = staged
+                .uncommitted
+                .iter()
+                .any(|(sid, ssize)| sid == id && *ssize == len);
+            let p = item.local.clone();
+            let h = whole;
+            let (h, data, block_md5) = tokio::task::spawn_blocking(
+                move || -> Result<(Md5, Bytes, Option<[u8; 16]>), StorageError> {
+                    let mut h = h;
+                    let data = read_block(&p, off, len as usize)?;
+                    h.update(&data);
+                    let bm = (!already).then(|| Md5::digest(&data).into());
+                    Ok((h, data, bm))
+                },
+            )
+            .await
+            .map_err(|e| StorageError::Local(format!("read task failed: {e}")))??;
+            whole = h;
+            let Some(block_md5) = block_md5 else {
+                resumed += len;
+                done += len;
+                drop(permit);
+                continue;
+            };
+            // Keep at most `blocks_per_file` blocks of this file in flight.
+            while uploads.len() >= self.opts.blocks_per_file.max(1) {
+                if let Some(r) = uploads.join_next().await {
+                    done += self.finish_block(r, item, &mut uploads)?;
+                    self.emit(UploadEvent::Uploading {
+                        file: item.blob.clone(),
+                        done,
+                        total: size,
+                    });
+                }
+            }
+            let me = self.clone();
+            let blob = item.blob.clone();
+            let id = id.clone();
+            uploads.spawn(async move {
+                let _permit = permit;
+                if let Some(l) = &me.limiter {
+                    l.acquire(len).await;
+                }
+                let store = me.store.clone();
+                with_retries(&me.opts.retry, &blob, me.on_retry(&blob), || {
+                    store.put_block(&blob, &id, data.clone(), block_md5)
+                })
+                .await?;
+                Ok(len)
+            });
+        }
+        while let Some(r) = uploads.join_next().await {
+            done += self.finish_block(r, item, &mut uploads)?;
+            self.emit(UploadEvent::Uploading {
+                file: item.blob.clone(),
+                done,
+                total: size,
+            });
+        }
+        // The file must not have changed while it was read.
+        let (size2, mtime2) = stat(&item.local)?;
+        if (size2, mtime2) != (size, mtime) {
+            return Err(StorageError::Local(format!(
+                "{}: the file changed while it was uploaded; it will be uploaded again once it is stable",
+                item.local.display()
+            )));
+        }
+        let md5: [u8; 16] = whole.finalize().into();
+        with_retries(&policy, &item.blob, self.on_retry(&item.blob), || {
+            store.put_block_list(&item.blob, &ids, md5)
+        })
+        .await?;
+        let seconds = started.elapsed().as_secs_f64();
+        self.emit(UploadEvent::Uploaded {
+            file: item.blob.clone(),
+            bytes: size,
+            seconds,
+            resumed_bytes: resumed,
+        });
+        Ok(FileResult::Uploaded {
+            bytes: size,
+            resumed_bytes: resumed,
+            seconds,
+        })
+    }
+
+    /// Accounts a finished block; on failure stops the file's other blocks.
+    fn finish_block(
+        &self,
+        r: Result<Result<u64, StorageError>, tokio::task::JoinError>,
+        item: &UploadItem,
+        uploads: &mut JoinSet<Result<u64, StorageError>>,
+    ) -> Result<u64, StorageError> {
+        match r {
+            Ok(Ok(n)) => Ok(n),
+            Ok(Err(e)) => {
+                uploads.abort_all();
+                Err(e)
+            }
+            Err(e) => {
+                uploads.abort_all();
+                Err(StorageError::Local(format!(
+                    "{}: upload task failed: {e}",
+                    item.blob
+                )))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_sizes_respect_azure_limits() {
+        assert_eq!(choose_block_size(1000, None), Ok(DEFAULT_BLOCK_SIZE));
+        let huge = 1u64 << 42; // 4 TiB
+        let bs = choose_block_size(huge, None).expect("size");
+        assert!(huge.div_ceil(bs) <= MAX_BLOCKS);
+        assert_eq!(bs % MIB, 0);
+        assert!(choose_block_size(1 << 30, Some(16 * 1024)).is_err());
+        assert!(
+            choose_block_size(1 << 40, Some(MIB))
+                .expect_err("too many blocks")
+                .contains("50,000")
+        );
+        assert_eq!(choose_block_size(1 << 30, Some(4 * MIB)), Ok(4 * MIB));
+    }
+
+    #[test]
+    fn block_ids_have_one_length() {
+        let a = block_id(1, DEFAULT_BLOCK_SIZE, 0);
+        let b = block_id(u64::MAX, MAX_BLOCK_SIZE, 49_999);
+        assert_eq!(a.len(), b.len());
+        assert_ne!(block_id(1, DEFAULT_BLOCK_SIZE, 1), a);
+        assert_ne!(block_id(2, DEFAULT_BLOCK_SIZE, 0), a);
+    }
+}
