@@ -2,6 +2,7 @@
 
 mod check;
 mod inspect;
+mod sas;
 mod upload;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +23,9 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Upload a backup folder to Azure Blob Storage, one flat folder per database (resumable).
     Upload(upload::UploadArgs),
+    /// Generate or check the SAS the Managed Instance reads the backups with.
+    #[command(subcommand)]
+    Sas(sas::SasCommand),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -37,5 +41,6 @@ pub fn main() -> i32 {
         Command::Inspect(a) => inspect::run(&a),
         Command::Check(a) => check::run(&a),
         Command::Upload(a) => upload::run(&a),
+        Command::Sas(c) => sas::run(&c),
     }
 }

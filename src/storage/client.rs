@@ -355,3 +355,64 @@ impl BlobStore {
         .await
     }
 }
+
+impl BlobStore {
+    /// Gets a user delegation key (Azure AD credentials only) valid from now until `expiry` (at most
+    /// 7 days, Azure's limit), for signing a user delegation SAS.
+    pub async fn user_delegation_key(
+        &self,
+        expiry: time::OffsetDateTime,
+    ) -> Result<super::sas::UserDelegationKey, StorageError> {
+        use azure_storage_blob::models::KeyInfo;
+        use azure_storage_blob::{BlobServiceClient, BlobServiceClientOptions};
+        let target = self.url.service_url();
+        if self.token().is_none() {
+            return Err(StorageError::Local(
+                "a user delegation key needs Azure AD credentials (--aad); with an account key, cutover signs a service SAS instead".into(),
+            ));
+        }
+        let service = Url::parse(&format!("{}/", self.url.service_url()))
+            .map_err(|e| StorageError::Local(e.to_string()))?;
+        let opts = BlobServiceClientOptions {
+            client_options: client_options(),
+            ..Default::default()
+        };
+        let c = BlobServiceClient::new(service, self.token(), Some(opts))
+            .map_err(|e| classify(&target, e))?;
+        let now = time::OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .unwrap_or(time::OffsetDateTime::now_utc());
+        let info = KeyInfo {
+            start: Some(now - time::Duration::minutes(5)),
+            expiry: Some(expiry.min(now + time::Duration::days(7))),
+            ..Default::default()
+        };
+        let body = info.try_into().map_err(|e| classify(&target, e))?;
+        let key = self
+            .timed(&target, async {
+                c.get_user_delegation_key(body, None)
+                    .await
+                    .map_err(|e| classify(&target, e))
+            })
+            .await?
+            .into_model()
+            .map_err(|e| classify(&target, e))?;
+        let fmt_time = |t: Option<time::OffsetDateTime>| -> String {
+            let f =
+                time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+            t.and_then(|t| t.to_offset(time::UtcOffset::UTC).format(&f).ok())
+                .unwrap_or_default()
+        };
+        use base64::Engine;
+        Ok(super::sas::UserDelegationKey {
+            signed_oid: key.signed_oid.unwrap_or_default(),
+            signed_tid: key.signed_tid.unwrap_or_default(),
+            signed_start: fmt_time(key.signed_start),
+            signed_expiry: fmt_time(key.signed_expiry),
+            signed_service: key.signed_service.unwrap_or_else(|| "b".into()),
+            signed_version: key.signed_version.unwrap_or_default(),
+            value_b64: base64::engine::general_purpose::STANDARD
+                .encode(key.value.unwrap_or_default()),
+        })
+    }
+}
