@@ -7,3 +7,4 @@ pub mod backup;
 pub mod catalog;
 pub mod cli;
 pub mod storage;
+pub mod target;

@@ -1,0 +1,212 @@
+//! Every error code the Log Replay Service documents, with what happened and what to do, in words an
+//! operator can act on at 3 a.m.
+
+/// (code, what happened, what to do)
+pub const CODES: &[(&str, &str, &str)] = &[
+    (
+        "MissingStorageContainerSasToken",
+        "the start request has no SAS token for the storage container",
+        "give the Read + List container SAS (`cutover sas generate`), or use the managed identity",
+    ),
+    (
+        "MissingStorageContainerUri",
+        "the start request names no storage container",
+        "give the database's folder URL in the container, e.g. https://ACCOUNT.blob.core.windows.net/CONTAINER/DBFOLDER",
+    ),
+    (
+        "MissingCollation",
+        "the start request has no collation",
+        "give the source database's collation (cutover reads it from the full backup)",
+    ),
+    (
+        "ManagedDatabaseNameInUse",
+        "a database with this name already exists on the managed instance",
+        "drop or rename it on the target, or migrate under another name",
+    ),
+    (
+        "ExternalBackupUriMalformed",
+        "the storage container URI is not a valid URL",
+        "use https://ACCOUNT.blob.core.windows.net/CONTAINER/DBFOLDER without a query string",
+    ),
+    (
+        "ExternalBackupUriHostNotAllowed",
+        "the storage host is not an Azure Blob Storage endpoint the instance accepts",
+        "use the account's blob endpoint (ACCOUNT.blob.core.windows.net)",
+    ),
+    (
+        "ExternalBackupUriInvalidSchemeOrPort",
+        "the storage URI must use https on port 443",
+        "use an https:// URI without a port",
+    ),
+    (
+        "LastBackupNameHasNewline",
+        "lastBackupName contains a line break",
+        "give the file name only, as it is in the folder",
+    ),
+    (
+        "LastBackupNameHasNonAsciiCharacter",
+        "lastBackupName has non-ASCII characters",
+        "rename the backup file to ASCII, upload it again, and name that",
+    ),
+    (
+        "DuplicateRestoreOperation",
+        "a restore of this database is already running",
+        "watch the running one (`cutover lrs status`) or cancel it first",
+    ),
+    (
+        "BackupSetNotFound",
+        "a backup set the restore plan needs was not found in the folder",
+        "upload the missing backup file to the database's folder",
+    ),
+    (
+        "FullBackupNotFound",
+        "there is no full backup in the database's folder",
+        "upload the full backup (all its stripes) to the folder",
+    ),
+    (
+        "BrokenRestorePlanNoFullBackup",
+        "the restore plan has no full backup to start from",
+        "upload the full backup the differential and log backups belong to",
+    ),
+    (
+        "BrokenRestorePlanWrongLogBackupLSN",
+        "a log backup does not continue the chain (its FirstLSN is after the previous LastLSN)",
+        "find the log backup taken between them (msdb.dbo.backupset shows where it went) and upload it",
+    ),
+    (
+        "BrokenRestorePlanWrongDiffBackupLSN",
+        "the differential backup does not belong to the full backup in the folder",
+        "upload the full backup the differential was taken from, or remove the differential",
+    ),
+    (
+        "BrokenRestorePlanGapInLogBackups",
+        "the log chain has a gap: a log backup is missing",
+        "upload the missing log backup (msdb.dbo.backupset shows where every backup was written; another job or tool may have taken it)",
+    ),
+    (
+        "BrokenRestorePlanWrongDiffBaseGUID",
+        "the differential was taken from another full backup (differential base GUID mismatch)",
+        "upload the right full backup, or take a new full backup and start again",
+    ),
+    (
+        "FullBackupMissingChecksum",
+        "the full backup was taken without CHECKSUM",
+        "take the full backup again WITH CHECKSUM",
+    ),
+    (
+        "FullBackupDamaged",
+        "the full backup is damaged",
+        "take a new full backup WITH CHECKSUM and upload it",
+    ),
+    (
+        "CorruptedPagesInBackupSet",
+        "a backup set contains corrupted pages",
+        "take a new backup WITH CHECKSUM; run DBCC CHECKDB on the source",
+    ),
+    (
+        "MissingStripeInBackupSet",
+        "a striped backup misses one of its stripe files",
+        "upload every stripe file of that backup to the same folder",
+    ),
+    (
+        "BackupsFromMultipleDatabasesDetectedInTheContainer",
+        "the folder holds backups of more than one database",
+        "use one folder per database (cutover uploads each database to its own folder)",
+    ),
+    (
+        "ManagedIdentityIssueDetected",
+        "the managed instance's identity cannot read the storage",
+        "grant the instance's managed identity the Storage Blob Data Reader role on the account, or use a SAS",
+    ),
+    (
+        "BlobStorageFailure",
+        "the instance could not read the storage account",
+        "check the SAS (Read + List, not expired, no stored access policy) and the storage firewall",
+    ),
+    (
+        "ManagedInstanceStorageLimitHit",
+        "the managed instance has no storage left",
+        "increase the instance's storage or free space, then retry",
+    ),
+    (
+        "RequiredBackupIsNotLastRestored",
+        "the backup named for completion is not the last one restored",
+        "name the last restored file (`cutover lrs status` shows lastRestoredFileName), after every log backup is restored",
+    ),
+    (
+        "AutoCompleteMissingLastBackupName",
+        "autocomplete was asked without lastBackupName",
+        "give lastBackupName, or start in continuous mode and complete later",
+    ),
+    (
+        "ExternalBackupAlreadySignaledToComplete",
+        "completion was already requested for this restore",
+        "wait: the database is coming online (`cutover lrs status`)",
+    ),
+    (
+        "ExternalBackupRestoreHasNotBeenStarted",
+        "no log replay restore is running for this database",
+        "start one first (`cutover lrs start`)",
+    ),
+    (
+        "ManagedDatabaseNotInRestoringState",
+        "the database is not restoring (already online, or not an LRS restore)",
+        "check the database state; an online database needs no completion",
+    ),
+];
+
+/// What happened and what to do for a documented code, if it is one.
+pub fn explain(code: &str) -> Option<(&'static str, &'static str)> {
+    CODES
+        .iter()
+        .find(|(c, _, _)| c.eq_ignore_ascii_case(code))
+        .map(|(_, what, fix)| (*what, *fix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_code_is_explained() {
+        // The codes listed in the LRS reference (lrs-api.md).
+        let documented = [
+            "MissingStorageContainerSasToken",
+            "MissingStorageContainerUri",
+            "MissingCollation",
+            "ManagedDatabaseNameInUse",
+            "ExternalBackupUriMalformed",
+            "ExternalBackupUriHostNotAllowed",
+            "ExternalBackupUriInvalidSchemeOrPort",
+            "LastBackupNameHasNewline",
+            "LastBackupNameHasNonAsciiCharacter",
+            "DuplicateRestoreOperation",
+            "BackupSetNotFound",
+            "FullBackupNotFound",
+            "BrokenRestorePlanNoFullBackup",
+            "BrokenRestorePlanWrongLogBackupLSN",
+            "BrokenRestorePlanWrongDiffBackupLSN",
+            "BrokenRestorePlanGapInLogBackups",
+            "BrokenRestorePlanWrongDiffBaseGUID",
+            "FullBackupMissingChecksum",
+            "FullBackupDamaged",
+            "CorruptedPagesInBackupSet",
+            "MissingStripeInBackupSet",
+            "BackupsFromMultipleDatabasesDetectedInTheContainer",
+            "ManagedIdentityIssueDetected",
+            "BlobStorageFailure",
+            "ManagedInstanceStorageLimitHit",
+            "RequiredBackupIsNotLastRestored",
+            "AutoCompleteMissingLastBackupName",
+            "ExternalBackupAlreadySignaledToComplete",
+            "ExternalBackupRestoreHasNotBeenStarted",
+            "ManagedDatabaseNotInRestoringState",
+        ];
+        for c in documented {
+            let (what, fix) = explain(c).unwrap_or_else(|| panic!("{c} not explained"));
+            assert!(!what.is_empty() && !fix.is_empty());
+        }
+        assert_eq!(CODES.len(), documented.len());
+        assert!(explain("NoSuchCode").is_none());
+    }
+}

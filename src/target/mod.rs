@@ -1,0 +1,5 @@
+//! The target: Azure SQL Managed Instance's Log Replay Service, driven through Azure Resource Manager.
+
+pub mod codes;
+pub mod details;
+pub mod lrs;
