@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use cutover::backup::writer::{MediaSpec, Payload, write_backup};
+use cutover::backup::writer::{MediaSpec, write_backup};
 use cutover::backup::{BackupType, Lsn};
 use cutover::catalog::{self, CheckReport, Code, ScanOptions, Severity};
 

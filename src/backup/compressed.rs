@@ -7,7 +7,7 @@ use std::path::Path;
 use super::error::ReadError;
 use super::header::BackupSet;
 use super::mtf::{self, DBLK_HEADER_LEN, DblkHeader, STREAM_HEADER_LEN, StreamHeader, u32_at};
-use super::reader::{Mode, RawSet, to_backup_set, walk};
+use super::reader::{Mode, RawSet, check_positions, to_backup_set, walk};
 use super::scin;
 use super::source::{MemSource, Source};
 
@@ -55,6 +55,15 @@ fn decode_at<S: Source>(src: &mut S, at: u64) -> std::io::Result<Option<(Vec<u8>
     }
 }
 
+/// Whether a plausible record header at `at` declares a body longer than what is left of the file.
+fn runs_past_end<S: Source>(src: &mut S, at: u64) -> std::io::Result<bool> {
+    let len = src.len();
+    let Some(h) = u32_at(src.read_at(at, 4)?, 0) else {
+        return Ok(false);
+    };
+    Ok(record_sizes(h).is_some_and(|(_, csize)| at + RECORD_HEADER_LEN + csize as u64 > len))
+}
+
 fn io_err(path: &Path, e: std::io::Error) -> ReadError {
     ReadError::Io {
         path: path.to_path_buf(),
@@ -98,6 +107,15 @@ pub(crate) fn read_compressed<S: Source>(
             what: "the file ends inside the compressed-backup header".into(),
         });
     }
+    // SQL Server writes backup files in whole 512-byte sectors (every sample is), and the end of a
+    // compressed file is padding the reader cannot otherwise check: a partial sector is a cut file.
+    if !len.is_multiple_of(512) {
+        return Err(ReadError::Truncated {
+            path: path.to_path_buf(),
+            offset: len,
+            what: format!("the file size ({len} bytes) is not a whole number of 512-byte sectors"),
+        });
+    }
     let (major, minor) = (
         u32_at(&head, 8).unwrap_or(0),
         u32_at(&head, 12).unwrap_or(0),
@@ -106,6 +124,8 @@ pub(crate) fn read_compressed<S: Source>(
     // The first record that decodes must give the media header.
     let mut first = None;
     let mut non_tape_decode = None;
+    // A record header that looks valid but whose body runs past the end: the file was cut.
+    let mut cut_record = None;
     let mut at = 16u64;
     while at < HEAD_SEARCH.min(len) {
         if let Some((chunk, next)) = decode_at(src, at).map_err(|e| io_err(path, e))? {
@@ -114,10 +134,21 @@ pub(crate) fn read_compressed<S: Source>(
                 break;
             }
             non_tape_decode.get_or_insert(at);
+        } else if cut_record.is_none() && runs_past_end(src, at).map_err(|e| io_err(path, e))? {
+            cut_record = Some(at);
         }
         at += 1;
     }
     let Some((mut stream, next)) = first else {
+        if let (Some(off), None) = (cut_record, non_tape_decode) {
+            return Err(ReadError::Truncated {
+                path: path.to_path_buf(),
+                offset: len,
+                what: format!(
+                    "the first compressed record (at byte {off}) runs past the end of the file"
+                ),
+            });
+        }
         if let Some(off) = non_tape_decode {
             return Err(ReadError::Encrypted {
                 path: path.to_path_buf(),
@@ -134,12 +165,22 @@ pub(crate) fn read_compressed<S: Source>(
             ),
         });
     };
-    stream.extend(decode_run(src, path, next, len, HEAD_WANTED)?);
+    let run = decode_run(src, path, next, len, HEAD_WANTED)?;
+    // decode_run stops short of what it was asked for only at the end of the file.
+    let head_cut = run.len() < HEAD_WANTED;
+    stream.extend(run);
 
     let w = walk(&mut MemSource { data: &stream }, path, Mode::Head)?;
     let mut sets = w.sets;
     let mut open = w.open;
     if sets.is_empty() && open.is_none() {
+        if head_cut {
+            return Err(ReadError::Truncated {
+                path: path.to_path_buf(),
+                offset: len,
+                what: "the file ends before the backup set header".into(),
+            });
+        }
         return Err(ReadError::Corrupt {
             path: path.to_path_buf(),
             offset: next,
@@ -148,18 +189,34 @@ pub(crate) fn read_compressed<S: Source>(
     }
     // The final header of the last set is near the end of the file.
     let tail_start = len.saturating_sub(TAIL_SEARCH).max(next);
-    if let Some(last) = find_final_header(src, path, tail_start, len)? {
-        if let Some(o) = open.as_mut() {
-            o.last = Some(last);
-        } else if let Some(s) = sets.last_mut() {
-            if s.last.is_none() {
-                s.last = Some(last);
-            }
-        }
+    // Without it the set would be reported from its start copy alone, as if the file were whole.
+    let Some((last, ended)) = find_final_header(src, path, tail_start, len)? else {
+        return Err(ReadError::Truncated {
+            path: path.to_path_buf(),
+            offset: len,
+            what: "no end-of-set backup-set header (MSLS block) decodes near the end of the file"
+                .into(),
+        });
+    };
+    if !ended {
+        return Err(ReadError::Truncated {
+            path: path.to_path_buf(),
+            offset: len,
+            what: "the last backup set has no end-of-set (ESET) block after its final header"
+                .into(),
+        });
+    }
+    if let Some(o) = open.as_mut() {
+        o.last = Some(last);
+    } else if let Some(s) = sets.last_mut()
+        && s.last.is_none()
+    {
+        s.last = Some(last);
     }
     if let Some(o) = open.take() {
         sets.push(o);
     }
+    check_positions(path, &sets)?;
     sets.iter()
         .map(|raw: &RawSet| to_backup_set(path, &w.tape, raw, true))
         .collect()
@@ -167,13 +224,14 @@ pub(crate) fn read_compressed<S: Source>(
 
 /// Decodes every record that can be found in `[from, to)` (each candidate tried at every offset, so a
 /// false start cannot hide a real record), joins the ones that follow each other, and looks for an
-/// MSLS block with its MQCI stream.
+/// MSLS block with its MQCI stream. Returns the last one found and whether an ESET block (end of set)
+/// follows it.
 fn find_final_header<S: Source>(
     src: &mut S,
     path: &Path,
     from: u64,
     to: u64,
-) -> Result<Option<scin::Scin>, ReadError> {
+) -> Result<Option<(scin::Scin, bool)>, ReadError> {
     let mut decoded: Vec<(u64, u64, Vec<u8>)> = Vec::new();
     let mut at = from;
     while at + RECORD_HEADER_LEN < to {
@@ -182,7 +240,8 @@ fn find_final_header<S: Source>(
         }
         at += 1;
     }
-    let mut found = None;
+    // (header, file offset of the record it was found in, whether an ESET follows in the same buffer)
+    let mut found: Option<(scin::Scin, u64, bool)> = None;
     for i in 0..decoded.len() {
         // Join record i with the records that directly follow it (at most a few, enough for one block).
         let mut buf = decoded[i].2.clone();
@@ -194,14 +253,27 @@ fn find_final_header<S: Source>(
             buf.extend_from_slice(&n.2);
             end = n.1;
         }
-        if let Some(s) = scan_for_msls(&buf) {
-            found = Some(s);
+        if let Some((s, at)) = scan_for_msls(&buf) {
+            found = Some((s, decoded[i].0, has_dblk(&buf, mtf::ESET, at)));
         }
     }
-    Ok(found)
+    Ok(found.map(|(s, record_at, eset_here)| {
+        let eset_later = decoded
+            .iter()
+            .any(|d| d.0 > record_at && has_dblk(&d.2, mtf::ESET, 0));
+        (s, eset_here || eset_later)
+    }))
 }
 
-fn scan_for_msls(buf: &[u8]) -> Option<scin::Scin> {
+/// Whether `buf` holds a valid descriptor block header of type `kind` at or after `from`.
+fn has_dblk(buf: &[u8], kind: [u8; 4], from: usize) -> bool {
+    (from..buf.len().saturating_sub(DBLK_HEADER_LEN)).any(|i| {
+        buf[i..i + 4] == kind && DblkHeader::parse(&buf[i..]).is_some_and(|h| h.kind == kind)
+    })
+}
+
+/// The last MSLS block in `buf` whose MQCI stream decodes, and where it starts.
+fn scan_for_msls(buf: &[u8]) -> Option<(scin::Scin, usize)> {
     let mut found = None;
     for i in 0..buf.len().saturating_sub(DBLK_HEADER_LEN) {
         if buf[i..i + 4] != mtf::MSLS {
@@ -222,7 +294,7 @@ fn scan_for_msls(buf: &[u8]) -> Option<scin::Scin> {
             continue;
         };
         if let Ok(sc) = scin::decode(data) {
-            found = Some(sc);
+            found = Some((sc, i));
         }
     }
     found

@@ -20,6 +20,8 @@ use super::source::{FileWindow, MemSource, Source};
 const MAX_MQCI: u64 = 1 << 20;
 /// Streams in one block before the block is considered corrupt.
 const MAX_STREAMS_PER_BLOCK: usize = 4096;
+/// SQL Server writes a backup to at most 64 devices (media families, stripes).
+const MAX_FAMILIES: u16 = 64;
 
 /// What the TAPE block says about the media family (stripes).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,6 +35,8 @@ pub(crate) struct TapeInfo {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RawSet {
     pub position: u16,
+    /// SSET attributes (0x4 full or log, 0x8 differential): kept for diagnostics (Debug), not reported.
+    #[allow(dead_code)]
     pub sset_attributes: u32,
     pub sset_date: Option<PrimitiveDateTime>,
     pub first: Option<Scin>,
@@ -47,6 +51,8 @@ pub(crate) struct Walk {
     pub sets: Vec<RawSet>,
     /// A set still open where the walk stopped.
     pub open: Option<RawSet>,
+    /// The type of the last complete descriptor block (a whole file ends with a filemark, SFMB).
+    pub last_block: Option<[u8; 4]>,
 }
 
 /// How to treat the end of the bytes.
@@ -121,7 +127,18 @@ pub(crate) fn walk<S: Source>(src: &mut S, path: &Path, mode: Mode) -> Result<Wa
             return Err(corrupt(path, 0, "the first block is not a TAPE header"));
         }
         if dblk.kind == mtf::SFMB {
+            if pos.saturating_add(SFMB_LEN) > len {
+                if mode == Mode::Head {
+                    return Ok(out);
+                }
+                return Err(truncated(
+                    path,
+                    pos,
+                    "the file ends inside a filemark block",
+                ));
+            }
             pos = pos.saturating_add(SFMB_LEN);
+            out.last_block = Some(dblk.kind);
             continue;
         }
         let fso = dblk.first_stream_offset as u64;
@@ -166,10 +183,10 @@ pub(crate) fn walk<S: Source>(src: &mut S, path: &Path, mode: Mode) -> Result<Wa
                 ..RawSet::default()
             });
         }
-        if dblk.kind == mtf::ESET {
-            if let Some(set) = out.open.take() {
-                out.sets.push(set);
-            }
+        if dblk.kind == mtf::ESET
+            && let Some(set) = out.open.take()
+        {
+            out.sets.push(set);
         }
         // Streams until SPAD.
         let mut s = pos
@@ -249,6 +266,16 @@ pub(crate) fn walk<S: Source>(src: &mut S, path: &Path, mode: Mode) -> Result<Wa
                         family_count: u16_at(raid, 20).unwrap_or(1),
                         family_sequence: u16_at(raid, 24).unwrap_or(1),
                     };
+                    let (count, seq) = (out.tape.family_count, out.tape.family_sequence);
+                    if count > MAX_FAMILIES || (count > 0 && seq > count) {
+                        return Err(corrupt(
+                            path,
+                            data_at + 20,
+                            format!(
+                                "media family {seq} of {count} is impossible (at most {MAX_FAMILIES} stripes)"
+                            ),
+                        ));
+                    }
                 }
             }
             if (dblk.kind == mtf::MSCI || dblk.kind == mtf::MSLS) && sh.id == mtf::MQCI {
@@ -297,8 +324,51 @@ pub(crate) fn walk<S: Source>(src: &mut S, path: &Path, mode: Mode) -> Result<Wa
             }
         }
         pos = s;
+        out.last_block = Some(dblk.kind);
     }
     Ok(out)
+}
+
+/// The fields in which the start-of-set (MSCI) and end-of-set (MSLS) copies of a set's header differ.
+/// SQL Server writes the same values in both, except the finish date and the final size, which only
+/// the end copy has: any other difference means one copy is damaged.
+fn disagreements(a: &Scin, b: &Scin) -> Vec<&'static str> {
+    let checks = [
+        ("BackupType", a.backup_type == b.backup_type),
+        ("DatabaseName", a.database_name == b.database_name),
+        ("ServerName", a.server_name == b.server_name),
+        ("FirstLSN", a.first_lsn == b.first_lsn),
+        ("LastLSN", a.last_lsn == b.last_lsn),
+        ("CheckpointLSN", a.checkpoint_lsn == b.checkpoint_lsn),
+        (
+            "DatabaseBackupLSN",
+            a.database_backup_lsn == b.database_backup_lsn,
+        ),
+        (
+            "DifferentialBaseLSN",
+            a.differential_base_lsn == b.differential_base_lsn,
+        ),
+        (
+            "DifferentialBaseGUID",
+            a.differential_base_guid == b.differential_base_guid,
+        ),
+        ("flags", a.flags == b.flags),
+        ("SoftwareVersion", a.version == b.version),
+        ("DatabaseVersion", a.database_version == b.database_version),
+        (
+            "CompatibilityLevel",
+            a.compatibility_level == b.compatibility_level,
+        ),
+        ("DatabaseCreationDate", a.created == b.created),
+        ("BackupStartDate", a.start == b.start),
+        ("Collation", a.collation == b.collation),
+        ("FamilyGUID", a.family_guid == b.family_guid),
+    ];
+    checks
+        .iter()
+        .filter(|(_, same)| !same)
+        .map(|(name, _)| *name)
+        .collect()
 }
 
 /// Builds the public header from what the walk found. `compressed` is the container kind.
@@ -319,13 +389,17 @@ pub(crate) fn to_backup_set(
         ));
     };
     let last = raw.last.as_ref().unwrap_or(first);
-    if last.database_name != first.database_name || last.backup_type != first.backup_type {
+    let differ = disagreements(first, last);
+    if !differ.is_empty() {
         return Err(corrupt(
             path,
             raw.offset,
             format!(
-                "backup set {}: start and end headers disagree (database '{}' vs '{}')",
-                raw.position, first.database_name, last.database_name
+                "backup set {}: the start and end copies of its header disagree on {} (database '{}' vs '{}')",
+                raw.position,
+                differ.join(", "),
+                first.database_name,
+                last.database_name
             ),
         ));
     }
@@ -364,6 +438,26 @@ pub(crate) fn to_backup_set(
         family_sequence_number: tape.family_sequence.max(1),
         flags: last.flags,
     })
+}
+
+/// Checks that the sets of a file are numbered 1, 2, ... in order (RESTORE HEADERONLY's Position):
+/// SQL Server numbers the sets of a disk file from 1 and only appends, and the number is outside every
+/// checksum, so a wrong one is damage.
+pub(crate) fn check_positions(path: &Path, sets: &[RawSet]) -> Result<(), ReadError> {
+    for (i, raw) in sets.iter().enumerate() {
+        if usize::from(raw.position) != i + 1 {
+            return Err(corrupt(
+                path,
+                raw.offset + 62,
+                format!(
+                    "backup set {} of the file is numbered {} in its header",
+                    i + 1,
+                    raw.position
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Reads the headers of every backup set in a file, like `RESTORE HEADERONLY`. The file is opened
@@ -406,6 +500,14 @@ fn read_source<S: Source>(src: &mut S, path: &Path) -> Result<Vec<BackupSet>, Re
                 "the media header holds no backup set",
             ));
         }
+        if w.last_block != Some(mtf::SFMB) {
+            return Err(truncated(
+                path,
+                src.len(),
+                "the file does not end with the filemark that follows the last backup set",
+            ));
+        }
+        check_positions(path, &w.sets)?;
         w.sets
             .iter()
             .map(|raw| to_backup_set(path, &w.tape, raw, false))
