@@ -18,7 +18,9 @@ const HEAD_SEARCH: u64 = 64 * 1024;
 /// Decompressed bytes that always cover TAPE, SSET, VOLB and MSCI.
 const HEAD_WANTED: usize = 64 * 1024;
 /// How much of the file end is searched for the final set header.
-const TAIL_SEARCH: u64 = 256 * 1024;
+/// How much of the file end is searched for the final set header: a small window first (the end-of-set
+/// blocks compress to a few KiB), widened only if the header is not in it.
+const TAIL_SEARCH: [u64; 3] = [32 * 1024, 256 * 1024, 1024 * 1024];
 /// A decoder may read a few bytes past the declared compressed size.
 const DECODE_SLACK: usize = 16;
 
@@ -188,9 +190,16 @@ pub(crate) fn read_compressed<S: Source>(
         });
     }
     // The final header of the last set is near the end of the file.
-    let tail_start = len.saturating_sub(TAIL_SEARCH).max(next);
+    let mut final_header = None;
+    for window in TAIL_SEARCH {
+        let tail_start = len.saturating_sub(window).max(next);
+        final_header = find_final_header(src, path, tail_start, len)?;
+        if final_header.is_some() || tail_start == next {
+            break;
+        }
+    }
     // Without it the set would be reported from its start copy alone, as if the file were whole.
-    let Some((last, ended)) = find_final_header(src, path, tail_start, len)? else {
+    let Some((last, ended)) = final_header else {
         return Err(ReadError::Truncated {
             path: path.to_path_buf(),
             offset: len,
