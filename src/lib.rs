@@ -6,5 +6,6 @@
 pub mod backup;
 pub mod catalog;
 pub mod cli;
+pub mod sandbox;
 pub mod storage;
 pub mod target;

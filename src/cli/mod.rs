@@ -2,6 +2,8 @@
 
 mod check;
 mod inspect;
+mod lrs;
+mod sandbox;
 mod sas;
 mod upload;
 
@@ -26,6 +28,11 @@ pub enum Command {
     /// Generate or check the SAS the Managed Instance reads the backups with.
     #[command(subcommand)]
     Sas(sas::SasCommand),
+    /// Drive the Log Replay Service of a managed instance (az sql midb log-replay's options).
+    #[command(subcommand)]
+    Lrs(lrs::LrsCommand),
+    /// Run the local Azure (Blob Storage + Log Replay Service) for tests and demos.
+    Sandbox(sandbox::SandboxArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -42,5 +49,7 @@ pub fn main() -> i32 {
         Command::Check(a) => check::run(&a),
         Command::Upload(a) => upload::run(&a),
         Command::Sas(c) => sas::run(&c),
+        Command::Lrs(c) => lrs::run(&c),
+        Command::Sandbox(a) => sandbox::run(&a),
     }
 }

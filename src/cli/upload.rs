@@ -16,6 +16,7 @@ use crate::storage::container::ContainerUrl;
 use crate::storage::error::StorageError;
 use crate::storage::layout::{self, Layout};
 use crate::storage::progress::{ThroughputMeter, UploadEvent};
+use crate::storage::retry::{RetryPolicy, with_retries};
 use crate::storage::sas;
 use crate::storage::upload::{FileResult, UploadItem, UploadOptions, Uploader};
 
@@ -307,19 +308,43 @@ async fn upload(a: &UploadArgs) -> Result<i32, Usage> {
     }
     let store = Arc::new(BlobStore::new(url.clone(), auth));
 
-    // Preflight: the container exists and the credential can list it.
-    match store.list(Some("cutover-preflight/")).await {
-        Ok(_) => {}
+    // Preflight: the container exists and the credential can list it. Transient failures (a dropped
+    // connection, 5xx) are retried like every other request.
+    let target = url.container.clone();
+    let policy = RetryPolicy::default();
+    let on_retry = |attempt, delay: Duration, e: &StorageError| {
+        print_event(
+            &UploadEvent::Retrying {
+                file: target.clone(),
+                attempt,
+                delay_ms: delay.as_millis() as u64,
+                reason: e.to_string(),
+            },
+            a.json,
+        )
+    };
+    let listed = with_retries(&policy, &target, on_retry, || {
+        store.list(Some("cutover-preflight/"))
+    })
+    .await;
+    let refused = match listed {
+        Ok(_) => None,
         Err(StorageError::ContainerNotFound { .. }) if a.create_container => {
-            store
-                .create_container()
+            with_retries(&policy, &target, on_retry, || store.create_container())
                 .await
-                .map_err(|e| Usage(e.to_string()))?;
+                .err()
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(1);
+        Err(e) => Some(e),
+    };
+    if let Some(e) = refused {
+        eprintln!("error: {e}");
+        if let (StorageError::Auth { .. }, Some(var)) = (&e, &a.account_key_env) {
+            eprintln!(
+                "hint: cutover signs its requests with the key in ${var}: check that it holds key1 or key2 of the storage account '{}' (the service did not accept the signature)",
+                url.account
+            );
         }
+        return Ok(1);
     }
 
     let opts = UploadOptions {

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use azure_core::credentials::TokenCredential;
 use azure_core::error::ErrorKind;
-use azure_core::http::{ClientOptions, RequestContent, RetryOptions, Url};
+use azure_core::http::{
+    ClientOptions, RequestContent, RetryOptions, Transport, Url, new_http_client,
+};
 use azure_storage_blob::models::{
     BlobContainerClientListBlobsOptions, BlockBlobClientCommitBlockListOptions,
     BlockBlobClientStageBlockOptions, BlockListType, BlockLookupList,
@@ -44,11 +46,17 @@ pub struct BlobStore {
     auth: StorageAuth,
     /// Longest a single request may take before it counts as a (retryable) timeout.
     pub request_timeout: Duration,
+    /// One HTTP client (connection pool) for every request of this store.
+    transport: Transport,
 }
 
-fn client_options() -> ClientOptions {
+/// Client options sharing `transport`: an SDK client is built per request, and without a shared
+/// transport each would get its own connection pool (a new TCP + TLS connection for every block,
+/// starting from a small congestion window) and would load the system's root certificates again.
+fn client_options(transport: &Transport) -> ClientOptions {
     ClientOptions {
         retry: RetryOptions::none(),
+        transport: Some(transport.clone()),
         ..Default::default()
     }
 }
@@ -130,6 +138,7 @@ impl BlobStore {
             url,
             auth,
             request_timeout: Duration::from_secs(120),
+            transport: Transport::new(new_http_client(None)),
         }
     }
 
@@ -150,7 +159,7 @@ impl BlobStore {
 
     fn block_client(&self, blob: &str) -> Result<BlockBlobClient, StorageError> {
         let opts = BlockBlobClientOptions {
-            client_options: client_options(),
+            client_options: client_options(&self.transport),
             ..Default::default()
         };
         BlockBlobClient::new(self.blob_url(blob)?, self.token(), Some(opts))
@@ -159,7 +168,7 @@ impl BlobStore {
 
     fn blob_client(&self, blob: &str) -> Result<BlobClient, StorageError> {
         let opts = BlobClientOptions {
-            client_options: client_options(),
+            client_options: client_options(&self.transport),
             ..Default::default()
         };
         BlobClient::new(self.blob_url(blob)?, self.token(), Some(opts))
@@ -173,7 +182,7 @@ impl BlobStore {
             .container_url_with(q.as_deref())
             .map_err(|e| StorageError::Local(e.to_string()))?;
         let opts = BlobContainerClientOptions {
-            client_options: client_options(),
+            client_options: client_options(&self.transport),
             ..Default::default()
         };
         BlobContainerClient::new(url, self.token(), Some(opts))
@@ -203,7 +212,7 @@ impl BlobStore {
             .container_url_with(q.as_deref())
             .map_err(|e| StorageError::Local(e.to_string()))?;
         let opts = BlobContainerClientOptions {
-            client_options: client_options(),
+            client_options: client_options(&self.transport),
             ..Default::default()
         };
         let c = BlobContainerClient::new(url, self.token(), Some(opts))
@@ -374,7 +383,7 @@ impl BlobStore {
         let service = Url::parse(&format!("{}/", self.url.service_url()))
             .map_err(|e| StorageError::Local(e.to_string()))?;
         let opts = BlobServiceClientOptions {
-            client_options: client_options(),
+            client_options: client_options(&self.transport),
             ..Default::default()
         };
         let c = BlobServiceClient::new(service, self.token(), Some(opts))

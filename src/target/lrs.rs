@@ -1,5 +1,6 @@
 //! The Log Replay Service client: start (continuous mode), follow long-running operations, read
 //! restoreDetails, complete, cancel; Azure Resource Manager REST with tokens from `azure_identity`.
+#![allow(clippy::result_large_err)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,7 @@ pub const ARM_SCOPE: &str = "https://management.azure.com/.default";
 pub const DEFAULT_ARM_ENDPOINT: &str = "https://management.azure.com";
 
 /// A failed LRS call: the service's code (if any) and the explanation for the operator.
+/// (Large on purpose: it carries the whole explanation; failures are rare, so boxing buys nothing.)
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LrsError {
     #[error("{op} {db}: {code}: {what}. {fix}. (service said: {message})")]
@@ -441,4 +443,34 @@ fn service_error(op: &'static str, db: &str, status: u16, body: &Value) -> LrsEr
             message,
         },
     }
+}
+
+/// A fixed bearer token: the sandbox accepts any token, so local runs need no Azure AD.
+#[derive(Debug)]
+pub struct StaticToken(pub String);
+
+#[async_trait::async_trait]
+impl TokenCredential for StaticToken {
+    async fn get_token(
+        &self,
+        _scopes: &[&str],
+        _options: Option<azure_core::credentials::TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<azure_core::credentials::AccessToken> {
+        Ok(azure_core::credentials::AccessToken::new(
+            azure_core::credentials::Secret::new(self.0.clone()),
+            time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+        ))
+    }
+}
+
+/// True for an ARM endpoint on a loopback address (the sandbox), where a static token is used.
+pub fn is_local_endpoint(endpoint: &str) -> bool {
+    url::Url::parse(endpoint)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .is_some_and(|h| {
+            h == "localhost"
+                || h.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        })
 }

@@ -1,0 +1,272 @@
+//! `cutover lrs start|status|complete|cancel`: the Log Replay Service, with `az sql midb log-replay`'s
+//! option names, for operators and scripts.
+
+use std::sync::Arc;
+
+use azure_core::credentials::{Secret, TokenCredential};
+
+use crate::storage::auth::{AadKind, aad_credential};
+use crate::target::details::RestoreDetails;
+use crate::target::lrs::{
+    DEFAULT_ARM_ENDPOINT, InstanceRef, LrsClient, StartRequest, StaticToken, StorageAccess,
+    is_local_endpoint,
+};
+
+#[derive(Debug, clap::Args)]
+pub struct Target {
+    /// Resource group of the managed instance.
+    #[arg(
+        short = 'g',
+        long = "resource-group",
+        value_name = "RG",
+        env = "CUTOVER_RESOURCE_GROUP"
+    )]
+    pub resource_group: String,
+    /// The managed instance's name.
+    #[arg(
+        long = "managed-instance",
+        visible_alias = "mi",
+        value_name = "MI",
+        env = "CUTOVER_MANAGED_INSTANCE"
+    )]
+    pub managed_instance: String,
+    /// The database to restore on the managed instance.
+    #[arg(short = 'n', long = "name", value_name = "DB")]
+    pub name: String,
+    /// Subscription ID.
+    #[arg(long, value_name = "ID", env = "AZURE_SUBSCRIPTION_ID")]
+    pub subscription: String,
+    /// Azure Resource Manager endpoint (the sandbox's for local runs).
+    #[arg(long, value_name = "URL", default_value = DEFAULT_ARM_ENDPOINT, env = "CUTOVER_ARM_ENDPOINT")]
+    pub arm_endpoint: String,
+    /// Azure AD credential for ARM (ignored for a loopback sandbox endpoint).
+    #[arg(long, value_name = "KIND", default_value = "auto")]
+    pub aad: AadKind,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum LrsCommand {
+    /// Start a restore in continuous mode (or autocomplete with --last-backup-name).
+    Start {
+        #[command(flatten)]
+        target: Target,
+        /// The database's folder in the container: https://ACCOUNT.blob.core.windows.net/CONTAINER/FOLDER
+        #[arg(long, value_name = "URL")]
+        storage_uri: String,
+        /// Read + List container SAS (or CUTOVER_LRS_SAS).
+        #[arg(
+            long,
+            value_name = "TOKEN",
+            env = "CUTOVER_LRS_SAS",
+            hide_env_values = true
+        )]
+        storage_sas: Option<String>,
+        /// `ManagedIdentity` to let the instance read with its own identity instead of a SAS.
+        #[arg(long, value_name = "IDENTITY")]
+        storage_identity: Option<String>,
+        /// The database collation (from the full backup: `cutover inspect` shows it).
+        #[arg(long, default_value = "SQL_Latin1_General_CP1_CI_AS")]
+        collation: String,
+        /// Azure region of the managed instance.
+        #[arg(long, short = 'l', default_value = "westeurope")]
+        location: String,
+        /// Autocomplete after restoring this file (else continuous mode: complete later).
+        #[arg(long, value_name = "NAME")]
+        last_backup_name: Option<String>,
+    },
+    /// Show the restore's progress (restoreDetails).
+    Status {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Complete (cut over): bring the database online after the named last restored file.
+    Complete {
+        #[command(flatten)]
+        target: Target,
+        /// The last backup file restored (lastRestoredFileName in `status`).
+        #[arg(long, value_name = "NAME")]
+        last_backup_name: String,
+    },
+    /// Cancel: drop the restoring database (only for an LRS restore that has not completed).
+    Cancel {
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+fn client(t: &Target) -> Result<LrsClient, String> {
+    let cred: Arc<dyn TokenCredential> = if is_local_endpoint(&t.arm_endpoint) {
+        Arc::new(StaticToken("cutover-sandbox".into()))
+    } else {
+        aad_credential(t.aad)?
+    };
+    LrsClient::new(
+        &t.arm_endpoint,
+        cred,
+        InstanceRef {
+            subscription: t.subscription.clone(),
+            resource_group: t.resource_group.clone(),
+            managed_instance: t.managed_instance.clone(),
+        },
+    )
+    .map_err(|e| e.to_string())
+}
+
+pub fn run(cmd: &LrsCommand) -> i32 {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(run_async(cmd)),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            2
+        }
+    }
+}
+
+fn print_status(d: &RestoreDetails, json: bool) {
+    if json {
+        match serde_json::to_string_pretty(d) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("error: {e}"),
+        }
+        return;
+    }
+    let or = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+    println!("status            {}", or(&d.status));
+    println!("restoring         {}", or(&d.current_restoring_file_name));
+    println!(
+        "last restored     {} {}",
+        or(&d.last_restored_file_name),
+        d.last_restored_file_time.clone().unwrap_or_default()
+    );
+    println!(
+        "percent complete  {:.1}",
+        d.percent_completed.unwrap_or(0.0)
+    );
+    println!(
+        "files detected    {}",
+        d.number_of_files_detected.unwrap_or(0)
+    );
+    println!("last uploaded     {}", or(&d.last_uploaded_file_name));
+    if !d.unrestorable_files.is_empty() {
+        println!("unrestorable      {}", d.unrestorable_files.join(", "));
+    }
+    if let Some(b) = &d.block_reason {
+        println!("BLOCKED           {b}");
+    }
+    for (label, sets) in [
+        ("full", &d.full_backup_sets),
+        ("diff", &d.diff_backup_sets),
+        ("log", &d.log_backup_sets),
+    ] {
+        for s in sets {
+            println!(
+                "  {label:<4} {:<9} {} ({} stripe(s), {} MB)",
+                s.status.clone().unwrap_or_default(),
+                s.first_stripe_name.clone().unwrap_or_default(),
+                s.number_of_stripes.unwrap_or(1),
+                s.backup_size_mb.unwrap_or(0)
+            );
+        }
+    }
+}
+
+async fn run_async(cmd: &LrsCommand) -> i32 {
+    let t = match cmd {
+        LrsCommand::Start { target, .. }
+        | LrsCommand::Status { target }
+        | LrsCommand::Complete { target, .. }
+        | LrsCommand::Cancel { target } => target,
+    };
+    let c = match client(t) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let result = match cmd {
+        LrsCommand::Start {
+            storage_uri,
+            storage_sas,
+            storage_identity,
+            collation,
+            location,
+            last_backup_name,
+            ..
+        } => {
+            let access = match (storage_identity.as_deref(), storage_sas) {
+                (Some(i), _) if i.eq_ignore_ascii_case("ManagedIdentity") => {
+                    StorageAccess::ManagedIdentity
+                }
+                (Some(i), _) if !i.eq_ignore_ascii_case("SharedAccessSignature") => {
+                    eprintln!(
+                        "error: --storage-identity must be ManagedIdentity or SharedAccessSignature, not '{i}'"
+                    );
+                    return 2;
+                }
+                (_, Some(s)) => {
+                    StorageAccess::Sas(Secret::new(s.trim().trim_start_matches('?').to_string()))
+                }
+                (_, None) => {
+                    eprintln!(
+                        "error: give --storage-sas TOKEN (Read + List container SAS) or --storage-identity ManagedIdentity"
+                    );
+                    return 2;
+                }
+            };
+            let req = StartRequest {
+                location: location.clone(),
+                storage_uri: storage_uri.clone(),
+                access,
+                collation: collation.clone(),
+                last_backup_name: last_backup_name.clone(),
+            };
+            c.start(&t.name, &req).await.map(|_| {
+                if t.json {
+                    println!("{}", serde_json::json!({"started": t.name}));
+                } else {
+                    println!("started the Log Replay Service restore of {} (follow it with `cutover lrs status`)", t.name);
+                }
+            })
+        }
+        LrsCommand::Status { .. } => c.status(&t.name).await.map(|d| print_status(&d, t.json)),
+        LrsCommand::Complete {
+            last_backup_name, ..
+        } => c.complete(&t.name, last_backup_name).await.map(|_| {
+            if t.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"completed": t.name, "lastBackupName": last_backup_name})
+                );
+            } else {
+                println!("completed: {} is online", t.name);
+            }
+        }),
+        LrsCommand::Cancel { .. } => c.cancel(&t.name).await.map(|_| {
+            if t.json {
+                println!("{}", serde_json::json!({"canceled": t.name}));
+            } else {
+                println!("canceled: the restoring database {} was dropped", t.name);
+            }
+        }),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            if t.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"error": e.to_string(), "code": e.code()})
+                );
+            }
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}

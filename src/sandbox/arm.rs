@@ -1,0 +1,793 @@
+//! The Azure Resource Manager endpoints of the Log Replay Service, for one managed instance, backed by
+//! the sandbox Blob service's files and the restore simulation.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use super::blob::BlobService;
+use super::restore::{FolderFile, FolderView, JobState, RestoreJob, view};
+use crate::storage::sas;
+
+/// Which managed instance the sandbox pretends to be.
+#[derive(Debug, Clone)]
+pub struct LrsConfig {
+    pub subscription: String,
+    pub resource_group: String,
+    pub managed_instance: String,
+    pub location: String,
+    /// Restore speed in MB/s (a Managed Instance's log rate is limited; this makes progress visible).
+    pub restore_mbps: f64,
+    /// The sandbox Blob endpoint, e.g. http://127.0.0.1:PORT/devstoreaccount1 (the only http:// storage
+    /// URI accepted: real LRS needs https on 443).
+    pub blob_endpoint: String,
+    pub account: String,
+    pub account_key: String,
+    /// If set, the bearer token must equal it; otherwise any bearer token is accepted.
+    pub required_token: Option<String>,
+    /// Where this service is reachable (for Azure-AsyncOperation URLs).
+    pub arm_endpoint: String,
+}
+
+struct Job {
+    job: RestoreJob,
+    container: String,
+    folder: String,
+    /// The storage cannot be read (managed identity without a role, unreachable host).
+    storage_block: Option<(String, String)>,
+}
+
+struct Operation {
+    db: String,
+    kind: &'static str,
+    started: OffsetDateTime,
+}
+
+type HeaderCache = HashMap<(String, u64, i128), Result<Vec<crate::backup::BackupSet>, String>>;
+
+/// The LRS emulator.
+pub struct LrsService {
+    cfg: Mutex<LrsConfig>,
+    blob: Arc<BlobService>,
+    jobs: Mutex<HashMap<String, Job>>,
+    ops: Mutex<HashMap<String, Operation>>,
+    headers: Mutex<HeaderCache>,
+}
+
+fn err(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let body = json!({"error": {"code": code, "message": message.into()}});
+    (status, Json(body)).into_response()
+}
+
+fn iso(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[derive(serde::Deserialize)]
+struct ApiVersion {
+    #[serde(rename = "api-version")]
+    api_version: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct DbPath {
+    sub: String,
+    rg: String,
+    mi: String,
+    db: String,
+}
+
+impl LrsService {
+    pub fn new(cfg: LrsConfig, blob: Arc<BlobService>) -> Arc<Self> {
+        Arc::new(LrsService {
+            cfg: Mutex::new(cfg),
+            blob,
+            jobs: Mutex::new(HashMap::new()),
+            ops: Mutex::new(HashMap::new()),
+            headers: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn set_arm_endpoint(&self, endpoint: &str) {
+        if let Ok(mut c) = self.cfg.lock() {
+            c.arm_endpoint = endpoint.to_string();
+        }
+    }
+
+    pub fn set_restore_mbps(&self, mbps: f64) {
+        if let Ok(mut c) = self.cfg.lock() {
+            c.restore_mbps = mbps;
+        }
+    }
+
+    fn cfg(&self) -> LrsConfig {
+        self.cfg
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    pub fn router(self: &Arc<Self>) -> Router {
+        let base = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Sql/managedInstances/{mi}/databases/{db}";
+        Router::new()
+            .route(base, get(get_db).put(put_db).delete(delete_db))
+            .route(&format!("{base}/restoreDetails/{{name}}"), get(get_details))
+            .route(&format!("{base}/completeRestore"), post(post_complete))
+            .route(
+                "/subscriptions/{sub}/providers/Microsoft.Sql/locations/{loc}/managedDatabaseRestoreAzureAsyncOperation/{id}",
+                get(get_operation),
+            )
+            .fallback(|| async { err(StatusCode::NOT_FOUND, "InvalidResourceType", "The resource type or path is not served by this instance.") })
+            .with_state(self.clone())
+    }
+
+    /// Advances every restore; call every few hundred milliseconds.
+    pub fn tick(&self, dt: Duration) {
+        let cfg = self.cfg();
+        let now = OffsetDateTime::now_utc();
+        let Ok(mut jobs) = self.jobs.lock() else {
+            return;
+        };
+        for j in jobs.values_mut() {
+            if let Some((code, msg)) = &j.storage_block {
+                j.job.block_reason = Some(format!("{code}: {msg}"));
+                continue;
+            }
+            let v = self.folder_view(&j.container, &j.folder, &j.job.db);
+            j.job.tick(&v, dt, cfg.restore_mbps, now);
+        }
+    }
+
+    /// Runs `tick` forever at `every`.
+    pub async fn run_ticker(self: Arc<Self>, every: Duration) {
+        let mut iv = tokio::time::interval(every);
+        loop {
+            iv.tick().await;
+            self.tick(every);
+        }
+    }
+
+    fn folder_view(&self, container: &str, folder: &str, db: &str) -> FolderView {
+        let prefix = if folder.is_empty() {
+            String::new()
+        } else {
+            format!("{folder}/")
+        };
+        let blobs = self.blob.list_blobs(container, &prefix).unwrap_or_default();
+        let mut files = Vec::new();
+        let Ok(mut cache) = self.headers.lock() else {
+            return view(db, &[]);
+        };
+        for b in blobs {
+            let Some(name) = b.name.strip_prefix(&prefix) else {
+                continue;
+            };
+            if name.contains('/') {
+                continue; // nested folders are not read by LRS
+            }
+            let modified = b.last_modified;
+            let key = (b.name.clone(), b.size, modified.unix_timestamp_nanos());
+            let sets = cache
+                .entry(key)
+                .or_insert_with(|| match self.blob.blob_path(container, &b.name) {
+                    Some(p) => crate::backup::read_backup_file(&p).map_err(|e| e.to_string()),
+                    None => Err("blob vanished".into()),
+                })
+                .clone();
+            files.push(FolderFile {
+                name: name.to_string(),
+                size: b.size,
+                modified,
+                sets,
+            });
+        }
+        view(db, &files)
+    }
+
+    fn new_operation(&self, db: &str, kind: &'static str) -> String {
+        let id = format!("{:032x}", rand::random::<u128>());
+        if let Ok(mut ops) = self.ops.lock() {
+            ops.insert(
+                id.clone(),
+                Operation {
+                    db: db.to_lowercase(),
+                    kind,
+                    started: OffsetDateTime::now_utc(),
+                },
+            );
+        }
+        id
+    }
+
+    fn accepted(
+        &self,
+        status: StatusCode,
+        db: &str,
+        kind: &'static str,
+        api: &str,
+        body: Value,
+    ) -> Response {
+        let cfg = self.cfg();
+        let id = self.new_operation(db, kind);
+        let url = format!(
+            "{}/subscriptions/{}/providers/Microsoft.Sql/locations/{}/managedDatabaseRestoreAzureAsyncOperation/{id}?api-version={api}",
+            cfg.arm_endpoint, cfg.subscription, cfg.location
+        );
+        let mut h = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(&url) {
+            h.insert("azure-asyncoperation", v.clone());
+            h.insert("location", v);
+        }
+        h.insert("retry-after", HeaderValue::from_static("1"));
+        (status, h, Json(body)).into_response()
+    }
+
+    /// Checks the bearer token, api-version and the instance path; the error is the ready response.
+    #[allow(clippy::result_large_err)] // an axum Response, returned at once by the handler
+    fn check(&self, headers: &HeaderMap, p: &DbPath, q: &ApiVersion) -> Result<String, Response> {
+        let cfg = self.cfg();
+        let auth = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let Some(token) = auth
+            .strip_prefix("Bearer ")
+            .filter(|t| !t.trim().is_empty())
+        else {
+            return Err(err(
+                StatusCode::UNAUTHORIZED,
+                "AuthenticationFailed",
+                "Authentication failed. The 'Authorization' header is missing or is not a Bearer token.",
+            ));
+        };
+        if cfg.required_token.as_deref().is_some_and(|r| r != token) {
+            return Err(err(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                "The access token is invalid.",
+            ));
+        }
+        let Some(api) = q.api_version.clone() else {
+            return Err(err(
+                StatusCode::BAD_REQUEST,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            ));
+        };
+        if !p.sub.eq_ignore_ascii_case(&cfg.subscription) {
+            return Err(err(
+                StatusCode::NOT_FOUND,
+                "SubscriptionNotFound",
+                format!("The subscription '{}' could not be found.", p.sub),
+            ));
+        }
+        if !p.rg.eq_ignore_ascii_case(&cfg.resource_group) {
+            return Err(err(
+                StatusCode::NOT_FOUND,
+                "ResourceGroupNotFound",
+                format!("Resource group '{}' could not be found.", p.rg),
+            ));
+        }
+        if !p.mi.eq_ignore_ascii_case(&cfg.managed_instance) {
+            return Err(err(
+                StatusCode::NOT_FOUND,
+                "ParentResourceNotFound",
+                format!(
+                    "Can not perform requested operation on nested resource. Parent resource '{}' not found.",
+                    p.mi
+                ),
+            ));
+        }
+        Ok(api)
+    }
+
+    /// Validates the storage URI: (container, folder), or the documented error.
+    fn storage_target(
+        &self,
+        uri: &str,
+    ) -> Result<(String, String), (StatusCode, &'static str, String)> {
+        let cfg = self.cfg();
+        let bad = |code: &'static str, m: String| (StatusCode::BAD_REQUEST, code, m);
+        let url = url::Url::parse(uri).map_err(|_| {
+            bad(
+                "ExternalBackupUriMalformed",
+                format!("The storage container URI '{uri}' is malformed."),
+            )
+        })?;
+        if url.query().is_some() {
+            return Err(bad("ExternalBackupUriMalformed", "The storage container URI must not contain a query string (put the SAS in storageContainerSasToken).".into()));
+        }
+        let own = uri.starts_with(&format!("{}/", cfg.blob_endpoint.trim_end_matches('/')));
+        if !own {
+            if url.scheme() != "https" || url.port().is_some_and(|p| p != 443) {
+                return Err(bad(
+                    "ExternalBackupUriInvalidSchemeOrPort",
+                    format!("The storage container URI '{uri}' must use https on port 443."),
+                ));
+            }
+            let host = url.host_str().unwrap_or("");
+            if !host.ends_with(".blob.core.windows.net") {
+                return Err(bad(
+                    "ExternalBackupUriHostNotAllowed",
+                    format!("The host '{host}' is not an Azure Blob Storage endpoint."),
+                ));
+            }
+        }
+        let mut segs: Vec<String> = url
+            .path_segments()
+            .map(|s| s.filter(|x| !x.is_empty()).map(|x| x.to_string()).collect())
+            .unwrap_or_default();
+        if own && segs.first().is_some_and(|a| a == &cfg.account) {
+            segs.remove(0);
+        }
+        let segs: Vec<String> = segs.iter().map(|s| percent_decode(s)).collect();
+        let Some(container) = segs.first().cloned() else {
+            return Err(bad(
+                "ExternalBackupUriMalformed",
+                format!("The storage container URI '{uri}' names no container."),
+            ));
+        };
+        if segs.len() > 2 {
+            return Err(bad(
+                "ExternalBackupUriMalformed",
+                format!(
+                    "The storage container URI '{uri}' has nested folders; LRS reads one flat folder per database."
+                ),
+            ));
+        }
+        let folder = segs.get(1).cloned().unwrap_or_default();
+        for n in [&container, &folder] {
+            if n.to_ascii_lowercase().contains("backup") {
+                return Err(bad(
+                    "ExternalBackupUriMalformed",
+                    format!(
+                        "The container or folder name '{n}' contains 'backup' or 'backups', which LRS does not allow; rename it."
+                    ),
+                ));
+            }
+        }
+        if !own {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                "BlobStorageFailure",
+                format!(
+                    "The sandbox cannot reach '{}': only its own Blob endpoint {} is available here.",
+                    url.host_str().unwrap_or(""),
+                    cfg.blob_endpoint
+                ),
+            ));
+        }
+        Ok((container, folder))
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| s.to_string())
+}
+
+async fn put_db(
+    State(s): State<Arc<LrsService>>,
+    Path(p): Path<DbPath>,
+    Query(q): Query<ApiVersion>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let api = match s.check(&headers, &p, &q) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+        return err(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized.",
+        );
+    };
+    let props = v.get("properties").cloned().unwrap_or(Value::Null);
+    let get = |k: &str| props.get(k).and_then(Value::as_str).map(str::to_string);
+    if get("createMode").as_deref() != Some("RestoreExternalBackup") {
+        return err(
+            StatusCode::BAD_REQUEST,
+            "InvalidCreateMode",
+            "The sandbox only creates databases with createMode RestoreExternalBackup (Log Replay Service).",
+        );
+    }
+    let Some(uri) = get("storageContainerUri").filter(|u| !u.is_empty()) else {
+        return err(
+            StatusCode::BAD_REQUEST,
+            "MissingStorageContainerUri",
+            "Storage container URI must be provided.",
+        );
+    };
+    let identity =
+        get("storageContainerIdentity").unwrap_or_else(|| "SharedAccessSignature".into());
+    let sas_token = get("storageContainerSasToken").filter(|t| !t.is_empty());
+    if identity.eq_ignore_ascii_case("SharedAccessSignature") && sas_token.is_none() {
+        return err(
+            StatusCode::BAD_REQUEST,
+            "MissingStorageContainerSasToken",
+            "Storage container SAS token must be provided when the identity is SharedAccessSignature.",
+        );
+    }
+    let Some(collation) = get("collation").filter(|c| !c.is_empty()) else {
+        return err(
+            StatusCode::BAD_REQUEST,
+            "MissingCollation",
+            "Collation must be provided.",
+        );
+    };
+    let auto = props
+        .get("autoCompleteRestore")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let last = get("lastBackupName");
+    if auto && last.as_deref().is_none_or(str::is_empty) {
+        return err(
+            StatusCode::BAD_REQUEST,
+            "AutoCompleteMissingLastBackupName",
+            "lastBackupName must be provided when autoCompleteRestore is true.",
+        );
+    }
+    if let Some(l) = &last {
+        if l.contains('\n') || l.contains('\r') {
+            return err(
+                StatusCode::BAD_REQUEST,
+                "LastBackupNameHasNewline",
+                "lastBackupName must not contain a newline.",
+            );
+        }
+        if !l.is_ascii() {
+            return err(
+                StatusCode::BAD_REQUEST,
+                "LastBackupNameHasNonAsciiCharacter",
+                "lastBackupName must contain ASCII characters only.",
+            );
+        }
+    }
+    let (container, folder) = match s.storage_target(&uri) {
+        Ok(t) => t,
+        Err((st, code, m)) => return err(st, code, m),
+    };
+    let cfg = s.cfg();
+    let mut storage_block = None;
+    if let Some(token) = &sas_token {
+        if let Err(e) = sas::check_lrs_sas(token, OffsetDateTime::now_utc(), time::Duration::ZERO) {
+            return err(
+                StatusCode::BAD_REQUEST,
+                "BlobStorageFailure",
+                format!("The SAS token cannot be used: {e}"),
+            );
+        }
+        if let Err(e) = sas::verify_service_sas(token, &cfg.account, &cfg.account_key, &container) {
+            return err(
+                StatusCode::BAD_REQUEST,
+                "BlobStorageFailure",
+                format!("The storage account refused the SAS token: {e}"),
+            );
+        }
+    } else {
+        storage_block = Some((
+            "ManagedIdentityIssueDetected".to_string(),
+            "The managed instance's identity has no role on the sandbox storage (it has no Azure AD); use a SAS token.".to_string(),
+        ));
+    }
+    let key = p.db.to_lowercase();
+    {
+        let Ok(mut jobs) = s.jobs.lock() else {
+            return err(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerError",
+                "state lock poisoned",
+            );
+        };
+        if let Some(existing) = jobs.get(&key) {
+            return match existing.job.state {
+                JobState::Restoring | JobState::Completing { .. } => err(
+                    StatusCode::CONFLICT,
+                    "DuplicateRestoreOperation",
+                    format!("A restore of database '{}' is already in progress.", p.db),
+                ),
+                _ => err(
+                    StatusCode::CONFLICT,
+                    "ManagedDatabaseNameInUse",
+                    format!(
+                        "A database named '{}' already exists on the managed instance.",
+                        p.db
+                    ),
+                ),
+            };
+        }
+        jobs.insert(
+            key,
+            Job {
+                job: RestoreJob::new(&p.db, &collation, if auto { last } else { None }),
+                container,
+                folder,
+                storage_block,
+            },
+        );
+    }
+    let body = json!({
+        "id": format!("/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}/databases/{}", cfg.subscription, cfg.resource_group, cfg.managed_instance, p.db),
+        "name": p.db,
+        "type": "Microsoft.Sql/managedInstances/databases",
+        "location": cfg.location,
+        "properties": {"collation": collation, "status": "Restoring", "creationDate": iso(OffsetDateTime::now_utc())},
+    });
+    s.accepted(StatusCode::CREATED, &p.db, "start", &api, body)
+}
+
+async fn get_db(
+    State(s): State<Arc<LrsService>>,
+    Path(p): Path<DbPath>,
+    Query(q): Query<ApiVersion>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = s.check(&headers, &p, &q) {
+        return r;
+    }
+    let cfg = s.cfg();
+    let Ok(jobs) = s.jobs.lock() else {
+        return err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "state lock poisoned",
+        );
+    };
+    match jobs.get(&p.db.to_lowercase()) {
+        Some(j) => {
+            let status = match j.job.state {
+                JobState::Completed => "Online",
+                JobState::Failed { .. } => "Inaccessible",
+                _ => "Restoring",
+            };
+            Json(json!({"name": j.job.db, "type": "Microsoft.Sql/managedInstances/databases", "location": cfg.location,
+                "properties": {"collation": j.job.collation, "status": status}}))
+            .into_response()
+        }
+        None => err(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFound",
+            format!(
+                "The Resource 'Microsoft.Sql/managedInstances/{}/databases/{}' was not found.",
+                cfg.managed_instance, p.db
+            ),
+        ),
+    }
+}
+
+async fn delete_db(
+    State(s): State<Arc<LrsService>>,
+    Path(p): Path<DbPath>,
+    Query(q): Query<ApiVersion>,
+    headers: HeaderMap,
+) -> Response {
+    let api = match s.check(&headers, &p, &q) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let removed = s
+        .jobs
+        .lock()
+        .ok()
+        .and_then(|mut j| j.remove(&p.db.to_lowercase()));
+    match removed {
+        Some(_) => s.accepted(StatusCode::ACCEPTED, &p.db, "delete", &api, Value::Null),
+        None => StatusCode::NO_CONTENT.into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct DetailsPath {
+    sub: String,
+    rg: String,
+    mi: String,
+    db: String,
+    name: String,
+}
+
+async fn get_details(
+    State(s): State<Arc<LrsService>>,
+    Path(dp): Path<DetailsPath>,
+    Query(q): Query<ApiVersion>,
+    headers: HeaderMap,
+) -> Response {
+    let p = DbPath {
+        sub: dp.sub,
+        rg: dp.rg,
+        mi: dp.mi,
+        db: dp.db,
+    };
+    let api = match s.check(&headers, &p, &q) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    if !dp.name.eq_ignore_ascii_case("Default") {
+        return err(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFound",
+            format!(
+                "restoreDetails '{}' not found: the only valid name is 'Default'.",
+                dp.name
+            ),
+        );
+    }
+    let cfg = s.cfg();
+    let (container, folder, db) = {
+        let Ok(jobs) = s.jobs.lock() else {
+            return err(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerError",
+                "state lock poisoned",
+            );
+        };
+        match jobs.get(&p.db.to_lowercase()) {
+            Some(j) => (j.container.clone(), j.folder.clone(), j.job.db.clone()),
+            None => {
+                return err(
+                    StatusCode::NOT_FOUND,
+                    "ResourceNotFound",
+                    format!(
+                        "No restore details: database '{}' has no Log Replay Service restore.",
+                        p.db
+                    ),
+                );
+            }
+        }
+    };
+    let v = s.folder_view(&container, &folder, &db);
+    let Ok(jobs) = s.jobs.lock() else {
+        return err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "state lock poisoned",
+        );
+    };
+    let Some(j) = jobs.get(&p.db.to_lowercase()) else {
+        return err(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFound",
+            "The database was dropped.",
+        );
+    };
+    let props = j.job.details(&v, api.contains("preview"));
+    Json(json!({
+        "properties": props,
+        "id": format!("/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}/databases/{}/restoreDetails/current", cfg.subscription, cfg.resource_group, cfg.managed_instance, p.db),
+        "name": "current",
+        "type": "Microsoft.Sql/managedInstances/databases/restoreDetails",
+    }))
+    .into_response()
+}
+
+async fn post_complete(
+    State(s): State<Arc<LrsService>>,
+    Path(p): Path<DbPath>,
+    Query(q): Query<ApiVersion>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let api = match s.check(&headers, &p, &q) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let last = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+        v.get("lastBackupName")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
+    let Some(last) = last.filter(|l| !l.is_empty()) else {
+        return err(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContent",
+            "lastBackupName must be provided.",
+        );
+    };
+    let result = {
+        let Ok(mut jobs) = s.jobs.lock() else {
+            return err(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerError",
+                "state lock poisoned",
+            );
+        };
+        match jobs.get_mut(&p.db.to_lowercase()) {
+            Some(j) => j.job.complete(&last, OffsetDateTime::now_utc()),
+            None => Err((
+                404,
+                "ExternalBackupRestoreHasNotBeenStarted",
+                format!(
+                    "No Log Replay Service restore of database '{}' has been started.",
+                    p.db
+                ),
+            )),
+        }
+    };
+    match result {
+        Ok(()) => s.accepted(StatusCode::ACCEPTED, &p.db, "complete", &api, Value::Null),
+        Err((st, code, m)) => err(
+            StatusCode::from_u16(st).unwrap_or(StatusCode::BAD_REQUEST),
+            code,
+            m,
+        ),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct OpPath {
+    sub: String,
+    #[allow(dead_code)]
+    loc: String,
+    id: String,
+}
+
+async fn get_operation(
+    State(s): State<Arc<LrsService>>,
+    Path(op): Path<OpPath>,
+    Query(q): Query<ApiVersion>,
+    headers: HeaderMap,
+) -> Response {
+    let cfg = s.cfg();
+    let p = DbPath {
+        sub: op.sub,
+        rg: cfg.resource_group.clone(),
+        mi: cfg.managed_instance.clone(),
+        db: String::new(),
+    };
+    if let Err(r) = s.check(&headers, &p, &q) {
+        return r;
+    }
+    let (db, kind, started) = {
+        let Ok(ops) = s.ops.lock() else {
+            return err(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerError",
+                "state lock poisoned",
+            );
+        };
+        match ops.get(&op.id) {
+            Some(o) => (o.db.clone(), o.kind, o.started),
+            None => {
+                return err(
+                    StatusCode::NOT_FOUND,
+                    "ResourceNotFound",
+                    format!("Operation '{}' not found.", op.id),
+                );
+            }
+        }
+    };
+    let now = OffsetDateTime::now_utc();
+    let state = s
+        .jobs
+        .lock()
+        .ok()
+        .and_then(|j| j.get(&db).map(|j| j.job.state.clone()));
+    let status = match kind {
+        "start" if now - started >= time::Duration::milliseconds(500) => "Succeeded",
+        "delete" if state.is_none() => "Succeeded",
+        "complete" => match state {
+            Some(JobState::Completed) => "Succeeded",
+            Some(JobState::Failed { .. }) | None => "Failed",
+            _ => "InProgress",
+        },
+        _ => "InProgress",
+    };
+    let mut body = json!({"name": op.id, "status": status, "startTime": iso(started)});
+    if status == "Failed" {
+        body["error"] = json!({"code": "OperationFailed", "message": "The operation failed."});
+    }
+    Json(body).into_response()
+}

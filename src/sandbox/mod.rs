@@ -1,0 +1,166 @@
+//! The local Azure: a Blob service subset and the ARM Log Replay Service endpoints on 127.0.0.1, for
+//! tests, benchmarks and `cutover demo`. It follows the published specs and enforces the real rules.
+
+pub mod arm;
+pub mod blob;
+pub mod restore;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::storage::sas::{self, SasPermissions};
+use arm::{LrsConfig, LrsService};
+use blob::{BlobService, BlobServiceConfig, DEV_ACCOUNT, DEV_KEY};
+
+/// Options of a sandbox.
+#[derive(Debug, Clone)]
+pub struct SandboxOptions {
+    /// Restore speed of the simulated Managed Instance, MB/s.
+    pub restore_mbps: f64,
+    /// Where blob data lives (a new temporary folder if `None`).
+    pub data_dir: Option<PathBuf>,
+    /// Name of the empty container created at start.
+    pub container: String,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        SandboxOptions {
+            restore_mbps: 20.0,
+            data_dir: None,
+            container: "migration".into(),
+        }
+    }
+}
+
+/// What a client needs to use the sandbox: printed by `cutover sandbox` as one JSON line.
+#[derive(Debug, Clone, Serialize)]
+pub struct SandboxInfo {
+    pub blob_endpoint: String,
+    pub account_name: String,
+    pub account_key: String,
+    pub container: String,
+    pub container_sas: String,
+    pub arm_endpoint: String,
+    pub subscription_id: String,
+    pub resource_group: String,
+    pub managed_instance: String,
+    pub location: String,
+}
+
+/// A running sandbox (its servers stop when it is dropped).
+pub struct Sandbox {
+    pub info: SandboxInfo,
+    pub blob: Arc<BlobService>,
+    pub lrs: Arc<LrsService>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("sandbox: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("sandbox: {0}")]
+    Setup(String),
+}
+
+impl Sandbox {
+    /// Starts the Blob service and the ARM endpoints on 127.0.0.1 (ephemeral ports) in this runtime.
+    pub async fn start(opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
+        let (tmp, root) = match &opts.data_dir {
+            Some(d) => {
+                std::fs::create_dir_all(d)?;
+                (None, d.clone())
+            }
+            None => {
+                let t = tempfile::Builder::new()
+                    .prefix("cutover-sandbox-")
+                    .tempdir()?;
+                let p = t.path().to_path_buf();
+                (Some(t), p)
+            }
+        };
+        let blob = BlobService::new(BlobServiceConfig {
+            root,
+            account: DEV_ACCOUNT.into(),
+            key: DEV_KEY.into(),
+        })?;
+        let blob_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let arm_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let blob_endpoint = format!("http://{}/{DEV_ACCOUNT}", blob_listener.local_addr()?);
+        let arm_endpoint = format!("http://{}", arm_listener.local_addr()?);
+        blob.create_container(&opts.container).map_err(|e| {
+            SandboxError::Setup(format!("cannot create container {}: {e}", opts.container))
+        })?;
+        let cfg = LrsConfig {
+            subscription: "00000000-0000-0000-0000-000000000000".into(),
+            resource_group: "cutover-sandbox".into(),
+            managed_instance: "sandbox-mi".into(),
+            location: "westeurope".into(),
+            restore_mbps: opts.restore_mbps,
+            blob_endpoint: blob_endpoint.clone(),
+            account: DEV_ACCOUNT.into(),
+            account_key: DEV_KEY.into(),
+            required_token: None,
+            arm_endpoint: arm_endpoint.clone(),
+        };
+        let lrs = LrsService::new(cfg.clone(), blob.clone());
+        let now = time::OffsetDateTime::now_utc();
+        let container_sas = sas::service_sas_for_container(
+            DEV_ACCOUNT,
+            DEV_KEY,
+            &opts.container,
+            &SasPermissions::read_list(),
+            None,
+            now + time::Duration::days(30),
+        )
+        .map_err(|e| SandboxError::Setup(e.to_string()))?
+        .into_query();
+        let mut tasks = Vec::new();
+        let b = blob.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = b.serve(blob_listener).await {
+                tracing::error!(error = %e, "sandbox blob service stopped");
+            }
+        }));
+        let router = lrs.router();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = axum::serve(arm_listener, router).await {
+                tracing::error!(error = %e, "sandbox ARM service stopped");
+            }
+        }));
+        tasks.push(tokio::spawn(
+            lrs.clone().run_ticker(Duration::from_millis(200)),
+        ));
+        Ok(Sandbox {
+            info: SandboxInfo {
+                blob_endpoint,
+                account_name: DEV_ACCOUNT.into(),
+                account_key: DEV_KEY.into(),
+                container: opts.container.clone(),
+                container_sas,
+                arm_endpoint,
+                subscription_id: cfg.subscription,
+                resource_group: cfg.resource_group,
+                managed_instance: cfg.managed_instance,
+                location: cfg.location,
+            },
+            blob,
+            lrs,
+            tasks,
+            _tmp: tmp,
+        })
+    }
+}

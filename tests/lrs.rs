@@ -1,0 +1,354 @@
+//! End to end against the sandbox (local Azure): upload a chain, `cutover lrs start`, follow status to
+//! all restored, pick up new logs, complete; and each LRS rule with its documented error code.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use cutover::backup::writer::{MediaSpec, write_backup};
+use cutover::sandbox::{Sandbox, SandboxOptions};
+use serde_json::Value;
+
+fn cutover(args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cutover"));
+    c.args(args);
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    let out = c.output().expect("run cutover");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+struct Env {
+    sb: Sandbox,
+}
+
+impl Env {
+    async fn new(mbps: f64) -> Env {
+        let sb = Sandbox::start(SandboxOptions {
+            restore_mbps: mbps,
+            ..Default::default()
+        })
+        .await
+        .expect("sandbox");
+        Env { sb }
+    }
+
+    fn container_url(&self) -> String {
+        format!("{}/{}", self.sb.info.blob_endpoint, self.sb.info.container)
+    }
+
+    fn upload(&self, dir: &Path) {
+        let (code, _out, err) = cutover(
+            &[
+                "upload",
+                &dir.to_string_lossy(),
+                "--container",
+                &self.container_url(),
+                "--account-key-env",
+                "SB_KEY",
+                "--stable-seconds",
+                "0",
+            ],
+            &[("SB_KEY", &self.sb.info.account_key)],
+        );
+        assert_eq!(code, 0, "upload failed: {err}");
+    }
+
+    /// Uploads every file under its relative path (folders as they are), without planning.
+    fn upload_as_is(&self, dir: &Path) {
+        let (code, _out, err) = cutover(
+            &[
+                "upload",
+                "--all-files",
+                &dir.to_string_lossy(),
+                "--container",
+                &self.container_url(),
+                "--account-key-env",
+                "SB_KEY",
+                "--stable-seconds",
+                "0",
+            ],
+            &[("SB_KEY", &self.sb.info.account_key)],
+        );
+        assert_eq!(code, 0, "upload failed: {err}");
+    }
+
+    fn target_args(&self, db: &str) -> Vec<String> {
+        let i = &self.sb.info;
+        vec![
+            "-g".into(),
+            i.resource_group.clone(),
+            "--mi".into(),
+            i.managed_instance.clone(),
+            "-n".into(),
+            db.into(),
+            "--subscription".into(),
+            i.subscription_id.clone(),
+            "--arm-endpoint".into(),
+            i.arm_endpoint.clone(),
+            "--json".into(),
+        ]
+    }
+
+    fn lrs(&self, verb: &str, db: &str, extra: &[&str]) -> (i32, String, String) {
+        let mut args: Vec<String> = vec!["lrs".into(), verb.into()];
+        args.extend(self.target_args(db));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        cutover(&refs, &[])
+    }
+
+    fn start(&self, db: &str, folder: &str, sas: &str) -> (i32, String, String) {
+        let uri = format!("{}/{folder}", self.container_url());
+        self.lrs("start", db, &["--storage-uri", &uri, "--storage-sas", sas])
+    }
+
+    fn status(&self, db: &str) -> Value {
+        let (code, out, err) = self.lrs("status", db, &[]);
+        assert_eq!(code, 0, "status failed: {err}");
+        serde_json::from_str(&out).expect("status json")
+    }
+
+    fn wait_for(&self, db: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let s = self.status(db);
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; last status: {s}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+fn name_of(p: &Path) -> String {
+    p.file_name().expect("name").to_string_lossy().into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_migration_through_lrs() {
+    let env = Env::new(50.0).await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let paths = common::write_chain(tmp.path(), "Sales", 3, true);
+    env.upload(tmp.path());
+    let sas = env.sb.info.container_sas.clone();
+    let (code, _, err) = env.start("Sales", "Sales", &sas);
+    assert_eq!(code, 0, "start: {err}");
+    // Starting again: a restore is running.
+    let (code, out, _) = env.start("Sales", "Sales", &sas);
+    assert_eq!(code, 1);
+    assert!(out.contains("DuplicateRestoreOperation"), "{out}");
+
+    let last = name_of(paths.last().expect("last"));
+    let s = env.wait_for("Sales", "all restored", |s| {
+        s["lastRestoredFileName"] == Value::String(last.clone())
+    });
+    assert_eq!(s["status"], "Restoring");
+    assert_eq!(s["numberOfFilesDetected"], 5);
+    assert!(
+        s["percentCompleted"].as_f64().is_some_and(|p| p >= 99.9),
+        "{s}"
+    );
+
+    // A new log arrives: written with the backup writer, continuing the chain.
+    let specs = common::chain_specs("Sales", 4, true);
+    let next = tmp.path().join("Sales_LOG_004.trn");
+    let media = MediaSpec {
+        media_set_guid: common::guid("next"),
+        family_count: 1,
+        family_sequence: 1,
+        media_date: None,
+    };
+    write_backup(&next, &media, &specs[5..6]).expect("write log 4");
+    env.upload(tmp.path());
+    env.wait_for("Sales", "the new log restored", |s| {
+        s["lastRestoredFileName"] == "Sales_LOG_004.trn"
+    });
+
+    // Completing with a file that is not the last restored is refused with the documented code.
+    let (code, out, err) = env.lrs("complete", "Sales", &["--last-backup-name", &last]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("RequiredBackupIsNotLastRestored") && err.contains("last restored"),
+        "{out} {err}"
+    );
+    let (code, _, err) = env.lrs(
+        "complete",
+        "Sales",
+        &["--last-backup-name", "Sales_LOG_004.trn"],
+    );
+    assert_eq!(code, 0, "complete: {err}");
+    let s = env.status("Sales");
+    assert_eq!(s["status"], "Completed");
+    // Completing twice.
+    let (code, out, _) = env.lrs(
+        "complete",
+        "Sales",
+        &["--last-backup-name", "Sales_LOG_004.trn"],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("ManagedDatabaseNotInRestoringState")
+            || out.contains("ExternalBackupAlreadySignaledToComplete"),
+        "{out}"
+    );
+    // The name is now in use.
+    let (code, out, _) = env.start("Sales", "Sales", &sas);
+    assert_eq!(code, 1);
+    assert!(out.contains("ManagedDatabaseNameInUse"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_with_documented_codes() {
+    let env = Env::new(200.0).await;
+    let key = env.sb.info.account_key.clone();
+    let now = time::OffsetDateTime::now_utc();
+    let write_sas = cutover::storage::sas::service_sas_for_container(
+        &env.sb.info.account_name,
+        &key,
+        &env.sb.info.container,
+        &"rwl".parse().expect("perms"),
+        None,
+        now + time::Duration::days(1),
+    )
+    .expect("sas")
+    .into_query();
+    let sas = env.sb.info.container_sas.clone();
+
+    // SAS with write permission.
+    let (code, out, err) = env.start("A", "A", &write_sas);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("BlobStorageFailure") && err.contains("Read and List"),
+        "{out} {err}"
+    );
+    // "backup" in a folder name.
+    let (code, out, _) = env.start("A", "SalesBackups", &sas);
+    assert_eq!(code, 1);
+    assert!(out.contains("ExternalBackupUriMalformed"), "{out}");
+    // Missing SAS: refused by the client before sending; the service's own check is the code.
+    let (code, _, err) = env.lrs(
+        "start",
+        "A",
+        &["--storage-uri", &format!("{}/A", env.container_url())],
+    );
+    assert_eq!(code, 2, "{err}");
+
+    // Two databases in one folder.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let two = tmp.path().join("Two");
+    std::fs::create_dir_all(&two).expect("mkdir");
+    common::write_chain(&two, "Two", 1, true);
+    common::write_chain(&two, "Other", 1, true);
+    // Upload as-is so both land in one folder (the planner would split them).
+    let (code, _, err) = cutover(
+        &[
+            "upload",
+            "--all-files",
+            &tmp.path().to_string_lossy(),
+            "--container",
+            &env.container_url(),
+            "--account-key-env",
+            "K",
+            "--stable-seconds",
+            "0",
+        ],
+        &[("K", &key)],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = env.start("Two", "Two", &sas);
+    assert_eq!(code, 0, "{err}");
+    let s = env.wait_for("Two", "blocked", |s| s["blockReason"].is_string());
+    assert!(
+        s["blockReason"]
+            .as_str()
+            .is_some_and(|b| b.contains("BackupsFromMultipleDatabasesDetectedInTheContainer")),
+        "{s}"
+    );
+
+    // Broken chain: a log missing in the middle.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let gap = tmp.path().join("Gap");
+    std::fs::create_dir_all(&gap).expect("mkdir");
+    let paths = common::write_chain(&gap, "Gap", 4, true);
+    std::fs::remove_file(&paths[3]).expect("rm");
+    // As-is: the planner would not upload the logs after the gap.
+    env.upload_as_is(tmp.path());
+    let (code, _, err) = env.start("Gap", "Gap", &sas);
+    assert_eq!(code, 0, "{err}");
+    let s = env.wait_for("Gap", "gap", |s| {
+        s["blockReason"]
+            .as_str()
+            .is_some_and(|b| b.contains("BrokenRestorePlanGapInLogBackups"))
+    });
+    assert_eq!(s["lastRestoredFileName"], "Gap_LOG_001.trn", "{s}");
+
+    // No full backup.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nf = tmp.path().join("NoFull");
+    std::fs::create_dir_all(&nf).expect("mkdir");
+    let paths = common::write_chain(&nf, "NoFull", 1, true);
+    std::fs::remove_file(&paths[0]).expect("rm");
+    env.upload(&nf);
+    // The uploader plans by database: with no full it uploads nothing; put the files there as-is.
+    let (code, _, err) = cutover(
+        &[
+            "upload",
+            "--all-files",
+            &tmp.path().to_string_lossy(),
+            "--container",
+            &env.container_url(),
+            "--account-key-env",
+            "K",
+            "--stable-seconds",
+            "0",
+        ],
+        &[("K", &key)],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = env.start("NoFull", "NoFull", &sas);
+    assert_eq!(code, 0, "{err}");
+    let s = env.wait_for("NoFull", "no full", |s| {
+        s["blockReason"]
+            .as_str()
+            .is_some_and(|b| b.contains("FullBackupNotFound"))
+    });
+    assert!(s["lastRestoredFileName"].is_null());
+
+    // Without CHECKSUM: restores, with the warning surfaced in the plan (and more slowly).
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nc = tmp.path().join("NoCk");
+    std::fs::create_dir_all(&nc).expect("mkdir");
+    common::write_chain(&nc, "NoCk", 1, false);
+    env.upload(&nc);
+    let (code, _, err) = env.start("NoCk", "NoCk", &sas);
+    assert_eq!(code, 0, "{err}");
+    env.wait_for("NoCk", "restored without checksum", |s| {
+        s["lastRestoredFileName"] == "NoCk_LOG_001.trn"
+    });
+
+    // Completing a database that was never started.
+    let (code, out, _) = env.lrs("complete", "Nothing", &["--last-backup-name", "x.trn"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("ExternalBackupRestoreHasNotBeenStarted"),
+        "{out}"
+    );
+
+    // Cancel drops the restoring database.
+    let (code, _, err) = env.lrs("cancel", "Gap", &[]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = env.lrs("status", "Gap", &[]);
+    assert_eq!(code, 1, "{out}");
+}
