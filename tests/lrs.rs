@@ -338,6 +338,41 @@ async fn rules_with_documented_codes() {
         s["lastRestoredFileName"] == "NoCk_LOG_001.trn"
     });
 
+    // A differential whose base full is not in the folder.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let wd = tmp.path().join("WrongDiff");
+    std::fs::create_dir_all(&wd).expect("mkdir");
+    let mut specs = common::chain_specs("WrongDiff", 0, true);
+    specs[1].database_backup_lsn = cutover::backup::Lsn::new(common::CHAIN_VLF, 99, 1);
+    for (i, spec) in specs.iter().enumerate() {
+        let media = MediaSpec {
+            media_set_guid: common::guid(&format!("wd{i}")),
+            family_count: 1,
+            family_sequence: 1,
+            media_date: None,
+        };
+        write_backup(
+            &wd.join(format!("WrongDiff_{i}.bak")),
+            &media,
+            std::slice::from_ref(spec),
+        )
+        .expect("write");
+    }
+    env.upload_as_is(tmp.path());
+    let (code, _, err) = env.start("WrongDiff", "WrongDiff", &sas);
+    assert_eq!(code, 0, "{err}");
+    let s = env.wait_for("WrongDiff", "wrong diff base", |s| {
+        s["blockReason"]
+            .as_str()
+            .is_some_and(|b| b.contains("BrokenRestorePlanWrongDiffBackupLSN"))
+    });
+    assert!(
+        s["blockReason"]
+            .as_str()
+            .is_some_and(|b| b.contains("WrongDiff_1.bak")),
+        "{s}"
+    );
+
     // Completing a database that was never started.
     let (code, out, _) = env.lrs("complete", "Nothing", &["--last-backup-name", "x.trn"]);
     assert_eq!(code, 1);

@@ -157,6 +157,15 @@ pub fn view(db: &str, files: &[FolderFile]) -> FolderView {
             break;
         }
     }
+    // A differential whose base full is not the one being restored: LRS cannot apply it.
+    if block.is_none() {
+        if let Some(f) = p.findings.iter().find(|f| f.code == Code::DiffBaseMissing) {
+            block = Some((
+                "BrokenRestorePlanWrongDiffBackupLSN".to_string(),
+                f.message.clone(),
+            ));
+        }
+    }
     FolderView {
         unrestorable,
         detected: files.len(),
