@@ -75,6 +75,8 @@ const MAX_RESULTS: usize = 5000;
 const MAX_BLOB_NAME_CHARS: usize = 1024;
 /// Most bytes of a refused request's body read and discarded before the error is sent.
 const DRAIN_LIMIT: u64 = 256 << 20;
+/// Longest time spent reading a refused request's body.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(30);
 /// Bytes read from a blob file per chunk of a Get Blob response.
 const READ_CHUNK: usize = 256 * 1024;
 
@@ -522,14 +524,23 @@ async fn handle(State(svc): State<Arc<BlobService>>, req: Request) -> Response {
     let client_id = req.headers().get("x-ms-client-request-id").cloned();
     let head = method == Method::HEAD;
     let (parts, body) = req.into_parts();
+    // A declared body larger than the drain limit is not worth reading after a refusal.
+    let drainable = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_none_or(|n| n <= DRAIN_LIMIT);
     let mut body = Some(body);
     let (mut resp, code) = match svc.dispatch(parts, &mut body).await {
         Ok(r) => (r, None),
         Err(e) => {
             // Refused before its body was read: read (a bounded amount of) it anyway, so a client
             // that writes the whole body before reading the answer gets the error, not a reset.
-            if let Some(b) = body.take() {
-                drain_body(b, DRAIN_LIMIT).await;
+            if let Some(b) = body.take()
+                && drainable
+            {
+                drain_body(b, DRAIN_LIMIT, DRAIN_TIME).await;
             }
             let code = e.code;
             (e.into_response(head, &request_id), Some(code))

@@ -673,16 +673,20 @@ pub(super) async fn receive_body(
     Ok((size, hasher.finalize().into()))
 }
 
-/// Reads and discards a body, at most `limit` bytes (then gives up: the connection will close).
-pub(super) async fn drain_body(body: Body, limit: u64) {
-    let mut stream = body.into_data_stream();
-    let mut n = 0u64;
-    while let Some(Ok(chunk)) = stream.next().await {
-        n += chunk.len() as u64;
-        if n > limit {
-            return;
+/// Reads and discards a body, at most `limit` bytes for at most `time` (then gives up: the
+/// connection will close).
+pub(super) async fn drain_body(body: Body, limit: u64, time: std::time::Duration) {
+    let drain = async {
+        let mut stream = body.into_data_stream();
+        let mut n = 0u64;
+        while let Some(Ok(chunk)) = stream.next().await {
+            n += chunk.len() as u64;
+            if n > limit {
+                return;
+            }
         }
-    }
+    };
+    let _ = tokio::time::timeout(time, drain).await;
 }
 
 /// Reads a small request body into memory (RequestBodyTooLarge beyond `limit`).

@@ -158,13 +158,13 @@ pub fn view(db: &str, files: &[FolderFile]) -> FolderView {
         }
     }
     // A differential whose base full is not the one being restored: LRS cannot apply it.
-    if block.is_none() {
-        if let Some(f) = p.findings.iter().find(|f| f.code == Code::DiffBaseMissing) {
-            block = Some((
-                "BrokenRestorePlanWrongDiffBackupLSN".to_string(),
-                f.message.clone(),
-            ));
-        }
+    if block.is_none()
+        && let Some(f) = p.findings.iter().find(|f| f.code == Code::DiffBaseMissing)
+    {
+        block = Some((
+            "BrokenRestorePlanWrongDiffBackupLSN".to_string(),
+            f.message.clone(),
+        ));
     }
     FolderView {
         unrestorable,
