@@ -70,7 +70,11 @@ fn python_sdk() -> &'static Result<(), String> {
             Ok(o) if o.status.success() => Ok(()),
             Ok(o) => Err(format!(
                 "python3 cannot import azure.storage.blob: {}",
-                String::from_utf8_lossy(&o.stderr).trim()
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+                    .trim()
             )),
             Err(e) => Err(format!("python3 not found: {e}")),
         }
