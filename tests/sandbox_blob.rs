@@ -160,7 +160,8 @@ fn write_backups(dir: &Path) -> BTreeMap<String, PathBuf> {
 /// the full backups take several blocks.
 fn upload(endpoint: &str, container: &str, dir: &Path) -> (i32, String, String) {
     run(Command::new(env!("CARGO_BIN_EXE_cutover"))
-        .args(["upload", "--json"])
+        // --content-md5: the whole-file MD5 is opt-in; this test checks it is stored right.
+        .args(["upload", "--json", "--content-md5"])
         .arg(dir)
         .args(["--container", &format!("{endpoint}/{container}")])
         .args(["--account-key-env", KEY_VAR, "--create-container"])

@@ -64,6 +64,10 @@ pub struct UploadArgs {
     /// Upload every file as-is under its relative path (like AzCopy), without reading headers.
     #[arg(long)]
     pub all_files: bool,
+    /// Also store each file's MD5 as the blob's Content-MD5 (a second hash over every byte; the
+    /// per-block CRC64 the service verifies and the whole-file CRC64 in metadata are always sent).
+    #[arg(long)]
+    pub content_md5: bool,
     /// Create the container if it does not exist (needs an account key or Azure AD).
     #[arg(long)]
     pub create_container: bool,
@@ -354,6 +358,7 @@ async fn upload(a: &UploadArgs) -> Result<i32, Usage> {
         block_size: a.block_size.map(|b| b.as_u64()),
         max_mbps: a.max_mbps,
         stable_for: Duration::from_secs_f64(a.stable_seconds),
+        content_md5: a.content_md5,
         ..Default::default()
     };
     let started = Instant::now();

@@ -640,13 +640,14 @@ pub(super) async fn receive_body(
     body: Body,
     path: &std::path::Path,
     limit: u64,
-) -> Result<(u64, [u8; 16]), BlobError> {
+) -> Result<(u64, [u8; 16], u64), BlobError> {
     let file = tokio::fs::File::create(path)
         .await
         .map_err(|e| internal("cannot create a temporary file", e))?;
     let mut file = tokio::io::BufWriter::with_capacity(1 << 20, file);
     let mut stream = body.into_data_stream();
     let mut hasher = Md5::new();
+    let mut crc = crc64fast_nvme::Digest::new();
     let mut size = 0u64;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk
@@ -658,6 +659,7 @@ pub(super) async fn receive_body(
             );
         }
         hasher.update(&chunk);
+        crc.write(&chunk);
         file.write_all(&chunk)
             .await
             .map_err(|e| internal("cannot write a temporary file", e))?;
@@ -670,7 +672,27 @@ pub(super) async fn receive_body(
         .flush()
         .await
         .map_err(|e| internal("cannot write a temporary file", e))?;
-    Ok((size, hasher.finalize().into()))
+    Ok((size, hasher.finalize().into(), crc.sum64()))
+}
+
+/// The `x-ms-content-crc64` header (base64 of 8 little-endian bytes), if present.
+pub(super) fn crc64_header(headers: &HeaderMap) -> Result<Option<u64>, BlobError> {
+    let Some(v) = headers.get("x-ms-content-crc64") else {
+        return Ok(None);
+    };
+    let bytes = v
+        .to_str()
+        .ok()
+        .and_then(|t| {
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, t.trim()).ok()
+        })
+        .filter(|b| b.len() == 8)
+        .ok_or_else(|| {
+            BlobError::new(ErrorCode::InvalidHeaderValue).with("HeaderName", "x-ms-content-crc64")
+        })?;
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&bytes);
+    Ok(Some(u64::from_le_bytes(a)))
 }
 
 /// Reads and discards a body, at most `limit` bytes for at most `time` (then gives up: the

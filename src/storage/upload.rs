@@ -9,6 +9,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use md5::{Digest, Md5};
+
+use super::client::crc64_base64;
 use tokio::sync::{Mutex, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
@@ -61,6 +63,9 @@ pub struct UploadOptions {
     pub retry: RetryPolicy,
     /// A file must have been unchanged this long before it is uploaded.
     pub stable_for: Duration,
+    /// Also compute the whole file's MD5 and store it as the blob's Content-MD5 (a second hash over
+    /// every byte: off by default; the per-block CRC64 is what the service verifies).
+    pub content_md5: bool,
 }
 
 impl Default for UploadOptions {
@@ -73,6 +78,7 @@ impl Default for UploadOptions {
             max_mbps: None,
             retry: RetryPolicy::default(),
             stable_for: Duration::from_secs(2),
+            content_md5: false,
         }
     }
 }
@@ -288,9 +294,16 @@ impl Uploader {
         }
     }
 
-    /// Reads the whole file once to get its MD5 (for comparing with a blob already in the container).
-    async fn file_md5(&self, path: &Path, size: u64, block: u64) -> Result<[u8; 16], StorageError> {
-        let mut hasher = Md5::new();
+    /// Reads the whole file once for its CRC64 and, if asked, MD5 (to compare with a blob already in
+    /// the container).
+    async fn file_checksums(
+        &self,
+        path: &Path,
+        size: u64,
+        block: u64,
+        with_md5: bool,
+    ) -> Result<(u64, Option<[u8; 16]>), StorageError> {
+        let mut state = (crc64fast_nvme::Digest::new(), with_md5.then(Md5::new));
         let mut off = 0;
         while off < size {
             let len = block.min(size - off);
@@ -301,19 +314,22 @@ impl Uploader {
                 .await
                 .map_err(|_| StorageError::Local("upload stopped".into()))?;
             let p = path.to_path_buf();
-            let h = hasher;
-            hasher = tokio::task::spawn_blocking(move || -> Result<Md5, StorageError> {
-                let mut h = h;
+            let st = state;
+            state = tokio::task::spawn_blocking(move || -> Result<_, StorageError> {
+                let (mut crc, mut md5) = st;
                 let data = read_block(&p, off, len as usize)?;
-                h.update(&data);
-                Ok(h)
+                crc.write(&data);
+                if let Some(m) = md5.as_mut() {
+                    m.update(&data);
+                }
+                Ok((crc, md5))
             })
             .await
             .map_err(|e| StorageError::Local(format!("read task failed: {e}")))??;
             drop(permit);
             off += len;
         }
-        Ok(hasher.finalize().into())
+        Ok((state.0.sum64(), state.1.map(|m| m.finalize().into())))
     }
 
     fn on_retry(&self, file: &str) -> impl FnMut(u32, Duration, &StorageError) + '_ {
@@ -345,20 +361,32 @@ impl Uploader {
         let store = self.store.clone();
         let policy = self.opts.retry;
 
-        // Already there with the same size and MD5?
+        // Already there with the same size and checksum (cutover's CRC64, or a Content-MD5 another
+        // tool stored)?
         let props = with_retries(&policy, &item.blob, self.on_retry(&item.blob), || {
             store.properties(&item.blob)
         })
         .await?;
         if let Some(p) = props
             && p.size == size
-            && p.content_md5.as_ref().is_some_and(|m| m.len() == 16)
+            && (p.crc64.is_some() || p.content_md5.as_ref().is_some_and(|m| m.len() == 16))
         {
-            let local = self.file_md5(&item.local, size, block).await?;
-            if p.content_md5.as_deref() == Some(&local[..]) {
+            let need_md5 = p.crc64.is_none();
+            let (crc, md5) = self
+                .file_checksums(&item.local, size, block, need_md5)
+                .await?;
+            let same = match (&p.crc64, md5) {
+                (Some(remote), _) => *remote == crc64_base64(crc),
+                (None, Some(m)) => p.content_md5.as_deref() == Some(&m[..]),
+                (None, None) => false,
+            };
+            if same {
                 self.emit(UploadEvent::Skipped {
                     file: item.blob.clone(),
-                    reason: "already in the container with the same size and MD5".into(),
+                    reason: format!(
+                        "already in the container with the same size and {}",
+                        if need_md5 { "MD5" } else { "CRC64" }
+                    ),
                 });
                 return Ok(FileResult::Skipped { bytes: size });
             }
@@ -373,7 +401,11 @@ impl Uploader {
         let count = size.div_ceil(block).max(1);
         let ids: Vec<Vec<u8>> = (0..count).map(|i| block_id(fp, block, i)).collect();
 
-        let mut whole = Md5::new();
+        // One pass over the bytes: the whole file's CRC64 (and MD5 only if asked), each block's CRC64.
+        let mut whole = (
+            crc64fast_nvme::Digest::new(),
+            self.opts.content_md5.then(Md5::new),
+        );
         let mut uploads: JoinSet<Result<u64, StorageError>> = JoinSet::new();
         let mut resumed = 0u64;
         let mut done = 0u64;
@@ -392,19 +424,21 @@ impl Uploader {
                 .any(|(sid, ssize)| sid == id && *ssize == len);
             let p = item.local.clone();
             let h = whole;
-            let (h, data, block_md5) = tokio::task::spawn_blocking(
-                move || -> Result<(Md5, Bytes, Option<[u8; 16]>), StorageError> {
-                    let mut h = h;
+            let (h, data, block_crc) =
+                tokio::task::spawn_blocking(move || -> Result<_, StorageError> {
+                    let (mut crc, mut md5) = h;
                     let data = read_block(&p, off, len as usize)?;
-                    h.update(&data);
-                    let bm = (!already).then(|| Md5::digest(&data).into());
-                    Ok((h, data, bm))
-                },
-            )
-            .await
-            .map_err(|e| StorageError::Local(format!("read task failed: {e}")))??;
+                    crc.write(&data);
+                    if let Some(m) = md5.as_mut() {
+                        m.update(&data);
+                    }
+                    let bc = (!already).then(|| super::client::crc64(&data));
+                    Ok(((crc, md5), data, bc))
+                })
+                .await
+                .map_err(|e| StorageError::Local(format!("read task failed: {e}")))??;
             whole = h;
-            let Some(block_md5) = block_md5 else {
+            let Some(block_crc) = block_crc else {
                 resumed += len;
                 done += len;
                 drop(permit);
@@ -431,7 +465,7 @@ impl Uploader {
                 }
                 let store = me.store.clone();
                 with_retries(&me.opts.retry, &blob, me.on_retry(&blob), || {
-                    store.put_block(&blob, &id, data.clone(), block_md5)
+                    store.put_block(&blob, &id, data.clone(), block_crc)
                 })
                 .await?;
                 Ok(len)
@@ -453,9 +487,10 @@ impl Uploader {
                 item.local.display()
             )));
         }
-        let md5: [u8; 16] = whole.finalize().into();
+        let crc = whole.0.sum64();
+        let md5: Option<[u8; 16]> = whole.1.map(|m| m.finalize().into());
         with_retries(&policy, &item.blob, self.on_retry(&item.blob), || {
-            store.put_block_list(&item.blob, &ids, md5)
+            store.put_block_list(&item.blob, &ids, crc, md5)
         })
         .await?;
         let seconds = started.elapsed().as_secs_f64();

@@ -363,6 +363,9 @@ pub struct RemoteBlob {
     pub md5: String,
     /// The stored Content-MD5 (hex), if any.
     pub content_md5: Option<String>,
+    /// The whole-file CRC64 cutover stores in metadata (`cutover_crc64`, base64), if any.
+    #[serde(default)]
+    pub crc64: Option<String>,
     /// Bytes actually downloaded.
     pub downloaded_bytes: u64,
 }
@@ -449,12 +452,37 @@ pub fn assert_blobs_match(
             &r.md5, md5,
             "{name}: MD5 of the blob's bytes vs the local file"
         );
+        // What cutover stored for later "already uploaded" checks must describe these bytes: the
+        // whole-file CRC64 always, the Content-MD5 when it was asked for.
+        let local_crc = local_crc64_base64(path);
         assert_eq!(
-            r.content_md5.as_deref(),
-            Some(md5.as_str()),
-            "{name}: stored Content-MD5 vs the local file's MD5"
+            r.crc64.as_deref(),
+            Some(local_crc.as_str()),
+            "{name}: stored CRC64 metadata vs the local file's CRC64"
         );
+        if let Some(stored) = &r.content_md5 {
+            assert_eq!(
+                stored, md5,
+                "{name}: stored Content-MD5 vs the local file's MD5"
+            );
+        }
     }
+}
+
+/// Azure Storage's CRC64 of a local file (base64, as cutover stores it).
+pub fn local_crc64_base64(path: &Path) -> String {
+    let mut f =
+        std::fs::File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    let mut d = crc64fast_nvme::Digest::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).expect("read");
+        if n == 0 {
+            break;
+        }
+        d.write(&buf[..n]);
+    }
+    cutover::storage::client::crc64_base64(d.sum64())
 }
 
 /// A container name unique to this test run: `<label>-<pid>-<n>`, valid for Azure (3-63 lowercase

@@ -48,7 +48,7 @@ def service(endpoint):
 def list_blobs(endpoint, container, prefix):
     cc = service(endpoint).get_container_client(container)
     out = {}
-    for b in cc.list_blobs(name_starts_with=prefix or None):
+    for b in cc.list_blobs(name_starts_with=prefix or None, include=["metadata"]):
         h = hashlib.md5()
         n = 0
         for chunk in cc.download_blob(b.name, max_concurrency=2).chunks():
@@ -59,6 +59,7 @@ def list_blobs(endpoint, container, prefix):
             "size": b.size,
             "md5": h.hexdigest(),
             "content_md5": bytes(stored).hex() if stored else None,
+            "crc64": (b.metadata or {}).get("cutover_crc64"),
             "downloaded_bytes": n,
         }
     return out
