@@ -114,7 +114,7 @@ for run in $(seq 1 "$runs"); do
     done
 done
 
-# Both blobs are there, whole; cutover's Content-MD5 is the file's.
+# Both blobs are there, whole; cutover's blob downloads to the file's MD5 (its CRC64 is in metadata).
 python3 - "$endpoint" "$runs" "$bytes" "$local_md5" <<'EOF'
 import os, sys
 from azure.storage.blob import BlobServiceClient
@@ -127,9 +127,13 @@ for r in range(1, runs + 1):
         p = svc.get_blob_client("bench-%s-%d" % (client, r), "bench.bin").get_blob_properties()
         assert p.size == size, (client, r, p.size)
         if client == "cutover":
-            got = bytes(p.content_settings.content_md5 or b"").hex()
-            assert got == md5, ("cutover Content-MD5", got, md5)
-print("   blobs checked: sizes, and cutover's Content-MD5 = md5sum of the file", file=sys.stderr)
+            import hashlib
+            h = hashlib.md5()
+            for chunk in svc.get_blob_client("bench-%s-%d" % (client, r), "bench.bin").download_blob(max_concurrency=4).chunks():
+                h.update(chunk)
+            assert h.hexdigest() == md5, ("cutover blob MD5", h.hexdigest(), md5)
+            assert (p.metadata or {}).get("cutover_crc64"), "cutover_crc64 metadata missing"
+print("   blobs checked: sizes, and cutover's blob downloads to md5sum of the file", file=sys.stderr)
 EOF
 
 python3 - "$results" "$bytes" "$in_flight_mib" "$size_mib" <<'EOF'

@@ -44,6 +44,66 @@ pub fn crc64(data: &[u8]) -> u64 {
     d.sum64()
 }
 
+/// CRC-64/NVME's polynomial, reflected.
+const CRC64_POLY_REFLECTED: u64 = 0x9A6C_9329_AC4B_C9B5;
+
+fn gf2_times(mat: &[u64; 64], mut vec: u64) -> u64 {
+    let mut sum = 0;
+    let mut i = 0;
+    while vec != 0 {
+        if vec & 1 != 0 {
+            sum ^= mat[i];
+        }
+        vec >>= 1;
+        i += 1;
+    }
+    sum
+}
+
+fn gf2_square(square: &mut [u64; 64], mat: &[u64; 64]) {
+    for n in 0..64 {
+        square[n] = gf2_times(mat, mat[n]);
+    }
+}
+
+/// The CRC64 of `A` followed by `B` from the CRC64s of both and the length of `B` (zlib's
+/// crc32_combine, for 64 bits): the whole file's CRC from its blocks' CRCs, without a second pass.
+pub fn crc64_combine(mut crc1: u64, crc2: u64, mut len2: u64) -> u64 {
+    if len2 == 0 {
+        return crc1;
+    }
+    let mut even = [0u64; 64];
+    let mut odd = [0u64; 64];
+    // The operator for one zero bit, then squared to 2 and 4 bits.
+    odd[0] = CRC64_POLY_REFLECTED;
+    let mut row = 1u64;
+    for o in odd.iter_mut().skip(1) {
+        *o = row;
+        row <<= 1;
+    }
+    gf2_square(&mut even, &odd);
+    gf2_square(&mut odd, &even);
+    loop {
+        gf2_square(&mut even, &odd);
+        if len2 & 1 != 0 {
+            crc1 = gf2_times(&even, crc1);
+        }
+        len2 >>= 1;
+        if len2 == 0 {
+            break;
+        }
+        gf2_square(&mut odd, &even);
+        if len2 & 1 != 0 {
+            crc1 = gf2_times(&odd, crc1);
+        }
+        len2 >>= 1;
+        if len2 == 0 {
+            break;
+        }
+    }
+    crc1 ^ crc2
+}
+
 /// A CRC64 as Azure encodes it in `x-ms-content-crc64`: base64 of the 8 little-endian bytes.
 pub fn crc64_base64(crc: u64) -> String {
     use base64::Engine;
@@ -466,5 +526,24 @@ mod tests {
         assert_eq!(crc64_base64(crc64(b"123456789")), "iJh5CoYUi64=");
         assert_eq!(crc64(b"Hello, World!"), 0xd4a9_be43_26ad_d24d);
         assert_eq!(crc64_base64(crc64(b"Hello, World!")), "TdKtJkO+qdQ=");
+    }
+
+    #[test]
+    fn combined_crc_equals_crc_of_the_whole() {
+        assert_eq!(
+            crc64_combine(crc64(b"Hello, "), crc64(b"World!"), 6),
+            crc64(b"Hello, World!")
+        );
+        assert_eq!(crc64_combine(crc64(b"abc"), crc64(b""), 0), crc64(b"abc"));
+        assert_eq!(crc64_combine(crc64(b""), crc64(b"abc"), 3), crc64(b"abc"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn combine_any_split(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3000), cut in 0usize..3000) {
+            let cut = cut.min(data.len());
+            let (a, b) = data.split_at(cut);
+            proptest::prop_assert_eq!(crc64_combine(crc64(a), crc64(b), b.len() as u64), crc64(&data));
+        }
     }
 }
