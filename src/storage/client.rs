@@ -104,6 +104,17 @@ pub fn crc64_combine(mut crc1: u64, crc2: u64, mut len2: u64) -> u64 {
     crc1 ^ crc2
 }
 
+/// The linear operator that appends `len` bytes' worth of CRC shift: with it, combining a running CRC
+/// with the CRC of a following block of exactly `len` bytes costs one 64x64 GF(2) product.
+pub fn crc64_shift_operator(len: u64) -> [u64; 64] {
+    std::array::from_fn(|i| crc64_combine(1u64 << i, 0, len))
+}
+
+/// `crc64_combine(crc1, crc2, len)` for the `len` the operator was built for.
+pub fn crc64_combine_with(op: &[u64; 64], crc1: u64, crc2: u64) -> u64 {
+    gf2_times(op, crc1) ^ crc2
+}
+
 /// A CRC64 as Azure encodes it in `x-ms-content-crc64`: base64 of the 8 little-endian bytes.
 pub fn crc64_base64(crc: u64) -> String {
     use base64::Engine;
@@ -536,6 +547,17 @@ mod tests {
         );
         assert_eq!(crc64_combine(crc64(b"abc"), crc64(b""), 0), crc64(b"abc"));
         assert_eq!(crc64_combine(crc64(b""), crc64(b"abc"), 3), crc64(b"abc"));
+    }
+
+    #[test]
+    fn shift_operator_matches_combine() {
+        let op = crc64_shift_operator(1000);
+        let a = crc64(b"first part");
+        let b = crc64(&[7u8; 1000]);
+        assert_eq!(crc64_combine_with(&op, a, b), crc64_combine(a, b, 1000));
+        let mut whole = b"first part".to_vec();
+        whole.extend_from_slice(&[7u8; 1000]);
+        assert_eq!(crc64_combine_with(&op, a, b), crc64(&whole));
     }
 
     proptest::proptest! {

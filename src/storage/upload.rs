@@ -403,6 +403,7 @@ impl Uploader {
         // One pass over the bytes: each block's CRC64, combined into the whole file's (and the MD5
         // only if asked).
         let mut whole: (u64, Option<Md5>) = (0, self.opts.content_md5.then(Md5::new));
+        let shift = Arc::new(super::client::crc64_shift_operator(block));
         let mut uploads: JoinSet<Result<u64, StorageError>> = JoinSet::new();
         let mut resumed = 0u64;
         let mut done = 0u64;
@@ -421,6 +422,7 @@ impl Uploader {
                 .any(|(sid, ssize)| sid == id && *ssize == len);
             let p = item.local.clone();
             let h = whole;
+            let op = shift.clone();
             let (h, data, block_crc) =
                 tokio::task::spawn_blocking(move || -> Result<_, StorageError> {
                     let (crc, mut md5) = h;
@@ -429,7 +431,11 @@ impl Uploader {
                         m.update(&data);
                     }
                     let bc = super::client::crc64(&data);
-                    let crc = super::client::crc64_combine(crc, bc, len);
+                    let crc = if len == block {
+                        super::client::crc64_combine_with(&op, crc, bc)
+                    } else {
+                        super::client::crc64_combine(crc, bc, len)
+                    };
                     Ok(((crc, md5), data, (!already).then_some(bc)))
                 })
                 .await
