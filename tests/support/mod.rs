@@ -122,6 +122,39 @@ fn free_port() -> u16 {
 pub struct Azurite {
     endpoint: String,
     private: Option<PrivateAzurite>,
+    /// With `CUTOVER_TEST_BLOB=sandbox`: the project's own Blob service (`cutover sandbox`).
+    sandbox: Option<SandboxProcess>,
+}
+
+/// A `cutover sandbox` process, killed on drop.
+struct SandboxProcess(Child);
+
+impl Drop for SandboxProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `cutover sandbox` and returns its Blob endpoint (read from its first JSON line).
+fn start_sandbox() -> (String, SandboxProcess) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .arg("sandbox")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start cutover sandbox");
+    let out = child.stdout.take().expect("sandbox stdout");
+    let mut line = String::new();
+    BufReader::new(out)
+        .read_line(&mut line)
+        .expect("sandbox JSON line");
+    let v: Value = serde_json::from_str(&line).expect("sandbox prints one JSON object");
+    let ep = v["blob_endpoint"]
+        .as_str()
+        .expect("blob_endpoint")
+        .to_string();
+    (ep, SandboxProcess(child))
 }
 
 struct PrivateAzurite {
@@ -235,12 +268,21 @@ impl Azurite {
     /// `None` (after printing why) when neither is possible outside CI; panics on CI.
     pub fn shared() -> Option<Azurite> {
         require_verifier()?;
+        if std::env::var("CUTOVER_TEST_BLOB").is_ok_and(|v| v == "sandbox") {
+            let (endpoint, p) = start_sandbox();
+            return Some(Azurite {
+                endpoint,
+                private: None,
+                sandbox: Some(p),
+            });
+        }
         if let Ok(ep) = std::env::var("AZURITE_BLOB_ENDPOINT") {
             let ep = ep.trim_end_matches('/').to_string();
             if reachable(endpoint_addr(&ep)) {
                 return Some(Azurite {
                     endpoint: ep,
                     private: None,
+                    sandbox: None,
                 });
             }
             if on_ci() {
@@ -279,6 +321,7 @@ impl Azurite {
         Some(Azurite {
             endpoint: format!("http://127.0.0.1:{port}/{ACCOUNT}"),
             private: Some(p),
+            sandbox: None,
         })
     }
 
