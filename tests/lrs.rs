@@ -337,6 +337,25 @@ async fn rules_with_documented_codes() {
     env.wait_for("NoCk", "restored without checksum", |s| {
         s["lastRestoredFileName"] == "NoCk_LOG_001.trn"
     });
+    // The preview shape lists the sets; each says it has no CHECKSUM (the warning DMS shows).
+    let i = &env.sb.info;
+    let url = format!(
+        "{}/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}/databases/NoCk/restoreDetails/Default?api-version=2022-11-01-preview",
+        i.arm_endpoint, i.subscription_id, i.resource_group, i.managed_instance
+    );
+    let v: Value = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth("t")
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    let full = &v["properties"]["fullBackupSets"][0];
+    assert_eq!(full["hasBackupChecksums"], false, "{v}");
+    assert_eq!(full["status"], "Restored", "{v}");
+    assert_eq!(v["properties"]["type"], "LRSRestore");
 
     // A differential whose base full is not in the folder.
     let tmp = tempfile::tempdir().expect("tmp");

@@ -409,7 +409,9 @@ impl RestoreJob {
         for s in &v.plan {
             let st = status_of(s);
             let restored = self.restored.iter().find(|r| r.name == s.file);
-            let mut o = json!({"status": st, "firstStripeName": s.file, "numberOfStripes": s.stripes.len(), "backupSizeMB": mb(s.size)});
+            // hasBackupChecksums per set, as DMS reports it: backups without CHECKSUM restore (at half
+            // speed here) and this is where the warning shows.
+            let mut o = json!({"status": st, "firstStripeName": s.file, "numberOfStripes": s.stripes.len(), "backupSizeMB": mb(s.size), "hasBackupChecksums": s.has_checksums});
             if let Some(r) = restored {
                 o["restoreStartedTimestampUtc"] = json!(iso(r.started));
                 o["restoreFinishedTimestampUtc"] = json!(iso(r.finished));
