@@ -265,7 +265,14 @@ impl BlobStore {
     }
 
     fn container_client(&self) -> Result<BlobContainerClient, StorageError> {
-        let q = self.auth.query()?;
+        self.container_client_with(self.auth.query()?)
+    }
+
+    /// A container client authorized by `query` (a SAS), or by the token credential.
+    fn container_client_with(
+        &self,
+        q: Option<String>,
+    ) -> Result<BlobContainerClient, StorageError> {
         let url = self
             .url
             .container_url_with(q.as_deref())
@@ -295,17 +302,7 @@ impl BlobStore {
 
     /// Creates the container if it does not exist (needs a credential allowed to; a container SAS is not).
     pub async fn create_container(&self) -> Result<bool, StorageError> {
-        let q = self.auth.container_admin_query()?;
-        let url = self
-            .url
-            .container_url_with(q.as_deref())
-            .map_err(|e| StorageError::Local(e.to_string()))?;
-        let opts = BlobContainerClientOptions {
-            client_options: client_options(&self.transport),
-            ..Default::default()
-        };
-        let c = BlobContainerClient::new(url, self.token(), Some(opts))
-            .map_err(|e| classify(&self.url.container, e))?;
+        let c = self.container_client_with(self.auth.container_admin_query()?)?;
         let target = self.url.container.clone();
         self.timed(&target, async {
             match c.create(None).await {
