@@ -293,6 +293,15 @@ impl Uploader {
         }
     }
 
+    /// Reserves `len` bytes of the in-flight budget (released when the permit drops).
+    async fn reserve(&self, len: u64) -> Result<tokio::sync::OwnedSemaphorePermit, StorageError> {
+        self.in_flight
+            .clone()
+            .acquire_many_owned(kib(len))
+            .await
+            .map_err(|_| StorageError::Local("upload stopped".into()))
+    }
+
     /// Reads the whole file once for its CRC64 and, if asked, MD5 (to compare with a blob already in
     /// the container).
     async fn file_checksums(
@@ -306,12 +315,7 @@ impl Uploader {
         let mut off = 0;
         while off < size {
             let len = block.min(size - off);
-            let permit = self
-                .in_flight
-                .clone()
-                .acquire_many_owned(kib(len))
-                .await
-                .map_err(|_| StorageError::Local("upload stopped".into()))?;
+            let permit = self.reserve(len).await?;
             let p = path.to_path_buf();
             let st = state;
             state = tokio::task::spawn_blocking(move || -> Result<_, StorageError> {
@@ -410,12 +414,7 @@ impl Uploader {
         for (i, id) in ids.iter().enumerate() {
             let off = i as u64 * block;
             let len = block.min(size - off.min(size));
-            let permit = self
-                .in_flight
-                .clone()
-                .acquire_many_owned(kib(len))
-                .await
-                .map_err(|_| StorageError::Local("upload stopped".into()))?;
+            let permit = self.reserve(len).await?;
             let already = staged
                 .uncommitted
                 .iter()
