@@ -6,6 +6,9 @@
 pub mod backup;
 pub mod catalog;
 pub mod cli;
+pub mod config;
+pub mod engine;
 pub mod sandbox;
+pub mod source;
 pub mod storage;
 pub mod target;

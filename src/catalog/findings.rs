@@ -55,6 +55,22 @@ pub enum Code {
     DuplicateBackup,
     /// Backups with one database name that come from different databases (servers or family GUIDs).
     SameNameDifferentDatabases,
+    /// A source database in the SIMPLE recovery model (no log backups: no online migration).
+    SimpleRecovery,
+    /// A source database that is not ONLINE.
+    DatabaseNotOnline,
+    /// Transparent Data Encryption on the source: the certificate must reach the Managed Instance first.
+    TdeEnabled,
+    /// In-Memory OLTP (memory-optimized filegroup): Business Critical only.
+    InMemoryOltp,
+    /// FILESTREAM / FileTable data, which Managed Instance does not support.
+    Filestream,
+    /// A backup in msdb's history that is not in the backup folder.
+    MsdbBackupNotInFolder,
+    /// The source login is not sysadmin.
+    NotSysadmin,
+    /// A source SQL Server version LRS cannot restore from.
+    SourceVersionUnsupported,
 }
 
 impl Code {
@@ -75,6 +91,14 @@ impl Code {
             Code::UnsupportedBackupType => "UNSUPPORTED_BACKUP_TYPE",
             Code::DuplicateBackup => "DUPLICATE_BACKUP",
             Code::SameNameDifferentDatabases => "SAME_NAME_DIFFERENT_DATABASES",
+            Code::SimpleRecovery => "SIMPLE_RECOVERY",
+            Code::DatabaseNotOnline => "DATABASE_NOT_ONLINE",
+            Code::TdeEnabled => "TDE_ENABLED",
+            Code::InMemoryOltp => "IN_MEMORY_OLTP",
+            Code::Filestream => "FILESTREAM",
+            Code::MsdbBackupNotInFolder => "MSDB_BACKUP_NOT_IN_FOLDER",
+            Code::NotSysadmin => "NOT_SYSADMIN",
+            Code::SourceVersionUnsupported => "SOURCE_VERSION_UNSUPPORTED",
         }
     }
 }

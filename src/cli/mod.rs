@@ -5,6 +5,7 @@ mod inspect;
 mod lrs;
 mod sandbox;
 mod sas;
+mod source;
 mod upload;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +32,9 @@ pub enum Command {
     /// Drive the Log Replay Service of a managed instance (az sql midb log-replay's options).
     #[command(subcommand)]
     Lrs(lrs::LrsCommand),
+    /// Inspect the source SQL Server: databases, msdb backup history, cross-check with the folder.
+    #[command(subcommand)]
+    Source(source::SourceCommand),
     /// Run the local Azure (Blob Storage + Log Replay Service) for tests and demos.
     Sandbox(sandbox::SandboxArgs),
 }
@@ -50,6 +54,7 @@ pub fn main() -> i32 {
         Command::Upload(a) => upload::run(&a),
         Command::Sas(c) => sas::run(&c),
         Command::Lrs(c) => lrs::run(&c),
+        Command::Source(c) => source::run(&c),
         Command::Sandbox(a) => sandbox::run(&a),
     }
 }

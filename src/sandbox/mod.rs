@@ -3,7 +3,10 @@
 
 pub mod arm;
 pub mod blob;
+pub mod instance;
 pub mod restore;
+pub mod sql;
+pub mod tds;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,6 +27,25 @@ pub struct SandboxOptions {
     pub data_dir: Option<PathBuf>,
     /// Name of the empty container created at start.
     pub container: String,
+    /// The local SQL Server's backup folder (default: `backups/` under the data folder).
+    pub backup_dir: Option<PathBuf>,
+    /// The local SQL Server's user databases (default: [`default_databases`]).
+    pub databases: Option<Vec<instance::DatabaseSpec>>,
+}
+
+/// The estate `cutover sandbox` serves: a healthy database, one backed up without CHECKSUM, one whose
+/// name needs quoting, and one in SIMPLE recovery (a finding worth seeing).
+pub fn default_databases() -> Vec<instance::DatabaseSpec> {
+    let mut no_checksum = instance::DatabaseSpec::new("Inventory");
+    no_checksum.checksums = false;
+    let mut simple = instance::DatabaseSpec::new("Legacy");
+    simple.recovery_model = "SIMPLE".into();
+    vec![
+        instance::DatabaseSpec::new("Sales"),
+        no_checksum,
+        instance::DatabaseSpec::new("we]ird 'name"),
+        simple,
+    ]
 }
 
 impl Default for SandboxOptions {
@@ -32,6 +54,8 @@ impl Default for SandboxOptions {
             restore_mbps: 20.0,
             data_dir: None,
             container: "migration".into(),
+            backup_dir: None,
+            databases: None,
         }
     }
 }
@@ -49,6 +73,14 @@ pub struct SandboxInfo {
     pub resource_group: String,
     pub managed_instance: String,
     pub location: String,
+    /// The local SQL Server, in SQL Server's `host,port` form (plain TDS: `--plaintext`).
+    pub sql_server: String,
+    pub sql_user: String,
+    /// The sandbox's own generated test password (not a user secret).
+    pub sql_password: String,
+    /// Where the local SQL Server writes its databases' backups (one folder per database).
+    pub backup_dir: String,
+    pub databases: Vec<String>,
 }
 
 /// A running sandbox (its servers stop when it is dropped).
@@ -56,6 +88,7 @@ pub struct Sandbox {
     pub info: SandboxInfo,
     pub blob: Arc<BlobService>,
     pub lrs: Arc<LrsService>,
+    pub sql: Arc<instance::SqlInstance>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     _tmp: Option<tempfile::TempDir>,
 }
@@ -93,10 +126,30 @@ impl Sandbox {
             }
         };
         let blob = BlobService::new(BlobServiceConfig {
-            root,
+            root: root.clone(),
             account: DEV_ACCOUNT.into(),
             key: DEV_KEY.into(),
         })?;
+        let backup_dir = opts
+            .backup_dir
+            .clone()
+            .unwrap_or_else(|| root.join("backups"));
+        let sql_password = format!("Sbx-{:016x}!", rand::random::<u64>());
+        let sql = Arc::new(
+            instance::SqlInstance::new(instance::InstanceOptions {
+                backup_dir: backup_dir.clone(),
+                server_name: "SANDBOX".into(),
+                logins: vec![instance::LoginSpec {
+                    user: "sa".into(),
+                    password: sql_password.clone(),
+                    sysadmin: true,
+                }],
+                databases: opts.databases.clone().unwrap_or_else(default_databases),
+            })
+            .map_err(|e| SandboxError::Setup(format!("local SQL Server: {}", e.message)))?,
+        );
+        let tds = tds::server::TdsServer::bind(sql.clone()).await?;
+        let sql_server = format!("127.0.0.1,{}", tds.local_addr().port());
         let blob_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let arm_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let blob_endpoint = format!("http://{}/{DEV_ACCOUNT}", blob_listener.local_addr()?);
@@ -129,6 +182,7 @@ impl Sandbox {
         .map_err(|e| SandboxError::Setup(e.to_string()))?
         .into_query();
         let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(tds.serve()));
         let b = blob.clone();
         tasks.push(tokio::spawn(async move {
             if let Err(e) = b.serve(blob_listener).await {
@@ -156,7 +210,13 @@ impl Sandbox {
                 resource_group: cfg.resource_group,
                 managed_instance: cfg.managed_instance,
                 location: cfg.location,
+                sql_server,
+                sql_user: "sa".into(),
+                sql_password,
+                backup_dir: backup_dir.to_string_lossy().into_owned(),
+                databases: sql.database_names(),
             },
+            sql,
             blob,
             lrs,
             tasks,

@@ -1,0 +1,360 @@
+//! A connection to the source SQL Server: connect (TLS by default, plain TDS for loopback test servers,
+//! named instances through the SQL Server Browser), then the inspection queries.
+
+use std::time::Duration;
+
+use tiberius::{AuthMethod, Client, Config, EncryptionLevel, SqlBrowser};
+use tokio::net::TcpStream;
+use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
+
+use super::error::{SourceError, server_error_fix};
+use super::options::{Encryption, SourceAuth, SourceOptions};
+use super::queries::{
+    BACKUP_HISTORY, DATABASES, HistoryEntry, MEMORY_OPTIMIZED_FILEGROUPS, SERVER_INFO, ServerInfo,
+    SourceDatabase,
+};
+use super::quote::quote_ident;
+
+/// An open, logged-in connection.
+pub struct SourceClient {
+    client: Client<Compat<TcpStream>>,
+    label: String,
+}
+
+impl std::fmt::Debug for SourceClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceClient")
+            .field("server", &self.label)
+            .finish()
+    }
+}
+
+fn tiberius_config(opts: &SourceOptions, command_timeout: Duration) -> Config {
+    let mut config = Config::new();
+    config.host(&opts.server.host);
+    if let Some(instance) = &opts.server.instance {
+        config.instance_name(instance);
+        // With an instance name, the port is the SQL Browser's unless one was given.
+        config.port(opts.server.port.unwrap_or(opts.browser_port));
+    } else {
+        config.port(
+            opts.server
+                .port
+                .unwrap_or(super::ServerAddress::DEFAULT_PORT),
+        );
+    }
+    config.database(&opts.database);
+    config.application_name("cutover");
+    match opts.encryption {
+        Encryption::Plaintext => config.encryption(EncryptionLevel::NotSupported),
+        Encryption::Tls {
+            trust_server_certificate,
+        } => {
+            config.encryption(EncryptionLevel::Required);
+            if trust_server_certificate {
+                config.trust_cert();
+            }
+        }
+    }
+    match &opts.auth {
+        SourceAuth::SqlLogin { user, password } => {
+            config.authentication(AuthMethod::sql_server(user, password.secret()));
+        }
+        SourceAuth::AadToken(token) => {
+            config.authentication(AuthMethod::aad_token(token.secret()));
+        }
+    }
+    config.handshake_timeout(Some(opts.connect_timeout));
+    config.command_timeout(Some(command_timeout));
+    config
+}
+
+/// Maps a tiberius error to what the operator should read.
+pub(crate) fn map_error(label: &str, login: &str, e: tiberius::error::Error) -> SourceError {
+    use tiberius::error::{Error, IoErrorKind};
+    match e {
+        Error::Server(t) if t.code() == 18456 || t.code() == 18452 || t.code() == 4060 => {
+            SourceError::LoginFailed {
+                server: label.to_string(),
+                login: login.to_string(),
+                message: t.message().to_string(),
+            }
+        }
+        Error::Server(t) => SourceError::Server {
+            server: label.to_string(),
+            number: t.code(),
+            message: t.message().to_string(),
+            fix: server_error_fix(t.code()),
+        },
+        Error::Tls(d) => SourceError::Tls {
+            server: label.to_string(),
+            detail: d,
+        },
+        Error::Io {
+            kind: IoErrorKind::TimedOut,
+            ..
+        } => SourceError::Timeout {
+            server: label.to_string(),
+            step: "waiting for the server's answer",
+            after: Duration::ZERO,
+        },
+        Error::Io { message, .. } => SourceError::Io {
+            server: label.to_string(),
+            detail: message,
+        },
+        Error::Routing { host, port } => SourceError::Unexpected {
+            server: label.to_string(),
+            what: "login",
+            detail: format!("the server redirects to {host},{port}; connect there directly"),
+        },
+        other => SourceError::Protocol {
+            server: label.to_string(),
+            detail: other.to_string(),
+        },
+    }
+}
+
+async fn open_tcp(
+    opts: &SourceOptions,
+    config: &Config,
+    label: &str,
+) -> Result<TcpStream, SourceError> {
+    let timeout = opts.connect_timeout;
+    if let Some(instance) = &opts.server.instance {
+        let port = opts.server.port.unwrap_or(opts.browser_port);
+        return match tokio::time::timeout(timeout, TcpStream::connect_named(config)).await {
+            Err(_) => Err(SourceError::Timeout {
+                server: label.to_string(),
+                step: "asking the SQL Server Browser and connecting",
+                after: timeout,
+            }),
+            Ok(Ok(s)) => Ok(s),
+            Ok(Err(e)) => Err(SourceError::Browser {
+                server: opts.server.host.clone(),
+                instance: instance.clone(),
+                port,
+                detail: e.to_string(),
+            }),
+        };
+    }
+    let port = opts
+        .server
+        .port
+        .unwrap_or(super::ServerAddress::DEFAULT_PORT);
+    let host = opts
+        .server
+        .host
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let addrs: Vec<std::net::SocketAddr> =
+        match tokio::time::timeout(timeout, tokio::net::lookup_host((host, port))).await {
+            Err(_) => {
+                return Err(SourceError::Timeout {
+                    server: label.to_string(),
+                    step: "resolving the host name",
+                    after: timeout,
+                });
+            }
+            Ok(Err(e)) => {
+                return Err(SourceError::Resolve {
+                    server: label.to_string(),
+                    detail: e.to_string(),
+                });
+            }
+            Ok(Ok(a)) => a.collect(),
+        };
+    if opts.encryption == Encryption::Plaintext && !addrs.iter().all(|a| a.ip().is_loopback()) {
+        return Err(SourceError::PlaintextNotLoopback {
+            server: label.to_string(),
+        });
+    }
+    let mut last = None;
+    for addr in &addrs {
+        match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Err(_) => {
+                return Err(SourceError::Timeout {
+                    server: label.to_string(),
+                    step: "opening the TCP connection",
+                    after: timeout,
+                });
+            }
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Ok(Err(e)) => last = Some((addr.to_string(), e)),
+        }
+    }
+    let (addr, detail) = match last {
+        Some((a, e)) => (a, e.to_string()),
+        None => (format!("{host}:{port}"), "no address".to_string()),
+    };
+    Err(SourceError::Connect {
+        server: label.to_string(),
+        addr,
+        port,
+        detail,
+    })
+}
+
+impl SourceClient {
+    /// Connects and logs in, with the ordinary command timeout.
+    pub async fn connect(opts: &SourceOptions) -> Result<SourceClient, SourceError> {
+        Self::connect_with_timeout(opts, opts.command_timeout).await
+    }
+
+    /// Connects with a given per-answer timeout (BACKUP uses `opts.backup_timeout`).
+    pub async fn connect_with_timeout(
+        opts: &SourceOptions,
+        command_timeout: Duration,
+    ) -> Result<SourceClient, SourceError> {
+        let label = opts.server.to_string();
+        // Host names are checked again after resolution (in `open_tcp`): a name may point at loopback.
+        if opts.encryption == Encryption::Plaintext
+            && opts.server.instance.is_some()
+            && !opts.server.is_loopback()
+        {
+            return Err(SourceError::PlaintextNotLoopback { server: label });
+        }
+        let config = tiberius_config(opts, command_timeout);
+        let tcp = open_tcp(opts, &config, &label).await?;
+        let login = opts.auth.login_name().to_string();
+        match tokio::time::timeout(
+            opts.connect_timeout,
+            Client::connect(config, tcp.compat_write()),
+        )
+        .await
+        {
+            Err(_) => Err(SourceError::Timeout {
+                server: label,
+                step: "logging in (TDS pre-login, TLS and login)",
+                after: opts.connect_timeout,
+            }),
+            Ok(Err(e)) => Err(match map_error(&label, &login, e) {
+                SourceError::Timeout { server, .. } => SourceError::Timeout {
+                    server,
+                    step: "logging in (TDS pre-login, TLS and login)",
+                    after: opts.connect_timeout,
+                },
+                other => other,
+            }),
+            Ok(Ok(client)) => Ok(SourceClient { client, label }),
+        }
+    }
+
+    /// The server as the operator wrote it (for messages).
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn err(&self, e: tiberius::error::Error) -> SourceError {
+        map_error(&self.label, "", e)
+    }
+
+    async fn rows(
+        &mut self,
+        sql: &str,
+        params: &[&dyn tiberius::ToSql],
+    ) -> Result<Vec<tiberius::Row>, SourceError> {
+        let label = &self.label;
+        let stream = if params.is_empty() {
+            self.client.simple_query(sql).await
+        } else {
+            self.client.query(sql, params).await
+        };
+        let stream = stream.map_err(|e| map_error(label, "", e))?;
+        stream
+            .into_first_result()
+            .await
+            .map_err(|e| map_error(label, "", e))
+    }
+
+    /// Runs a statement that returns no rows (ALTER DATABASE, BACKUP).
+    pub(crate) async fn execute(
+        &mut self,
+        sql: &str,
+        params: &[&dyn tiberius::ToSql],
+    ) -> Result<(), SourceError> {
+        let r = if params.is_empty() {
+            match self.client.simple_query(sql).await {
+                Ok(s) => s.into_results().await.map(|_| ()),
+                Err(e) => Err(e),
+            }
+        } else {
+            self.client.execute(sql, params).await.map(|_| ())
+        };
+        r.map_err(|e| self.err(e))
+    }
+
+    /// Runs a statement without result rows, its string parameters bound as @P1, @P2... (never
+    /// spliced into the text).
+    pub async fn execute_params(&mut self, sql: &str, params: &[&str]) -> Result<(), SourceError> {
+        let p: Vec<&dyn tiberius::ToSql> =
+            params.iter().map(|s| s as &dyn tiberius::ToSql).collect();
+        self.execute(sql, &p).await
+    }
+
+    /// Version, edition, and whether the login is sysadmin.
+    pub async fn server_info(&mut self) -> Result<ServerInfo, SourceError> {
+        let rows = self.rows(SERVER_INFO, &[]).await?;
+        let row = rows.first().ok_or_else(|| SourceError::Unexpected {
+            server: self.label.clone(),
+            what: "the server-information query",
+            detail: "no row".into(),
+        })?;
+        ServerInfo::from_row(row).map_err(|e| SourceError::Unexpected {
+            server: self.label.clone(),
+            what: "the server-information query",
+            detail: e.to_string(),
+        })
+    }
+
+    /// User databases (database_id > 4), with In-Memory OLTP filegroups looked up where FILESTREAM-type
+    /// files exist.
+    pub async fn databases(&mut self) -> Result<Vec<SourceDatabase>, SourceError> {
+        let rows = self.rows(DATABASES, &[]).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(
+                SourceDatabase::from_row(row).map_err(|e| SourceError::Unexpected {
+                    server: self.label.clone(),
+                    what: "the databases query",
+                    detail: e.to_string(),
+                })?,
+            );
+        }
+        for db in out.iter_mut() {
+            if db.filestream_files > 0 && db.state == "ONLINE" {
+                let sql = MEMORY_OPTIMIZED_FILEGROUPS.replace("{db}", &quote_ident(&db.name));
+                let rows = self.rows(&sql, &[]).await?;
+                db.memory_optimized_filegroups = rows
+                    .first()
+                    .and_then(|r| r.try_get::<i32, _>(0).ok().flatten())
+                    .unwrap_or(0);
+            }
+        }
+        Ok(out)
+    }
+
+    /// msdb's backup history of one database, oldest first (one entry per stripe).
+    pub async fn backup_history(
+        &mut self,
+        database: &str,
+    ) -> Result<Vec<HistoryEntry>, SourceError> {
+        let rows = self.rows(BACKUP_HISTORY, &[&database]).await?;
+        rows.iter()
+            .map(|r| {
+                HistoryEntry::from_row(r).map_err(|e| SourceError::Unexpected {
+                    server: self.label.clone(),
+                    what: "the backup history query",
+                    detail: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// Closes the connection politely.
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}
