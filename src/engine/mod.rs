@@ -1,0 +1,12 @@
+//! The migration engine (no UI imports). Today: the per-database state machine and the cutover guard,
+//! as pure functions of events, so that every rule is testable without I/O. The async task that feeds
+//! them (uploads, LRS polling, the source client, persistence) builds on these.
+
+pub mod guard;
+pub mod state;
+
+pub use guard::{Refusal, may_complete};
+pub use state::{
+    Action, BackupFile, Command, DatabaseState, Event, FileStatus, LrsFileStatus, LrsStatus, Phase,
+    TailState,
+};

@@ -1,0 +1,394 @@
+//! One database's migration as DBAs know it from DMS: Preflight -> UploadingFullBackup -> Restoring ->
+//! CatchingUp -> ReadyForCutover -> CuttingOver -> Completing -> Completed, or Failed / Blocked /
+//! Canceled. [`DatabaseState::apply`] moves it on events (files, uploads, LRS status, operator
+//! commands) and returns the actions the runner must perform; it refuses what the rules forbid.
+
+use serde::{Deserialize, Serialize};
+
+use super::guard::{Refusal, may_complete};
+use crate::backup::{BackupType, Lsn};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Phase {
+    Preflight,
+    UploadingFullBackup,
+    Restoring,
+    CatchingUp,
+    ReadyForCutover,
+    CuttingOver,
+    Completing,
+    Completed,
+    Failed,
+    Blocked,
+    Canceled,
+}
+
+impl Phase {
+    /// No way out of these but retry (Failed) or nothing (Completed, Canceled).
+    pub fn is_final(self) -> bool {
+        matches!(self, Phase::Completed | Phase::Canceled)
+    }
+}
+
+/// A backup file's progress, DMS's file statuses plus Skipped / Unrestorable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum FileStatus {
+    Arrived,
+    Uploading,
+    Uploaded,
+    Restoring,
+    Restored,
+    /// Not needed by the restore plan (older full, covered log...).
+    Skipped,
+    /// LRS reported it cannot restore it.
+    Unrestorable,
+}
+
+/// One backup file of the database's plan, in chain order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupFile {
+    /// File name inside the database's blob folder (what LRS reports and lastBackupName names).
+    pub name: String,
+    pub backup_type: BackupType,
+    pub first_lsn: Lsn,
+    pub last_lsn: Lsn,
+    pub size: u64,
+    pub status: FileStatus,
+}
+
+/// What was decided about the tail of the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TailState {
+    /// Cutover not begun, or begun and no decision yet.
+    Undecided,
+    /// The tail-log backup was taken (by cutover or the operator) and is this file.
+    Taken { file: String },
+    /// The operator asserts no more backups will come (a data-loss risk if wrong: shown as such).
+    NoMoreBackups,
+}
+
+/// A file's status as LRS reports it (restoreDetails).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LrsFileStatus {
+    Queued,
+    Restoring,
+    Restored,
+    Skipped,
+    Unrestorable,
+}
+
+/// One restoreDetails reading, reduced to what the state machine needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LrsStatus {
+    pub files: Vec<(String, LrsFileStatus)>,
+    pub last_restored_file: Option<String>,
+    pub currently_restoring: Option<String>,
+    pub block_reason: Option<String>,
+    /// LRS says the restore is completed (after complete was called).
+    pub completed: bool,
+    /// LRS says the restore failed.
+    pub failed: Option<String>,
+}
+
+/// Operator commands (from the TUI, headless flags or scripts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    BeginCutover,
+    /// A tail-log backup is in the folder (taken by cutover through the source, or detected).
+    TailTaken {
+        file: String,
+    },
+    /// The operator asserts no more backups will come.
+    ConfirmNoMoreBackups,
+    Complete,
+    AbandonCutover,
+    Cancel,
+    Retry,
+}
+
+/// Something that happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Event {
+    /// A new backup file of the plan is in the folder.
+    FileArrived(BackupFile),
+    UploadStarted {
+        file: String,
+    },
+    Uploaded {
+        file: String,
+    },
+    UploadFailed {
+        file: String,
+        error: String,
+    },
+    /// LRS accepted the start request.
+    LrsStarted,
+    Lrs(LrsStatus),
+    Command(Command),
+    /// Calling LRS complete failed.
+    CompleteFailed {
+        error: String,
+    },
+}
+
+/// What the runner must do next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Action {
+    StartLrs,
+    /// Call LRS complete with this lastBackupName (the engine's own record).
+    CompleteLrs {
+        last_backup_name: String,
+    },
+    CancelLrs,
+}
+
+/// The state of one database's migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseState {
+    pub name: String,
+    pub phase: Phase,
+    /// The plan's files in chain order.
+    pub files: Vec<BackupFile>,
+    pub lrs_started: bool,
+    pub block_reason: Option<String>,
+    pub last_restored_file: Option<String>,
+    pub currently_restoring: Option<String>,
+    pub tail: TailState,
+    pub error: Option<String>,
+    /// The lastBackupName sent to LRS complete.
+    pub completed_with: Option<String>,
+}
+
+impl DatabaseState {
+    pub fn new(name: &str) -> Self {
+        DatabaseState {
+            name: name.to_string(),
+            phase: Phase::Preflight,
+            files: Vec::new(),
+            lrs_started: false,
+            block_reason: None,
+            last_restored_file: None,
+            currently_restoring: None,
+            tail: TailState::Undecided,
+            error: None,
+            completed_with: None,
+        }
+    }
+
+    /// Files not yet restored (and not skipped): what the cutover dialog lists as pending.
+    pub fn pending(&self) -> Vec<&BackupFile> {
+        self.files
+            .iter()
+            .filter(|f| !matches!(f.status, FileStatus::Restored | FileStatus::Skipped))
+            .collect()
+    }
+
+    /// The newest file of the plan (highest LastLSN).
+    pub fn newest(&self) -> Option<&BackupFile> {
+        self.files
+            .iter()
+            .filter(|f| f.status != FileStatus::Skipped)
+            .max_by_key(|f| f.last_lsn)
+    }
+
+    pub fn full_restored(&self) -> bool {
+        self.files
+            .iter()
+            .any(|f| f.backup_type == BackupType::Full && f.status == FileStatus::Restored)
+    }
+
+    fn file_mut(&mut self, name: &str) -> Option<&mut BackupFile> {
+        self.files.iter_mut().find(|f| f.name == name)
+    }
+
+    /// Moves the state on an event. Refused commands leave the state unchanged.
+    pub fn apply(&mut self, event: Event) -> Result<Vec<Action>, Refusal> {
+        if self.phase.is_final() {
+            return match event {
+                Event::Command(_) => Err(Refusal::WrongPhase(self.phase)),
+                _ => Ok(Vec::new()),
+            };
+        }
+        let mut actions = Vec::new();
+        match event {
+            Event::FileArrived(f) => {
+                if self.files.iter().all(|x| x.name != f.name) {
+                    let at = self.files.partition_point(|x| x.last_lsn <= f.last_lsn);
+                    self.files.insert(at, f);
+                }
+            }
+            Event::UploadStarted { file } => {
+                if let Some(f) = self.file_mut(&file)
+                    && f.status == FileStatus::Arrived
+                {
+                    f.status = FileStatus::Uploading;
+                }
+            }
+            Event::Uploaded { file } => {
+                if let Some(f) = self.file_mut(&file)
+                    && matches!(f.status, FileStatus::Arrived | FileStatus::Uploading)
+                {
+                    f.status = FileStatus::Uploaded;
+                }
+                if !self.lrs_started
+                    && self.phase != Phase::Failed
+                    && self.files.iter().any(|f| {
+                        f.backup_type == BackupType::Full && f.status == FileStatus::Uploaded
+                    })
+                {
+                    actions.push(Action::StartLrs);
+                }
+            }
+            Event::UploadFailed { file, error } => {
+                self.phase = Phase::Failed;
+                self.error = Some(format!("upload of {file} failed: {error}"));
+            }
+            Event::LrsStarted => self.lrs_started = true,
+            Event::Lrs(s) => self.on_lrs(s),
+            Event::Command(c) => return self.command(c),
+            Event::CompleteFailed { error } => {
+                self.phase = Phase::CuttingOver;
+                self.completed_with = None;
+                self.error = Some(format!("completing the restore failed: {error}"));
+            }
+        }
+        self.phase = self.derived_phase();
+        Ok(actions)
+    }
+
+    fn on_lrs(&mut self, s: LrsStatus) {
+        for (name, st) in &s.files {
+            if let Some(f) = self.file_mut(name) {
+                f.status = match st {
+                    LrsFileStatus::Queued => {
+                        if f.status >= FileStatus::Uploaded {
+                            FileStatus::Uploaded
+                        } else {
+                            f.status
+                        }
+                    }
+                    LrsFileStatus::Restoring => FileStatus::Restoring,
+                    LrsFileStatus::Restored => FileStatus::Restored,
+                    LrsFileStatus::Skipped => FileStatus::Skipped,
+                    LrsFileStatus::Unrestorable => FileStatus::Unrestorable,
+                };
+            }
+        }
+        self.last_restored_file = s.last_restored_file;
+        self.currently_restoring = s.currently_restoring;
+        self.block_reason = s.block_reason;
+        if let Some(e) = s.failed {
+            self.phase = Phase::Failed;
+            self.error = Some(e);
+        }
+        if s.completed && self.phase == Phase::Completing {
+            self.phase = Phase::Completed;
+        }
+    }
+
+    fn command(&mut self, c: Command) -> Result<Vec<Action>, Refusal> {
+        let mut actions = Vec::new();
+        match c {
+            Command::BeginCutover => {
+                if !matches!(self.phase, Phase::ReadyForCutover | Phase::CatchingUp) {
+                    return Err(Refusal::WrongPhase(self.phase));
+                }
+                if !self.full_restored() {
+                    return Err(Refusal::FullNotRestored);
+                }
+                self.phase = Phase::CuttingOver;
+                self.tail = TailState::Undecided;
+            }
+            Command::TailTaken { file } => {
+                if self.phase != Phase::CuttingOver {
+                    return Err(Refusal::WrongPhase(self.phase));
+                }
+                let newest = self.newest().map(|f| f.name.clone());
+                if newest.as_deref() != Some(file.as_str()) {
+                    return Err(Refusal::TailNotNewest { tail: file, newest });
+                }
+                self.tail = TailState::Taken { file };
+            }
+            Command::ConfirmNoMoreBackups => {
+                if self.phase != Phase::CuttingOver {
+                    return Err(Refusal::WrongPhase(self.phase));
+                }
+                self.tail = TailState::NoMoreBackups;
+            }
+            Command::Complete => {
+                let name = may_complete(self)?;
+                self.phase = Phase::Completing;
+                self.completed_with = Some(name.clone());
+                actions.push(Action::CompleteLrs {
+                    last_backup_name: name,
+                });
+                return Ok(actions);
+            }
+            Command::AbandonCutover => {
+                if !matches!(self.phase, Phase::CuttingOver) {
+                    return Err(Refusal::WrongPhase(self.phase));
+                }
+                self.tail = TailState::Undecided;
+                self.phase = Phase::CatchingUp;
+            }
+            Command::Cancel => {
+                if self.phase == Phase::Completing {
+                    return Err(Refusal::WrongPhase(self.phase));
+                }
+                self.phase = Phase::Canceled;
+                if self.lrs_started {
+                    actions.push(Action::CancelLrs);
+                }
+                return Ok(actions);
+            }
+            Command::Retry => {
+                if self.phase != Phase::Failed {
+                    return Err(Refusal::WrongPhase(self.phase));
+                }
+                self.error = None;
+                self.phase = Phase::Preflight;
+                for f in self.files.iter_mut() {
+                    if matches!(f.status, FileStatus::Uploading) {
+                        f.status = FileStatus::Arrived;
+                    }
+                }
+            }
+        }
+        self.phase = self.derived_phase();
+        Ok(actions)
+    }
+
+    /// The phase that follows from the facts, for the phases that are derived rather than chosen.
+    fn derived_phase(&self) -> Phase {
+        match self.phase {
+            Phase::Failed
+            | Phase::Canceled
+            | Phase::Completed
+            | Phase::Completing
+            | Phase::CuttingOver => return self.phase,
+            _ => {}
+        }
+        if self.block_reason.is_some()
+            || self
+                .files
+                .iter()
+                .any(|f| f.status == FileStatus::Unrestorable)
+        {
+            return Phase::Blocked;
+        }
+        if self.files.is_empty() {
+            return Phase::Preflight;
+        }
+        if !self.lrs_started {
+            return Phase::UploadingFullBackup;
+        }
+        if !self.full_restored() {
+            return Phase::Restoring;
+        }
+        if self.pending().is_empty() {
+            Phase::ReadyForCutover
+        } else {
+            Phase::CatchingUp
+        }
+    }
+}
