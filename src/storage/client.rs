@@ -39,9 +39,32 @@ pub const CRC64_METADATA: &str = "cutover_crc64";
 
 /// Azure Storage's CRC64 (CRC-64/NVME) of `data`.
 pub fn crc64(data: &[u8]) -> u64 {
-    let mut d = crc64fast_nvme::Digest::new();
-    d.write(data);
-    d.sum64()
+    crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, data)
+}
+
+/// A running CRC64 (CRC-64/NVME) over data given in pieces. `crc_fast` picks the widest SIMD the CPU
+/// has at run time (AVX-512 VPCLMULQDQ where available: ~4x `crc64fast_nvme`'s 128-bit PCLMULQDQ on
+/// data in cache).
+pub struct Crc64(crc_fast::Digest);
+
+impl Crc64 {
+    pub fn new() -> Self {
+        Crc64(crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Nvme))
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    pub fn sum64(&self) -> u64 {
+        self.0.finalize()
+    }
+}
+
+impl Default for Crc64 {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// CRC-64/NVME's polynomial, reflected.
@@ -104,10 +127,37 @@ pub fn crc64_combine(mut crc1: u64, crc2: u64, mut len2: u64) -> u64 {
     crc1 ^ crc2
 }
 
+/// `a` after `b` (both GF(2) 64x64 matrices, column `i` the image of bit `i`).
+fn gf2_compose(a: &[u64; 64], b: &[u64; 64]) -> [u64; 64] {
+    std::array::from_fn(|n| gf2_times(a, b[n]))
+}
+
 /// The linear operator that appends `len` bytes' worth of CRC shift: with it, combining a running CRC
-/// with the CRC of a following block of exactly `len` bytes costs one 64x64 GF(2) product.
+/// with the CRC of a following block of exactly `len` bytes costs one 64x64 GF(2) product. Built by
+/// squaring once (log2(len) squarings), not one `crc64_combine` per column.
 pub fn crc64_shift_operator(len: u64) -> [u64; 64] {
-    std::array::from_fn(|i| crc64_combine(1u64 << i, 0, len))
+    // The operator for one zero byte: eight times the operator for one zero bit.
+    let mut bit = [0u64; 64];
+    bit[0] = CRC64_POLY_REFLECTED;
+    for (i, b) in bit.iter_mut().enumerate().skip(1) {
+        *b = 1u64 << (i - 1);
+    }
+    let mut power = bit;
+    for _ in 0..3 {
+        power = gf2_compose(&power, &power);
+    }
+    let mut op: [u64; 64] = std::array::from_fn(|i| 1u64 << i);
+    let mut n = len;
+    while n != 0 {
+        if n & 1 != 0 {
+            op = gf2_compose(&power, &op);
+        }
+        n >>= 1;
+        if n != 0 {
+            power = gf2_compose(&power, &power);
+        }
+    }
+    op
 }
 
 /// `crc64_combine(crc1, crc2, len)` for the `len` the operator was built for.
@@ -555,6 +605,29 @@ mod tests {
         let mut whole = b"first part".to_vec();
         whole.extend_from_slice(&[7u8; 1000]);
         assert_eq!(crc64_combine_with(&op, a, b), crc64(&whole));
+        for len in [1u64, 2, 3, 7, 8, 4096, 8 << 20, (8 << 20) + 5, 4000 << 20] {
+            let op = crc64_shift_operator(len);
+            for crc1 in [0u64, 1, a, u64::MAX] {
+                assert_eq!(
+                    crc64_combine_with(&op, crc1, b),
+                    crc64_combine(crc1, b, len),
+                    "len {len}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn running_crc64_equals_one_shot() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        let mut c = Crc64::new();
+        for piece in data.chunks(4099) {
+            c.update(piece);
+        }
+        assert_eq!(c.sum64(), crc64(&data));
+        let mut reference = crc64fast_nvme::Digest::new();
+        reference.write(&data);
+        assert_eq!(c.sum64(), reference.sum64());
     }
 
     proptest::proptest! {

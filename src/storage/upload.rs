@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use md5::{Digest, Md5};
 
-use super::client::crc64_base64;
+use super::client::{Crc64, crc64_base64};
 use tokio::sync::{Mutex, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
@@ -144,6 +144,7 @@ pub struct Uploader {
     files: Arc<Semaphore>,
     limiter: Option<Arc<RateLimiter>>,
     events: mpsc::UnboundedSender<UploadEvent>,
+    buffers: Arc<BufferPool>,
 }
 
 fn kib(bytes: u64) -> u32 {
@@ -189,25 +190,82 @@ pub fn block_id(fp: u64, block_size: u64, index: u64) -> Vec<u8> {
     format!("co1-{fp:016x}-{block_size:010x}-{index:08}").into_bytes()
 }
 
-/// Reads `len` bytes at `offset` into a new buffer (positional read, opened read-only).
-fn read_block(path: &Path, offset: u64, len: usize) -> Result<Bytes, StorageError> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut f = std::fs::File::open(path).map_err(|e| local_err(path, "cannot open", e))?;
-    f.seek(SeekFrom::Start(offset))
-        .map_err(|e| local_err(path, "cannot read", e))?;
-    // read_to_end fills the spare capacity directly: no zeroing of a fresh 8 MiB buffer per block.
-    let mut buf = Vec::with_capacity(len);
-    f.take(len as u64)
-        .read_to_end(&mut buf)
-        .map_err(|e| local_err(path, "cannot read", e))?;
-    if buf.len() < len {
-        return Err(StorageError::Local(format!(
-            "{}: the file shrank while it was uploaded (ended at byte {})",
-            path.display(),
-            offset + buf.len() as u64
-        )));
+/// Bytes read per `pread` while filling a block: small enough that the piece is still in the CPU's
+/// L2 cache when it is checksummed right after, so the CRC64 (and MD5) never wait on memory.
+const READ_CHUNK: usize = 256 * 1024;
+
+/// Block buffers kept for reuse, so each block does not fault in (and the kernel zero) 8 MiB of
+/// fresh pages. Memory stays within the in-flight budget: a buffer is only allocated when no idle one
+/// of that size exists (idle ones of other sizes are freed first), so every buffer that exists was
+/// in use, under its in-flight permit, when it was allocated; buffers come back before their permit
+/// is released. Only full blocks are pooled (a file's last, shorter block gets its own buffer).
+#[derive(Default)]
+struct BufferPool {
+    idle: std::sync::Mutex<Vec<Vec<u8>>>,
+}
+
+impl BufferPool {
+    /// A buffer of exactly `len` initialised bytes (contents unspecified).
+    fn take(&self, len: usize, pooled: bool) -> Vec<u8> {
+        if pooled {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(i) = idle.iter().position(|b| b.len() == len) {
+                return idle.swap_remove(i);
+            }
+            idle.clear();
+        }
+        // Zeroed memory of this size comes straight from fresh pages (no memset).
+        vec![0u8; len]
     }
-    Ok(Bytes::from(buf))
+
+    fn give(&self, buf: Vec<u8>) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(buf);
+    }
+
+    /// Takes a block's buffer back once the HTTP layer has let go of it (if it still holds a
+    /// reference, the buffer is simply freed).
+    fn give_bytes(&self, data: Bytes, len: usize) {
+        if let Ok(m) = data.try_into_mut() {
+            let v: Vec<u8> = m.into();
+            if v.len() == len {
+                self.give(v);
+            }
+        }
+    }
+}
+
+/// Reads `buf.len()` bytes at `offset` (positional reads, opened read-only), handing each piece to
+/// `each` while it is still in cache.
+fn read_block_into(
+    path: &Path,
+    offset: u64,
+    buf: &mut [u8],
+    mut each: impl FnMut(&[u8]),
+) -> Result<(), StorageError> {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::open(path).map_err(|e| local_err(path, "cannot open", e))?;
+    let mut pos = 0;
+    while pos < buf.len() {
+        let end = (pos + READ_CHUNK).min(buf.len());
+        let n = match f.read_at(&mut buf[pos..end], offset + pos as u64) {
+            Ok(0) => {
+                return Err(StorageError::Local(format!(
+                    "{}: the file shrank while it was uploaded (ended at byte {})",
+                    path.display(),
+                    offset + pos as u64
+                )));
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(local_err(path, "cannot read", e)),
+        };
+        each(&buf[pos..pos + n]);
+        pos += n;
+    }
+    Ok(())
 }
 
 impl Uploader {
@@ -227,6 +285,7 @@ impl Uploader {
             store,
             opts,
             events,
+            buffers: Arc::default(),
         })
     }
 
@@ -311,20 +370,27 @@ impl Uploader {
         block: u64,
         with_md5: bool,
     ) -> Result<(u64, Option<[u8; 16]>), StorageError> {
-        let mut state = (crc64fast_nvme::Digest::new(), with_md5.then(Md5::new));
+        let mut state = (Crc64::new(), with_md5.then(Md5::new));
         let mut off = 0;
         while off < size {
             let len = block.min(size - off);
             let permit = self.reserve(len).await?;
             let p = path.to_path_buf();
             let st = state;
+            let pool = self.buffers.clone();
             state = tokio::task::spawn_blocking(move || -> Result<_, StorageError> {
                 let (mut crc, mut md5) = st;
-                let data = read_block(&p, off, len as usize)?;
-                crc.write(&data);
-                if let Some(m) = md5.as_mut() {
-                    m.update(&data);
+                let mut buf = pool.take(len as usize, len == block);
+                let read = read_block_into(&p, off, &mut buf, |piece| {
+                    crc.update(piece);
+                    if let Some(m) = md5.as_mut() {
+                        m.update(piece);
+                    }
+                });
+                if len == block {
+                    pool.give(buf);
                 }
+                read?;
                 Ok((crc, md5))
             })
             .await
@@ -422,25 +488,44 @@ impl Uploader {
             let p = item.local.clone();
             let h = whole;
             let op = shift.clone();
+            let pool = self.buffers.clone();
+            let full = len == block;
             let (h, data, block_crc) =
                 tokio::task::spawn_blocking(move || -> Result<_, StorageError> {
                     let (crc, mut md5) = h;
-                    let data = read_block(&p, off, len as usize)?;
-                    if let Some(m) = md5.as_mut() {
-                        m.update(&data);
+                    let mut buf = pool.take(len as usize, full);
+                    let mut block_crc = Crc64::new();
+                    let read = read_block_into(&p, off, &mut buf, |piece| {
+                        block_crc.update(piece);
+                        if let Some(m) = md5.as_mut() {
+                            m.update(piece);
+                        }
+                    });
+                    if let Err(e) = read {
+                        if full {
+                            pool.give(buf);
+                        }
+                        return Err(e);
                     }
-                    let bc = super::client::crc64(&data);
-                    let crc = if len == block {
+                    let bc = block_crc.sum64();
+                    let crc = if full {
                         super::client::crc64_combine_with(&op, crc, bc)
                     } else {
                         super::client::crc64_combine(crc, bc, len)
                     };
-                    Ok(((crc, md5), data, (!already).then_some(bc)))
+                    if already {
+                        // Staged by an earlier run: only its CRC64 was needed.
+                        if full {
+                            pool.give(buf);
+                        }
+                        return Ok(((crc, md5), None, None));
+                    }
+                    Ok(((crc, md5), Some(Bytes::from(buf)), Some(bc)))
                 })
                 .await
                 .map_err(|e| StorageError::Local(format!("read task failed: {e}")))??;
             whole = h;
-            let Some(block_crc) = block_crc else {
+            let (Some(data), Some(block_crc)) = (data, block_crc) else {
                 resumed += len;
                 done += len;
                 drop(permit);
@@ -461,7 +546,6 @@ impl Uploader {
             let blob = item.blob.clone();
             let id = id.clone();
             uploads.spawn(async move {
-                let _permit = permit;
                 if let Some(l) = &me.limiter {
                     l.acquire(len).await;
                 }
@@ -470,6 +554,11 @@ impl Uploader {
                     store.put_block(&blob, &id, data.clone(), block_crc)
                 })
                 .await?;
+                // The buffer goes back to the pool before the block's in-flight bytes are released.
+                if full {
+                    me.buffers.give_bytes(data, len as usize);
+                }
+                drop(permit);
                 Ok(len)
             });
         }
