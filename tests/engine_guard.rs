@@ -18,6 +18,8 @@ fn file(name: &str, t: BackupType, first: u32, last: u32) -> BackupFile {
         last_lsn: Lsn::new(40, last, 1),
         size: 1000,
         status: FileStatus::Arrived,
+        uploaded_bytes: 0,
+        backup_start: None,
     }
 }
 

@@ -1,8 +1,12 @@
 //! Command-line interface: parses arguments and runs one command. The only layer that prints.
 
 mod check;
+mod demo;
+mod headless;
 mod inspect;
+mod logging;
 mod lrs;
+mod run;
 mod sandbox;
 mod sas;
 mod source;
@@ -35,6 +39,10 @@ pub enum Command {
     /// Inspect the source SQL Server: databases, msdb backup history, cross-check with the folder.
     #[command(subcommand)]
     Source(source::SourceCommand),
+    /// Run a migration headless from a configuration file (automation).
+    Run(run::RunArgs),
+    /// A whole migration on this machine, against the sandbox (local Azure + local SQL Server).
+    Demo(demo::DemoArgs),
     /// Run the local Azure (Blob Storage + Log Replay Service) for tests and demos.
     Sandbox(sandbox::SandboxArgs),
 }
@@ -56,5 +64,7 @@ pub fn main() -> i32 {
         Command::Lrs(c) => lrs::run(&c),
         Command::Source(c) => source::run(&c),
         Command::Sandbox(a) => sandbox::run(&a),
+        Command::Demo(a) => demo::run(&a),
+        Command::Run(a) => run::run(&a),
     }
 }

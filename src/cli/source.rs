@@ -2,16 +2,11 @@
 //! connection. Options come from flags, then the environment (secrets), then `--config FILE`.
 
 use std::path::PathBuf;
-use std::time::Duration;
-
-use azure_core::credentials::Secret;
 
 use crate::catalog::{self, Finding, ScanOptions, Severity};
-use crate::config::{ConfigFile, SourceSection};
-use crate::source::options::TRUST_CERTIFICATE_WARNING;
-use crate::source::{
-    Encryption, ServerAddress, SourceAuth, SourceClient, SourceError, SourceOptions, crosscheck,
-};
+use crate::config::ConfigFile;
+use crate::setup::SourceFlags;
+use crate::source::{SourceClient, SourceError, SourceOptions, crosscheck};
 
 use super::inspect::ellipsize;
 
@@ -80,92 +75,16 @@ pub fn source_options(a: &SourceConnArgs) -> Result<(SourceOptions, Vec<String>)
         Some(p) => ConfigFile::load(p).map_err(|e| e.to_string())?,
         None => ConfigFile::default(),
     };
-    let s = file.source.clone().unwrap_or_default();
-    let origin = |flag: bool| if flag { "--server" } else { "[source] server" };
-    let server_text = a.server.clone().or(s.server.clone()).ok_or(
-        "no source server: give --server HOST[,PORT] or set [source] server in the config file",
-    )?;
-    let server: ServerAddress = server_text
-        .parse()
-        .map_err(|e| format!("{}: {e}", origin(a.server.is_some())))?;
-    let auth = auth(a, &s)?;
-    let plaintext = a.plaintext || s.plaintext.unwrap_or(false);
-    let trust = a.trust_server_certificate || s.trust_server_certificate.unwrap_or(false);
-    if plaintext && trust {
-        return Err(
-            "--plaintext and --trust-server-certificate exclude each other: plain text has no certificate".into(),
-        );
-    }
-    let encryption = if plaintext {
-        Encryption::Plaintext
-    } else {
-        Encryption::Tls {
-            trust_server_certificate: trust,
-        }
+    let flags = SourceFlags {
+        server: a.server.clone(),
+        user: a.user.clone(),
+        password_env: a.password_env.clone(),
+        aad_token_env: a.aad_token_env.clone(),
+        trust_server_certificate: a.trust_server_certificate,
+        plaintext: a.plaintext,
+        connect_timeout: a.connect_timeout,
     };
-    let mut warnings = Vec::new();
-    if trust {
-        warnings.push(TRUST_CERTIFICATE_WARNING.to_string());
-    }
-    let mut opts = SourceOptions::new(server, auth, encryption);
-    if let Some(t) = a.connect_timeout.or(s.connect_timeout_seconds) {
-        if t == 0 || t > 600 {
-            return Err("connect timeout (--connect-timeout / [source] connect_timeout_seconds) must be 1..600 seconds".into());
-        }
-        opts.connect_timeout = Duration::from_secs(t);
-    }
-    Ok((opts, warnings))
-}
-
-fn env_secret(var: &str, what: &str) -> Result<Secret, String> {
-    match std::env::var(var) {
-        Ok(v) if !v.is_empty() => Ok(Secret::new(v)),
-        Ok(_) => Err(format!("the environment variable {var} ({what}) is empty")),
-        Err(_) => Err(format!(
-            "the environment variable {var} ({what}) is not set: export {var}=... (secrets are never read from flags or the config file)"
-        )),
-    }
-}
-
-fn auth(a: &SourceConnArgs, s: &SourceSection) -> Result<SourceAuth, String> {
-    let method = s.authentication.as_deref().unwrap_or("sql");
-    let token_var = a.aad_token_env.clone().or_else(|| {
-        (method == "aad-token")
-            .then(|| s.token_env.clone())
-            .flatten()
-    });
-    if let Some(var) = token_var {
-        return Ok(SourceAuth::AadToken(env_secret(
-            &var,
-            "Azure AD access token",
-        )?));
-    }
-    match method {
-        "sql" => {}
-        "aad-token" => {
-            return Err(
-                "[source] authentication = \"aad-token\" needs token_env (or --aad-token-env VAR)"
-                    .into(),
-            );
-        }
-        other => {
-            return Err(format!(
-                "[source] authentication = {other:?}: use \"sql\" or \"aad-token\""
-            ));
-        }
-    }
-    let user = a.user.clone().or(s.user.clone()).ok_or(
-        "no SQL login: give --user NAME or set [source] user (or use --aad-token-env VAR)",
-    )?;
-    let var = a
-        .password_env
-        .clone()
-        .or(s.password_env.clone())
-        .unwrap_or_else(|| "CUTOVER_SOURCE_PASSWORD".into());
-    Ok(SourceAuth::SqlLogin {
-        user,
-        password: env_secret(&var, "source password")?,
-    })
+    crate::setup::source_options(&file.source.unwrap_or_default(), &flags)
 }
 
 pub fn run(c: &SourceCommand) -> i32 {

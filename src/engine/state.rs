@@ -54,6 +54,12 @@ pub struct BackupFile {
     pub last_lsn: Lsn,
     pub size: u64,
     pub status: FileStatus,
+    /// Bytes in the container so far.
+    #[serde(default)]
+    pub uploaded_bytes: u64,
+    /// BackupStartDate from the header (server local time, ISO 8601), for data lag.
+    #[serde(default)]
+    pub backup_start: Option<String>,
 }
 
 /// What was decided about the tail of the log.
@@ -113,6 +119,11 @@ pub enum Event {
     FileArrived(BackupFile),
     UploadStarted {
         file: String,
+    },
+    /// Bytes of the file in the container so far.
+    UploadProgress {
+        file: String,
+        done: u64,
     },
     Uploaded {
         file: String,
@@ -224,11 +235,17 @@ impl DatabaseState {
                     f.status = FileStatus::Uploading;
                 }
             }
+            Event::UploadProgress { file, done } => {
+                if let Some(f) = self.file_mut(&file) {
+                    f.uploaded_bytes = done.min(f.size);
+                }
+            }
             Event::Uploaded { file } => {
-                if let Some(f) = self.file_mut(&file)
-                    && matches!(f.status, FileStatus::Arrived | FileStatus::Uploading)
-                {
-                    f.status = FileStatus::Uploaded;
+                if let Some(f) = self.file_mut(&file) {
+                    f.uploaded_bytes = f.size;
+                    if matches!(f.status, FileStatus::Arrived | FileStatus::Uploading) {
+                        f.status = FileStatus::Uploaded;
+                    }
                 }
                 if !self.lrs_started
                     && self.phase != Phase::Failed

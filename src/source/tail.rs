@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::client::SourceClient;
 use super::error::SourceError;
@@ -15,7 +15,7 @@ use super::quote::quote_ident;
 use crate::backup::{BackupSet, BackupType, read_backup_file};
 
 /// How traffic to the source database is stopped before the tail-log backup.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopTraffic {
     /// `SET READ_ONLY WITH ROLLBACK IMMEDIATE`: connections stay, writes fail.

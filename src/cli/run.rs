@@ -1,0 +1,80 @@
+//! `cutover run --config FILE [--json] [--activity NAME] [--cutover when-ready|never] [--tail take|wait|skip]`:
+//! the engine without a TUI, for automation. Exit 0 when every database is completed, 1 on failure,
+//! 2 for bad configuration, 130 when stopped by a signal (the state is kept: run again to resume).
+
+use std::path::PathBuf;
+
+use super::demo::{CutoverWhen, TailArg};
+use crate::config::ConfigFile;
+use crate::engine::TailMode;
+use crate::setup::{self, RunFlags};
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The configuration file (see config.sample.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// JSON lines instead of text; the last line is the summary.
+    #[arg(long)]
+    pub json: bool,
+    /// The activity name (overrides [migration] activity); the same name re-attaches.
+    #[arg(long, value_name = "NAME")]
+    pub activity: Option<String>,
+    /// When to cut over (overrides [migration] cutover).
+    #[arg(long, value_enum)]
+    pub cutover: Option<CutoverWhen>,
+    /// How the tail-log backup is obtained (overrides [migration] tail).
+    #[arg(long, value_enum)]
+    pub tail: Option<TailArg>,
+}
+
+pub fn run(a: &RunArgs) -> i32 {
+    let file = match ConfigFile::load(&a.config) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let flags = RunFlags {
+        activity: a.activity.clone(),
+        cutover_when_ready: a.cutover.map(|c| c == CutoverWhen::WhenReady),
+        tail: a.tail.map(TailMode::from),
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return 2;
+        }
+    };
+    rt.block_on(async {
+        let (cfg, warnings) = match setup::engine_config(&file, &flags) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {}: {e}", a.config.display());
+                return 2;
+            }
+        };
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
+        let state_dir = cfg
+            .state_file
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_else(std::env::temp_dir);
+        let _log = super::logging::init(&state_dir);
+        let mut h = match crate::engine::runner::start(cfg) {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 2;
+            }
+        };
+        super::headless::run(&mut h, a.json).await
+    })
+}

@@ -1,0 +1,240 @@
+//! `cutover demo`: a whole migration on this machine. The sandbox (local Blob Storage, Log Replay
+//! Service and SQL Server) runs in-process with an estate of databases of different sizes (one backed
+//! up without CHECKSUM, one whose name needs quoting); a backup job keeps writing log backups while
+//! the migration runs; restores are throttled so the progress can be watched (or fast, for scripts).
+//! The engine runs against it exactly as it would against Azure.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use azure_core::credentials::{Secret, TokenCredential};
+
+use crate::engine::runner::{DatabaseConfig, EngineConfig, EngineHandle};
+use crate::engine::{TailMode, persist};
+use crate::sandbox::instance::DatabaseSpec;
+use crate::sandbox::{Sandbox, SandboxOptions};
+use crate::source::tail::StopTraffic;
+use crate::source::{Encryption, SourceAuth, SourceOptions};
+use crate::storage::auth::StorageAuth;
+use crate::storage::client::BlobStore;
+use crate::storage::container::ContainerUrl;
+use crate::storage::upload::UploadOptions;
+use crate::target::lrs::{InstanceRef, LrsClient, StaticToken, StorageAccess};
+
+/// How the demo runs.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Small databases, fast restores, short intervals: a run finishes in well under a minute.
+    pub fast: bool,
+    /// Seed from a real backup folder instead of the generated estate (no source server then).
+    pub backups: Option<PathBuf>,
+    pub cutover_when_ready: bool,
+    pub tail: TailMode,
+    pub stop_traffic: Option<StopTraffic>,
+    pub activity: String,
+    pub state_dir: PathBuf,
+    /// Keep the sandbox's data (blobs, and the source's backups under `backups/`) here.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The generated estate: sizes differ so the dashboard shows databases at different stages.
+pub fn demo_databases(fast: bool) -> Vec<DatabaseSpec> {
+    let mib = 1024 * 1024;
+    let scale = if fast { 1 } else { 8 };
+    let spec = |name: &str, mb: u64, checksums: bool| {
+        let mut s = DatabaseSpec::new(name);
+        s.data_bytes = mb * mib * scale;
+        s.log_bytes = 64 * 1024;
+        s.checksums = checksums;
+        s.initial_logs = 2;
+        s
+    };
+    vec![
+        spec("Sales", 12, true),
+        spec("Inventory", 4, false),
+        spec("HR", 1, true),
+        spec("we]ird 'name", 1, true),
+    ]
+}
+
+/// A running demo: the sandbox, the engine, and the backup job.
+pub struct Demo {
+    pub sandbox: Sandbox,
+    pub engine: EngineHandle,
+    pub databases: Vec<String>,
+    pub source_connected: bool,
+    writer: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        if let Some(w) = self.writer.take() {
+            w.abort();
+        }
+    }
+}
+
+fn engine_err(what: &str, e: impl std::fmt::Display) -> String {
+    format!("demo: {what}: {e}")
+}
+
+/// Starts the sandbox, the backup job and the engine.
+pub async fn start(opts: &DemoOptions) -> Result<Demo, String> {
+    let seeded = opts.backups.is_some();
+    let sandbox = Sandbox::start(SandboxOptions {
+        restore_mbps: if opts.fast { 400.0 } else { 1.5 },
+        databases: Some(if seeded {
+            Vec::new()
+        } else {
+            demo_databases(opts.fast)
+        }),
+        data_dir: opts.data_dir.clone(),
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| engine_err("cannot start the sandbox", e))?;
+    let info = sandbox.info.clone();
+
+    let databases: Vec<DatabaseConfig> = match &opts.backups {
+        Some(dir) => {
+            let scan = crate::catalog::scan_folder(dir, &crate::catalog::ScanOptions::default())
+                .map_err(|e| engine_err("--backups", e))?;
+            let report = crate::catalog::check(&scan);
+            if report.databases.is_empty() {
+                return Err(format!(
+                    "demo: --backups {}: no SQL Server backups found there",
+                    dir.display()
+                ));
+            }
+            report
+                .databases
+                .iter()
+                .map(|d| DatabaseConfig {
+                    name: d.name.clone(),
+                    folder: dir.clone(),
+                    server_folder: None,
+                    target_name: d.name.clone(),
+                })
+                .collect()
+        }
+        None => info
+            .databases
+            .iter()
+            .map(|n| DatabaseConfig {
+                name: n.clone(),
+                folder: sandbox.sql.database_dir(n),
+                server_folder: None,
+                target_name: n.clone(),
+            })
+            .collect(),
+    };
+    if seeded && opts.tail == TailMode::Take {
+        return Err("demo: --tail take needs the sandbox's SQL Server: with --backups, use --tail skip or wait".into());
+    }
+
+    let url = ContainerUrl::parse(&format!("{}/{}", info.blob_endpoint, info.container))
+        .map_err(|e| engine_err("container URL", e))?;
+    let store = Arc::new(BlobStore::new(
+        url.clone(),
+        StorageAuth::account_key(
+            &info.account_name,
+            &info.container,
+            info.account_key.clone(),
+        ),
+    ));
+    let credential: Arc<dyn TokenCredential> = Arc::new(StaticToken("cutover-sandbox".into()));
+    let mut lrs = LrsClient::new(
+        &info.arm_endpoint,
+        credential,
+        InstanceRef {
+            subscription: info.subscription_id.clone(),
+            resource_group: info.resource_group.clone(),
+            managed_instance: info.managed_instance.clone(),
+        },
+    )
+    .map_err(|e| engine_err("LRS client", e))?;
+    lrs.poll_interval = Duration::from_millis(200);
+    let source = (!seeded).then(|| {
+        let mut o = SourceOptions::new(
+            info.sql_server
+                .parse()
+                .unwrap_or_else(|_| crate::source::ServerAddress {
+                    host: "127.0.0.1".into(),
+                    port: None,
+                    instance: None,
+                }),
+            SourceAuth::SqlLogin {
+                user: info.sql_user.clone(),
+                password: Secret::new(info.sql_password.clone()),
+            },
+            Encryption::Plaintext,
+        );
+        o.connect_timeout = Duration::from_secs(5);
+        o
+    });
+    let upload = UploadOptions {
+        max_mbps: (!opts.fast).then_some(40.0),
+        stable_for: Duration::from_millis(if opts.fast { 0 } else { 500 }),
+        ..UploadOptions::default()
+    };
+    let cfg = EngineConfig {
+        activity: opts.activity.clone(),
+        source_label: if seeded {
+            format!(
+                "backups in {}",
+                opts.backups
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            )
+        } else {
+            format!("SANDBOX ({})", info.sql_server)
+        },
+        target_label: format!("{} (sandbox)", info.managed_instance),
+        databases,
+        store,
+        container_url: url.container_url(),
+        upload,
+        lrs,
+        lrs_access: StorageAccess::Sas(Secret::new(info.container_sas.clone())),
+        location: info.location.clone(),
+        collation: "SQL_Latin1_General_CP1_CI_AS".into(),
+        source,
+        cutover_when_ready: opts.cutover_when_ready,
+        tail: opts.tail,
+        stop_traffic: if seeded { None } else { opts.stop_traffic },
+        scan_interval: Duration::from_millis(if opts.fast { 250 } else { 1000 }),
+        lrs_poll: Duration::from_millis(if opts.fast { 250 } else { 1000 }),
+        state_file: persist::state_path(&opts.state_dir, &opts.activity),
+    };
+    let names: Vec<String> = cfg.databases.iter().map(|d| d.name.clone()).collect();
+    let engine = crate::engine::runner::start(cfg)?;
+
+    // The source's backup job: a log backup of every online database every few seconds, until the
+    // tail-log backup leaves it restoring.
+    let writer = (!seeded).then(|| {
+        let sql = sandbox.sql.clone();
+        let every = Duration::from_millis(if opts.fast { 1500 } else { 5000 });
+        let names = names.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                for n in &names {
+                    if sql.database_state(n).as_deref() == Some("ONLINE") {
+                        let _ = sql.backup_now(n, true);
+                    }
+                }
+            }
+        })
+    });
+    Ok(Demo {
+        source_connected: !seeded,
+        sandbox,
+        engine,
+        databases: names,
+        writer,
+    })
+}

@@ -1,0 +1,1091 @@
+//! The engine task: one tokio task that runs every database of an activity from first upload to
+//! completed cutover. It scans the backup folders, uploads new files (shared limits), starts and polls
+//! the Log Replay Service, runs the cutover steps (stop traffic, tail-log backup, complete) and
+//! publishes a [`MigrationSnapshot`] on every change. Slow work runs in spawned tasks that report back
+//! through one channel; the state machine ([`DatabaseState::apply`]) decides, the guard guards.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+
+use super::lrs_view::lrs_status;
+use super::persist::{self, PersistedActivity, PersistedDatabase};
+use super::snapshot::{DatabaseSnapshot, EngineCommand, EventLine, MigrationSnapshot, TailMode};
+use super::state::{
+    Action, BackupFile, Command, DatabaseState, Event, FileStatus, Phase, TailState,
+};
+use crate::backup::BackupType;
+use crate::catalog::{self, Finding, ScanOptions, Severity};
+use crate::source::SourceOptions;
+use crate::source::tail::{StopTraffic, TailRequest, take_tail_log_backup};
+use crate::storage::client::BlobStore;
+use crate::storage::layout::{self, Layout};
+use crate::storage::progress::{ThroughputMeter, UploadEvent};
+use crate::storage::upload::{UploadItem, UploadOptions, Uploader};
+use crate::target::details::RestoreDetails;
+use crate::target::lrs::{LrsClient, StartRequest, StorageAccess};
+
+/// One database of the activity.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// The source database name (as in the backup headers).
+    pub name: String,
+    /// The folder cutover reads its backups from.
+    pub folder: PathBuf,
+    /// The same folder as the source SQL Server sees it (tail-log backup); `None` = `folder`.
+    pub server_folder: Option<String>,
+    /// The database name on the managed instance.
+    pub target_name: String,
+}
+
+/// Everything the engine needs; built from the config file, flags or the demo.
+pub struct EngineConfig {
+    pub activity: String,
+    pub source_label: String,
+    pub target_label: String,
+    pub databases: Vec<DatabaseConfig>,
+    pub store: Arc<BlobStore>,
+    /// The container URL without credentials; LRS reads `<container_url>/<db folder>`.
+    pub container_url: String,
+    pub upload: UploadOptions,
+    pub lrs: LrsClient,
+    /// How the managed instance reads the container (Read + List SAS or managed identity).
+    pub lrs_access: StorageAccess,
+    pub location: String,
+    pub collation: String,
+    /// The source connection, for stopping traffic and taking the tail-log backup.
+    pub source: Option<SourceOptions>,
+    /// Begin cutover by itself once a database is ready (headless `--cutover when-ready`).
+    pub cutover_when_ready: bool,
+    pub tail: TailMode,
+    pub stop_traffic: Option<StopTraffic>,
+    pub scan_interval: Duration,
+    pub lrs_poll: Duration,
+    pub state_file: PathBuf,
+}
+
+/// A running engine: read snapshots, send commands, await the end.
+pub struct EngineHandle {
+    pub snapshots: watch::Receiver<MigrationSnapshot>,
+    pub commands: mpsc::UnboundedSender<EngineCommand>,
+    /// Every event line, once (the snapshot keeps only the newest ones): for headless output.
+    pub event_log: mpsc::UnboundedReceiver<EventLine>,
+    pub task: tokio::task::JoinHandle<Result<(), String>>,
+}
+
+enum Msg {
+    Scanned {
+        db: usize,
+        result: Result<Box<catalog::CheckReport>, String>,
+    },
+    UploadDone {
+        db: usize,
+        file: String,
+        result: Result<(), String>,
+    },
+    LrsStarted {
+        db: usize,
+        result: Result<(), String>,
+    },
+    LrsPolled {
+        db: usize,
+        result: Result<Box<RestoreDetails>, String>,
+    },
+    CompleteSent {
+        db: usize,
+        /// The LRS error code and message on failure.
+        result: Result<(), (Option<String>, String)>,
+    },
+    Traffic {
+        db: usize,
+        how: StopTraffic,
+        stopped: bool,
+        result: Result<(), String>,
+    },
+    TailTaken {
+        db: usize,
+        /// The SQL Server error number (927: already restoring) and message on failure.
+        result: Result<PathBuf, (Option<u32>, String)>,
+    },
+}
+
+struct RunDb {
+    cfg: DatabaseConfig,
+    state: DatabaseState,
+    layout: Layout,
+    /// File name in the blob folder -> local stripe files.
+    locals: HashMap<String, Vec<PathBuf>>,
+    findings: Vec<Finding>,
+    traffic_stopped: Option<StopTraffic>,
+    files_at_cutover: Option<usize>,
+    pending_tail: Option<PathBuf>,
+    meter: ThroughputMeter,
+    started: Instant,
+    scanning: bool,
+    lrs_busy: bool,
+    tail_busy: bool,
+    /// Complete was sent by this process (after a restart in Completing it is sent again if LRS is
+    /// still restoring).
+    complete_sent: bool,
+    traffic_busy: bool,
+    /// Stopping traffic was tried in this cutover (done or failed: the tail goes ahead either way,
+    /// BACKUP LOG WITH NORECOVERY stops all traffic itself).
+    traffic_tried: bool,
+    /// The tail-log backup was already taken (the source says the database is restoring): find it.
+    tail_detect: bool,
+    uploading: HashSet<String>,
+    last_poll: Option<Instant>,
+}
+
+impl RunDb {
+    fn blob_folder(&self) -> String {
+        self.layout.folder().to_string()
+    }
+}
+
+/// Starts the engine task in the current runtime. A state file of the same activity is re-attached:
+/// uploaded files are not sent again, partial ones resume, LRS status is read again.
+pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
+    let previous = persist::load(&cfg.state_file)?;
+    let now = Instant::now();
+    let mut dbs = Vec::new();
+    for d in &cfg.databases {
+        let folder_name = layout::database_folder_name(&d.target_name)
+            .unwrap_or_else(|_| layout::suggest_folder_name(&d.target_name));
+        let saved = previous
+            .as_ref()
+            .and_then(|p| p.databases.iter().find(|x| x.state.name == d.name));
+        let (state, layout, traffic_stopped, files_at_cutover) = match saved {
+            Some(s) => {
+                let mut st = s.state.clone();
+                for f in st.files.iter_mut() {
+                    if f.status == FileStatus::Uploading {
+                        f.status = FileStatus::Arrived;
+                    }
+                }
+                let lay = Layout::from_existing(&folder_name, s.blobs.iter().cloned())
+                    .map_err(|e| format!("state file {}: {e}", cfg.state_file.display()))?;
+                (st, lay, s.traffic_stopped, s.files_at_cutover)
+            }
+            None => (
+                DatabaseState::new(&d.name),
+                Layout::new(&folder_name),
+                None,
+                None,
+            ),
+        };
+        dbs.push(RunDb {
+            cfg: d.clone(),
+            state,
+            layout,
+            locals: HashMap::new(),
+            findings: Vec::new(),
+            traffic_stopped,
+            files_at_cutover,
+            pending_tail: None,
+            meter: ThroughputMeter::new(now),
+            started: now,
+            scanning: false,
+            lrs_busy: false,
+            tail_busy: false,
+            complete_sent: false,
+            traffic_busy: false,
+            traffic_tried: traffic_stopped.is_some(),
+            tail_detect: false,
+            uploading: HashSet::new(),
+            last_poll: None,
+        });
+    }
+    let (up_tx, up_rx) = mpsc::unbounded_channel();
+    let uploader = Uploader::new(cfg.store.clone(), cfg.upload.clone(), up_tx);
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (log_tx, log_rx) = mpsc::unbounded_channel();
+    let mut engine = Engine {
+        log_tx,
+        cfg,
+        dbs,
+        uploader,
+        paused: false,
+        events: Vec::new(),
+        started: now,
+        generation: 0,
+        tx: None,
+    };
+    let (snap_tx, snap_rx) = watch::channel(engine.snapshot());
+    engine.tx = Some(snap_tx);
+    let task = tokio::spawn(engine.run(cmd_rx, up_rx));
+    Ok(EngineHandle {
+        snapshots: snap_rx,
+        commands: cmd_tx,
+        event_log: log_rx,
+        task,
+    })
+}
+
+struct Engine {
+    log_tx: mpsc::UnboundedSender<EventLine>,
+    cfg: EngineConfig,
+    dbs: Vec<RunDb>,
+    uploader: Arc<Uploader>,
+    paused: bool,
+    events: Vec<EventLine>,
+    started: Instant,
+    generation: u64,
+    tx: Option<watch::Sender<MigrationSnapshot>>,
+}
+
+const MAX_EVENTS: usize = 200;
+
+impl Engine {
+    fn log(&mut self, db: Option<&str>, level: &str, message: impl Into<String>) {
+        let message = message.into();
+        match level {
+            "error" => tracing::error!(database = db, "{message}"),
+            "warning" => tracing::warn!(database = db, "{message}"),
+            _ => tracing::info!(database = db, "{message}"),
+        }
+        let line = EventLine {
+            at_secs: self.started.elapsed().as_secs(),
+            database: db.map(String::from),
+            level: level.into(),
+            message,
+        };
+        let _ = self.log_tx.send(line.clone());
+        self.events.push(line);
+        if self.events.len() > MAX_EVENTS {
+            let extra = self.events.len() - MAX_EVENTS;
+            self.events.drain(..extra);
+        }
+    }
+
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<EngineCommand>,
+        mut uploads: mpsc::UnboundedReceiver<UploadEvent>,
+    ) -> Result<(), String> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+        let mut tick = tokio::time::interval(self.cfg.scan_interval.min(self.cfg.lrs_poll));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_scan: Option<Instant> = None;
+        let mut dirty = true;
+        for i in 0..self.dbs.len() {
+            if self.dbs[i].state.lrs_started && !self.dbs[i].state.phase.is_final() {
+                self.log(
+                    Some(&self.dbs[i].cfg.name.clone()),
+                    "info",
+                    "re-attached: reading the restore status again",
+                );
+            }
+        }
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    let now = Instant::now();
+                    if last_scan.is_none_or(|t| now - t >= self.cfg.scan_interval) {
+                        last_scan = Some(now);
+                        self.scan_all(&tx);
+                    }
+                    self.poll_lrs(&tx, now);
+                }
+                Some(c) = commands.recv() => {
+                    if c == EngineCommand::Shutdown {
+                        self.save()?;
+                        self.publish();
+                        return Ok(());
+                    }
+                    self.command(c, &tx);
+                    dirty = true;
+                }
+                Some(e) = uploads.recv() => {
+                    self.on_upload_event(e);
+                    dirty = true;
+                }
+                Some(m) = rx.recv() => {
+                    self.on_msg(m, &tx);
+                    dirty = true;
+                }
+            }
+            self.drive(&tx);
+            if dirty {
+                self.save()?;
+                self.publish();
+                dirty = false;
+            }
+            if !self.dbs.is_empty() && self.dbs.iter().all(|d| d.state.phase.is_final()) {
+                self.publish();
+                return Ok(());
+            }
+        }
+    }
+
+    fn save(&self) -> Result<(), String> {
+        let p = PersistedActivity {
+            version: 1,
+            activity: self.cfg.activity.clone(),
+            databases: self
+                .dbs
+                .iter()
+                .map(|d| PersistedDatabase {
+                    state: d.state.clone(),
+                    blobs: d.layout.entries(),
+                    traffic_stopped: d.traffic_stopped,
+                    files_at_cutover: d.files_at_cutover,
+                })
+                .collect(),
+        };
+        persist::save(&self.cfg.state_file, &p)
+    }
+
+    fn publish(&mut self) {
+        self.generation += 1;
+        let snap = self.snapshot();
+        if let Some(tx) = &self.tx {
+            tx.send_replace(snap);
+        }
+    }
+
+    fn snapshot(&self) -> MigrationSnapshot {
+        let now = Instant::now();
+        let databases: Vec<DatabaseSnapshot> =
+            self.dbs.iter().map(|d| db_snapshot(d, now)).collect();
+        MigrationSnapshot {
+            activity: self.cfg.activity.clone(),
+            source: self.cfg.source_label.clone(),
+            target: self.cfg.target_label.clone(),
+            elapsed_secs: self.started.elapsed().as_secs_f64(),
+            total_upload_bytes_per_sec: databases.iter().map(|d| d.upload_bytes_per_sec).sum(),
+            paused: self.paused,
+            databases,
+            events: self.events.clone(),
+            generation: self.generation,
+        }
+    }
+
+    fn scan_all(&mut self, tx: &mpsc::UnboundedSender<Msg>) {
+        for (i, d) in self.dbs.iter_mut().enumerate() {
+            if d.scanning || d.state.phase.is_final() || d.state.phase == Phase::Completing {
+                continue;
+            }
+            d.scanning = true;
+            let folder = d.cfg.folder.clone();
+            let tx = tx.clone();
+            tokio::task::spawn_blocking(move || {
+                let result = catalog::scan_folder(&folder, &ScanOptions::default())
+                    .map(|s| Box::new(catalog::check(&s)))
+                    .map_err(|e| e.to_string());
+                let _ = tx.send(Msg::Scanned { db: i, result });
+            });
+        }
+    }
+
+    fn poll_lrs(&mut self, tx: &mpsc::UnboundedSender<Msg>, now: Instant) {
+        for (i, d) in self.dbs.iter_mut().enumerate() {
+            if !d.state.lrs_started || d.state.phase.is_final() || d.lrs_busy {
+                continue;
+            }
+            if d.last_poll.is_some_and(|t| now - t < self.cfg.lrs_poll) {
+                continue;
+            }
+            d.last_poll = Some(now);
+            d.lrs_busy = true;
+            let lrs = self.cfg.lrs.clone();
+            let target = d.cfg.target_name.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let result = lrs
+                    .status(&target)
+                    .await
+                    .map(Box::new)
+                    .map_err(|e| e.to_string());
+                let _ = tx.send(Msg::LrsPolled { db: i, result });
+            });
+        }
+    }
+
+    /// Applies an event to a database, logs refusals and carries out the actions.
+    fn apply(&mut self, i: usize, ev: Event, tx: &mpsc::UnboundedSender<Msg>) -> bool {
+        let before = self.dbs[i].state.phase;
+        let name = self.dbs[i].cfg.name.clone();
+        match self.dbs[i].state.apply(ev) {
+            Ok(actions) => {
+                let after = self.dbs[i].state.phase;
+                if after != before {
+                    let msg = match (&self.dbs[i].state.error, after) {
+                        (Some(e), Phase::Failed) => format!("{after:?}: {e}"),
+                        _ => format!("{before:?} -> {after:?}"),
+                    };
+                    let level = if after == Phase::Failed {
+                        "error"
+                    } else {
+                        "info"
+                    };
+                    self.log(Some(&name), level, msg);
+                }
+                for a in actions {
+                    self.act(i, a, tx);
+                }
+                true
+            }
+            Err(r) => {
+                self.log(Some(&name), "warning", format!("refused: {r}"));
+                false
+            }
+        }
+    }
+
+    fn act(&mut self, i: usize, a: Action, tx: &mpsc::UnboundedSender<Msg>) {
+        let d = &mut self.dbs[i];
+        let lrs = self.cfg.lrs.clone();
+        let target = d.cfg.target_name.clone();
+        let tx = tx.clone();
+        match a {
+            Action::StartLrs => {
+                if d.lrs_busy || d.state.lrs_started {
+                    return;
+                }
+                d.lrs_busy = true;
+                let req = StartRequest {
+                    location: self.cfg.location.clone(),
+                    storage_uri: format!(
+                        "{}/{}",
+                        self.cfg.container_url.trim_end_matches('/'),
+                        d.blob_folder()
+                    ),
+                    access: self.cfg.lrs_access.clone(),
+                    collation: self.cfg.collation.clone(),
+                    last_backup_name: None,
+                };
+                tokio::spawn(async move {
+                    // A restore already running for this database (a restart after the start call)
+                    // is re-attached, not started twice.
+                    if let Ok(det) = lrs.status(&target).await
+                        && det.is_lrs()
+                    {
+                        let _ = tx.send(Msg::LrsStarted {
+                            db: i,
+                            result: Ok(()),
+                        });
+                        return;
+                    }
+                    let result = lrs
+                        .start(&target, &req)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::LrsStarted { db: i, result });
+                });
+            }
+            Action::CompleteLrs { last_backup_name } => {
+                d.complete_sent = true;
+                let msg = format!("completing the restore with lastBackupName {last_backup_name}");
+                let name = d.cfg.name.clone();
+                tokio::spawn(async move {
+                    let result = lrs
+                        .complete(&target, &last_backup_name)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| (e.code().map(String::from), e.to_string()));
+                    let _ = tx.send(Msg::CompleteSent { db: i, result });
+                });
+                self.log(Some(&name), "info", msg);
+            }
+            Action::CancelLrs => {
+                tokio::spawn(async move {
+                    if let Err(e) = lrs.cancel(&target).await {
+                        tracing::warn!(database = target, "cancel: {e}");
+                    }
+                });
+            }
+        }
+    }
+
+    fn on_upload_event(&mut self, e: UploadEvent) {
+        let Some((i, file)) = self.locate_blob(e.file()) else {
+            return;
+        };
+        match e {
+            UploadEvent::Uploading { done, .. } => {
+                let prev = self.dbs[i]
+                    .state
+                    .files
+                    .iter()
+                    .find(|f| f.name == file)
+                    .map(|f| f.uploaded_bytes)
+                    .unwrap_or(0);
+                if done > prev {
+                    self.dbs[i].meter.record(done - prev, Instant::now());
+                }
+                let _ = self.dbs[i]
+                    .state
+                    .apply(Event::UploadProgress { file, done });
+            }
+            UploadEvent::Retrying {
+                attempt, reason, ..
+            } => {
+                let name = self.dbs[i].cfg.name.clone();
+                self.log(
+                    Some(&name),
+                    "warning",
+                    format!("{file}: retry {attempt}: {reason}"),
+                );
+            }
+            _ => {}
+        }
+    }
+
+    fn locate_blob(&self, blob: &str) -> Option<(usize, String)> {
+        let (folder, file) = blob.split_once('/')?;
+        let i = self.dbs.iter().position(|d| d.layout.folder() == folder)?;
+        Some((i, file.to_string()))
+    }
+
+    fn on_msg(&mut self, m: Msg, tx: &mpsc::UnboundedSender<Msg>) {
+        match m {
+            Msg::Scanned { db, result } => {
+                self.dbs[db].scanning = false;
+                match result {
+                    Ok(report) => self.on_scan(db, *report, tx),
+                    Err(e) => {
+                        let name = self.dbs[db].cfg.name.clone();
+                        self.log(
+                            Some(&name),
+                            "error",
+                            format!("cannot read the backup folder: {e}"),
+                        );
+                    }
+                }
+            }
+            Msg::UploadDone { db, file, result } => {
+                self.dbs[db].uploading.remove(&file);
+                let ev = match result {
+                    Ok(()) => Event::Uploaded { file: file.clone() },
+                    Err(error) => Event::UploadFailed {
+                        file: file.clone(),
+                        error,
+                    },
+                };
+                if matches!(ev, Event::Uploaded { .. }) {
+                    let name = self.dbs[db].cfg.name.clone();
+                    self.log(Some(&name), "info", format!("uploaded {file}"));
+                }
+                self.apply(db, ev, tx);
+            }
+            Msg::LrsStarted { db, result } => {
+                self.dbs[db].lrs_busy = false;
+                let name = self.dbs[db].cfg.name.clone();
+                match result {
+                    Ok(()) => {
+                        self.log(Some(&name), "info", "Log Replay Service restore started");
+                        self.apply(db, Event::LrsStarted, tx);
+                    }
+                    Err(e) => {
+                        let d = &mut self.dbs[db].state;
+                        d.phase = Phase::Failed;
+                        d.error = Some(format!("starting the Log Replay Service failed: {e}"));
+                        self.log(
+                            Some(&name),
+                            "error",
+                            format!("starting the Log Replay Service failed: {e}"),
+                        );
+                    }
+                }
+            }
+            Msg::LrsPolled { db, result } => {
+                self.dbs[db].lrs_busy = false;
+                match result {
+                    Ok(det) => {
+                        let st = lrs_status(&self.dbs[db].state.files, &det);
+                        let restoring = det
+                            .status
+                            .as_deref()
+                            .is_some_and(|s| s.eq_ignore_ascii_case("Restoring"));
+                        self.apply(db, Event::Lrs(st), tx);
+                        let d = &self.dbs[db];
+                        if d.state.phase == Phase::Completing
+                            && !d.complete_sent
+                            && restoring
+                            && let Some(name) = d.state.completed_with.clone()
+                        {
+                            self.act(
+                                db,
+                                Action::CompleteLrs {
+                                    last_backup_name: name,
+                                },
+                                tx,
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        let name = self.dbs[db].cfg.name.clone();
+                        self.log(Some(&name), "warning", format!("restore status: {e}"));
+                    }
+                }
+            }
+            Msg::CompleteSent { db, result } => {
+                match result {
+                    // Asked before (a restart after the call): keep waiting for it.
+                    Err((Some(code), _)) if code == "ExternalBackupAlreadySignaledToComplete" => {}
+                    Err((_, error)) => {
+                        self.apply(db, Event::CompleteFailed { error }, tx);
+                    }
+                    Ok(()) => {}
+                }
+                self.dbs[db].last_poll = None;
+            }
+            Msg::Traffic {
+                db,
+                how,
+                stopped,
+                result,
+            } => {
+                let name = self.dbs[db].cfg.name.clone();
+                self.dbs[db].traffic_busy = false;
+                match result {
+                    Ok(()) => {
+                        self.dbs[db].traffic_stopped = stopped.then_some(how);
+                        let what = if stopped {
+                            format!("traffic stopped on the source ({how:?})")
+                        } else {
+                            "traffic to the source restored".into()
+                        };
+                        self.log(Some(&name), "info", what);
+                    }
+                    Err(e) => self.log(Some(&name), "error", format!("source: {e}")),
+                }
+            }
+            Msg::TailTaken { db, result } => {
+                self.dbs[db].tail_busy = false;
+                let name = self.dbs[db].cfg.name.clone();
+                match result {
+                    Ok(path) => {
+                        self.log(
+                            Some(&name),
+                            "info",
+                            format!("tail-log backup taken: {}", path.display()),
+                        );
+                        self.dbs[db].pending_tail = Some(path);
+                        self.scan_all(tx);
+                    }
+                    Err((Some(927), e)) => {
+                        // The database is already restoring: the tail was taken before a restart.
+                        self.log(Some(&name), "info", format!("the source database is already restoring ({e}): looking for its tail-log backup in the folder"));
+                        self.dbs[db].tail_detect = true;
+                    }
+                    Err((_, e)) => {
+                        self.log(Some(&name), "error", format!("tail-log backup failed: {e}"))
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_scan(&mut self, i: usize, report: catalog::CheckReport, tx: &mpsc::UnboundedSender<Msg>) {
+        let name = self.dbs[i].cfg.name.clone();
+        let Some(plan) = report.database(&name).cloned() else {
+            let f = Finding::new(
+                catalog::Code::NoFullBackup,
+                Severity::Error,
+                None,
+                format!(
+                    "no backup of {name} in {}",
+                    self.dbs[i].cfg.folder.display()
+                ),
+                "check the backup folder for this database",
+            );
+            self.dbs[i].findings = vec![f];
+            return;
+        };
+        self.dbs[i].findings = plan.findings.clone();
+        let mut arrived = Vec::new();
+        for step in &plan.plan {
+            let d = &mut self.dbs[i];
+            let mut blobs = Vec::new();
+            let mut locals = Vec::new();
+            for stripe in &step.stripes {
+                let local = d.cfg.folder.join(stripe);
+                match d.layout.assign(&local, stripe) {
+                    Ok(b) => {
+                        blobs.push(b);
+                        locals.push(local);
+                    }
+                    Err(e) => {
+                        tracing::warn!("{e}");
+                    }
+                }
+            }
+            let Some(first) = blobs.first() else { continue };
+            let file = first
+                .split_once('/')
+                .map(|(_, f)| f.to_string())
+                .unwrap_or_else(|| first.clone());
+            d.locals.insert(file.clone(), locals);
+            if d.state.files.iter().all(|f| f.name != file) {
+                arrived.push(BackupFile {
+                    name: file,
+                    backup_type: step.backup_type,
+                    first_lsn: step.first_lsn,
+                    last_lsn: step.last_lsn,
+                    size: step.size,
+                    status: FileStatus::Arrived,
+                    uploaded_bytes: 0,
+                    backup_start: step.start.and_then(|t| {
+                        t.format(time::macros::format_description!(
+                            "[year]-[month]-[day]T[hour]:[minute]:[second]"
+                        ))
+                        .ok()
+                    }),
+                });
+            }
+        }
+        for f in arrived {
+            let msg = format!("{} backup {} arrived", f.backup_type, f.name);
+            self.log(Some(&name), "info", msg);
+            self.apply(i, Event::FileArrived(f), tx);
+        }
+        // The tail-log backup cutover took, or (wait mode) a new log that landed after cutover began.
+        let d = &self.dbs[i];
+        let tail_file = if let Some(p) = &d.pending_tail {
+            d.layout
+                .blob_name(p)
+                .and_then(|b| b.split_once('/').map(|(_, f)| f.to_string()))
+        } else if d.state.phase == Phase::CuttingOver
+            && d.state.tail == TailState::Undecided
+            && (self.cfg.tail == TailMode::Wait || d.tail_detect)
+            && d.files_at_cutover.is_some_and(|n| d.state.files.len() > n)
+        {
+            d.state
+                .newest()
+                .filter(|f| f.backup_type == BackupType::Log)
+                .map(|f| f.name.clone())
+        } else {
+            None
+        };
+        if let Some(file) = tail_file {
+            self.dbs[i].pending_tail = None;
+            self.dbs[i].tail_detect = false;
+            self.apply(i, Event::Command(Command::TailTaken { file }), tx);
+        }
+    }
+
+    fn take_tail(&mut self, i: usize, tx: &mpsc::UnboundedSender<Msg>) {
+        let d = &mut self.dbs[i];
+        if d.tail_busy {
+            return;
+        }
+        let Some(opts) = self.cfg.source.clone() else {
+            let name = d.cfg.name.clone();
+            self.log(Some(&name), "error", "no source connection configured: take the tail-log backup yourself, cutover detects it when it lands");
+            return;
+        };
+        d.tail_busy = true;
+        let req = TailRequest {
+            database: d.cfg.name.clone(),
+            server_folder: d
+                .cfg
+                .server_folder
+                .clone()
+                .unwrap_or_else(|| d.cfg.folder.to_string_lossy().into_owned()),
+            local_folder: d.cfg.folder.clone(),
+            appear_timeout: Duration::from_secs(120),
+        };
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let result = take_tail_log_backup(&opts, &req)
+                .await
+                .map(|t| t.local_path)
+                .map_err(|e| (e.number(), e.to_string()));
+            let _ = tx.send(Msg::TailTaken { db: i, result });
+        });
+    }
+
+    fn set_traffic(
+        &mut self,
+        i: usize,
+        how: StopTraffic,
+        stop: bool,
+        tx: &mpsc::UnboundedSender<Msg>,
+    ) {
+        let Some(opts) = self.cfg.source.clone() else {
+            let name = self.dbs[i].cfg.name.clone();
+            self.log(
+                Some(&name),
+                "warning",
+                "no source connection configured: stop traffic to the source yourself",
+            );
+            return;
+        };
+        let db = self.dbs[i].cfg.name.clone();
+        self.dbs[i].traffic_busy = true;
+        if stop {
+            self.dbs[i].traffic_tried = true;
+        }
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let result = async {
+                let mut c = crate::source::SourceClient::connect(&opts).await?;
+                let r = if stop {
+                    c.stop_traffic(&db, how).await
+                } else {
+                    c.undo_stop_traffic(&db, how).await
+                };
+                c.close().await;
+                r
+            }
+            .await
+            .map_err(|e| e.to_string());
+            let _ = tx.send(Msg::Traffic {
+                db: i,
+                how,
+                stopped: stop,
+                result,
+            });
+        });
+    }
+
+    fn index(&self, name: &str) -> Option<usize> {
+        self.dbs.iter().position(|d| d.cfg.name == name)
+    }
+
+    fn command(&mut self, c: EngineCommand, tx: &mpsc::UnboundedSender<Msg>) {
+        let lookup = |s: &Self, n: &str| s.index(n);
+        match c {
+            EngineCommand::PauseUploads => {
+                self.paused = true;
+                self.log(None, "info", "uploads paused");
+            }
+            EngineCommand::ResumeUploads => {
+                self.paused = false;
+                self.log(None, "info", "uploads resumed");
+            }
+            EngineCommand::Shutdown => {}
+            EngineCommand::Retry { database } => {
+                if let Some(i) = lookup(self, &database) {
+                    self.apply(i, Event::Command(Command::Retry), tx);
+                }
+            }
+            EngineCommand::Cancel { database } => {
+                if let Some(i) = lookup(self, &database) {
+                    self.apply(i, Event::Command(Command::Cancel), tx);
+                }
+            }
+            EngineCommand::BeginCutover {
+                database,
+                stop_traffic,
+            } => {
+                if let Some(i) = lookup(self, &database) {
+                    self.begin_cutover(i, stop_traffic, tx);
+                }
+            }
+            EngineCommand::TakeTail { database } => {
+                if let Some(i) = lookup(self, &database) {
+                    if self.dbs[i].state.phase == Phase::CuttingOver {
+                        self.take_tail(i, tx);
+                    } else {
+                        self.log(
+                            Some(&database),
+                            "warning",
+                            "refused: begin the cutover first",
+                        );
+                    }
+                }
+            }
+            EngineCommand::ConfirmNoMoreBackups { database } => {
+                if let Some(i) = lookup(self, &database)
+                    && self.apply(i, Event::Command(Command::ConfirmNoMoreBackups), tx)
+                {
+                    self.log(Some(&database), "warning", "the operator confirmed no more backups will come: any later log backup will be lost (data-loss risk)");
+                }
+            }
+            EngineCommand::Complete { database } => {
+                if let Some(i) = lookup(self, &database) {
+                    self.apply(i, Event::Command(Command::Complete), tx);
+                }
+            }
+            EngineCommand::AbandonCutover { database } => {
+                if let Some(i) = lookup(self, &database)
+                    && self.apply(i, Event::Command(Command::AbandonCutover), tx)
+                {
+                    self.dbs[i].files_at_cutover = None;
+                    if let Some(how) = self.dbs[i].traffic_stopped {
+                        self.set_traffic(i, how, false, tx);
+                    }
+                }
+            }
+        }
+    }
+
+    fn begin_cutover(
+        &mut self,
+        i: usize,
+        stop: Option<StopTraffic>,
+        tx: &mpsc::UnboundedSender<Msg>,
+    ) {
+        if !self.apply(i, Event::Command(Command::BeginCutover), tx) {
+            return;
+        }
+        self.dbs[i].files_at_cutover = Some(self.dbs[i].state.files.len());
+        self.dbs[i].traffic_tried = false;
+        if let Some(how) = stop
+            && self.cfg.source.is_some()
+        {
+            self.set_traffic(i, how, true, tx);
+        }
+    }
+
+    /// The automatic cutover steps (`--cutover when-ready`), resumable after a restart: stop traffic,
+    /// then the tail (take / confirm no more backups / wait for it), then complete.
+    fn auto_cutover(&mut self, i: usize, tx: &mpsc::UnboundedSender<Msg>) {
+        let d = &self.dbs[i];
+        if d.state.phase != Phase::CuttingOver || d.state.tail != TailState::Undecided {
+            return;
+        }
+        if d.traffic_busy || d.tail_busy || d.pending_tail.is_some() || d.tail_detect {
+            return;
+        }
+        if let Some(how) = self.cfg.stop_traffic
+            && self.cfg.source.is_some()
+            && !d.traffic_tried
+        {
+            self.set_traffic(i, how, true, tx);
+            return;
+        }
+        match self.cfg.tail {
+            TailMode::Take => self.take_tail(i, tx),
+            TailMode::Skip => {
+                let name = d.cfg.name.clone();
+                self.command(EngineCommand::ConfirmNoMoreBackups { database: name }, tx);
+            }
+            TailMode::Wait => {}
+        }
+    }
+
+    /// What happens by itself: uploads of arrived files, automatic cutover when asked for.
+    fn drive(&mut self, tx: &mpsc::UnboundedSender<Msg>) {
+        for i in 0..self.dbs.len() {
+            let phase = self.dbs[i].state.phase;
+            if matches!(
+                phase,
+                Phase::Failed | Phase::Canceled | Phase::Completed | Phase::Completing
+            ) {
+                continue;
+            }
+            if !self.paused {
+                self.start_uploads(i, tx);
+            }
+            if self.cfg.cutover_when_ready {
+                if phase == Phase::ReadyForCutover {
+                    let name = self.dbs[i].cfg.name.clone();
+                    self.log(
+                        Some(&name),
+                        "info",
+                        "ready for cutover: beginning it (--cutover when-ready)",
+                    );
+                    self.begin_cutover(i, self.cfg.stop_traffic, tx);
+                } else if phase == Phase::CuttingOver {
+                    if super::guard::may_complete(&self.dbs[i].state).is_ok() {
+                        self.apply(i, Event::Command(Command::Complete), tx);
+                    } else {
+                        self.auto_cutover(i, tx);
+                    }
+                }
+            }
+        }
+    }
+
+    fn start_uploads(&mut self, i: usize, tx: &mpsc::UnboundedSender<Msg>) {
+        let todo: Vec<String> = self.dbs[i]
+            .state
+            .files
+            .iter()
+            .filter(|f| f.status == FileStatus::Arrived && !self.dbs[i].uploading.contains(&f.name))
+            .map(|f| f.name.clone())
+            .collect();
+        for file in todo {
+            let Some(locals) = self.dbs[i].locals.get(&file).cloned() else {
+                continue;
+            };
+            let items: Vec<UploadItem> = locals
+                .iter()
+                .filter_map(|l| {
+                    self.dbs[i].layout.blob_name(l).map(|blob| UploadItem {
+                        local: l.clone(),
+                        blob,
+                    })
+                })
+                .collect();
+            self.dbs[i].uploading.insert(file.clone());
+            let _ = self.dbs[i]
+                .state
+                .apply(Event::UploadStarted { file: file.clone() });
+            let up = self.uploader.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut result = Ok(());
+                for item in &items {
+                    if let Err(e) = up.upload_file(item).await {
+                        result = Err(e.to_string());
+                        break;
+                    }
+                }
+                let _ = tx.send(Msg::UploadDone {
+                    db: i,
+                    file,
+                    result,
+                });
+            });
+        }
+    }
+}
+
+fn db_snapshot(d: &RunDb, now: Instant) -> DatabaseSnapshot {
+    let st = &d.state;
+    let bytes_total: u64 = st
+        .files
+        .iter()
+        .filter(|f| f.status != FileStatus::Skipped)
+        .map(|f| f.size)
+        .sum();
+    let bytes_uploaded: u64 = st.files.iter().map(|f| f.uploaded_bytes.min(f.size)).sum();
+    let rate = d.meter.rate_bytes_per_sec(now);
+    let restored_last = st
+        .last_restored_file
+        .as_deref()
+        .and_then(|n| st.files.iter().find(|f| f.name == n));
+    let data_lag_secs = restored_last
+        .and_then(|f| f.backup_start.as_deref())
+        .and_then(|s| {
+            let fmt =
+                time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+            let t = time::PrimitiveDateTime::parse(s, fmt).ok()?.assume_utc();
+            Some(
+                (time::OffsetDateTime::now_utc() - t)
+                    .as_seconds_f64()
+                    .max(0.0),
+            )
+        });
+    DatabaseSnapshot {
+        target_name: d.cfg.target_name.clone(),
+        folder: d.cfg.folder.to_string_lossy().into_owned(),
+        bytes_total,
+        bytes_uploaded,
+        upload_bytes_per_sec: rate,
+        upload_history: d.meter.history(now),
+        upload_eta_secs: (rate > 0.0 && bytes_total > bytes_uploaded)
+            .then(|| (bytes_total - bytes_uploaded) as f64 / rate),
+        last_applied_lsn: restored_last.map(|f| f.last_lsn.to_string()),
+        data_lag_secs,
+        pending_log_backups: st
+            .pending()
+            .iter()
+            .filter(|f| f.backup_type == BackupType::Log)
+            .count(),
+        findings: d.findings.clone(),
+        cutover_refusal: super::guard::may_complete(st).err().map(|r| r.to_string()),
+        traffic_stopped: d.traffic_stopped,
+        elapsed_secs: d.started.elapsed().as_secs_f64(),
+        state: st.clone(),
+    }
+}

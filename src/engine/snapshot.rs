@@ -1,0 +1,121 @@
+//! What the engine publishes (through a `tokio::sync::watch` channel) and what it accepts. The TUI and
+//! the headless printer read only these: plain data, no handles, no UI types.
+
+use serde::{Deserialize, Serialize};
+
+use super::state::DatabaseState;
+use crate::catalog::Finding;
+use crate::source::tail::StopTraffic;
+
+/// One database as the dashboard shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatabaseSnapshot {
+    /// Phase, files with statuses, LRS's view, tail decision, error.
+    pub state: DatabaseState,
+    /// The database name on the target (usually the source name).
+    pub target_name: String,
+    /// Local backup folder of this database.
+    pub folder: String,
+    /// Bytes of the plan's files, and bytes in the container.
+    pub bytes_total: u64,
+    pub bytes_uploaded: u64,
+    /// Upload rate now (moving average), bytes/s.
+    pub upload_bytes_per_sec: f64,
+    /// Upload bytes per second over the last minutes, oldest first (sparkline).
+    pub upload_history: Vec<u64>,
+    /// Seconds until everything known is uploaded, at the current rate.
+    pub upload_eta_secs: Option<f64>,
+    /// LastLSN of the newest restored backup (decimal string: LSNs exceed 2^53).
+    pub last_applied_lsn: Option<String>,
+    /// Age of the newest restored backup, seconds (how far the target is behind).
+    pub data_lag_secs: Option<f64>,
+    /// Log backups not yet restored.
+    pub pending_log_backups: usize,
+    /// Preflight and live findings (catalog, source cross-check, LRS).
+    pub findings: Vec<Finding>,
+    /// Why completion is refused now, or None when the guard allows it.
+    pub cutover_refusal: Option<String>,
+    /// Traffic stopped on the source during cutover (so it can be undone).
+    pub traffic_stopped: Option<StopTraffic>,
+    /// Seconds since the database's migration started.
+    pub elapsed_secs: f64,
+}
+
+/// One line of the event pane / headless output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventLine {
+    /// Seconds since the engine started.
+    pub at_secs: u64,
+    /// Database concerned, if one.
+    pub database: Option<String>,
+    /// "info", "warning" or "error".
+    pub level: String,
+    pub message: String,
+}
+
+/// The whole migration, published on every change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MigrationSnapshot {
+    /// Activity name (DMS's "activity name"): names the state file.
+    pub activity: String,
+    /// Source server as the operator named it, and the target managed instance.
+    pub source: String,
+    pub target: String,
+    pub elapsed_secs: f64,
+    /// Upload rate of all databases, bytes/s.
+    pub total_upload_bytes_per_sec: f64,
+    pub paused: bool,
+    pub databases: Vec<DatabaseSnapshot>,
+    /// The newest events, oldest first (bounded).
+    pub events: Vec<EventLine>,
+    /// Increases on every published change (redraw only when it moves).
+    pub generation: u64,
+}
+
+/// How the tail-log backup is obtained at cutover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TailMode {
+    /// cutover takes it through the source connection.
+    Take,
+    /// The operator takes it; cutover waits until it lands in the folder.
+    Wait,
+    /// The operator asserts no more backups will come (data-loss risk if wrong).
+    Skip,
+}
+
+/// Commands the UI (or the headless runner) sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EngineCommand {
+    PauseUploads,
+    ResumeUploads,
+    Retry {
+        database: String,
+    },
+    Cancel {
+        database: String,
+    },
+    /// Start the cutover of a database; `stop_traffic` is done first if given (source connected).
+    BeginCutover {
+        database: String,
+        stop_traffic: Option<StopTraffic>,
+    },
+    /// Take the tail-log backup through the source connection.
+    TakeTail {
+        database: String,
+    },
+    /// The operator says no more backups will come.
+    ConfirmNoMoreBackups {
+        database: String,
+    },
+    /// Complete (the engine's guard decides; refused with the reason otherwise).
+    Complete {
+        database: String,
+    },
+    /// Abandon the cutover: undo what can be undone (traffic), back to catching up.
+    AbandonCutover {
+        database: String,
+    },
+    /// Stop the engine, leaving a resumable state.
+    Shutdown,
+}

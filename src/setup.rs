@@ -1,0 +1,429 @@
+//! From the configuration file (and flags) to what the engine runs: every value checked, every error
+//! naming the key (or flag) and what to do. Secrets come only from the environment variables the file
+//! names.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use azure_core::credentials::{Secret, TokenCredential};
+
+use crate::config::{ConfigFile, SourceSection};
+use crate::engine::TailMode;
+use crate::engine::persist;
+use crate::engine::runner::{DatabaseConfig, EngineConfig};
+use crate::source::tail::StopTraffic;
+use crate::source::{Encryption, ServerAddress, SourceAuth, SourceOptions};
+use crate::storage::auth::{AadKind, StorageAuth, aad_credential};
+use crate::storage::client::BlobStore;
+use crate::storage::container::ContainerUrl;
+use crate::storage::sas::{self, SasPermissions};
+use crate::storage::upload::UploadOptions;
+use crate::target::lrs::{InstanceRef, LrsClient, StaticToken, StorageAccess, is_local_endpoint};
+
+/// Source options given as flags (they win over the file).
+#[derive(Debug, Clone, Default)]
+pub struct SourceFlags {
+    pub server: Option<String>,
+    pub user: Option<String>,
+    pub password_env: Option<String>,
+    pub aad_token_env: Option<String>,
+    pub trust_server_certificate: bool,
+    pub plaintext: bool,
+    pub connect_timeout: Option<u64>,
+}
+
+fn env_secret(var: &str, what: &str) -> Result<Secret, String> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim().to_string())),
+        Ok(_) => Err(format!("the environment variable {var} ({what}) is empty")),
+        Err(_) => Err(format!(
+            "the environment variable {var} ({what}) is not set: export {var}=... (secrets are never read from flags or the config file)"
+        )),
+    }
+}
+
+/// The source connection: flags > environment (secrets) > `[source]`. Also returns warnings to show
+/// (trust server certificate).
+pub fn source_options(
+    s: &SourceSection,
+    f: &SourceFlags,
+) -> Result<(SourceOptions, Vec<String>), String> {
+    let server_text = f.server.clone().or(s.server.clone()).ok_or(
+        "no source server: give --server HOST[,PORT] or set [source] server in the config file",
+    )?;
+    let origin = if f.server.is_some() {
+        "--server"
+    } else {
+        "[source] server"
+    };
+    let server: ServerAddress = server_text.parse().map_err(|e| format!("{origin}: {e}"))?;
+    let method = s.authentication.as_deref().unwrap_or("sql");
+    let token_var = f.aad_token_env.clone().or_else(|| {
+        (method == "aad-token")
+            .then(|| s.token_env.clone())
+            .flatten()
+    });
+    let auth = if let Some(var) = token_var {
+        SourceAuth::AadToken(env_secret(&var, "Azure AD access token")?)
+    } else {
+        match method {
+            "sql" => {}
+            "aad-token" => {
+                return Err("[source] authentication = \"aad-token\" needs token_env (or --aad-token-env VAR)".into());
+            }
+            other => {
+                return Err(format!(
+                    "[source] authentication = {other:?}: use \"sql\" or \"aad-token\""
+                ));
+            }
+        }
+        let user = f.user.clone().or(s.user.clone()).ok_or(
+            "no SQL login: give --user NAME or set [source] user (or use --aad-token-env VAR)",
+        )?;
+        let var = f
+            .password_env
+            .clone()
+            .or(s.password_env.clone())
+            .unwrap_or_else(|| "CUTOVER_SOURCE_PASSWORD".into());
+        SourceAuth::SqlLogin {
+            user,
+            password: env_secret(&var, "source password")?,
+        }
+    };
+    let plaintext = f.plaintext || s.plaintext.unwrap_or(false);
+    let trust = f.trust_server_certificate || s.trust_server_certificate.unwrap_or(false);
+    if plaintext && trust {
+        return Err("--plaintext and --trust-server-certificate exclude each other: plain text has no certificate".into());
+    }
+    let encryption = if plaintext {
+        Encryption::Plaintext
+    } else {
+        Encryption::Tls {
+            trust_server_certificate: trust,
+        }
+    };
+    let mut warnings = Vec::new();
+    if trust {
+        warnings.push(crate::source::options::TRUST_CERTIFICATE_WARNING.to_string());
+    }
+    let mut opts = SourceOptions::new(server, auth, encryption);
+    if let Some(t) = f.connect_timeout.or(s.connect_timeout_seconds) {
+        if t == 0 || t > 600 {
+            return Err("connect timeout (--connect-timeout / [source] connect_timeout_seconds) must be 1..600 seconds".into());
+        }
+        opts.connect_timeout = Duration::from_secs(t);
+    }
+    Ok((opts, warnings))
+}
+
+/// Flags of `cutover run` that override `[migration]`.
+#[derive(Debug, Clone, Default)]
+pub struct RunFlags {
+    pub activity: Option<String>,
+    pub cutover_when_ready: Option<bool>,
+    pub tail: Option<TailMode>,
+}
+
+fn need<'a>(v: &'a Option<String>, key: &str) -> Result<&'a str, String> {
+    v.as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| {
+            format!("{key} is missing: set it in the config file (see config.sample.toml)")
+        })
+}
+
+fn aad_kind(v: Option<&str>, key: &str) -> Result<AadKind, String> {
+    Ok(match v.unwrap_or("auto") {
+        "service-principal" => AadKind::ServicePrincipal,
+        "azure-cli" => AadKind::AzureCli,
+        "managed-identity" => AadKind::ManagedIdentity,
+        "workload-identity" => AadKind::WorkloadIdentity,
+        "auto" => AadKind::Auto,
+        other => {
+            return Err(format!(
+                "{key} = {other:?}: use service-principal, azure-cli, managed-identity, workload-identity or auto"
+            ));
+        }
+    })
+}
+
+/// Builds the engine's configuration from the file and flags.
+pub fn engine_config(
+    file: &ConfigFile,
+    flags: &RunFlags,
+) -> Result<(EngineConfig, Vec<String>), String> {
+    let mut warnings = Vec::new();
+    let m = file.migration.clone().unwrap_or_default();
+    let t = file.target.clone().unwrap_or_default();
+    let st = file.storage.clone().unwrap_or_default();
+    let b = file.backups.clone().unwrap_or_default();
+
+    let activity = flags
+        .activity
+        .clone()
+        .or(m.activity.clone())
+        .ok_or("[migration] activity is missing (or give --activity NAME): it names the migration and its state file")?;
+    let cutover_when_ready = match flags.cutover_when_ready {
+        Some(w) => w,
+        None => match m.cutover.as_deref().unwrap_or("never") {
+            "never" => false,
+            "when-ready" => true,
+            o => {
+                return Err(format!(
+                    "[migration] cutover = {o:?}: use \"never\" or \"when-ready\""
+                ));
+            }
+        },
+    };
+    let tail = match flags.tail {
+        Some(t) => t,
+        None => match m.tail.as_deref().unwrap_or("wait") {
+            "take" => TailMode::Take,
+            "wait" => TailMode::Wait,
+            "skip" => TailMode::Skip,
+            o => {
+                return Err(format!(
+                    "[migration] tail = {o:?}: use \"take\", \"wait\" or \"skip\""
+                ));
+            }
+        },
+    };
+    let stop_traffic = match m.stop_traffic.as_deref().unwrap_or("none") {
+        "none" => None,
+        "read-only" => Some(StopTraffic::ReadOnly),
+        "restricted-user" => Some(StopTraffic::RestrictedUser),
+        o => {
+            return Err(format!(
+                "[migration] stop_traffic = {o:?}: use \"read-only\", \"restricted-user\" or \"none\""
+            ));
+        }
+    };
+    let source = match &file.source {
+        Some(s) if s.server.is_some() => {
+            let (o, w) = source_options(s, &SourceFlags::default())?;
+            warnings.extend(w);
+            Some(o)
+        }
+        _ => None,
+    };
+    if source.is_none() && (tail == TailMode::Take || stop_traffic.is_some()) {
+        return Err("[migration] tail = \"take\" and stop_traffic need the source connection: set [source] server, user and password_env".into());
+    }
+    if tail == TailMode::Skip {
+        warnings.push("tail = \"skip\": cutover will complete without a tail-log backup; transactions after the last log backup are lost".into());
+    }
+
+    // Backups and databases.
+    let folder = b.folder.clone();
+    let overrides = b.database.clone().unwrap_or_default();
+    let names: Vec<String> = match &m.databases {
+        Some(n) if !n.is_empty() => n.clone(),
+        _ => {
+            let dir = folder
+                .clone()
+                .ok_or("[backups] folder is missing: set the folder that holds the backup files")?;
+            let scan = crate::catalog::scan_folder(&dir, &crate::catalog::ScanOptions::default())
+                .map_err(|e| format!("[backups] folder: {e}"))?;
+            let report = crate::catalog::check(&scan);
+            let found: Vec<String> = report.databases.iter().map(|d| d.name.clone()).collect();
+            if found.is_empty() {
+                return Err(format!(
+                    "[backups] folder {}: no SQL Server backups found; check the path or list [migration] databases",
+                    dir.display()
+                ));
+            }
+            found
+        }
+    };
+    let mut databases = Vec::new();
+    for name in &names {
+        let o = overrides.iter().find(|o| &o.name == name);
+        let db_folder: PathBuf = o
+            .and_then(|o| o.folder.clone())
+            .or(folder.clone())
+            .ok_or_else(|| format!("no folder for database {name}: set [backups] folder or a [[backups.database]] folder"))?;
+        if !db_folder.is_dir() {
+            return Err(format!(
+                "the backup folder {} of database {name} is not a folder cutover can read",
+                db_folder.display()
+            ));
+        }
+        databases.push(DatabaseConfig {
+            name: name.clone(),
+            folder: db_folder,
+            server_folder: o
+                .and_then(|o| o.server_folder.clone())
+                .or(b.server_folder.clone()),
+            target_name: o
+                .and_then(|o| o.target_name.clone())
+                .unwrap_or_else(|| name.clone()),
+        });
+    }
+    for o in &overrides {
+        if !names.contains(&o.name) {
+            warnings.push(format!(
+                "[[backups.database]] {:?} is not among the databases to migrate",
+                o.name
+            ));
+        }
+    }
+
+    // Storage.
+    let url = ContainerUrl::parse(need(&st.container, "[storage] container")?)
+        .map_err(|e| format!("[storage] container: {e}"))?;
+    crate::storage::layout::validate_container_name(&url.container)
+        .map_err(|e| format!("[storage] container: {e}"))?;
+    let account_key = match &st.account_key_env {
+        Some(var) => Some(env_secret(var, "storage account key")?),
+        None => None,
+    };
+    let auth = match st.auth.as_deref().unwrap_or(if account_key.is_some() {
+        "account-key"
+    } else {
+        "sas"
+    }) {
+        "account-key" => {
+            let key = account_key
+                .clone()
+                .ok_or("[storage] auth = \"account-key\" needs account_key_env")?;
+            StorageAuth::account_key(&url.account, &url.container, key.secret().to_string())
+        }
+        "sas" => {
+            let var = st
+                .sas_env
+                .clone()
+                .unwrap_or_else(|| "CUTOVER_STORAGE_SAS".into());
+            StorageAuth::sas(env_secret(&var, "upload SAS")?.secret())
+        }
+        "aad" => StorageAuth::Aad(aad_credential(aad_kind(
+            t.credential.as_deref(),
+            "[target] credential",
+        )?)?),
+        o => {
+            return Err(format!(
+                "[storage] auth = {o:?}: use \"sas\", \"account-key\" or \"aad\""
+            ));
+        }
+    };
+    let expiry_days = st.sas_expiry_days.unwrap_or(30);
+    if expiry_days == 0 || expiry_days > 365 {
+        return Err("[storage] sas_expiry_days must be 1..365".into());
+    }
+    let lrs_access = match st.mi_access.as_deref().unwrap_or("sas") {
+        "managed-identity" => StorageAccess::ManagedIdentity,
+        "sas" => {
+            let token = match (&st.mi_sas_env, &account_key) {
+                (Some(var), _) => env_secret(var, "managed instance SAS")?
+                    .secret()
+                    .to_string(),
+                (None, Some(key)) => sas::service_sas_for_container(
+                    &url.account,
+                    key.secret(),
+                    &url.container,
+                    &SasPermissions::read_list(),
+                    None,
+                    time::OffsetDateTime::now_utc() + time::Duration::days(i64::from(expiry_days)),
+                )
+                .map_err(|e| format!("[storage] account key: {e}"))?
+                .into_query(),
+                (None, None) => {
+                    return Err("[storage] mi_access = \"sas\" needs mi_sas_env (a Read + List SAS) or account_key_env (cutover signs one)".into());
+                }
+            };
+            let w = sas::check_lrs_sas(
+                &token,
+                time::OffsetDateTime::now_utc(),
+                time::Duration::days(i64::from(expiry_days)),
+            )
+            .map_err(|e| format!("[storage] the managed instance's SAS: {e}"))?;
+            warnings.extend(w.iter().map(|w| format!("managed instance SAS: {w}")));
+            StorageAccess::Sas(Secret::new(token))
+        }
+        o => {
+            return Err(format!(
+                "[storage] mi_access = {o:?}: use \"sas\" or \"managed-identity\""
+            ));
+        }
+    };
+
+    // Target.
+    let arm = t
+        .arm_endpoint
+        .clone()
+        .unwrap_or_else(|| "https://management.azure.com".into());
+    let credential: Arc<dyn TokenCredential> = if is_local_endpoint(&arm) {
+        Arc::new(StaticToken("cutover-sandbox".into()))
+    } else {
+        aad_credential(aad_kind(t.credential.as_deref(), "[target] credential")?)?
+    };
+    let instance = InstanceRef {
+        subscription: need(&t.subscription, "[target] subscription")?.to_string(),
+        resource_group: need(&t.resource_group, "[target] resource_group")?.to_string(),
+        managed_instance: need(&t.managed_instance, "[target] managed_instance")?.to_string(),
+    };
+    let target_label = instance.managed_instance.clone();
+    let lrs = LrsClient::new(&arm, credential, instance).map_err(|e| format!("[target]: {e}"))?;
+
+    let secs = |v: Option<f64>, d: f64, key: &str| -> Result<Duration, String> {
+        let v = v.unwrap_or(d);
+        if !(0.05..=3600.0).contains(&v) {
+            return Err(format!("{key} must be between 0.05 and 3600 seconds"));
+        }
+        Ok(Duration::from_secs_f64(v))
+    };
+    let mut upload = UploadOptions::default();
+    if let Some(c) = m.concurrency {
+        if c == 0 || c > 64 {
+            return Err("[migration] concurrency must be 1..64".into());
+        }
+        upload.concurrency = c;
+    }
+    if let Some(mbps) = m.max_mbps {
+        if !mbps.is_finite() || mbps <= 0.0 {
+            return Err(
+                "[migration] max_mbps must be a positive number of megabits per second".into(),
+            );
+        }
+        upload.max_mbps = Some(mbps);
+    }
+    let state_dir = m
+        .state_dir
+        .clone()
+        .unwrap_or_else(persist::default_state_dir);
+    let source_label = source
+        .as_ref()
+        .map(|s| s.server.to_string())
+        .unwrap_or_else(|| {
+            folder
+                .as_ref()
+                .map(|f| f.display().to_string())
+                .unwrap_or_default()
+        });
+    Ok((
+        EngineConfig {
+            state_file: persist::state_path(&state_dir, &activity),
+            activity,
+            source_label,
+            target_label,
+            databases,
+            store: Arc::new(BlobStore::new(url.clone(), auth)),
+            container_url: url.container_url(),
+            upload,
+            lrs,
+            lrs_access,
+            location: t.location.clone().unwrap_or_else(|| "westeurope".into()),
+            collation: t
+                .collation
+                .clone()
+                .unwrap_or_else(|| "SQL_Latin1_General_CP1_CI_AS".into()),
+            source,
+            cutover_when_ready,
+            tail,
+            stop_traffic,
+            scan_interval: secs(m.scan_seconds, 5.0, "[migration] scan_seconds")?,
+            lrs_poll: secs(m.poll_seconds, 10.0, "[migration] poll_seconds")?,
+        },
+        warnings,
+    ))
+}

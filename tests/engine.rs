@@ -1,0 +1,401 @@
+//! The engine end to end: `cutover demo --headless` migrates every database with its tail-log backup,
+//! a real sample chain is restored as the catalog planned it, `cutover run` survives kill -9 at random
+//! points (nothing committed is uploaded again, same final state), and bad configurations are refused
+//! with the key named.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cutover"));
+    c.env_remove("RUST_LOG").stdin(Stdio::null());
+    c
+}
+
+fn lines(out: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn summary(out: &[u8]) -> Value {
+    let text = String::from_utf8_lossy(out);
+    let last = text.lines().last().unwrap_or_default();
+    serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("the last stdout line is the summary ({e}): {last}"))
+}
+
+/// LastLSN of the one backup set in `path`, as a decimal string.
+fn last_lsn(path: &Path) -> String {
+    let sets = cutover::backup::read_backup_file(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    sets[0].last_lsn.to_string()
+}
+
+#[test]
+fn demo_headless_cuts_over_every_database_at_its_tail() {
+    let data = tempfile::tempdir().expect("tmp");
+    let state = tempfile::tempdir().expect("tmp");
+    let out = bin()
+        .args([
+            "demo",
+            "--headless",
+            "--fast",
+            "--cutover",
+            "when-ready",
+            "--tail",
+            "take",
+            "--json",
+        ])
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("--state-dir")
+        .arg(state.path())
+        .output()
+        .expect("run demo");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "demo failed: {stderr}\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let s = summary(&out.stdout);
+    let dbs = s["databases"].as_array().expect("databases");
+    assert_eq!(dbs.len(), 4, "{s}");
+    for d in dbs {
+        let name = d["name"].as_str().expect("name");
+        assert_eq!(d["status"], "Completed", "{d}");
+        let last = d["last_restored_file"].as_str().expect("last file");
+        assert!(
+            last.contains("_TAIL_"),
+            "{name}: the last restored file is the tail: {last}"
+        );
+        // The tail the source wrote (found in the source's backup folder) ends where the target ends.
+        let folder = data
+            .path()
+            .join("backups")
+            .join(cutover::sandbox::instance::database_folder(name));
+        let tail = std::fs::read_dir(&folder)
+            .expect("backup folder")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.file_name().is_some_and(|f| f.to_string_lossy() == last))
+            .unwrap_or_else(|| panic!("{last} not in {}", folder.display()));
+        assert_eq!(
+            d["last_restored_lsn"].as_str(),
+            Some(last_lsn(&tail).as_str()),
+            "{name}"
+        );
+        assert!(
+            d["files_restored"].as_u64().unwrap_or(0) >= 4,
+            "full + 2 logs + tail at least: {d}"
+        );
+        assert!(d["bytes_uploaded"].as_u64().unwrap_or(0) > 0);
+    }
+    // Events were JSON lines, and the state file holds no secret.
+    assert!(lines(&out.stdout).iter().any(|v| v["event"] == "log"));
+    let state_text = std::fs::read_to_string(state.path().join("demo.json")).expect("state file");
+    assert!(
+        !state_text.contains("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq"),
+        "no account key"
+    );
+    assert!(!state_text.contains("sig="), "no SAS");
+    assert!(!state_text.contains("Sbx-"), "no SQL password");
+}
+
+#[test]
+fn demo_from_a_real_folder_restores_what_the_catalog_planned() {
+    let Some(samples) = common::samples_dir() else {
+        return;
+    };
+    let dir = samples.join("restoretimeclean2016");
+    let scan = cutover::catalog::scan_folder(&dir, &Default::default()).expect("scan");
+    let report = cutover::catalog::check(&scan);
+    let plan = &report.databases[0];
+    let out = bin()
+        .args(["demo", "--headless", "--fast", "--json", "--backups"])
+        .arg(&dir)
+        .output()
+        .expect("run demo");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(&out.stdout);
+    let d = &s["databases"][0];
+    assert_eq!(d["name"].as_str(), Some(plan.name.as_str()));
+    assert_eq!(d["status"], "Completed");
+    assert_eq!(
+        d["files_restored"].as_u64(),
+        Some(plan.plan.len() as u64),
+        "{d}"
+    );
+    let last = plan.plan.last().expect("plan");
+    assert_eq!(d["last_restored_file"].as_str(), Some(last.file.as_str()));
+    assert_eq!(
+        d["last_restored_lsn"].as_str(),
+        Some(last.last_lsn.to_string().as_str())
+    );
+    // The user's folder is untouched: nothing written there.
+    let after = cutover::catalog::scan_folder(&dir, &Default::default()).expect("scan");
+    assert_eq!(after.files.len(), scan.files.len());
+}
+
+/// A `cutover sandbox` process (it outlives the killed `cutover run`s).
+struct SandboxProc {
+    child: Child,
+    info: Value,
+}
+
+impl SandboxProc {
+    fn start() -> SandboxProc {
+        let mut child = bin()
+            .args(["sandbox", "--restore-mbps", "4"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sandbox");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("sandbox line");
+        let info: Value = serde_json::from_str(&line).expect("sandbox JSON");
+        SandboxProc { child, info }
+    }
+    fn s(&self, k: &str) -> String {
+        self.info[k].as_str().unwrap_or_default().to_string()
+    }
+    /// Committed blobs and their ETags, from the Blob service's own listing.
+    fn etags(&self) -> BTreeMap<String, String> {
+        let url = format!(
+            "{}/{}?restype=container&comp=list&{}",
+            self.s("blob_endpoint"),
+            self.s("container"),
+            self.s("container_sas")
+        );
+        let body = http_get(&url);
+        let mut out = BTreeMap::new();
+        let mut rest = body.as_str();
+        while let Some(i) = rest.find("<Name>") {
+            rest = &rest[i + 6..];
+            let name = rest[..rest.find("</Name>").unwrap_or(0)].to_string();
+            let Some(j) = rest.find("<Etag>") else { break };
+            let tail = &rest[j + 6..];
+            let etag = tail[..tail.find("</Etag>").unwrap_or(0)].to_string();
+            out.insert(name, etag);
+        }
+        out
+    }
+}
+
+impl Drop for SandboxProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A GET through reqwest on a small runtime of its own.
+fn http_get(url: &str) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let r = reqwest::Client::new()
+            .get(url)
+            .header("x-ms-version", "2023-11-03")
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .expect("list blobs");
+        r.text().await.expect("body")
+    })
+}
+
+fn write_config(sb: &SandboxProc, dir: &Path) -> PathBuf {
+    let cfg = format!(
+        r#"
+[source]
+server = "{sql}"
+user = "{user}"
+password_env = "SBX_PW"
+plaintext = true
+[backups]
+folder = "{backups}"
+[[backups.database]]
+name = "Sales"
+folder = "{backups}/Sales"
+[[backups.database]]
+name = "Inventory"
+folder = "{backups}/Inventory"
+[target]
+subscription = "{sub}"
+resource_group = "{rg}"
+managed_instance = "{mi}"
+arm_endpoint = "{arm}"
+[storage]
+container = "{blob}/{container}"
+account_key_env = "SBX_KEY"
+[migration]
+activity = "kill-test"
+databases = ["Sales", "Inventory"]
+cutover = "when-ready"
+tail = "take"
+stop_traffic = "read-only"
+max_mbps = 6
+scan_seconds = 0.3
+poll_seconds = 0.3
+state_dir = "{state}"
+"#,
+        sql = sb.s("sql_server"),
+        user = sb.s("sql_user"),
+        backups = sb.s("backup_dir"),
+        sub = sb.s("subscription_id"),
+        rg = sb.s("resource_group"),
+        mi = sb.s("managed_instance"),
+        arm = sb.s("arm_endpoint"),
+        blob = sb.s("blob_endpoint"),
+        container = sb.s("container"),
+        state = dir.join("state").display(),
+    );
+    let p = dir.join("cutover.toml");
+    std::fs::write(&p, cfg).expect("write config");
+    p
+}
+
+fn run_cmd(sb: &SandboxProc, config: &Path) -> Command {
+    let mut c = bin();
+    c.args(["run", "--json", "--config"])
+        .arg(config)
+        .env("SBX_PW", sb.s("sql_password"))
+        .env("SBX_KEY", sb.s("account_key"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+#[test]
+fn kill_9_at_random_points_then_resume() {
+    let sb = SandboxProc::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = write_config(&sb, dir.path());
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(7);
+    eprintln!("kill points seed {seed}");
+    let mut rng = seed;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut committed: BTreeMap<String, String> = BTreeMap::new();
+    for round in 0..6 {
+        let mut child = run_cmd(&sb, &config).spawn().expect("run");
+        let wait = Duration::from_millis(150 + next() % 1200);
+        std::thread::sleep(wait);
+        eprintln!("round {round}: kill -9 after {wait:?}");
+        let finished = child.try_wait().expect("try_wait").is_some();
+        let _ = child.kill(); // SIGKILL: no chance to clean up
+        let _ = child.wait();
+        for (name, etag) in sb.etags() {
+            let prev = committed
+                .entry(name.clone())
+                .or_insert_with(|| etag.clone());
+            assert_eq!(
+                prev, &etag,
+                "round {round}: {name} was uploaded again after it was committed"
+            );
+        }
+        if finished {
+            break;
+        }
+    }
+    let started = Instant::now();
+    let out = run_cmd(&sb, &config).output().expect("final run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the resumed run completes (seed {seed}, {:?}): {}\n{}",
+        started.elapsed(),
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let s = summary(&out.stdout);
+    for d in s["databases"].as_array().expect("databases") {
+        assert_eq!(d["status"], "Completed", "seed {seed}: {d}");
+        let last = d["last_restored_file"].as_str().expect("last");
+        assert!(last.contains("_TAIL_"), "{d}");
+        let name = d["name"].as_str().expect("name");
+        let tail = PathBuf::from(sb.s("backup_dir")).join(name).join(last);
+        assert_eq!(
+            d["last_restored_lsn"].as_str(),
+            Some(last_lsn(&tail).as_str()),
+            "seed {seed}"
+        );
+        // Exactly one tail-log backup was taken, whatever the kills.
+        let tails = std::fs::read_dir(tail.parent().expect("folder"))
+            .expect("folder")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().contains("_TAIL_"))
+            })
+            .count();
+        assert_eq!(tails, 1, "seed {seed}: {name}");
+    }
+    for (name, etag) in sb.etags() {
+        if let Some(prev) = committed.get(&name) {
+            assert_eq!(
+                prev, &etag,
+                "seed {seed}: {name} was uploaded again after it was committed"
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_configurations_name_the_key() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cases = [
+        ("[migration]\nactivty = \"x\"\n", "activty"),
+        (
+            "[migration]\ncutover = \"now\"\n[storage]\ncontainer = \"http://127.0.0.1:1/devstoreaccount1/c\"\n",
+            "activity",
+        ),
+        (
+            "[migration]\nactivity = \"a\"\ncutover = \"now\"\n",
+            "[migration] cutover",
+        ),
+        ("[migration]\nactivity = \"a\"\ntail = \"take\"\n", "source"),
+        (
+            "[migration]\nactivity = \"a\"\ndatabases = [\"x\"]\n[backups]\nfolder = \"/nonexistent/b\"\n",
+            "/nonexistent/b",
+        ),
+    ];
+    for (text, expect) in cases {
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, text).expect("write");
+        let out = bin()
+            .args(["run", "--config"])
+            .arg(&p)
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text}: {err}");
+        assert!(err.contains(expect), "{text}: expected {expect:?} in {err}");
+    }
+}
