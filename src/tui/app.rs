@@ -1,0 +1,238 @@
+//! The event loops. One `select!` over terminal input, engine snapshots (or wizard job
+//! notifications), a frame deadline and a spinner tick that runs only while something animates.
+//! Drawing happens only when something changed (key, resize, new snapshot generation, tick), at
+//! most [`MAX_FPS`] times a second.
+//!
+//! ```text
+//! let mut guard = TerminalGuard::enter()?;
+//! let values = match run_wizard(&mut guard, backend, prefilled, theme).await? {
+//!     WizardOutcome::Run(v) => v,
+//!     WizardOutcome::Cancelled => return Ok(()),
+//! };
+//! // start the engine with `values`, then:
+//! let exit = run_dashboard(&mut guard, ctx, snapshots, commands).await?;
+//! drop(guard); // terminal restored (also on error and on panic)
+//! ```
+
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crossterm::event::{Event, EventStream};
+use futures::StreamExt;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, interval, sleep_until};
+
+use super::context::TuiContext;
+use super::dashboard::{self, DashboardState};
+use super::terminal::TerminalGuard;
+use super::theme::Theme;
+use super::wizard::{
+    self, WizardBackend, WizardOutcome, WizardRequest, WizardResult, WizardState, WizardValues,
+};
+use crate::engine::{EngineCommand, MigrationSnapshot};
+
+/// Redraws per second at most.
+pub const MAX_FPS: u64 = 20;
+const FRAME: Duration = Duration::from_millis(1000 / MAX_FPS);
+const SPIN: Duration = Duration::from_millis(120);
+
+/// Why the dashboard returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DashboardExit {
+    /// The operator confirmed quitting (`EngineCommand::Shutdown` was sent).
+    Quit,
+    /// The engine dropped its snapshot sender or its command receiver (it stopped or panicked).
+    EngineStopped,
+}
+
+/// Redraw pacing: dirty flag + frame budget.
+struct Pacer {
+    dirty: bool,
+    last: Option<Instant>,
+}
+
+impl Pacer {
+    fn new() -> Self {
+        Pacer {
+            dirty: true,
+            last: None,
+        }
+    }
+    /// When the next frame may be drawn, if one is needed.
+    fn due(&self) -> Option<Instant> {
+        if !self.dirty {
+            return None;
+        }
+        Some(self.last.map_or_else(Instant::now, |l| l + FRAME))
+    }
+    fn ready(&self) -> bool {
+        self.due().is_some_and(|d| d <= Instant::now())
+    }
+    fn drawn(&mut self) {
+        self.dirty = false;
+        self.last = Some(Instant::now());
+    }
+}
+
+async fn far_or(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => sleep_until(d).await,
+        None => futures::future::pending().await,
+    }
+}
+
+/// Runs the dashboard until the operator quits or the engine stops. Reads `snapshots` (redraws
+/// when the generation moves), sends each key's [`EngineCommand`]s on `commands`. Terminal I/O
+/// errors are returned; the terminal is restored when `guard` drops.
+pub async fn run_dashboard(
+    guard: &mut TerminalGuard,
+    ctx: TuiContext,
+    mut snapshots: watch::Receiver<MigrationSnapshot>,
+    commands: mpsc::UnboundedSender<EngineCommand>,
+) -> io::Result<DashboardExit> {
+    let mut input = EventStream::new();
+    let mut state = DashboardState::new();
+    let mut pacer = Pacer::new();
+    let mut seen = snapshots.borrow_and_update().generation;
+    let mut spin = interval(SPIN);
+    loop {
+        if pacer.ready() {
+            let snap = snapshots.borrow();
+            guard
+                .terminal()
+                .draw(|f| dashboard::render(f, &snap, &state, &ctx))?;
+            drop(snap);
+            pacer.drawn();
+        }
+        let animating = state.animating(&snapshots.borrow());
+        tokio::select! {
+            ev = input.next() => match ev {
+                Some(Ok(Event::Key(key))) => {
+                    let sent = state.handle_key(key, &snapshots.borrow(), &ctx);
+                    for c in sent {
+                        if commands.send(c).is_err() {
+                            return Ok(DashboardExit::EngineStopped);
+                        }
+                    }
+                    if state.quit {
+                        return Ok(DashboardExit::Quit);
+                    }
+                    pacer.dirty = true;
+                }
+                Some(Ok(Event::Resize(..))) => {
+                    guard.terminal().autoresize()?;
+                    pacer.dirty = true;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e),
+                None => return Ok(DashboardExit::Quit),
+            },
+            changed = snapshots.changed() => match changed {
+                Ok(()) => {
+                    let g = snapshots.borrow_and_update().generation;
+                    if g != seen {
+                        seen = g;
+                        pacer.dirty = true;
+                    }
+                }
+                Err(_) => return Ok(DashboardExit::EngineStopped),
+            },
+            _ = spin.tick(), if animating => {
+                state.tick += 1;
+                pacer.dirty = true;
+            }
+            _ = far_or(pacer.due()), if pacer.dirty => {}
+        }
+    }
+}
+
+/// Runs the wizard until Run (the values to start the engine with) or cancel. Each
+/// [`WizardRequest`] runs as a background task on `backend`; a newer request of the same kind
+/// supersedes an older one (the wizard ignores the older answer).
+pub async fn run_wizard(
+    guard: &mut TerminalGuard,
+    backend: Box<dyn WizardBackend>,
+    values: WizardValues,
+    theme: Theme,
+) -> io::Result<WizardOutcome> {
+    let backend: Arc<dyn WizardBackend> = Arc::from(backend);
+    let results: Arc<Mutex<Vec<WizardResult>>> = Arc::new(Mutex::new(Vec::new()));
+    let (notify, mut notified) = mpsc::unbounded_channel::<()>();
+    let mut input = EventStream::new();
+    let mut state = WizardState::new(values);
+    let mut pacer = Pacer::new();
+    let mut spin = interval(SPIN);
+    loop {
+        if let Some(outcome) = state.outcome.clone() {
+            return Ok(outcome);
+        }
+        if pacer.ready() {
+            guard
+                .terminal()
+                .draw(|f| wizard::render(f, &state, theme))?;
+            pacer.drawn();
+        }
+        tokio::select! {
+            ev = input.next() => match ev {
+                Some(Ok(Event::Key(key))) => {
+                    for r in state.handle_key(key) {
+                        spawn_job(backend.clone(), r, results.clone(), notify.clone());
+                    }
+                    pacer.dirty = true;
+                }
+                Some(Ok(Event::Resize(..))) => {
+                    guard.terminal().autoresize()?;
+                    pacer.dirty = true;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e),
+                None => return Ok(WizardOutcome::Cancelled),
+            },
+            Some(()) = notified.recv() => {
+                let done: Vec<WizardResult> = match results.lock() {
+                    Ok(mut g) => std::mem::take(&mut *g),
+                    Err(p) => std::mem::take(&mut *p.into_inner()),
+                };
+                for r in done {
+                    state.on_result(r);
+                }
+                pacer.dirty = true;
+            }
+            _ = spin.tick(), if state.animating() => {
+                state.tick += 1;
+                pacer.dirty = true;
+            }
+            _ = far_or(pacer.due()), if pacer.dirty => {}
+        }
+    }
+}
+
+fn spawn_job(
+    backend: Arc<dyn WizardBackend>,
+    req: WizardRequest,
+    results: Arc<Mutex<Vec<WizardResult>>>,
+    notify: mpsc::UnboundedSender<()>,
+) {
+    tokio::spawn(async move {
+        let r = match req {
+            WizardRequest::TestSource { id, form } => WizardResult::Source {
+                id,
+                result: backend.test_source(&form).await,
+            },
+            WizardRequest::TestTarget { id, form } => WizardResult::Target {
+                id,
+                result: backend.test_target(&form).await,
+            },
+            WizardRequest::Preflight { id, values } => WizardResult::Preflight {
+                id,
+                result: Ok(backend.preflight(&values).await),
+            },
+        };
+        match results.lock() {
+            Ok(mut g) => g.push(r),
+            Err(p) => p.into_inner().push(r),
+        }
+        let _ = notify.send(());
+    });
+}

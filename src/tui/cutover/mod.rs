@@ -1,0 +1,280 @@
+//! The cutover dialog of one database, DMS's three steps with the guard's live answer:
+//! 1. stop traffic to the source (optional; offered only when cutover is connected to the source),
+//! 2. the tail-log backup: take it now, wait for the one the operator takes, or confirm that no
+//!    more backups will come (a data-loss risk, confirmed twice),
+//! 3. wait until no log backup is pending;
+//!
+//! then Complete, enabled only when the engine's guard has no refusal and the operator has typed
+//! the database name exactly. Abandon (Esc / `a`) sends `AbandonCutover` (the engine undoes traffic).
+
+pub mod view;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+
+pub use view::render;
+
+use super::context::TuiContext;
+use crate::engine::{DatabaseSnapshot, EngineCommand, Phase, TailMode, TailState};
+use crate::source::tail::StopTraffic;
+
+/// Step 1, as chosen before Begin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopChoice {
+    Stop(StopTraffic),
+    DontStop,
+}
+
+/// Where the cutover of the database stands (derived from the snapshot each time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Preconditions and step 1; Enter begins.
+    NotBegun,
+    /// Begun; step 2 (tail) undecided.
+    Tail,
+    /// Tail settled: step 3 and the typed confirmation.
+    Confirm,
+    Completing,
+    Completed,
+    /// The database is not in the snapshot any more.
+    Gone,
+}
+
+pub fn stage(db: Option<&DatabaseSnapshot>) -> Stage {
+    let Some(db) = db else {
+        return Stage::Gone;
+    };
+    match db.state.phase {
+        Phase::CuttingOver if db.state.tail == TailState::Undecided => Stage::Tail,
+        Phase::CuttingOver => Stage::Confirm,
+        Phase::Completing => Stage::Completing,
+        Phase::Completed => Stage::Completed,
+        _ => Stage::NotBegun,
+    }
+}
+
+/// The dialog's own state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CutoverDialog {
+    pub database: String,
+    pub stop: StopChoice,
+    /// How the operator chose to get the tail-log backup (in this dialog).
+    pub tail: Option<TailMode>,
+    /// `x` pressed once: the next `x` confirms that no more backups will come.
+    pub skip_armed: bool,
+    /// The typed confirmation (must equal the database name).
+    pub typed: String,
+    /// Complete was sent (until the phase moves on).
+    pub complete_sent: bool,
+}
+
+/// What a key did in the dialog.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DialogOutcome {
+    pub commands: Vec<EngineCommand>,
+    pub close: bool,
+    pub notice: Option<String>,
+}
+
+impl DialogOutcome {
+    fn send(c: EngineCommand) -> Self {
+        DialogOutcome {
+            commands: vec![c],
+            ..Default::default()
+        }
+    }
+    fn notice(n: impl Into<String>) -> Self {
+        DialogOutcome {
+            notice: Some(n.into()),
+            ..Default::default()
+        }
+    }
+    fn close() -> Self {
+        DialogOutcome {
+            close: true,
+            ..Default::default()
+        }
+    }
+}
+
+/// Why Begin is not possible now, if it is not.
+pub fn begin_refusal(db: &DatabaseSnapshot) -> Option<String> {
+    if !matches!(db.state.phase, Phase::ReadyForCutover | Phase::CatchingUp) {
+        return Some(format!(
+            "cutover can begin once the database is catching up or ready (now {})",
+            super::format::phase_badge(db.state.phase)
+        ));
+    }
+    if !db.state.full_restored() {
+        return Some("the full backup is not restored yet".to_string());
+    }
+    if let Some(r) = &db.state.block_reason {
+        return Some(format!("the restore is blocked: {r}"));
+    }
+    None
+}
+
+impl CutoverDialog {
+    pub fn open(db: &DatabaseSnapshot, ctx: &TuiContext) -> Self {
+        CutoverDialog {
+            database: db.state.name.clone(),
+            stop: if ctx.source_connected {
+                StopChoice::Stop(StopTraffic::ReadOnly)
+            } else {
+                StopChoice::DontStop
+            },
+            tail: None,
+            skip_armed: false,
+            typed: String::new(),
+            complete_sent: false,
+        }
+    }
+
+    /// Complete is enabled: the engine's guard has no refusal and the name is typed exactly.
+    pub fn complete_enabled(&self, db: &DatabaseSnapshot) -> bool {
+        db.cutover_refusal.is_none() && self.typed == db.state.name
+    }
+
+    /// A spinner turns while cutover waits for something the operator cannot see move.
+    pub fn animating(&self, snap: &crate::engine::MigrationSnapshot) -> bool {
+        let db = snap
+            .databases
+            .iter()
+            .find(|d| d.state.name == self.database);
+        match stage(db) {
+            Stage::Completing => true,
+            Stage::Tail => self.tail.is_some() && !self.skip_armed,
+            _ => false,
+        }
+    }
+
+    pub fn handle_key(
+        &mut self,
+        key: KeyEvent,
+        db: Option<&DatabaseSnapshot>,
+        ctx: &TuiContext,
+    ) -> DialogOutcome {
+        if key.kind == KeyEventKind::Release {
+            return DialogOutcome::default();
+        }
+        let Some(db) = db else {
+            return DialogOutcome::close();
+        };
+        let database = self.database.clone();
+        let abandon = || DialogOutcome {
+            commands: vec![EngineCommand::AbandonCutover {
+                database: database.clone(),
+            }],
+            close: true,
+            notice: Some(format!("cutover of {database} abandoned")),
+        };
+        match stage(Some(db)) {
+            Stage::Gone => DialogOutcome::close(),
+            Stage::NotBegun => match key.code {
+                KeyCode::Esc | KeyCode::Char('a') | KeyCode::Char('q') => DialogOutcome::close(),
+                KeyCode::Char('s') if ctx.source_connected => {
+                    self.stop = StopChoice::Stop(StopTraffic::ReadOnly);
+                    DialogOutcome::default()
+                }
+                KeyCode::Char('u') if ctx.source_connected => {
+                    self.stop = StopChoice::Stop(StopTraffic::RestrictedUser);
+                    DialogOutcome::default()
+                }
+                KeyCode::Char('n') => {
+                    self.stop = StopChoice::DontStop;
+                    DialogOutcome::default()
+                }
+                KeyCode::Enter => {
+                    if let Some(why) = begin_refusal(db) {
+                        return DialogOutcome::notice(format!("cannot begin: {why}"));
+                    }
+                    let stop_traffic = match self.stop {
+                        StopChoice::Stop(s) if ctx.source_connected => Some(s),
+                        _ => None,
+                    };
+                    DialogOutcome::send(EngineCommand::BeginCutover {
+                        database: self.database.clone(),
+                        stop_traffic,
+                    })
+                }
+                _ => DialogOutcome::default(),
+            },
+            Stage::Tail => match key.code {
+                KeyCode::Esc | KeyCode::Char('a') => abandon(),
+                KeyCode::Char('t') => {
+                    self.skip_armed = false;
+                    if !ctx.source_connected {
+                        return DialogOutcome::notice(
+                            "cutover is not connected to the source: take the tail-log backup yourself (w)",
+                        );
+                    }
+                    self.tail = Some(TailMode::Take);
+                    DialogOutcome::send(EngineCommand::TakeTail {
+                        database: self.database.clone(),
+                    })
+                }
+                KeyCode::Char('w') => {
+                    self.skip_armed = false;
+                    self.tail = Some(TailMode::Wait);
+                    DialogOutcome::default()
+                }
+                KeyCode::Char('x') => {
+                    if !self.skip_armed {
+                        self.skip_armed = true;
+                        return DialogOutcome::default();
+                    }
+                    self.skip_armed = false;
+                    self.tail = Some(TailMode::Skip);
+                    DialogOutcome::send(EngineCommand::ConfirmNoMoreBackups {
+                        database: self.database.clone(),
+                    })
+                }
+                _ => {
+                    self.skip_armed = false;
+                    DialogOutcome::default()
+                }
+            },
+            Stage::Confirm => match key.code {
+                KeyCode::Esc => abandon(),
+                KeyCode::Backspace => {
+                    self.typed.pop();
+                    DialogOutcome::default()
+                }
+                KeyCode::Char(c) => {
+                    self.typed.push(c);
+                    DialogOutcome::default()
+                }
+                KeyCode::Enter => {
+                    if self.complete_enabled(db) {
+                        self.complete_sent = true;
+                        DialogOutcome::send(EngineCommand::Complete {
+                            database: self.database.clone(),
+                        })
+                    } else if let Some(r) = &db.cutover_refusal {
+                        DialogOutcome::notice(format!("Complete is disabled: {r}"))
+                    } else {
+                        DialogOutcome::notice(format!(
+                            "Complete is disabled: type {} exactly to confirm",
+                            db.state.name
+                        ))
+                    }
+                }
+                _ => DialogOutcome::default(),
+            },
+            Stage::Completing => match key.code {
+                KeyCode::Esc | KeyCode::Char('q') => DialogOutcome {
+                    close: true,
+                    notice: Some(format!(
+                        "{} is completing; c reopens the dialog",
+                        self.database
+                    )),
+                    ..Default::default()
+                },
+                _ => DialogOutcome::default(),
+            },
+            Stage::Completed => match key.code {
+                KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') => DialogOutcome::close(),
+                _ => DialogOutcome::default(),
+            },
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! Drawing the cutover dialog: live preconditions, the three steps, data-loss warnings, the typed
+//! confirmation and the Complete action, then completion and the target's connection details.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+use super::{CutoverDialog, Stage, StopChoice, begin_refusal, stage};
+use crate::engine::{DatabaseSnapshot, TailMode, TailState};
+use crate::source::tail::StopTraffic;
+use crate::tui::context::TuiContext;
+use crate::tui::dashboard::footer::keys_line;
+use crate::tui::theme::Theme;
+use crate::tui::{format, layout};
+
+/// DMS's confirmation, which typing the database name stands for.
+pub const CONFIRMATION: &str =
+    "I confirm there are no additional log backups to provide and want to complete cutover";
+
+fn check(ok: bool, theme: Theme) -> Span<'static> {
+    if ok {
+        Span::styled("[x] ", theme.ok())
+    } else {
+        Span::styled("[ ] ", theme.warn())
+    }
+}
+
+fn stop_name(s: StopTraffic) -> &'static str {
+    match s {
+        StopTraffic::ReadOnly => "SET READ_ONLY",
+        StopTraffic::RestrictedUser => "SET RESTRICTED_USER",
+    }
+}
+
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    d: &CutoverDialog,
+    db: Option<&DatabaseSnapshot>,
+    ctx: &TuiContext,
+    tick: u64,
+) {
+    let t = ctx.theme;
+    let mut lines = match db {
+        None => vec![
+            Line::raw("This database is no longer part of the migration."),
+            keys_line(&[("Esc", "close")], t),
+        ],
+        Some(db) => body(d, db, ctx, tick),
+    };
+    // Every body ends with its keys: they go in the bottom border, always visible.
+    let keys = lines.pop().unwrap_or_default();
+    while lines.last().is_some_and(|l| l.width() == 0) {
+        lines.pop();
+    }
+    if area.height < 30 {
+        lines.retain(|l| l.width() > 0);
+    }
+    let w = 100.min(area.width);
+    // Word wrapping takes a little more than the estimate: one spare row per few lines.
+    let need = layout::wrapped_height(&lines, w.saturating_sub(2));
+    let r = layout::dialog(area, w, need + need / 6 + 3);
+    let block = Block::bordered()
+        .title(Span::styled(
+            format!(" Cutover: {} ", d.database),
+            t.title(),
+        ))
+        .title_bottom(keys)
+        .border_style(t.focused());
+    frame.render_widget(Clear, r);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        r,
+    );
+}
+
+fn body(
+    d: &CutoverDialog,
+    db: &DatabaseSnapshot,
+    ctx: &TuiContext,
+    tick: u64,
+) -> Vec<Line<'static>> {
+    let t = ctx.theme;
+    let st = stage(Some(db));
+    let mut l: Vec<Line> = Vec::new();
+    match st {
+        Stage::Completing => return completing(d, db, t, tick),
+        Stage::Completed => return completed(db, ctx),
+        _ => {}
+    }
+    // Live preconditions.
+    let state = &db.state;
+    let pending = state.pending();
+    let blocked = state.block_reason.clone().or_else(|| {
+        state
+            .files
+            .iter()
+            .find(|f| f.status == crate::engine::FileStatus::Unrestorable)
+            .map(|f| format!("{} cannot be restored", f.name))
+    });
+    l.push(Line::styled("Preconditions", t.title()));
+    l.push(Line::from(vec![
+        check(state.full_restored(), t),
+        Span::raw("Full backup restored"),
+    ]));
+    l.push(Line::from(vec![
+        check(blocked.is_none(), t),
+        Span::raw(match &blocked {
+            None => "Nothing blocks the restore".to_string(),
+            Some(b) => format!("Restore blocked: {b}"),
+        }),
+    ]));
+    let newest = state.newest().map(|f| f.name.clone());
+    let last = state.last_restored_file.clone();
+    let same = newest.is_some() && newest == last;
+    let last_text = if same {
+        format!(
+            "Last restored file is the newest backup: {}",
+            last.as_deref().unwrap_or("none")
+        )
+    } else {
+        format!(
+            "Last restored {}, newest backup {}",
+            last.as_deref().unwrap_or("none"),
+            newest.as_deref().unwrap_or("none")
+        )
+    };
+    l.push(Line::from(vec![check(same, t), Span::raw(last_text)]));
+    if let Some(e) = &state.error {
+        l.push(Line::from(vec![
+            Span::styled("Error: ", t.error()),
+            Span::raw(e.clone()),
+        ]));
+    }
+    l.push(Line::raw(""));
+
+    // Step 1.
+    l.push(Line::styled("Steps", t.title()));
+    let begun = st != Stage::NotBegun;
+    let mut traffic_skipped = false;
+    if !begun {
+        if ctx.source_connected {
+            let opt = |key: &'static str, label: &'static str, on: bool| {
+                vec![
+                    Span::styled(key, t.key()),
+                    Span::styled(
+                        format!(" {label}"),
+                        if on { t.selected() } else { t.normal() },
+                    ),
+                    Span::raw("  "),
+                ]
+            };
+            let mut spans = vec![Span::raw("1 Stop traffic (optional): ")];
+            spans.extend(opt(
+                "s",
+                "READ_ONLY",
+                d.stop == StopChoice::Stop(StopTraffic::ReadOnly),
+            ));
+            spans.extend(opt(
+                "u",
+                "RESTRICTED_USER",
+                d.stop == StopChoice::Stop(StopTraffic::RestrictedUser),
+            ));
+            spans.extend(opt("n", "don't stop", d.stop == StopChoice::DontStop));
+            l.push(Line::from(spans));
+            traffic_skipped = d.stop == StopChoice::DontStop;
+        } else {
+            l.push(Line::raw(
+                "1 Stop traffic: cutover is not connected to the source; stop the application's writes yourself",
+            ));
+            traffic_skipped = true;
+        }
+    } else {
+        match db.traffic_stopped {
+            Some(s) => l.push(Line::from(vec![
+                check(true, t),
+                Span::raw(format!(
+                    "1 Traffic stopped ({}); abandoning undoes it",
+                    stop_name(s)
+                )),
+            ])),
+            None => {
+                traffic_skipped = true;
+                l.push(Line::from(vec![
+                    Span::styled("[-] ", t.warn()),
+                    Span::raw("1 Traffic not stopped by cutover"),
+                ]));
+            }
+        }
+    }
+
+    // Step 2.
+    let mut tail_skipped = false;
+    match (&state.tail, st) {
+        (_, Stage::NotBegun) => l.push(Line::styled("2 Tail-log backup (after Begin)", t.dim())),
+        (TailState::Taken { file }, _) => l.push(Line::from(vec![
+            check(true, t),
+            Span::raw(format!("2 Tail-log backup {file} is in the backup folder")),
+        ])),
+        (TailState::NoMoreBackups, _) => {
+            tail_skipped = true;
+            l.push(Line::from(vec![
+                Span::styled("[-] ", t.warn()),
+                Span::raw("2 No tail-log backup: you confirmed that no more backups will come"),
+            ]));
+        }
+        (TailState::Undecided, _) => {
+            l.push(Line::raw("2 Tail-log backup:"));
+            let take_style = if ctx.source_connected {
+                t.normal()
+            } else {
+                t.disabled()
+            };
+            l.push(Line::from(vec![
+                Span::raw("  "),
+                Span::styled("t", t.key()),
+                Span::styled(" take it now (through the source connection)", take_style),
+            ]));
+            l.push(Line::from(vec![
+                Span::raw("  "),
+                Span::styled("w", t.key()),
+                Span::raw(format!(
+                    " I took it / I'll take it: wait until it lands in {}",
+                    db.folder
+                )),
+            ]));
+            l.push(Line::from(vec![
+                Span::raw("  "),
+                Span::styled("x", t.key()),
+                Span::raw(" no more backups will come "),
+                Span::styled("(data-loss risk)", t.warn()),
+            ]));
+            let spin = format::spinner(tick);
+            match d.tail {
+                Some(TailMode::Take) => l.push(Line::styled(
+                    format!("  {spin} taking the tail-log backup..."),
+                    t.busy(),
+                )),
+                Some(TailMode::Wait) => l.push(Line::styled(
+                    format!(
+                        "  {spin} waiting for the tail-log backup to land in the backup folder..."
+                    ),
+                    t.busy(),
+                )),
+                _ => {}
+            }
+            if d.skip_armed {
+                tail_skipped = true;
+                l.push(Line::styled(
+                    "  press x again to confirm that no more backups will come",
+                    t.warn(),
+                ));
+            }
+        }
+    }
+
+    // Step 3.
+    let n = pending.len();
+    let mut spans = vec![
+        check(n == 0 && state.full_restored(), t),
+        Span::raw(format!("3 Log backups pending restore: {n}")),
+    ];
+    if n > 0 {
+        let names: Vec<&str> = pending.iter().take(4).map(|f| f.name.as_str()).collect();
+        let more = if n > 4 {
+            format!(" and {} more", n - 4)
+        } else {
+            String::new()
+        };
+        spans.push(Span::styled(
+            format!(" ({}{more})", names.join(", ")),
+            t.dim(),
+        ));
+    }
+    l.push(Line::from(spans));
+
+    // Data-loss warnings.
+    if traffic_skipped {
+        l.push(Line::styled(
+            "Data loss: traffic is not stopped by cutover; writes after the tail-log backup are lost.",
+            t.warn(),
+        ));
+    }
+    if tail_skipped {
+        l.push(Line::styled(
+            "Data loss: without a tail-log backup, transactions after the newest backup are lost.",
+            t.warn(),
+        ));
+    }
+    if begun && n > 0 {
+        l.push(Line::styled(
+            "Completing with backups still pending may lose data: Complete stays disabled until they are restored.",
+            t.warn(),
+        ));
+    }
+    l.push(Line::raw(""));
+
+    match st {
+        Stage::NotBegun => match begin_refusal(db) {
+            None => l.push(keys_line(
+                &[("Enter", "begin cutover"), ("Esc", "close")],
+                t,
+            )),
+            Some(why) => {
+                l.push(Line::from(vec![
+                    Span::styled("Begin is disabled: ", t.warn()),
+                    Span::raw(why),
+                ]));
+                l.push(keys_line(&[("Esc", "close")], t));
+            }
+        },
+        Stage::Tail => l.push(keys_line(
+            &[("t/w/x", "tail-log backup"), ("Esc/a", "abandon cutover")],
+            t,
+        )),
+        _ => confirm(&mut l, d, db, t),
+    }
+    l
+}
+
+fn confirm(l: &mut Vec<Line<'static>>, d: &CutoverDialog, db: &DatabaseSnapshot, t: Theme) {
+    l.push(Line::raw(format!(
+        "Type {} to confirm: \"{CONFIRMATION}\"",
+        db.state.name
+    )));
+    let matches = d.typed == db.state.name;
+    l.push(Line::from(vec![
+        Span::raw("> "),
+        Span::styled(
+            format!("{}_", d.typed),
+            if matches { t.ok() } else { t.normal() },
+        ),
+    ]));
+    let enabled = d.complete_enabled(db);
+    let button: Style = if enabled {
+        t.key().add_modifier(ratatui::style::Modifier::REVERSED)
+    } else {
+        t.disabled()
+    };
+    let mut spans = vec![
+        Span::styled(" Enter: Complete cutover ", button),
+        Span::raw("  "),
+    ];
+    if !enabled {
+        let why = match &db.cutover_refusal {
+            Some(r) => r.clone(),
+            None => format!("type {} exactly", db.state.name),
+        };
+        spans.push(Span::styled(format!("disabled: {why}"), t.dim()));
+    } else if d.complete_sent {
+        spans.push(Span::styled("sent...", t.busy()));
+    }
+    l.push(Line::from(spans));
+    l.push(keys_line(&[("Esc", "abandon cutover")], t));
+}
+
+fn completing(d: &CutoverDialog, db: &DatabaseSnapshot, t: Theme, tick: u64) -> Vec<Line<'static>> {
+    let mut l = vec![
+        Line::styled(
+            format!(
+                "{} Completing: LRS restores the last backup and brings {} online on the target.",
+                format::spinner(tick),
+                db.target_name
+            ),
+            t.busy(),
+        ),
+        Line::raw(format!(
+            "Last backup: {}",
+            db.state.completed_with.as_deref().unwrap_or("-")
+        )),
+        Line::raw("This can take minutes. Closing this dialog does not stop it."),
+    ];
+    if let Some(e) = &db.state.error {
+        l.push(Line::from(vec![
+            Span::styled("Error: ", t.error()),
+            Span::raw(e.clone()),
+        ]));
+    }
+    l.push(Line::raw(""));
+    l.push(keys_line(&[("Esc", "close (completion goes on)")], t));
+    let _ = d;
+    l
+}
+
+fn completed(db: &DatabaseSnapshot, ctx: &TuiContext) -> Vec<Line<'static>> {
+    let t = ctx.theme;
+    vec![
+        Line::styled(
+            format!(
+                "{} is online on the target. Cutover completed.",
+                db.target_name
+            ),
+            t.ok(),
+        ),
+        Line::raw(format!(
+            "Last backup restored: {}",
+            db.state.completed_with.as_deref().unwrap_or("-")
+        )),
+        Line::raw(""),
+        Line::styled("Point the applications at:", t.title()),
+        Line::raw(ctx.connection_for(&db.target_name)),
+        Line::raw(""),
+        keys_line(&[("Enter/Esc", "close")], t),
+    ]
+}

@@ -1,0 +1,65 @@
+//! The event pane: the newest engine events, oldest at the top.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::{DashboardState, Focus};
+use crate::engine::EventLine;
+use crate::tui::theme::Theme;
+use crate::tui::{format, layout};
+
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    events: &[EventLine],
+    state: &DashboardState,
+    theme: Theme,
+    compact: bool,
+) {
+    let focused = state.focus == Focus::Events;
+    let title = if state.events_scroll > 0 {
+        format!(" Events ({} back) ", state.events_scroll)
+    } else {
+        " Events ".to_string()
+    };
+    let block = layout::panel(compact)
+        .title(Span::styled(title, theme.title()))
+        .border_style(if focused {
+            theme.focused()
+        } else {
+            theme.normal()
+        });
+    let rows = area.height.saturating_sub(if compact { 1 } else { 2 }) as usize;
+    let end = events.len().saturating_sub(state.events_scroll);
+    let start = end.saturating_sub(rows);
+    let lines: Vec<Line> = events[start..end]
+        .iter()
+        .map(|e| {
+            let style = match e.level.as_str() {
+                "error" => theme.error(),
+                "warning" => theme.warn(),
+                _ => theme.normal(),
+            };
+            let mut spans = vec![Span::styled(
+                format!("{} ", format::clock(e.at_secs)),
+                theme.dim(),
+            )];
+            if let Some(db) = &e.database {
+                spans.push(Span::styled(format!("{db} "), theme.accent()));
+            }
+            if e.level != "info" {
+                spans.push(Span::styled(format!("{}: ", e.level), style));
+            }
+            spans.push(Span::styled(e.message.clone(), style));
+            Line::from(spans)
+        })
+        .collect();
+    let body = if lines.is_empty() {
+        Paragraph::new(Line::styled("no events yet", theme.dim()))
+    } else {
+        Paragraph::new(lines)
+    };
+    frame.render_widget(body.block(block), area);
+}

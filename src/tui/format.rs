@@ -1,0 +1,157 @@
+//! Text for sizes, rates, durations, phases and file statuses (humansize, binary units).
+
+use ratatui::style::Style;
+
+use super::theme::Theme;
+use crate::backup::BackupType;
+use crate::engine::{FileStatus, Phase};
+
+/// `1.50 GiB`.
+pub fn bytes(n: u64) -> String {
+    humansize::format_size(n, humansize::BINARY)
+}
+
+/// `12.3 MiB/s` (a negative or non-finite rate shows as 0).
+pub fn rate(bytes_per_sec: f64) -> String {
+    let r = if bytes_per_sec.is_finite() && bytes_per_sec > 0.0 {
+        bytes_per_sec as u64
+    } else {
+        0
+    };
+    format!("{}/s", humansize::format_size(r, humansize::BINARY))
+}
+
+/// `45s`, `3m20s`, `1h02m`, `2d03h`.
+pub fn duration(secs: f64) -> String {
+    if !secs.is_finite() || secs < 0.0 {
+        return "-".to_string();
+    }
+    let s = secs.round() as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..86400 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{:02}h", s / 86400, (s % 86400) / 3600),
+    }
+}
+
+/// `01:02:03` (hours grow past 99).
+pub fn clock(secs: u64) -> String {
+    format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600,
+        (secs % 3600) / 60,
+        secs % 60
+    )
+}
+
+/// Percentage of `done` in `total`, 100 when there is nothing to do.
+pub fn percent(done: u64, total: u64) -> u64 {
+    if total == 0 {
+        100
+    } else {
+        ((done.min(total) as u128 * 100) / total as u128) as u64
+    }
+}
+
+/// DMS-like state names, upper case, at most 11 characters.
+pub fn phase_badge(p: Phase) -> &'static str {
+    match p {
+        Phase::Preflight => "PREFLIGHT",
+        Phase::UploadingFullBackup => "UPLOADING",
+        Phase::Restoring => "RESTORING",
+        Phase::CatchingUp => "CATCHING UP",
+        Phase::ReadyForCutover => "READY",
+        Phase::CuttingOver => "CUTOVER",
+        Phase::Completing => "COMPLETING",
+        Phase::Completed => "COMPLETED",
+        Phase::Failed => "FAILED",
+        Phase::Blocked => "BLOCKED",
+        Phase::Canceled => "CANCELED",
+    }
+}
+
+pub fn phase_style(p: Phase, t: Theme) -> Style {
+    match p {
+        Phase::Preflight | Phase::Canceled => t.dim(),
+        Phase::UploadingFullBackup | Phase::Restoring | Phase::CatchingUp => t.busy(),
+        Phase::ReadyForCutover | Phase::Completed => t.ok(),
+        Phase::CuttingOver | Phase::Completing => t.accent(),
+        Phase::Failed | Phase::Blocked => t.error(),
+    }
+}
+
+pub fn file_status(s: FileStatus) -> &'static str {
+    match s {
+        FileStatus::Arrived => "Arrived",
+        FileStatus::Uploading => "Uploading",
+        FileStatus::Uploaded => "Uploaded",
+        FileStatus::Restoring => "Restoring",
+        FileStatus::Restored => "Restored",
+        FileStatus::Skipped => "Skipped",
+        FileStatus::Unrestorable => "Unrestorable",
+    }
+}
+
+pub fn file_status_style(s: FileStatus, t: Theme) -> Style {
+    match s {
+        FileStatus::Arrived | FileStatus::Uploaded => t.normal(),
+        FileStatus::Uploading | FileStatus::Restoring => t.busy(),
+        FileStatus::Restored => t.ok(),
+        FileStatus::Skipped => t.dim(),
+        FileStatus::Unrestorable => t.error(),
+    }
+}
+
+pub fn backup_type(b: BackupType) -> &'static str {
+    match b {
+        BackupType::Full => "FULL",
+        BackupType::Diff => "DIFF",
+        BackupType::Log => "LOG",
+        BackupType::File => "FILE",
+        BackupType::FileDiff => "FDIF",
+        BackupType::Partial => "PART",
+        BackupType::PartialDiff => "PDIF",
+    }
+}
+
+/// The spinner frame for a tick.
+pub fn spinner(tick: u64) -> &'static str {
+    const FRAMES: [&str; 4] = ["|", "/", "-", "\\"];
+    FRAMES[(tick % 4) as usize]
+}
+
+/// Cuts `s` to `max` characters, ending with `~` when cut.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let mut out: String = s.chars().take(max - 1).collect();
+    out.push('~');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(duration(5.0), "5s");
+        assert_eq!(duration(200.0), "3m20s");
+        assert_eq!(duration(3725.0), "1h02m");
+        assert_eq!(duration(2.0 * 86400.0 + 3.0 * 3600.0), "2d03h");
+        assert_eq!(duration(f64::NAN), "-");
+    }
+
+    #[test]
+    fn percent_and_truncate() {
+        assert_eq!(percent(1, 3), 33);
+        assert_eq!(percent(0, 0), 100);
+        assert_eq!(truncate("abcdef", 4), "abc~");
+        assert_eq!(truncate("abc", 4), "abc");
+    }
+}

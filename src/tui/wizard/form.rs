@@ -1,0 +1,294 @@
+//! A small form: text, secret (masked), toggle and choice fields; fields shown only when other
+//! fields have given values; Up/Down/Tab move, typing edits, Space toggles, Left/Right choose.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use crate::tui::theme::Theme;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Secret,
+    Toggle,
+    Choice(&'static [&'static str]),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    pub key: String,
+    pub label: String,
+    pub kind: Kind,
+    pub text: String,
+    pub on: bool,
+    pub choice: usize,
+    /// Shown under the form while the field has the cursor.
+    pub help: String,
+    /// Shown only when every (field key, value) holds (toggle: 0 off / 1 on; choice: index).
+    pub show_if: Vec<(&'static str, usize)>,
+    /// Hidden by the screen regardless of other fields.
+    pub hidden: bool,
+}
+
+impl Field {
+    fn new(key: impl Into<String>, label: impl Into<String>, kind: Kind) -> Self {
+        Field {
+            key: key.into(),
+            label: label.into(),
+            kind,
+            text: String::new(),
+            on: false,
+            choice: 0,
+            help: String::new(),
+            show_if: Vec::new(),
+            hidden: false,
+        }
+    }
+    pub fn text(key: impl Into<String>, label: impl Into<String>, value: &str) -> Self {
+        let mut f = Field::new(key, label, Kind::Text);
+        f.text = value.to_string();
+        f
+    }
+    pub fn secret(key: impl Into<String>, label: impl Into<String>, value: &str) -> Self {
+        let mut f = Field::new(key, label, Kind::Secret);
+        f.text = value.to_string();
+        f
+    }
+    pub fn toggle(key: impl Into<String>, label: impl Into<String>, on: bool) -> Self {
+        let mut f = Field::new(key, label, Kind::Toggle);
+        f.on = on;
+        f
+    }
+    pub fn choice(
+        key: impl Into<String>,
+        label: impl Into<String>,
+        options: &'static [&'static str],
+        at: usize,
+    ) -> Self {
+        let mut f = Field::new(key, label, Kind::Choice(options));
+        f.choice = at.min(options.len().saturating_sub(1));
+        f
+    }
+    pub fn help(mut self, h: impl Into<String>) -> Self {
+        self.help = h.into();
+        self
+    }
+    pub fn show_if(mut self, key: &'static str, value: usize) -> Self {
+        self.show_if.push((key, value));
+        self
+    }
+    fn value_index(&self) -> usize {
+        match self.kind {
+            Kind::Toggle => usize::from(self.on),
+            _ => self.choice,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Form {
+    pub fields: Vec<Field>,
+    /// Index into `fields` (always a visible one).
+    pub cursor: usize,
+}
+
+impl Form {
+    pub fn new(fields: Vec<Field>) -> Self {
+        Form { fields, cursor: 0 }
+    }
+
+    fn get(&self, key: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.key == key)
+    }
+    pub fn text(&self, key: &str) -> &str {
+        self.get(key).map_or("", |f| f.text.as_str())
+    }
+    pub fn trimmed(&self, key: &str) -> String {
+        self.text(key).trim().to_string()
+    }
+    pub fn on(&self, key: &str) -> bool {
+        self.get(key).is_some_and(|f| f.on)
+    }
+    pub fn choice(&self, key: &str) -> usize {
+        self.get(key).map_or(0, |f| f.choice)
+    }
+    pub fn label(&self, key: &str) -> String {
+        self.get(key)
+            .map_or_else(|| key.to_string(), |f| f.label.clone())
+    }
+
+    pub fn visible(&self, i: usize) -> bool {
+        !self.fields[i].hidden
+            && self.fields[i]
+                .show_if
+                .iter()
+                .all(|(k, v)| self.get(k).is_some_and(|f| f.value_index() == *v))
+    }
+
+    /// Takes the values typed in `old` for the fields both forms have (a form rebuilt for a new
+    /// list of databases keeps what was typed).
+    pub fn merge_from(&mut self, old: &Form) {
+        for f in &mut self.fields {
+            if let Some(o) = old
+                .fields
+                .iter()
+                .find(|o| o.key == f.key && o.kind == f.kind)
+            {
+                f.text = o.text.clone();
+                f.on = o.on;
+                f.choice = o.choice;
+            }
+        }
+        let key = old.focused_key().to_string();
+        self.focus(&key);
+        self.fix_cursor();
+    }
+
+    pub fn set_hidden(&mut self, key: &str, hidden: bool) {
+        if let Some(f) = self.fields.iter_mut().find(|f| f.key == key) {
+            f.hidden = hidden;
+        }
+        self.fix_cursor();
+    }
+
+    /// Puts the cursor on the field with this key.
+    pub fn focus(&mut self, key: &str) {
+        if let Some(i) = self.fields.iter().position(|f| f.key == key) {
+            self.cursor = i;
+        }
+    }
+
+    pub fn focused_key(&self) -> &str {
+        self.fields.get(self.cursor).map_or("", |f| f.key.as_str())
+    }
+
+    fn step(&mut self, forward: bool) {
+        let n = self.fields.len();
+        if n == 0 {
+            return;
+        }
+        let mut i = self.cursor;
+        for _ in 0..n {
+            i = if forward {
+                (i + 1) % n
+            } else {
+                (i + n - 1) % n
+            };
+            if self.visible(i) {
+                self.cursor = i;
+                return;
+            }
+        }
+    }
+
+    fn fix_cursor(&mut self) {
+        if !self.fields.is_empty() && !self.visible(self.cursor) {
+            self.step(true);
+        }
+    }
+
+    /// Handles an editing key; false when the key is not the form's (Enter, Esc, Ctrl-...).
+    pub fn handle_key(&mut self, key: KeyEvent) -> bool {
+        if key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+        {
+            return false;
+        }
+        let consumed = match key.code {
+            KeyCode::Down | KeyCode::Tab => {
+                self.step(true);
+                true
+            }
+            KeyCode::Up | KeyCode::BackTab => {
+                self.step(false);
+                true
+            }
+            code => match self.fields.get_mut(self.cursor) {
+                None => false,
+                Some(f) => match (&f.kind, code) {
+                    (Kind::Text | Kind::Secret, KeyCode::Char(c)) => {
+                        f.text.push(c);
+                        true
+                    }
+                    (Kind::Text | Kind::Secret, KeyCode::Backspace) => {
+                        f.text.pop();
+                        true
+                    }
+                    (Kind::Toggle, KeyCode::Char(' ') | KeyCode::Left | KeyCode::Right) => {
+                        f.on = !f.on;
+                        true
+                    }
+                    (Kind::Choice(opts), KeyCode::Char(' ') | KeyCode::Right) => {
+                        f.choice = (f.choice + 1) % opts.len().max(1);
+                        true
+                    }
+                    (Kind::Choice(opts), KeyCode::Left) => {
+                        let n = opts.len().max(1);
+                        f.choice = (f.choice + n - 1) % n;
+                        true
+                    }
+                    _ => false,
+                },
+            },
+        };
+        self.fix_cursor();
+        consumed
+    }
+}
+
+/// Draws the visible fields, one a line (`label  value`), and the focused field's help.
+pub fn render(frame: &mut Frame, area: Rect, form: &Form, focused: bool, theme: Theme) {
+    let label_w = form
+        .fields
+        .iter()
+        .map(|f| f.label.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(24);
+    let mut lines = Vec::new();
+    for (i, f) in form.fields.iter().enumerate() {
+        if !form.visible(i) {
+            continue;
+        }
+        let here = focused && i == form.cursor;
+        let value = match &f.kind {
+            Kind::Text => f.text.clone(),
+            Kind::Secret => "*".repeat(f.text.chars().count()),
+            Kind::Toggle => if f.on { "[x]" } else { "[ ]" }.to_string(),
+            Kind::Choice(opts) => format!("< {} >", opts.get(f.choice).copied().unwrap_or("")),
+        };
+        let cursor = if here && matches!(f.kind, Kind::Text | Kind::Secret) {
+            "_"
+        } else {
+            ""
+        };
+        let value_style = if here {
+            theme.selected()
+        } else {
+            theme.normal()
+        };
+        lines.push(Line::from(vec![
+            Span::styled(if here { "> " } else { "  " }, theme.key()),
+            Span::styled(
+                format!(
+                    "{:<label_w$}  ",
+                    crate::tui::format::truncate(&f.label, label_w)
+                ),
+                if here { theme.title() } else { theme.dim() },
+            ),
+            Span::styled(format!("{value}{cursor}"), value_style),
+        ]));
+    }
+    if let Some(f) = form.fields.get(form.cursor)
+        && focused
+        && !f.help.is_empty()
+    {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(f.help.clone(), theme.dim()));
+    }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}

@@ -1,0 +1,557 @@
+//! The setup wizard: Source -> Target -> Databases -> Migration settings -> Summary. Each screen is
+//! validated before Next (the error names the field), Esc goes back, Ctrl-T tests the connection on
+//! Source and Target. The wizard never connects anywhere: it asks for work with
+//! [`WizardRequest`]s, which the app runs on a [`WizardBackend`] in the background, and takes the
+//! answers with [`WizardState::on_result`] (gitui style: the job notifies, the loop pulls).
+
+pub mod databases;
+pub mod form;
+pub mod settings;
+pub mod source;
+pub mod summary;
+pub mod target;
+pub mod values;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+pub use databases::DatabaseList;
+pub use form::Form;
+pub use values::{
+    MigrationSettings, SecretText, SourceAuthKind, SourceForm, SourceSummary, StorageAuthKind,
+    TargetCredential, TargetForm, WizardBackend, WizardOutcome, WizardValues,
+};
+
+use crate::catalog::Finding;
+use crate::tui::dashboard::footer::keys_line;
+use crate::tui::theme::Theme;
+use crate::tui::{format, layout, small};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Screen {
+    Source,
+    Target,
+    Databases,
+    Settings,
+    Summary,
+}
+
+impl Screen {
+    pub const ALL: [Screen; 5] = [
+        Screen::Source,
+        Screen::Target,
+        Screen::Databases,
+        Screen::Settings,
+        Screen::Summary,
+    ];
+    pub fn title(self) -> &'static str {
+        match self {
+            Screen::Source => "Source",
+            Screen::Target => "Target",
+            Screen::Databases => "Databases",
+            Screen::Settings => "Migration settings",
+            Screen::Summary => "Summary",
+        }
+    }
+    fn next(self) -> Screen {
+        match self {
+            Screen::Source => Screen::Target,
+            Screen::Target => Screen::Databases,
+            Screen::Databases => Screen::Settings,
+            Screen::Settings | Screen::Summary => Screen::Summary,
+        }
+    }
+    fn prev(self) -> Option<Screen> {
+        match self {
+            Screen::Source => None,
+            Screen::Target => Some(Screen::Source),
+            Screen::Databases => Some(Screen::Target),
+            Screen::Settings => Some(Screen::Databases),
+            Screen::Summary => Some(Screen::Settings),
+        }
+    }
+}
+
+/// A background job's state as the screen shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum JobStatus<T> {
+    #[default]
+    Idle,
+    /// Waiting for the answer to request `id` (older answers are ignored).
+    Running {
+        id: u64,
+    },
+    Done(Result<T, String>),
+}
+
+impl<T> JobStatus<T> {
+    pub fn running(&self) -> bool {
+        matches!(self, JobStatus::Running { .. })
+    }
+}
+
+/// Work the wizard asks the app to do on the backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WizardRequest {
+    TestSource { id: u64, form: SourceForm },
+    TestTarget { id: u64, form: TargetForm },
+    Preflight { id: u64, values: Box<WizardValues> },
+}
+
+/// The backend's answer to a [`WizardRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WizardResult {
+    Source {
+        id: u64,
+        result: Result<SourceSummary, String>,
+    },
+    Target {
+        id: u64,
+        result: Result<String, String>,
+    },
+    Preflight {
+        id: u64,
+        result: Result<Vec<(String, Vec<Finding>)>, String>,
+    },
+}
+
+/// The wizard's state: the values and one form per screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WizardState {
+    pub screen: Screen,
+    pub values: WizardValues,
+    pub source: Form,
+    pub target: Form,
+    pub db_list: DatabaseList,
+    pub settings: Form,
+    pub summary: Form,
+    pub summary_scroll: u16,
+    pub source_test: JobStatus<SourceSummary>,
+    pub target_test: JobStatus<String>,
+    pub preflight: JobStatus<Vec<(String, Vec<Finding>)>>,
+    /// The validation error of the last Next (names the field).
+    pub error: Option<String>,
+    /// Esc on the first screen or Ctrl-C: "leave the wizard?" is shown.
+    pub confirm_cancel: bool,
+    /// Set when the wizard is over.
+    pub outcome: Option<WizardOutcome>,
+    pub tick: u64,
+    next_id: u64,
+}
+
+impl WizardState {
+    /// A wizard prefilled with `values` (use `WizardValues::default()` for an empty one).
+    pub fn new(values: WizardValues) -> Self {
+        WizardState {
+            screen: Screen::Source,
+            source: source::form(&values.source),
+            target: target::form(&values.target),
+            db_list: DatabaseList::default(),
+            settings: settings::form(&values.settings, &values.databases),
+            summary: summary::form(&values),
+            summary_scroll: 0,
+            source_test: JobStatus::Idle,
+            target_test: JobStatus::Idle,
+            preflight: JobStatus::Idle,
+            error: None,
+            confirm_cancel: false,
+            outcome: None,
+            tick: 0,
+            next_id: 1,
+            values,
+        }
+    }
+
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// True while a spinner turns (a test or the preflight runs).
+    pub fn animating(&self) -> bool {
+        self.source_test.running() || self.target_test.running() || self.preflight.running()
+    }
+
+    fn request_source(&mut self) -> Vec<WizardRequest> {
+        let id = self.id();
+        self.source_test = JobStatus::Running { id };
+        vec![WizardRequest::TestSource {
+            id,
+            form: self.values.source.clone(),
+        }]
+    }
+
+    /// Takes a backend answer; answers to superseded requests are dropped.
+    pub fn on_result(&mut self, r: WizardResult) {
+        match r {
+            WizardResult::Source { id, result } => {
+                if self.source_test == (JobStatus::Running { id }) {
+                    if let Ok(s) = &result {
+                        // Forget selections the source does not have; keep the prefilled ones it has.
+                        let names: Vec<&str> =
+                            s.databases.iter().map(|d| d.name.as_str()).collect();
+                        self.values
+                            .databases
+                            .retain(|n| names.contains(&n.as_str()));
+                    }
+                    self.source_test = JobStatus::Done(result);
+                }
+            }
+            WizardResult::Target { id, result } => {
+                if self.target_test == (JobStatus::Running { id }) {
+                    self.target_test = JobStatus::Done(result);
+                }
+            }
+            WizardResult::Preflight { id, result } => {
+                if self.preflight == (JobStatus::Running { id }) {
+                    let warnings = result.as_ref().is_ok_and(|p| summary::counts(p).1 > 0);
+                    self.summary.set_hidden("ack", !warnings);
+                    self.preflight = JobStatus::Done(result);
+                }
+            }
+        }
+    }
+
+    /// Validates the current screen into the values.
+    fn apply(&mut self) -> Result<(), String> {
+        match self.screen {
+            Screen::Source => source::apply(&self.source, &mut self.values.source),
+            Screen::Target => target::apply(&self.target, &mut self.values.target),
+            Screen::Databases => databases::apply(self),
+            Screen::Settings => settings::apply(
+                &self.settings,
+                &mut self.values.settings,
+                &self.values.databases,
+            ),
+            Screen::Summary => summary::apply_activity(&self.summary, &mut self.values),
+        }
+    }
+
+    fn enter(&mut self, screen: Screen) -> Vec<WizardRequest> {
+        self.screen = screen;
+        self.error = None;
+        match screen {
+            Screen::Databases
+                if !matches!(self.source_test, JobStatus::Done(Ok(_)))
+                    && !self.source_test.running() =>
+            {
+                self.request_source()
+            }
+            Screen::Settings => {
+                let mut f = settings::form(&self.values.settings, &self.values.databases);
+                f.merge_from(&self.settings);
+                self.settings = f;
+                Vec::new()
+            }
+            Screen::Summary => {
+                let id = self.id();
+                self.preflight = JobStatus::Running { id };
+                self.summary.set_hidden("ack", true);
+                if let Some(f) = self.summary.fields.iter_mut().find(|f| f.key == "ack") {
+                    f.on = false;
+                }
+                self.summary_scroll = 0;
+                vec![WizardRequest::Preflight {
+                    id,
+                    values: Box::new(self.values.clone()),
+                }]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn next(&mut self) -> Vec<WizardRequest> {
+        if let Err(e) = self.apply() {
+            self.error = Some(e);
+            return Vec::new();
+        }
+        if self.screen == Screen::Summary {
+            self.run();
+            return Vec::new();
+        }
+        self.enter(self.screen.next())
+    }
+
+    fn run(&mut self) {
+        match &self.preflight {
+            JobStatus::Done(Ok(pre)) => {
+                let (e, w) = summary::counts(pre);
+                if e > 0 {
+                    self.error = Some(format!(
+                        "Run is blocked: the preflight found {e} error(s); fix them first"
+                    ));
+                } else if w > 0 && !self.summary.on("ack") {
+                    self.error = Some(format!(
+                        "Acknowledge the {w} warning(s) first: Space on 'Acknowledge warnings'"
+                    ));
+                    self.summary.focus("ack");
+                } else {
+                    self.outcome = Some(WizardOutcome::Run(self.values.clone()));
+                }
+            }
+            JobStatus::Done(Err(e)) => {
+                self.error = Some(format!("Run is blocked: the preflight failed: {e}"))
+            }
+            _ => self.error = Some("wait for the preflight to finish".to_string()),
+        }
+    }
+
+    fn test_connection(&mut self) -> Vec<WizardRequest> {
+        if let Err(e) = self.apply() {
+            self.error = Some(e);
+            return Vec::new();
+        }
+        self.error = None;
+        match self.screen {
+            Screen::Source => self.request_source(),
+            Screen::Target => {
+                let id = self.id();
+                self.target_test = JobStatus::Running { id };
+                vec![WizardRequest::TestTarget {
+                    id,
+                    form: self.values.target.clone(),
+                }]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Handles one key; returns the background work to start.
+    pub fn handle_key(&mut self, key: KeyEvent) -> Vec<WizardRequest> {
+        if key.kind == KeyEventKind::Release || self.outcome.is_some() {
+            return Vec::new();
+        }
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if self.confirm_cancel {
+            match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => {
+                    self.outcome = Some(WizardOutcome::Cancelled)
+                }
+                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
+                    self.confirm_cancel = false
+                }
+                _ => {}
+            }
+            return Vec::new();
+        }
+        if ctrl && matches!(key.code, KeyCode::Char('c') | KeyCode::Char('q')) {
+            self.confirm_cancel = true;
+            return Vec::new();
+        }
+        if ctrl && key.code == KeyCode::Char('t') {
+            return self.test_connection();
+        }
+        if self.screen == Screen::Databases {
+            if key.code == KeyCode::Char('t') && !self.db_list.filter_editing {
+                return self.request_source();
+            }
+            if databases::handle_key(self, key) {
+                return Vec::new();
+            }
+        } else if self.screen == Screen::Summary
+            && matches!(key.code, KeyCode::PageDown | KeyCode::PageUp)
+        {
+            self.summary_scroll = if key.code == KeyCode::PageDown {
+                self.summary_scroll.saturating_add(5)
+            } else {
+                self.summary_scroll.saturating_sub(5)
+            };
+            return Vec::new();
+        } else if let Some(f) = self.form_mut()
+            && f.handle_key(key)
+        {
+            return Vec::new();
+        }
+        match key.code {
+            KeyCode::Enter => self.next(),
+            KeyCode::Esc => {
+                match self.screen.prev() {
+                    Some(p) => {
+                        self.screen = p;
+                        self.error = None;
+                    }
+                    None => self.confirm_cancel = true,
+                }
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn form_mut(&mut self) -> Option<&mut Form> {
+        match self.screen {
+            Screen::Source => Some(&mut self.source),
+            Screen::Target => Some(&mut self.target),
+            Screen::Databases => None,
+            Screen::Settings => Some(&mut self.settings),
+            Screen::Summary => Some(&mut self.summary),
+        }
+    }
+}
+
+/// "testing..." / the result / the hint, for a test-connection job.
+pub fn job_line<T>(
+    job: &JobStatus<T>,
+    hint: &str,
+    tick: u64,
+    theme: Theme,
+    ok: impl Fn(&T) -> String,
+) -> Line<'static> {
+    match job {
+        JobStatus::Idle => Line::styled(hint.to_string(), theme.dim()),
+        JobStatus::Running { .. } => Line::styled(
+            format!("{} testing...", format::spinner(tick)),
+            theme.busy(),
+        ),
+        JobStatus::Done(Ok(v)) => Line::styled(ok(v), theme.ok()),
+        JobStatus::Done(Err(e)) => Line::from(vec![
+            Span::styled("Failed: ", theme.error()),
+            Span::raw(e.clone()),
+        ]),
+    }
+}
+
+/// Draws the wizard (or the too-small screen).
+pub fn render(frame: &mut Frame, s: &WizardState, theme: Theme) {
+    let area = frame.area();
+    if small::too_small(area) {
+        small::render(frame, area, theme);
+        return;
+    }
+    let [head, body, status, foot] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(10),
+        Constraint::Length(2),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    steps(frame, head, s.screen, theme);
+    let block = Block::bordered().title(Span::styled(
+        format!(" {} ", s.screen.title()),
+        theme.title(),
+    ));
+    let inner = block.inner(body);
+    frame.render_widget(block, body);
+    match s.screen {
+        Screen::Source => source::render(frame, inner, s, theme),
+        Screen::Target => target::render(frame, inner, s, theme),
+        Screen::Databases => databases::render(frame, inner, s, theme),
+        Screen::Settings => settings::render(frame, inner, s, theme),
+        Screen::Summary => summary::render(frame, inner, s, theme),
+    }
+    if let Some(e) = &s.error {
+        frame.render_widget(
+            Paragraph::new(Line::from(vec![
+                Span::styled("! ", theme.error()),
+                Span::raw(e.clone()),
+            ]))
+            .wrap(Wrap { trim: true }),
+            status,
+        );
+    }
+    frame.render_widget(Paragraph::new(footer(s, theme)), foot);
+    if s.confirm_cancel {
+        let r = layout::dialog(area, 56, 7);
+        frame.render_widget(Clear, r);
+        let lines = vec![
+            Line::raw("Nothing has been started; the values typed are lost."),
+            Line::raw(""),
+            keys_line(&[("y", "leave"), ("n", "stay")], theme),
+        ];
+        frame.render_widget(
+            Paragraph::new(lines)
+                .wrap(Wrap { trim: true })
+                .block(Block::bordered().title(Span::styled(" Leave the wizard? ", theme.title()))),
+            r,
+        );
+    }
+}
+
+fn steps(frame: &mut Frame, area: Rect, current: Screen, theme: Theme) {
+    let mut spans = vec![Span::styled(
+        if area.width >= 100 {
+            " cutover setup  "
+        } else {
+            " "
+        },
+        theme.title(),
+    )];
+    for (i, s) in Screen::ALL.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" > ", theme.dim()));
+        }
+        let name = if *s == Screen::Settings {
+            "Settings"
+        } else {
+            s.title()
+        };
+        let label = format!("{} {name}", i + 1);
+        spans.push(if *s == current {
+            Span::styled(label, theme.selected())
+        } else if *s < current {
+            Span::styled(label, theme.ok())
+        } else {
+            Span::styled(label, theme.dim())
+        });
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn footer(s: &WizardState, theme: Theme) -> Line<'static> {
+    let back = if s.screen == Screen::Source {
+        "cancel"
+    } else {
+        "back"
+    };
+    let next = if s.screen == Screen::Summary {
+        "run"
+    } else {
+        "next"
+    };
+    match s.screen {
+        Screen::Source | Screen::Target => keys_line(
+            &[
+                ("Up/Down", "field"),
+                ("Space", "toggle"),
+                ("Ctrl-T", "test connection"),
+                ("Enter", next),
+                ("Esc", back),
+            ],
+            theme,
+        ),
+        Screen::Databases => keys_line(
+            &[
+                ("j/k", "move"),
+                ("Space", "select"),
+                ("a", "all"),
+                ("/", "filter"),
+                ("t", "reload"),
+                ("Enter", next),
+                ("Esc", back),
+            ],
+            theme,
+        ),
+        Screen::Settings => keys_line(
+            &[
+                ("Up/Down", "field"),
+                ("Space", "toggle"),
+                ("Enter", next),
+                ("Esc", back),
+            ],
+            theme,
+        ),
+        Screen::Summary => keys_line(
+            &[
+                ("Up/Down", "field"),
+                ("PgDn/PgUp", "scroll"),
+                ("Space", "acknowledge"),
+                ("Enter", next),
+                ("Esc", back),
+            ],
+            theme,
+        ),
+    }
+}

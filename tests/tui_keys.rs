@@ -1,0 +1,351 @@
+//! Key handling on the pure UI state (no terminal): which keys open what, and which
+//! `EngineCommand`s are sent.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use cutover::engine::{EngineCommand, MigrationSnapshot, Phase, TailState};
+use cutover::source::tail::StopTraffic;
+use cutover::tui::dashboard::{DashboardState, Focus, Overlay};
+use cutover::tui::sample;
+use cutover::tui::{Theme, TuiContext};
+
+fn ctx(source_connected: bool) -> TuiContext {
+    TuiContext {
+        source_connected,
+        target_connection: "Server=mi;Database={database}".to_string(),
+        theme: Theme::plain(),
+    }
+}
+
+fn key(c: KeyCode) -> KeyEvent {
+    KeyEvent::new(c, KeyModifiers::NONE)
+}
+
+fn ch(c: char) -> KeyEvent {
+    key(KeyCode::Char(c))
+}
+
+/// Presses the keys in order; returns every command sent.
+fn press(
+    state: &mut DashboardState,
+    snap: &MigrationSnapshot,
+    ctx: &TuiContext,
+    keys: &[KeyEvent],
+) -> Vec<EngineCommand> {
+    keys.iter()
+        .flat_map(|k| state.handle_key(*k, snap, ctx))
+        .collect()
+}
+
+fn typed(s: &str) -> Vec<KeyEvent> {
+    s.chars().map(ch).collect()
+}
+
+fn snap(dbs: &[(&str, Phase)]) -> MigrationSnapshot {
+    sample::migration(
+        dbs.iter()
+            .map(|(n, p)| sample::database(n, *p, 4))
+            .collect(),
+    )
+}
+
+/// db1 cutting over with the tail settled; `refusal` is the guard's answer.
+fn cutting_over(refusal: Option<&str>) -> MigrationSnapshot {
+    let mut db = sample::database("db1", Phase::CuttingOver, 4);
+    db.state.tail = TailState::Taken {
+        file: db.state.files.last().unwrap().name.clone(),
+    };
+    db.cutover_refusal = refusal.map(str::to_string);
+    sample::migration(vec![db])
+}
+
+fn open_dialog(state: &mut DashboardState, snap: &MigrationSnapshot, c: &TuiContext) {
+    assert!(press(state, snap, c, &[ch('c')]).is_empty());
+    assert!(
+        matches!(state.overlay, Overlay::Cutover(_)),
+        "c opens the dialog"
+    );
+}
+
+#[test]
+fn c_opens_the_cutover_dialog_of_the_selected_database() {
+    let s = snap(&[("db1", Phase::Restoring), ("db2", Phase::ReadyForCutover)]);
+    let c = ctx(true);
+    let mut st = DashboardState::new();
+    // db1 is still restoring its full backup: no dialog, a notice saying why.
+    press(&mut st, &s, &c, &[ch('c')]);
+    assert_eq!(st.overlay, Overlay::None);
+    assert!(
+        st.notice
+            .as_deref()
+            .unwrap()
+            .contains("full backup is restored")
+    );
+    press(&mut st, &s, &c, &[ch('j'), ch('c')]);
+    match &st.overlay {
+        Overlay::Cutover(d) => assert_eq!(d.database, "db2"),
+        o => panic!("expected the cutover dialog, got {o:?}"),
+    }
+}
+
+#[test]
+fn begin_sends_begin_cutover_with_the_chosen_stop_traffic() {
+    let s = snap(&[("db1", Phase::ReadyForCutover)]);
+    let c = ctx(true);
+    let mut st = DashboardState::new();
+    open_dialog(&mut st, &s, &c);
+    let sent = press(&mut st, &s, &c, &[ch('u'), key(KeyCode::Enter)]);
+    assert_eq!(
+        sent,
+        vec![EngineCommand::BeginCutover {
+            database: "db1".into(),
+            stop_traffic: Some(StopTraffic::RestrictedUser)
+        }]
+    );
+}
+
+#[test]
+fn without_a_source_connection_traffic_is_not_stopped_and_the_tail_is_not_taken() {
+    let s = snap(&[("db1", Phase::ReadyForCutover)]);
+    let c = ctx(false);
+    let mut st = DashboardState::new();
+    open_dialog(&mut st, &s, &c);
+    // s is not offered: stop_traffic stays None.
+    let sent = press(&mut st, &s, &c, &[ch('s'), key(KeyCode::Enter)]);
+    assert_eq!(
+        sent,
+        vec![EngineCommand::BeginCutover {
+            database: "db1".into(),
+            stop_traffic: None
+        }]
+    );
+    let s = snap(&[("db1", Phase::CuttingOver)]);
+    assert!(press(&mut st, &s, &c, &[ch('t')]).is_empty());
+    assert!(st.notice.as_deref().unwrap().contains("not connected"));
+}
+
+#[test]
+fn tail_keys_send_take_tail_and_confirm_no_more_backups_only_on_the_second_x() {
+    let s = snap(&[("db1", Phase::CuttingOver)]);
+    let c = ctx(true);
+    let mut st = DashboardState::new();
+    open_dialog(&mut st, &s, &c);
+    assert_eq!(
+        press(&mut st, &s, &c, &[ch('t')]),
+        vec![EngineCommand::TakeTail {
+            database: "db1".into()
+        }]
+    );
+    assert!(
+        press(&mut st, &s, &c, &[ch('w')]).is_empty(),
+        "waiting sends nothing"
+    );
+    assert!(
+        press(&mut st, &s, &c, &[ch('x')]).is_empty(),
+        "the first x only arms"
+    );
+    assert_eq!(
+        press(&mut st, &s, &c, &[ch('x')]),
+        vec![EngineCommand::ConfirmNoMoreBackups {
+            database: "db1".into()
+        }]
+    );
+}
+
+#[test]
+fn typing_the_name_enables_complete_only_when_the_guard_has_no_refusal() {
+    let c = ctx(true);
+    // Guard refuses: the exact name does not enable Complete.
+    let s = cutting_over(Some("1 backup(s) not restored yet: db1_LOG.trn"));
+    let mut st = DashboardState::new();
+    open_dialog(&mut st, &s, &c);
+    let mut keys = typed("db1");
+    keys.push(key(KeyCode::Enter));
+    assert!(press(&mut st, &s, &c, &keys).is_empty());
+    assert!(st.notice.as_deref().unwrap().contains("not restored yet"));
+    // Guard allows: a wrong name does not enable it, the exact one does.
+    let s = cutting_over(None);
+    let mut st = DashboardState::new();
+    open_dialog(&mut st, &s, &c);
+    let mut keys = typed("DB1");
+    keys.push(key(KeyCode::Enter));
+    assert!(
+        press(&mut st, &s, &c, &keys).is_empty(),
+        "the name must match exactly"
+    );
+    let Overlay::Cutover(d) = &st.overlay else {
+        panic!("dialog closed")
+    };
+    assert!(!d.complete_enabled(&s.databases[0]));
+    let mut keys = vec![key(KeyCode::Backspace); 3];
+    keys.extend(typed("db1"));
+    press(&mut st, &s, &c, &keys);
+    let Overlay::Cutover(d) = &st.overlay else {
+        panic!("dialog closed")
+    };
+    assert!(d.complete_enabled(&s.databases[0]));
+    assert_eq!(
+        press(&mut st, &s, &c, &[key(KeyCode::Enter)]),
+        vec![EngineCommand::Complete {
+            database: "db1".into()
+        }]
+    );
+}
+
+#[test]
+fn esc_abandons_a_begun_cutover_and_only_closes_one_not_begun() {
+    let c = ctx(true);
+    let s = snap(&[("db1", Phase::ReadyForCutover)]);
+    let mut st = DashboardState::new();
+    open_dialog(&mut st, &s, &c);
+    assert!(press(&mut st, &s, &c, &[key(KeyCode::Esc)]).is_empty());
+    assert_eq!(st.overlay, Overlay::None);
+
+    let s = snap(&[("db1", Phase::CuttingOver)]);
+    open_dialog(&mut st, &s, &c);
+    assert_eq!(
+        press(&mut st, &s, &c, &[ch('a')]),
+        vec![EngineCommand::AbandonCutover {
+            database: "db1".into()
+        }]
+    );
+    assert_eq!(st.overlay, Overlay::None);
+
+    // While typing the name, `a` is a letter; Esc abandons.
+    let s = cutting_over(None);
+    open_dialog(&mut st, &s, &c);
+    assert!(press(&mut st, &s, &c, &[ch('a')]).is_empty());
+    assert_eq!(
+        press(&mut st, &s, &c, &[key(KeyCode::Esc)]),
+        vec![EngineCommand::AbandonCutover {
+            database: "db1".into()
+        }]
+    );
+}
+
+#[test]
+fn q_asks_for_confirmation_and_y_shuts_down() {
+    let s = snap(&[("db1", Phase::CatchingUp)]);
+    let c = ctx(true);
+    let mut st = DashboardState::new();
+    assert!(press(&mut st, &s, &c, &[ch('q')]).is_empty());
+    assert_eq!(st.overlay, Overlay::QuitConfirm);
+    assert!(!st.quit);
+    press(&mut st, &s, &c, &[ch('n')]);
+    assert_eq!(st.overlay, Overlay::None);
+    assert!(!st.quit);
+    assert_eq!(
+        press(&mut st, &s, &c, &[ch('q'), ch('y')]),
+        vec![EngineCommand::Shutdown]
+    );
+    assert!(st.quit);
+    // Ctrl-C asks too.
+    let mut st = DashboardState::new();
+    press(
+        &mut st,
+        &s,
+        &c,
+        &[KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)],
+    );
+    assert_eq!(st.overlay, Overlay::QuitConfirm);
+}
+
+#[test]
+fn filter_narrows_the_list_and_keeps_a_visible_selection() {
+    let s = snap(&[
+        ("sales", Phase::CatchingUp),
+        ("hr", Phase::CatchingUp),
+        ("sales_archive", Phase::Restoring),
+    ]);
+    let c = ctx(true);
+    let mut st = DashboardState::new();
+    press(&mut st, &s, &c, &[ch('j')]);
+    assert_eq!(st.selected_database(&s).unwrap().state.name, "hr");
+    let mut keys = vec![ch('/')];
+    keys.extend(typed("SAL"));
+    press(&mut st, &s, &c, &keys);
+    let names: Vec<&str> = st
+        .visible(&s)
+        .iter()
+        .map(|d| d.state.name.as_str())
+        .collect();
+    assert_eq!(names, ["sales", "sales_archive"]);
+    assert_eq!(st.selected_database(&s).unwrap().state.name, "sales");
+    // While editing, q and c are letters of the filter.
+    press(&mut st, &s, &c, &[ch('q')]);
+    assert_eq!(st.overlay, Overlay::None);
+    assert!(st.visible(&s).is_empty());
+    press(
+        &mut st,
+        &s,
+        &c,
+        &[key(KeyCode::Backspace), key(KeyCode::Enter), ch('j')],
+    );
+    assert!(!st.filter_editing);
+    assert_eq!(
+        st.selected_database(&s).unwrap().state.name,
+        "sales_archive"
+    );
+    press(&mut st, &s, &c, &[key(KeyCode::Esc)]);
+    assert_eq!(st.visible(&s).len(), 3, "Esc clears the filter");
+}
+
+#[test]
+fn retry_pause_help_and_focus() {
+    let c = ctx(true);
+    let mut s = snap(&[("db1", Phase::CatchingUp), ("db2", Phase::Failed)]);
+    let mut st = DashboardState::new();
+    assert!(
+        press(&mut st, &s, &c, &[ch('r')]).is_empty(),
+        "nothing to retry on db1"
+    );
+    assert_eq!(
+        press(&mut st, &s, &c, &[ch('j'), ch('r')]),
+        vec![EngineCommand::Retry {
+            database: "db2".into()
+        }]
+    );
+    assert_eq!(
+        press(&mut st, &s, &c, &[ch('p')]),
+        vec![EngineCommand::PauseUploads]
+    );
+    s.paused = true;
+    assert_eq!(
+        press(&mut st, &s, &c, &[ch('p')]),
+        vec![EngineCommand::ResumeUploads]
+    );
+    press(&mut st, &s, &c, &[ch('?')]);
+    assert_eq!(st.overlay, Overlay::Help);
+    press(&mut st, &s, &c, &[key(KeyCode::Esc)]);
+    assert_eq!(st.overlay, Overlay::None);
+    assert_eq!(st.focus, Focus::Databases);
+    press(&mut st, &s, &c, &[key(KeyCode::Tab)]);
+    assert_eq!(st.focus, Focus::Chain);
+    press(&mut st, &s, &c, &[ch('j'), ch('j')]);
+    assert_eq!(st.chain_scroll, 2);
+    press(
+        &mut st,
+        &s,
+        &c,
+        &[key(KeyCode::BackTab), key(KeyCode::Enter)],
+    );
+    assert_eq!(
+        st.focus,
+        Focus::Chain,
+        "Enter on the list goes to the chain"
+    );
+}
+
+#[test]
+fn chain_problems_find_gaps_and_unrestorable_files() {
+    use cutover::tui::dashboard::chain::{Problem, problems};
+    let db = sample::database("db1", Phase::Blocked, 6);
+    let p = problems(&db.state.files);
+    assert_eq!(
+        p,
+        vec![
+            Problem::Unrestorable { index: 3 },
+            Problem::Gap { index: 3 }
+        ]
+    );
+    assert!(problems(&sample::database("db1", Phase::CatchingUp, 6).state.files).is_empty());
+}
