@@ -275,6 +275,20 @@ state_dir = "{state}"
     p
 }
 
+/// Runs to the end, or kills it after `limit` (its output so far is returned either way).
+fn output_within(mut cmd: Command, limit: Duration) -> std::process::Output {
+    let mut child = cmd.spawn().expect("spawn");
+    let deadline = Instant::now() + limit;
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.wait_with_output().expect("output")
+}
+
 fn run_cmd(sb: &SandboxProc, config: &Path) -> Command {
     let mut c = bin();
     c.args(["run", "--json", "--config"])
@@ -326,14 +340,15 @@ fn kill_9_at_random_points_then_resume() {
         }
     }
     let started = Instant::now();
-    let out = run_cmd(&sb, &config).output().expect("final run");
+    let out = output_within(run_cmd(&sb, &config), Duration::from_secs(120));
     assert_eq!(
         out.status.code(),
         Some(0),
-        "the resumed run completes (seed {seed}, {:?}): {}\n{}",
+        "the resumed run completes (seed {seed}, {:?}): {}\n{}\nstate file: {}",
         started.elapsed(),
         String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
+        String::from_utf8_lossy(&out.stdout),
+        std::fs::read_to_string(dir.path().join("state/kill-test.json")).unwrap_or_default()
     );
     let s = summary(&out.stdout);
     for d in s["databases"].as_array().expect("databases") {

@@ -2,6 +2,7 @@
 //! as pure functions of events, so that every rule is testable without I/O. The async task that feeds
 //! them (uploads, LRS polling, the source client, persistence) builds on these.
 
+pub mod folder_scan;
 pub mod guard;
 pub mod lrs_view;
 pub mod persist;

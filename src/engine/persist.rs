@@ -19,6 +19,9 @@ pub struct PersistedDatabase {
     /// Files in the folder before the cutover began (a new one after that is the tail).
     #[serde(default)]
     pub files_at_cutover: Option<usize>,
+    /// The operator said they take the tail-log backup: the next log after `files_at_cutover` is it.
+    #[serde(default)]
+    pub tail_wait: bool,
 }
 
 /// The whole file.
@@ -104,6 +107,7 @@ mod tests {
                 blobs: vec![(PathBuf::from("/b/x.bak"), "Sales/x.bak".into())],
                 traffic_stopped: None,
                 files_at_cutover: None,
+                tail_wait: false,
             }],
         };
         save(&p, &a).unwrap();

@@ -18,7 +18,7 @@ use super::state::{
     Action, BackupFile, Command, DatabaseState, Event, FileStatus, Phase, TailState,
 };
 use crate::backup::BackupType;
-use crate::catalog::{self, Finding, ScanOptions, Severity};
+use crate::catalog::{self, Finding, Severity};
 use crate::source::SourceOptions;
 use crate::source::tail::{StopTraffic, TailRequest, take_tail_log_backup};
 use crate::storage::client::BlobStore;
@@ -79,7 +79,8 @@ pub struct EngineHandle {
 enum Msg {
     Scanned {
         db: usize,
-        result: Result<Box<catalog::CheckReport>, String>,
+        /// `Ok(None)`: the folder did not change.
+        result: Result<Option<Box<catalog::CheckReport>>, String>,
     },
     UploadDone {
         db: usize,
@@ -125,6 +126,8 @@ struct RunDb {
     meter: ThroughputMeter,
     started: Instant,
     scanning: bool,
+    /// What the last scan of the folder saw (only changed files are read again).
+    cache: Arc<std::sync::Mutex<super::folder_scan::FolderCache>>,
     lrs_busy: bool,
     tail_busy: bool,
     /// Complete was sent by this process (after a restart in Completing it is sent again if LRS is
@@ -136,6 +139,8 @@ struct RunDb {
     traffic_tried: bool,
     /// The tail-log backup was already taken (the source says the database is restoring): find it.
     tail_detect: bool,
+    /// The operator takes the tail (`WaitForTail`): the next log that lands is it.
+    tail_wait: bool,
     uploading: HashSet<String>,
     last_poll: Option<Instant>,
 }
@@ -158,6 +163,7 @@ pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
         let saved = previous
             .as_ref()
             .and_then(|p| p.databases.iter().find(|x| x.state.name == d.name));
+        let tail_wait = saved.is_some_and(|s| s.tail_wait);
         let (state, layout, traffic_stopped, files_at_cutover) = match saved {
             Some(s) => {
                 let mut st = s.state.clone();
@@ -189,12 +195,14 @@ pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
             meter: ThroughputMeter::new(now),
             started: now,
             scanning: false,
+            cache: Arc::default(),
             lrs_busy: false,
             tail_busy: false,
             complete_sent: false,
             traffic_busy: false,
             traffic_tried: traffic_stopped.is_some(),
             tail_detect: false,
+            tail_wait,
             uploading: HashSet::new(),
             last_poll: None,
         });
@@ -209,6 +217,8 @@ pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
         dbs,
         uploader,
         paused: false,
+        persist_dirty: true,
+        publish_dirty: false,
         events: Vec::new(),
         started: now,
         generation: 0,
@@ -231,6 +241,10 @@ struct Engine {
     dbs: Vec<RunDb>,
     uploader: Arc<Uploader>,
     paused: bool,
+    /// A transition happened: save the state file and publish now.
+    persist_dirty: bool,
+    /// Something visible changed (progress, an event): publish soon.
+    publish_dirty: bool,
     events: Vec<EventLine>,
     started: Instant,
     generation: u64,
@@ -254,6 +268,7 @@ impl Engine {
             message,
         };
         let _ = self.log_tx.send(line.clone());
+        self.publish_dirty = true;
         self.events.push(line);
         if self.events.len() > MAX_EVENTS {
             let extra = self.events.len() - MAX_EVENTS;
@@ -270,7 +285,11 @@ impl Engine {
         let mut tick = tokio::time::interval(self.cfg.scan_interval.min(self.cfg.lrs_poll));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_scan: Option<Instant> = None;
-        let mut dirty = true;
+        // Progress (upload bytes) is published at most 4 times a second; transitions at once.
+        let mut flush = tokio::time::interval(Duration::from_millis(250));
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_publish = Instant::now();
+        self.persist_dirty = true;
         for i in 0..self.dbs.len() {
             if self.dbs[i].state.lrs_started && !self.dbs[i].state.phase.is_final() {
                 self.log(
@@ -290,6 +309,7 @@ impl Engine {
                     }
                     self.poll_lrs(&tx, now);
                 }
+                _ = flush.tick(), if self.publish_dirty => {}
                 Some(c) = commands.recv() => {
                     if c == EngineCommand::Shutdown {
                         self.save()?;
@@ -297,22 +317,24 @@ impl Engine {
                         return Ok(());
                     }
                     self.command(c, &tx);
-                    dirty = true;
+                    self.persist_dirty = true;
                 }
                 Some(e) = uploads.recv() => {
                     self.on_upload_event(e);
-                    dirty = true;
+                    self.publish_dirty = true;
                 }
                 Some(m) = rx.recv() => {
                     self.on_msg(m, &tx);
-                    dirty = true;
                 }
             }
             self.drive(&tx);
-            if dirty {
+            if self.persist_dirty {
                 self.save()?;
                 self.publish();
-                dirty = false;
+                last_publish = Instant::now();
+            } else if self.publish_dirty && last_publish.elapsed() >= Duration::from_millis(250) {
+                self.publish();
+                last_publish = Instant::now();
             }
             if !self.dbs.is_empty() && self.dbs.iter().all(|d| d.state.phase.is_final()) {
                 self.publish();
@@ -333,6 +355,7 @@ impl Engine {
                     blobs: d.layout.entries(),
                     traffic_stopped: d.traffic_stopped,
                     files_at_cutover: d.files_at_cutover,
+                    tail_wait: d.tail_wait,
                 })
                 .collect(),
         };
@@ -340,6 +363,8 @@ impl Engine {
     }
 
     fn publish(&mut self) {
+        self.persist_dirty = false;
+        self.publish_dirty = false;
         self.generation += 1;
         let snap = self.snapshot();
         if let Some(tx) = &self.tx {
@@ -371,11 +396,13 @@ impl Engine {
             }
             d.scanning = true;
             let folder = d.cfg.folder.clone();
+            let cache = d.cache.clone();
             let tx = tx.clone();
             tokio::task::spawn_blocking(move || {
-                let result = catalog::scan_folder(&folder, &ScanOptions::default())
-                    .map(|s| Box::new(catalog::check(&s)))
-                    .map_err(|e| e.to_string());
+                let result = match cache.lock() {
+                    Ok(mut c) => c.rescan(&folder).map(|r| r.map(Box::new)),
+                    Err(_) => Err("the folder cache is unusable".into()),
+                };
                 let _ = tx.send(Msg::Scanned { db: i, result });
             });
         }
@@ -407,6 +434,15 @@ impl Engine {
 
     /// Applies an event to a database, logs refusals and carries out the actions.
     fn apply(&mut self, i: usize, ev: Event, tx: &mpsc::UnboundedSender<Msg>) -> bool {
+        let snapshot_before = self.dbs[i].state.clone();
+        let changed = self.apply_inner(i, ev, tx);
+        if self.dbs[i].state != snapshot_before {
+            self.persist_dirty = true;
+        }
+        changed
+    }
+
+    fn apply_inner(&mut self, i: usize, ev: Event, tx: &mpsc::UnboundedSender<Msg>) -> bool {
         let before = self.dbs[i].state.phase;
         let name = self.dbs[i].cfg.name.clone();
         match self.dbs[i].state.apply(ev) {
@@ -543,11 +579,17 @@ impl Engine {
     }
 
     fn on_msg(&mut self, m: Msg, tx: &mpsc::UnboundedSender<Msg>) {
+        // Scans and polls change the state only through `apply` (which notes it); every other
+        // message is a step of its own.
+        if !matches!(m, Msg::Scanned { .. } | Msg::LrsPolled { .. }) {
+            self.persist_dirty = true;
+        }
         match m {
             Msg::Scanned { db, result } => {
                 self.dbs[db].scanning = false;
                 match result {
-                    Ok(report) => self.on_scan(db, *report, tx),
+                    Ok(Some(report)) => self.on_scan(db, *report, tx),
+                    Ok(None) => {}
                     Err(e) => {
                         let name = self.dbs[db].cfg.name.clone();
                         self.log(
@@ -745,23 +787,44 @@ impl Engine {
             self.log(Some(&name), "info", msg);
             self.apply(i, Event::FileArrived(f), tx);
         }
-        // The tail-log backup cutover took, or (wait mode) a new log that landed after cutover began.
+        self.resolve_tail(i, tx);
+    }
+
+    /// The tail-log backup cutover took, or (wait mode, or a tail taken before a restart) a new log
+    /// that landed after the cutover began: once it is a file of the plan, it is the tail.
+    fn resolve_tail(&mut self, i: usize, tx: &mpsc::UnboundedSender<Msg>) {
         let d = &self.dbs[i];
+        if d.state.phase != Phase::CuttingOver {
+            return;
+        }
+        let known = |name: &str| d.state.files.iter().any(|f| f.name == name);
+        let newest = d.state.newest().map(|f| f.name.clone());
         let tail_file = if let Some(p) = &d.pending_tail {
             d.layout
                 .blob_name(p)
                 .and_then(|b| b.split_once('/').map(|(_, f)| f.to_string()))
-        } else if d.state.phase == Phase::CuttingOver
-            && d.state.tail == TailState::Undecided
-            && (self.cfg.tail == TailMode::Wait || d.tail_detect)
-            && d.files_at_cutover.is_some_and(|n| d.state.files.len() > n)
-        {
-            d.state
-                .newest()
-                .filter(|f| f.backup_type == BackupType::Log)
-                .map(|f| f.name.clone())
+                .filter(|f| known(f))
         } else {
-            None
+            // Detect a log that landed after the cutover began: when cutover did not take the tail
+            // itself (the operator takes it, `--tail wait`), or when a restart found the source
+            // already restoring. In `--tail take` mode a scheduled log is never taken for the tail.
+            let detect = d.tail_detect
+                || (!d.tail_busy
+                    && (d.tail_wait
+                        || (self.cfg.tail == TailMode::Wait && self.cfg.cutover_when_ready)));
+            let undecided = match &d.state.tail {
+                TailState::Undecided => true,
+                TailState::Taken { file } => newest.as_deref() != Some(file.as_str()),
+                TailState::NoMoreBackups => false,
+            };
+            if detect && undecided && d.files_at_cutover.is_some_and(|n| d.state.files.len() > n) {
+                d.state
+                    .newest()
+                    .filter(|f| f.backup_type == BackupType::Log)
+                    .map(|f| f.name.clone())
+            } else {
+                None
+            }
         };
         if let Some(file) = tail_file {
             self.dbs[i].pending_tail = None;
@@ -892,6 +955,26 @@ impl Engine {
                     }
                 }
             }
+            EngineCommand::WaitForTail { database } => {
+                if let Some(i) = lookup(self, &database) {
+                    if self.dbs[i].state.phase == Phase::CuttingOver {
+                        self.dbs[i].tail_wait = true;
+                        self.dbs[i].files_at_cutover = Some(self.dbs[i].state.files.len());
+                        let folder = self.dbs[i].cfg.folder.display().to_string();
+                        self.log(
+                            Some(&database),
+                            "info",
+                            format!("waiting for the operator's tail-log backup in {folder}"),
+                        );
+                    } else {
+                        self.log(
+                            Some(&database),
+                            "warning",
+                            "refused: begin the cutover first",
+                        );
+                    }
+                }
+            }
             EngineCommand::ConfirmNoMoreBackups { database } => {
                 if let Some(i) = lookup(self, &database)
                     && self.apply(i, Event::Command(Command::ConfirmNoMoreBackups), tx)
@@ -905,12 +988,26 @@ impl Engine {
                 }
             }
             EngineCommand::AbandonCutover { database } => {
-                if let Some(i) = lookup(self, &database)
-                    && self.apply(i, Event::Command(Command::AbandonCutover), tx)
-                {
+                let Some(i) = lookup(self, &database) else {
+                    return;
+                };
+                // A tail-log backup taken WITH NORECOVERY left the source restoring: that cannot be
+                // undone by cutover (no ALTER DATABASE is possible there).
+                let tail_taken_here = matches!(self.dbs[i].state.tail, TailState::Taken { .. })
+                    && !self.dbs[i].tail_wait;
+                if self.apply(i, Event::Command(Command::AbandonCutover), tx) {
                     self.dbs[i].files_at_cutover = None;
-                    if let Some(how) = self.dbs[i].traffic_stopped {
-                        self.set_traffic(i, how, false, tx);
+                    self.dbs[i].tail_wait = false;
+                    self.dbs[i].pending_tail = None;
+                    match self.dbs[i].traffic_stopped {
+                        Some(_) if tail_taken_here => {
+                            self.log(Some(&database), "warning", format!(
+                                "cutover abandoned after the tail-log backup: the source database stays RESTORING (the tail was taken WITH NORECOVERY); to use it again run RESTORE DATABASE {} WITH RECOVERY on the source",
+                                crate::source::quote::quote_ident(&database)
+                            ));
+                        }
+                        Some(how) => self.set_traffic(i, how, false, tx),
+                        None => {}
                     }
                 }
             }
@@ -928,6 +1025,7 @@ impl Engine {
         }
         self.dbs[i].files_at_cutover = Some(self.dbs[i].state.files.len());
         self.dbs[i].traffic_tried = false;
+        self.dbs[i].tail_wait = false;
         if let Some(how) = stop
             && self.cfg.source.is_some()
         {
@@ -975,6 +1073,19 @@ impl Engine {
             if !self.paused {
                 self.start_uploads(i, tx);
             }
+            // A full already uploaded but LRS not started (a restart between the two): start it.
+            let d = &self.dbs[i];
+            if !d.state.lrs_started
+                && !d.lrs_busy
+                && phase != Phase::Blocked
+                && d.state
+                    .files
+                    .iter()
+                    .any(|f| f.backup_type == BackupType::Full && f.status == FileStatus::Uploaded)
+            {
+                self.act(i, Action::StartLrs, tx);
+            }
+            self.resolve_tail(i, tx);
             if self.cfg.cutover_when_ready {
                 if phase == Phase::ReadyForCutover {
                     let name = self.dbs[i].cfg.name.clone();

@@ -104,6 +104,10 @@ pub enum EngineCommand {
     TakeTail {
         database: String,
     },
+    /// The operator takes the tail-log backup: the next log backup that lands in the folder is it.
+    WaitForTail {
+        database: String,
+    },
     /// The operator says no more backups will come.
     ConfirmNoMoreBackups {
         database: String,
