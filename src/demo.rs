@@ -81,8 +81,14 @@ fn engine_err(what: &str, e: impl std::fmt::Display) -> String {
 
 /// Starts the sandbox, the backup job and the engine.
 pub async fn start(opts: &DemoOptions) -> Result<Demo, String> {
+    let sandbox = start_sandbox(opts).await?;
+    start_engine(opts, sandbox, None)
+}
+
+/// Starts the sandbox with the demo's estate (or none with `--backups`).
+pub async fn start_sandbox(opts: &DemoOptions) -> Result<Sandbox, String> {
     let seeded = opts.backups.is_some();
-    let sandbox = Sandbox::start(SandboxOptions {
+    Sandbox::start(SandboxOptions {
         restore_mbps: if opts.fast { 400.0 } else { 1.5 },
         databases: Some(if seeded {
             Vec::new()
@@ -93,7 +99,17 @@ pub async fn start(opts: &DemoOptions) -> Result<Demo, String> {
         ..Default::default()
     })
     .await
-    .map_err(|e| engine_err("cannot start the sandbox", e))?;
+    .map_err(|e| engine_err("cannot start the sandbox", e))
+}
+
+/// Starts the engine (and the source's backup job) on a started sandbox, for the `selected`
+/// databases (all when `None`).
+pub fn start_engine(
+    opts: &DemoOptions,
+    sandbox: Sandbox,
+    selected: Option<&[String]>,
+) -> Result<Demo, String> {
+    let seeded = opts.backups.is_some();
     let info = sandbox.info.clone();
 
     let databases: Vec<DatabaseConfig> = match &opts.backups {
@@ -129,6 +145,13 @@ pub async fn start(opts: &DemoOptions) -> Result<Demo, String> {
             })
             .collect(),
     };
+    let databases: Vec<DatabaseConfig> = databases
+        .into_iter()
+        .filter(|d| selected.is_none_or(|s| s.contains(&d.name)))
+        .collect();
+    if databases.is_empty() {
+        return Err("demo: no database selected".into());
+    }
     if seeded && opts.tail == TailMode::Take {
         return Err("demo: --tail take needs the sandbox's SQL Server: with --backups, use --tail skip or wait".into());
     }

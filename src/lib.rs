@@ -15,3 +15,4 @@ pub mod source;
 pub mod storage;
 pub mod target;
 pub mod tui;
+pub mod wizard_backend;

@@ -135,9 +135,12 @@ fn tail_keys_send_take_tail_and_confirm_no_more_backups_only_on_the_second_x() {
             database: "db1".into()
         }]
     );
-    assert!(
-        press(&mut st, &s, &c, &[ch('w')]).is_empty(),
-        "waiting sends nothing"
+    assert_eq!(
+        press(&mut st, &s, &c, &[ch('w')]),
+        vec![EngineCommand::WaitForTail {
+            database: "db1".into()
+        }],
+        "the operator takes the tail: the engine watches for it"
     );
     assert!(
         press(&mut st, &s, &c, &[ch('x')]).is_empty(),

@@ -124,6 +124,9 @@ pub fn run(a: &DemoArgs) -> i32 {
         }
     };
     rt.block_on(async {
+        if !a.headless {
+            return interactive(opts).await;
+        }
         let mut d = match demo::start(&opts).await {
             Ok(d) => d,
             Err(e) => {
@@ -131,9 +134,129 @@ pub fn run(a: &DemoArgs) -> i32 {
                 return 2;
             }
         };
-        if !a.headless {
-            eprintln!("note: the TUI is not built yet; running headless (`--headless`)");
-        }
         super::headless::run(&mut d.engine, a.json).await
     })
+}
+
+/// The wizard pre-filled with the sandbox, then the dashboard; the operator drives the cutover.
+async fn interactive(mut opts: DemoOptions) -> i32 {
+    use crate::tui::wizard::values::{StorageAuthKind, WizardValues};
+    use crate::tui::{DashboardExit, TerminalGuard, Theme, TuiContext, WizardOutcome};
+
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        eprintln!("error: the demo's TUI needs a terminal; use --headless for scripts");
+        return 2;
+    }
+    let sandbox = match demo::start_sandbox(&opts).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let info = sandbox.info.clone();
+    let (host, port) = info
+        .sql_server
+        .split_once(',')
+        .unwrap_or((info.sql_server.as_str(), ""));
+    let mut v = WizardValues {
+        activity: opts.activity.clone(),
+        ..Default::default()
+    };
+    v.source.server = host.to_string();
+    v.source.port_or_instance = port.to_string();
+    v.source.user = info.sql_user.clone();
+    v.source.password = crate::tui::wizard::values::SecretText(info.sql_password.clone());
+    v.source.encrypt = false;
+    v.target.sandbox = true;
+    v.target.subscription = info.subscription_id.clone();
+    v.target.resource_group = info.resource_group.clone();
+    v.target.managed_instance = info.managed_instance.clone();
+    v.settings.backup_folder = info.backup_dir.clone();
+    for n in &info.databases {
+        v.settings.folder_overrides.insert(
+            n.clone(),
+            sandbox.sql.database_dir(n).to_string_lossy().into_owned(),
+        );
+    }
+    v.settings.container_url = format!("{}/{}", info.blob_endpoint, info.container);
+    v.settings.storage_auth = StorageAuthKind::AccountKeyEnv;
+    v.settings.account_key_env = "CUTOVER_SANDBOX_KEY".into(); // the demo signs with the sandbox development key
+    v.settings.sas_expiry_days = 30;
+    if opts.backups.is_some() {
+        eprintln!(
+            "error: the interactive demo runs on the sandbox's own SQL Server; use --headless with --backups"
+        );
+        return 2;
+    }
+    let mut guard = match TerminalGuard::enter() {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: cannot set up the terminal: {e}");
+            return 2;
+        }
+    };
+    let backend = crate::wizard_backend::Backend {
+        sandbox_arm: Some(info.arm_endpoint.clone()),
+    };
+    let values =
+        match crate::tui::run_wizard(&mut guard, Box::new(backend), v, Theme::from_env()).await {
+            Ok(WizardOutcome::Run(v)) => v,
+            Ok(WizardOutcome::Cancelled) => return 0,
+            Err(e) => {
+                drop(guard);
+                eprintln!("error: terminal: {e}");
+                return 1;
+            }
+        };
+    opts.cutover_when_ready = false;
+    if !values.activity.trim().is_empty() {
+        opts.activity = values.activity.trim().to_string();
+    }
+    let mut d = match demo::start_engine(&opts, sandbox, Some(&values.databases)) {
+        Ok(d) => d,
+        Err(e) => {
+            drop(guard);
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let ctx = TuiContext::new(
+        true,
+        format!(
+            "Server={}.sandbox (the sandbox's managed instance); Database={{database}}",
+            info.managed_instance
+        ),
+    );
+    let exit = crate::tui::run_dashboard(
+        &mut guard,
+        ctx,
+        d.engine.snapshots.clone(),
+        d.engine.commands.clone(),
+    )
+    .await;
+    let _ = d
+        .engine
+        .commands
+        .send(crate::engine::EngineCommand::Shutdown);
+    let _ = (&mut d.engine.task).await;
+    drop(guard);
+    match exit {
+        Ok(DashboardExit::Quit) => {
+            let s = d.engine.snapshots.borrow().clone();
+            for db in &s.databases {
+                println!("{:<24} {:?}", db.state.name, db.state.phase);
+            }
+            println!(
+                "the migration state is kept in {}",
+                opts.state_dir.display()
+            );
+            0
+        }
+        Ok(DashboardExit::EngineStopped) => 0,
+        Err(e) => {
+            eprintln!("error: terminal: {e}");
+            1
+        }
+    }
 }

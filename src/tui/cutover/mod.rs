@@ -215,7 +215,9 @@ impl CutoverDialog {
                 KeyCode::Char('w') => {
                     self.skip_armed = false;
                     self.tail = Some(TailMode::Wait);
-                    DialogOutcome::default()
+                    DialogOutcome::send(EngineCommand::WaitForTail {
+                        database: self.database.clone(),
+                    })
                 }
                 KeyCode::Char('x') => {
                     if !self.skip_armed {
