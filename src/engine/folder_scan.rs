@@ -50,7 +50,7 @@ impl FolderCache {
                 None => match self.sets.remove(p) {
                     Some((cs, v)) => ScannedFile {
                         path: p.clone(),
-                        relative: relative(root, p),
+                        relative: catalog::scan::relative(root, p),
                         size: cs.0,
                         modified: cs.1,
                         sets: Ok(v),
@@ -73,14 +73,6 @@ impl FolderCache {
         };
         Ok(Some(catalog::check(&scan)))
     }
-}
-
-fn relative(root: &Path, path: &Path) -> String {
-    let rel = path.strip_prefix(root).unwrap_or(path);
-    rel.components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 #[cfg(test)]
