@@ -219,6 +219,8 @@ pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
         paused: false,
         persist_dirty: true,
         publish_dirty: false,
+        drive_due: false,
+        changes: 0,
         events: Vec::new(),
         started: now,
         generation: 0,
@@ -245,6 +247,10 @@ struct Engine {
     persist_dirty: bool,
     /// Something visible changed (progress, an event): publish soon.
     publish_dirty: bool,
+    /// A scan found local files for known backups (after a restart): uploads may start.
+    drive_due: bool,
+    /// Counts state changes (to know when driving made progress).
+    changes: u64,
     events: Vec<EventLine>,
     started: Instant,
     generation: u64,
@@ -327,7 +333,20 @@ impl Engine {
                     self.on_msg(m, &tx);
                 }
             }
-            self.drive(&tx);
+            // Only a change can make something due (uploads, LRS start, cutover steps): idle
+            // scans and polls that change nothing do not walk every database's files.
+            if self.persist_dirty || self.drive_due {
+                self.drive_due = false;
+                // A step can make the next one due (begin cutover -> tail -> complete): drive until
+                // nothing changes (bounded).
+                for _ in 0..8 {
+                    let before = self.changes;
+                    self.drive(&tx);
+                    if self.changes == before {
+                        break;
+                    }
+                }
+            }
             if self.persist_dirty {
                 self.save()?;
                 self.publish();
@@ -438,6 +457,7 @@ impl Engine {
         let changed = self.apply_inner(i, ev, tx);
         if self.dbs[i].state != snapshot_before {
             self.persist_dirty = true;
+            self.changes += 1;
         }
         changed
     }
@@ -763,7 +783,9 @@ impl Engine {
                 .split_once('/')
                 .map(|(_, f)| f.to_string())
                 .unwrap_or_else(|| first.clone());
-            d.locals.insert(file.clone(), locals);
+            if d.locals.insert(file.clone(), locals).is_none() {
+                self.drive_due = true;
+            }
             if d.state.files.iter().all(|f| f.name != file) {
                 arrived.push(BackupFile {
                     name: file,

@@ -274,8 +274,21 @@ impl DatabaseState {
     }
 
     fn on_lrs(&mut self, s: LrsStatus) {
-        for (name, st) in &s.files {
-            if let Some(f) = self.file_mut(name) {
+        // One lookup table per reading: a database can hold thousands of files.
+        let index: std::collections::HashMap<&str, usize> = self
+            .files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name.as_str(), i))
+            .collect();
+        let found: Vec<(usize, LrsFileStatus)> = s
+            .files
+            .iter()
+            .filter_map(|(name, st)| index.get(name.as_str()).map(|i| (*i, *st)))
+            .collect();
+        for (i, st) in found {
+            let f = &mut self.files[i];
+            {
                 f.status = match st {
                     LrsFileStatus::Queued => {
                         if f.status >= FileStatus::Uploaded {

@@ -178,14 +178,16 @@ fn body(
         match db.traffic_stopped {
             Some(s) => l.push(Line::from(vec![
                 check(true, t),
-                Span::raw(if matches!(db.state.tail, crate::engine::TailState::Taken { .. }) {
-                    format!(
-                        "1 Traffic stopped ({}); the tail-log backup left the source restoring",
-                        stop_name(s)
-                    )
-                } else {
-                    format!("1 Traffic stopped ({}); abandoning undoes it", stop_name(s))
-                }),
+                Span::raw(
+                    if matches!(db.state.tail, crate::engine::TailState::Taken { .. }) {
+                        format!(
+                            "1 Traffic stopped ({}); the tail-log backup left the source restoring",
+                            stop_name(s)
+                        )
+                    } else {
+                        format!("1 Traffic stopped ({}); abandoning undoes it", stop_name(s))
+                    },
+                ),
             ])),
             None => {
                 traffic_skipped = true;
