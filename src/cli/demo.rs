@@ -113,15 +113,8 @@ pub fn run(a: &DemoArgs) -> i32 {
         state_dir,
         data_dir: a.data_dir.clone(),
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return 2;
-        }
+    let Some(rt) = super::runtime(true) else {
+        return 2;
     };
     rt.block_on(async {
         if !a.headless {

@@ -47,6 +47,22 @@ pub enum Command {
     Sandbox(sandbox::SandboxArgs),
 }
 
+/// The async runtime a command runs on; `None` (after printing why) if it cannot start.
+fn runtime(multi_thread: bool) -> Option<tokio::runtime::Runtime> {
+    let mut b = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    match b.enable_all().build() {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            None
+        }
+    }
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {

@@ -41,15 +41,8 @@ pub fn run(a: &RunArgs) -> i32 {
         cutover_when_ready: a.cutover.map(|c| c == CutoverWhen::WhenReady),
         tail: a.tail.map(TailMode::from),
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return 2;
-        }
+    let Some(rt) = super::runtime(true) else {
+        return 2;
     };
     rt.block_on(async {
         let (cfg, warnings) = match setup::engine_config(&file, &flags) {

@@ -103,15 +103,8 @@ pub fn run(c: &SourceCommand) -> i32 {
     for w in &warnings {
         eprintln!("warning: {w}");
     }
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return 2;
-        }
+    let Some(rt) = super::runtime(false) else {
+        return 2;
     };
     let r = rt.block_on(async {
         let mut client = SourceClient::connect(&opts).await?;
