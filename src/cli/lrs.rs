@@ -116,16 +116,10 @@ fn client(t: &Target) -> Result<LrsClient, String> {
 }
 
 pub fn run(cmd: &LrsCommand) -> i32 {
-    match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt.block_on(run_async(cmd)),
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            2
-        }
-    }
+    let Some(rt) = super::runtime(false) else {
+        return 2;
+    };
+    rt.block_on(run_async(cmd))
 }
 
 fn print_status(d: &RestoreDetails, json: bool) {

@@ -20,15 +20,8 @@ pub fn run(a: &SandboxArgs) -> i32 {
         eprintln!("error: --restore-mbps must be a positive number of MB/s");
         return 2;
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return 2;
-        }
+    let Some(rt) = super::runtime(true) else {
+        return 2;
     };
     rt.block_on(async {
         let sb = match Sandbox::start(SandboxOptions {

@@ -50,15 +50,9 @@ pub struct CheckArgs {
 pub fn run(cmd: &SasCommand) -> i32 {
     match cmd {
         SasCommand::Check(a) => check(a),
-        SasCommand::Generate(a) => match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => rt.block_on(generate(a)),
-            Err(e) => {
-                eprintln!("error: cannot start the async runtime: {e}");
-                2
-            }
+        SasCommand::Generate(a) => match super::runtime(false) {
+            Some(rt) => rt.block_on(generate(a)),
+            None => 2,
         },
     }
 }

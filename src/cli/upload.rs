@@ -252,16 +252,10 @@ struct Summary {
 }
 
 pub fn run(a: &UploadArgs) -> i32 {
-    match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt.block_on(run_async(a)),
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            2
-        }
-    }
+    let Some(rt) = super::runtime(true) else {
+        return 2;
+    };
+    rt.block_on(run_async(a))
 }
 
 async fn run_async(a: &UploadArgs) -> i32 {

@@ -10,7 +10,7 @@ use time::PrimitiveDateTime;
 
 use super::sql::{self, AlterOption, Operand, Statement, Token};
 use super::tds::{Column, ColumnType, LoginError, Reply, Request, Session, SqlBackend, Value};
-use crate::backup::writer::{MediaSpec, Payload, SetSpec, write_backup};
+use crate::backup::writer::{MediaSpec, Payload, SetSpec, guid_from, write_backup};
 use crate::backup::{BackupType, Lsn};
 use crate::source::queries::{BACKUP_HISTORY, DATABASES, MEMORY_OPTIMIZED_FILEGROUPS, SERVER_INFO};
 
@@ -166,21 +166,9 @@ pub fn database_folder(name: &str) -> String {
         .collect()
 }
 
+/// The deterministic GUID of `name` (a database or a backup path) in database `id`.
 fn family_guid(name: &str, id: i32) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes().chain(id.to_le_bytes()) {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    let hex = format!("{h:016X}{:016X}", h.rotate_left(17) ^ 0x5a5a_5a5a_5a5a_5a5a);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    guid_from(&format!("{name}\0{id}"))
 }
 
 const SYSTEM_DATABASES: [&str; 4] = ["master", "tempdb", "model", "msdb"];

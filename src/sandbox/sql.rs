@@ -73,51 +73,14 @@ pub fn tokenize(sql: &str) -> Result<(Vec<Token>, Vec<String>), SyntaxError> {
             }
         } else if c == '[' || c == '"' {
             let close = if c == '[' { ']' } else { '"' };
-            let start = i;
-            i += 1;
-            let mut s = String::new();
-            loop {
-                match chars.get(i) {
-                    None => return Err(near(start)),
-                    Some(&x) if x == close => {
-                        if chars.get(i + 1) == Some(&close) {
-                            s.push(close);
-                            i += 2;
-                        } else {
-                            i += 1;
-                            break;
-                        }
-                    }
-                    Some(&x) => {
-                        s.push(x);
-                        i += 1;
-                    }
-                }
-            }
+            let (s, end) = quoted_run(&chars, i + 1, close).ok_or_else(|| near(i))?;
+            i = end;
             originals.push(s.clone());
             out.push(Token::Ident(s));
         } else if c == '\'' || ((c == 'N' || c == 'n') && chars.get(i + 1) == Some(&'\'')) {
-            let start = i;
-            i += if c == '\'' { 1 } else { 2 };
-            let mut s = String::new();
-            loop {
-                match chars.get(i) {
-                    None => return Err(near(start)),
-                    Some('\'') => {
-                        if chars.get(i + 1) == Some(&'\'') {
-                            s.push('\'');
-                            i += 2;
-                        } else {
-                            i += 1;
-                            break;
-                        }
-                    }
-                    Some(&x) => {
-                        s.push(x);
-                        i += 1;
-                    }
-                }
-            }
+            let open = if c == '\'' { i } else { i + 1 };
+            let (s, end) = quoted_run(&chars, open + 1, '\'').ok_or_else(|| near(i))?;
+            i = end;
             originals.push(s.clone());
             out.push(Token::Str(s));
         } else if c == '@' {
@@ -166,6 +129,25 @@ pub fn tokenize(sql: &str) -> Result<(Vec<Token>, Vec<String>), SyntaxError> {
         }
     }
     Ok((out, originals))
+}
+
+/// Reads a quoted run that starts at `chars[from]` (just after the opening quote) up to its closing
+/// `close`, a doubled `close` standing for one (`[a]]b]`, `'it''s'`). Returns the unescaped text and
+/// the index after the closing quote; `None` when the run is not closed.
+fn quoted_run(chars: &[char], from: usize, close: char) -> Option<(String, usize)> {
+    let mut s = String::new();
+    let mut i = from;
+    loop {
+        let x = *chars.get(i)?;
+        if x == close {
+            if chars.get(i + 1) != Some(&close) {
+                return Some((s, i + 1));
+            }
+            i += 1;
+        }
+        s.push(x);
+        i += 1;
+    }
 }
 
 /// Splits a batch into statements at top-level `;`.
@@ -378,6 +360,24 @@ mod tests {
         );
         assert!(tokenize("select 'open").is_err());
         assert!(tokenize("select [open").is_err());
+    }
+
+    #[test]
+    fn quoted_runs_unescape_doubled_quotes() {
+        let (t, _) = tokenize(r#"'it''s' '' n'''' "a""b" []]]"#).unwrap();
+        assert_eq!(
+            t,
+            vec![
+                Token::Str("it's".into()),
+                Token::Str(String::new()),
+                Token::Str("'".into()),
+                Token::Ident("a\"b".into()),
+                Token::Ident("]".into()),
+            ]
+        );
+        assert!(tokenize("select 'it''").is_err());
+        assert!(tokenize("select \"a\"\"").is_err());
+        assert_eq!(tokenize("x N'ab").unwrap_err().near, "N'ab");
     }
 
     #[test]

@@ -52,28 +52,9 @@ pub fn manifest_files(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// A deterministic GUID in SQL Server's printed form, derived from `seed` (FNV-1a, so it is stable
-/// across Rust versions).
-pub fn guid(seed: &str) -> String {
-    let mut bytes = [0u8; 16];
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for (i, chunk) in bytes.chunks_mut(8).enumerate() {
-        for b in seed.bytes().chain([i as u8]) {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        chunk.copy_from_slice(&h.to_le_bytes());
-    }
-    let hex: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
-}
+/// A deterministic GUID in SQL Server's printed form, derived from `seed` (the writer's FNV-1a
+/// helper, so it is stable across runs and Rust versions).
+pub use cutover::backup::writer::guid_from as guid;
 
 /// The VLF sequence number every LSN of a synthetic chain uses.
 pub const CHAIN_VLF: u32 = 40;
