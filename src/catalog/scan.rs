@@ -67,6 +67,18 @@ pub(crate) fn relative(root: &Path, path: &Path) -> String {
 
 /// Lists the regular files below `root` (sorted, symlinks not followed).
 pub fn list_files(root: &Path) -> Result<Vec<PathBuf>, ScanError> {
+    list_tree(root).map(|t| t.files)
+}
+
+/// A folder tree as listed: its regular files, and every folder (the root included) with its
+/// modification time, which changes when a file is created, removed or renamed in it.
+#[derive(Debug, Default)]
+pub(crate) struct Tree {
+    pub files: Vec<PathBuf>,
+    pub folders: Vec<(PathBuf, Option<SystemTime>)>,
+}
+
+pub(crate) fn list_tree(root: &Path) -> Result<Tree, ScanError> {
     let meta = std::fs::metadata(root).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             ScanError::NotFound(root.to_path_buf())
@@ -80,7 +92,7 @@ pub fn list_files(root: &Path) -> Result<Vec<PathBuf>, ScanError> {
     if !meta.is_dir() {
         return Err(ScanError::NotAFolder(root.to_path_buf()));
     }
-    let mut files = Vec::new();
+    let mut tree = Tree::default();
     for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
         let entry = entry.map_err(|e| ScanError::Unreadable {
             path: e.path().unwrap_or(root).to_path_buf(),
@@ -89,10 +101,13 @@ pub fn list_files(root: &Path) -> Result<Vec<PathBuf>, ScanError> {
                 .unwrap_or_else(|| std::io::Error::other("folder loop")),
         })?;
         if entry.file_type().is_file() {
-            files.push(entry.into_path());
+            tree.files.push(entry.into_path());
+        } else if entry.file_type().is_dir() {
+            let modified = entry.metadata().ok().and_then(|m| m.modified().ok());
+            tree.folders.push((entry.into_path(), modified));
         }
     }
-    Ok(files)
+    Ok(tree)
 }
 
 /// Reads the headers of every file below `root`.

@@ -307,8 +307,10 @@ impl Engine {
         }
         loop {
             tokio::select! {
-                _ = tick.tick() => {
-                    let now = Instant::now();
+                at = tick.tick() => {
+                    // The tick's scheduled instant, not the moment it ran: a poll due every 10 s
+                    // on a 5 s tick then runs every second tick, not every third when a tick is late.
+                    let now = at.into_std();
                     if last_scan.is_none_or(|t| now - t >= self.cfg.scan_interval) {
                         last_scan = Some(now);
                         self.scan_all(&tx);
