@@ -13,6 +13,17 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// The activity's index and every database's file, as one text.
+fn state_text(index: &std::path::Path) -> String {
+    let mut text = std::fs::read_to_string(index).unwrap_or_default();
+    if let Ok(rd) = std::fs::read_dir(cutover::engine::persist::databases_dir(index)) {
+        for e in rd.flatten() {
+            text.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+        }
+    }
+    text
+}
+
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cutover"));
     c.env_remove("RUST_LOG").stdin(Stdio::null());
@@ -102,7 +113,11 @@ fn demo_headless_cuts_over_every_database_at_its_tail() {
     }
     // Events were JSON lines, and the state file holds no secret.
     assert!(lines(&out.stdout).iter().any(|v| v["event"] == "log"));
-    let state_text = std::fs::read_to_string(state.path().join("demo.json")).expect("state file");
+    let state_text = state_text(&state.path().join("demo.json"));
+    assert!(
+        state_text.contains("\"Completed\""),
+        "the databases' own files were read"
+    );
     assert!(
         !state_text.contains("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq"),
         "no account key"
@@ -348,7 +363,7 @@ fn kill_9_at_random_points_then_resume() {
         started.elapsed(),
         String::from_utf8_lossy(&out.stderr),
         String::from_utf8_lossy(&out.stdout),
-        std::fs::read_to_string(dir.path().join("state/kill-test.json")).unwrap_or_default()
+        state_text(&dir.path().join("state/kill-test.json"))
     );
     let s = summary(&out.stdout);
     for d in s["databases"].as_array().expect("databases") {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use super::lrs_view::lrs_status;
-use super::persist::{self, PersistedActivity, PersistedDatabase};
+use super::persist::{self, PersistedDatabase};
 use super::snapshot::{DatabaseSnapshot, EngineCommand, EventLine, MigrationSnapshot, TailMode};
 use super::state::{
     Action, BackupFile, Command, DatabaseState, Event, FileStatus, Phase, TailState,
@@ -113,6 +113,20 @@ enum Msg {
     },
 }
 
+impl Msg {
+    fn db(&self) -> usize {
+        match self {
+            Msg::Scanned { db, .. }
+            | Msg::UploadDone { db, .. }
+            | Msg::LrsStarted { db, .. }
+            | Msg::LrsPolled { db, .. }
+            | Msg::CompleteSent { db, .. }
+            | Msg::Traffic { db, .. }
+            | Msg::TailTaken { db, .. } => *db,
+        }
+    }
+}
+
 struct RunDb {
     cfg: DatabaseConfig,
     state: DatabaseState,
@@ -143,6 +157,19 @@ struct RunDb {
     tail_wait: bool,
     uploading: HashSet<String>,
     last_poll: Option<Instant>,
+    /// Its state changed since its file was last written.
+    unsaved: bool,
+    /// What was last written, in brief (a field changed outside a state transition is seen too).
+    saved: Option<SavedBrief>,
+}
+
+/// The parts of a database's persisted record that change without a state transition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SavedBrief {
+    blobs: usize,
+    traffic_stopped: Option<StopTraffic>,
+    files_at_cutover: Option<usize>,
+    tail_wait: bool,
 }
 
 impl RunDb {
@@ -205,6 +232,8 @@ pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
             tail_wait,
             uploading: HashSet::new(),
             last_poll: None,
+            unsaved: true,
+            saved: None,
         });
     }
     let (up_tx, up_rx) = mpsc::unbounded_channel();
@@ -218,6 +247,7 @@ pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
         uploader,
         paused: false,
         persist_dirty: true,
+        index_unsaved: true,
         publish_dirty: false,
         drive_due: false,
         changes: 0,
@@ -243,8 +273,10 @@ struct Engine {
     dbs: Vec<RunDb>,
     uploader: Arc<Uploader>,
     paused: bool,
-    /// A transition happened: save the state file and publish now.
+    /// A transition happened: save the state (the databases marked `unsaved`) and publish now.
     persist_dirty: bool,
+    /// The index (activity and database names) is yet to be written.
+    index_unsaved: bool,
     /// Something visible changed (progress, an event): publish soon.
     publish_dirty: bool,
     /// A scan found local files for known backups (after a restart): uploads may start.
@@ -325,7 +357,7 @@ impl Engine {
                         return Ok(());
                     }
                     self.command(c, &tx);
-                    self.persist_dirty = true;
+                    self.mark_all_unsaved();
                 }
                 Some(e) = uploads.recv() => {
                     self.on_upload_event(e);
@@ -364,23 +396,45 @@ impl Engine {
         }
     }
 
-    fn save(&self) -> Result<(), String> {
-        let p = PersistedActivity {
-            version: 1,
-            activity: self.cfg.activity.clone(),
-            databases: self
-                .dbs
-                .iter()
-                .map(|d| PersistedDatabase {
+    fn mark_all_unsaved(&mut self) {
+        self.persist_dirty = true;
+        for d in &mut self.dbs {
+            d.unsaved = true;
+        }
+    }
+
+    /// Writes the files of the databases that changed (and the index, once).
+    fn save(&mut self) -> Result<(), String> {
+        let path = &self.cfg.state_file;
+        if self.index_unsaved {
+            let names: Vec<&str> = self.dbs.iter().map(|d| d.cfg.name.as_str()).collect();
+            persist::save_index(path, &self.cfg.activity, &names)?;
+            self.index_unsaved = false;
+        }
+        for d in &mut self.dbs {
+            let brief = SavedBrief {
+                blobs: d.layout.len(),
+                traffic_stopped: d.traffic_stopped,
+                files_at_cutover: d.files_at_cutover,
+                tail_wait: d.tail_wait,
+            };
+            if !d.unsaved && d.saved.as_ref() == Some(&brief) {
+                continue;
+            }
+            persist::save_database(
+                path,
+                &PersistedDatabase {
                     state: d.state.clone(),
                     blobs: d.layout.entries(),
                     traffic_stopped: d.traffic_stopped,
                     files_at_cutover: d.files_at_cutover,
                     tail_wait: d.tail_wait,
-                })
-                .collect(),
-        };
-        persist::save(&self.cfg.state_file, &p)
+                },
+            )?;
+            d.unsaved = false;
+            d.saved = Some(brief);
+        }
+        Ok(())
     }
 
     fn publish(&mut self) {
@@ -459,6 +513,7 @@ impl Engine {
         let changed = self.apply_inner(i, ev, tx);
         if self.dbs[i].state != snapshot_before {
             self.persist_dirty = true;
+            self.dbs[i].unsaved = true;
             self.changes += 1;
         }
         changed
@@ -605,6 +660,10 @@ impl Engine {
         // message is a step of its own.
         if !matches!(m, Msg::Scanned { .. } | Msg::LrsPolled { .. }) {
             self.persist_dirty = true;
+            let db = m.db();
+            if let Some(d) = self.dbs.get_mut(db) {
+                d.unsaved = true;
+            }
         }
         match m {
             Msg::Scanned { db, result } => {
