@@ -7,7 +7,9 @@
 //!
 //! `cargo bench --bench engine_idle`. Environment: DBS (100), FILES per database (1000), WINDOW_SECS
 //! (60), WARMUP_SECS (fixed warm-up instead of waiting for the CPU to settle), WARMUP_MAX_SECS (900),
-//! SCAN_SECS (5) and POLL_SECS (10): the defaults of `cutover run`.
+//! SCAN_SECS (5) and POLL_SECS (10): the defaults of `cutover run`; AGE_SECS (3600): how long ago the
+//! files were written (0: just now, so that for two minutes every file is looked at on every scan,
+//! as right after a backup job wrote them).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -92,8 +94,20 @@ fn spec(db: &str, i: usize) -> SetSpec {
     }
 }
 
+/// Sets a file's or folder's modification time `age` in the past (an estate at rest was written
+/// long ago; only what changed in the last two minutes is looked at between full walks).
+fn age(path: &Path, age: Duration) {
+    if age.is_zero() {
+        return;
+    }
+    let t = std::time::SystemTime::now() - age;
+    std::fs::File::open(path)
+        .and_then(|f| f.set_modified(t))
+        .unwrap_or_else(|e| panic!("cannot set the time of {}: {e}", path.display()));
+}
+
 /// Writes database `d`'s folder and returns what a steady-state engine would have saved for it.
-fn write_database(root: &Path, d: usize, files: usize) -> PersistedDatabase {
+fn write_database(root: &Path, d: usize, files: usize, aged: Duration) -> PersistedDatabase {
     let db = db_name(d);
     let folder = root.join(&db);
     std::fs::create_dir_all(&folder).expect("create the database folder");
@@ -112,6 +126,7 @@ fn write_database(root: &Path, d: usize, files: usize) -> PersistedDatabase {
         };
         write_backup(&path, &media, std::slice::from_ref(&s))
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        age(&path, aged);
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         state_files.push(BackupFile {
             name: name.clone(),
@@ -126,6 +141,7 @@ fn write_database(root: &Path, d: usize, files: usize) -> PersistedDatabase {
         // The flat name the layout gives: these names have nothing it rewrites.
         blobs.push((path, format!("{db}/{name}")));
     }
+    age(&folder, aged);
     let newest = file_name(&db, files - 1);
     PersistedDatabase {
         state: DatabaseState {
@@ -148,7 +164,7 @@ fn write_database(root: &Path, d: usize, files: usize) -> PersistedDatabase {
 }
 
 /// Writes every folder (one thread per CPU), in database order.
-fn write_estate(root: &Path, dbs: usize, files: usize) -> Vec<PersistedDatabase> {
+fn write_estate(root: &Path, dbs: usize, files: usize, aged: Duration) -> Vec<PersistedDatabase> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let next = AtomicUsize::new(0);
     let out: std::sync::Mutex<Vec<Option<PersistedDatabase>>> =
@@ -161,7 +177,7 @@ fn write_estate(root: &Path, dbs: usize, files: usize) -> Vec<PersistedDatabase>
                     if d >= dbs {
                         break;
                     }
-                    let p = write_database(root, d, files);
+                    let p = write_database(root, d, files, aged);
                     out.lock().expect("estate lock")[d] = Some(p);
                 }
             });
@@ -312,6 +328,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse::<u64>().ok());
     let warmup_max = Duration::from_secs(env_u64("WARMUP_MAX_SECS", 900));
+    let aged = Duration::from_secs(env_u64("AGE_SECS", 3600));
     let tck = clk_tck();
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
@@ -327,16 +344,17 @@ fn main() {
         .expect("temp dir");
     let root = tmp.path().join("backups");
     let t = Instant::now();
-    let saved = write_estate(&root, dbs, files);
+    let saved = write_estate(&root, dbs, files, aged);
     let bytes: u64 = saved
         .iter()
         .flat_map(|d| d.state.files.iter().map(|f| f.size))
         .sum();
     println!(
-        "created {} files ({:.1} MiB apparent) in {:.1}s",
+        "created {} files ({:.1} MiB apparent) in {:.1}s, dated {}s ago (AGE_SECS)",
         dbs * files,
         bytes as f64 / (1024.0 * 1024.0),
-        t.elapsed().as_secs_f64()
+        t.elapsed().as_secs_f64(),
+        aged.as_secs()
     );
 
     let activity = "engine-idle-bench";
