@@ -33,6 +33,43 @@ pub struct SourceFlags {
     pub connect_timeout: Option<u64>,
 }
 
+/// Secrets already in hand (typed into the wizard), keyed by the environment variable the
+/// configuration names for them: looked up before the environment. Never written anywhere; `Debug`
+/// shows the variable names only.
+#[derive(Clone, Default)]
+pub struct ProvidedSecrets {
+    pub by_env: std::collections::BTreeMap<String, Secret>,
+    /// The Azure credential to use instead of the one `[target] credential` would build (a service
+    /// principal typed into the wizard).
+    pub credential: Option<Arc<dyn TokenCredential>>,
+}
+
+impl std::fmt::Debug for ProvidedSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProvidedSecrets")
+            .field("by_env", &self.by_env.keys().collect::<Vec<_>>())
+            .field("credential", &self.credential.is_some())
+            .finish()
+    }
+}
+
+impl ProvidedSecrets {
+    fn get(&self, var: &str, what: &str) -> Result<Secret, String> {
+        match self.by_env.get(var) {
+            Some(s) if !s.secret().trim().is_empty() => {
+                Ok(Secret::new(s.secret().trim().to_string()))
+            }
+            _ => env_secret(var, what),
+        }
+    }
+    fn aad(&self, kind: AadKind) -> Result<Arc<dyn TokenCredential>, String> {
+        match &self.credential {
+            Some(c) => Ok(c.clone()),
+            None => aad_credential(kind),
+        }
+    }
+}
+
 fn env_secret(var: &str, what: &str) -> Result<Secret, String> {
     match std::env::var(var) {
         Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim().to_string())),
@@ -48,6 +85,15 @@ fn env_secret(var: &str, what: &str) -> Result<Secret, String> {
 pub fn source_options(
     s: &SourceSection,
     f: &SourceFlags,
+) -> Result<(SourceOptions, Vec<String>), String> {
+    source_options_with(s, f, &ProvidedSecrets::default())
+}
+
+/// [`source_options`], taking the secrets in `p` before the environment.
+pub fn source_options_with(
+    s: &SourceSection,
+    f: &SourceFlags,
+    p: &ProvidedSecrets,
 ) -> Result<(SourceOptions, Vec<String>), String> {
     let server_text = f.server.clone().or(s.server.clone()).ok_or(
         "no source server: give --server HOST[,PORT] or set [source] server in the config file",
@@ -65,7 +111,7 @@ pub fn source_options(
             .flatten()
     });
     let auth = if let Some(var) = token_var {
-        SourceAuth::AadToken(env_secret(&var, "Azure AD access token")?)
+        SourceAuth::AadToken(p.get(&var, "Azure AD access token")?)
     } else {
         match method {
             "sql" => {}
@@ -88,7 +134,7 @@ pub fn source_options(
             .unwrap_or_else(|| "CUTOVER_SOURCE_PASSWORD".into());
         SourceAuth::SqlLogin {
             user,
-            password: env_secret(&var, "source password")?,
+            password: p.get(&var, "source password")?,
         }
     };
     let plaintext = f.plaintext || s.plaintext.unwrap_or(false);
@@ -153,6 +199,16 @@ pub fn engine_config(
     file: &ConfigFile,
     flags: &RunFlags,
 ) -> Result<(EngineConfig, Vec<String>), String> {
+    engine_config_with(file, flags, &ProvidedSecrets::default())
+}
+
+/// [`engine_config`], taking the secrets in `p` before the environment (the wizard's path: what
+/// the operator typed is used, the file keeps only the variable names).
+pub fn engine_config_with(
+    file: &ConfigFile,
+    flags: &RunFlags,
+    p: &ProvidedSecrets,
+) -> Result<(EngineConfig, Vec<String>), String> {
     let mut warnings = Vec::new();
     let m = file.migration.clone().unwrap_or_default();
     let t = file.target.clone().unwrap_or_default();
@@ -201,7 +257,7 @@ pub fn engine_config(
     };
     let source = match &file.source {
         Some(s) if s.server.is_some() => {
-            let (o, w) = source_options(s, &SourceFlags::default())?;
+            let (o, w) = source_options_with(s, &SourceFlags::default(), p)?;
             warnings.extend(w);
             Some(o)
         }
@@ -275,7 +331,7 @@ pub fn engine_config(
     crate::storage::layout::validate_container_name(&url.container)
         .map_err(|e| format!("[storage] container: {e}"))?;
     let account_key = match &st.account_key_env {
-        Some(var) => Some(env_secret(var, "storage account key")?),
+        Some(var) => Some(p.get(var, "storage account key")?),
         None => None,
     };
     let auth = match st.auth.as_deref().unwrap_or(if account_key.is_some() {
@@ -294,12 +350,11 @@ pub fn engine_config(
                 .sas_env
                 .clone()
                 .unwrap_or_else(|| "CUTOVER_STORAGE_SAS".into());
-            StorageAuth::sas(env_secret(&var, "upload SAS")?.secret())
+            StorageAuth::sas(p.get(&var, "upload SAS")?.secret())
         }
-        "aad" => StorageAuth::Aad(aad_credential(aad_kind(
-            t.credential.as_deref(),
-            "[target] credential",
-        )?)?),
+        "aad" => {
+            StorageAuth::Aad(p.aad(aad_kind(t.credential.as_deref(), "[target] credential")?)?)
+        }
         o => {
             return Err(format!(
                 "[storage] auth = {o:?}: use \"sas\", \"account-key\" or \"aad\""
@@ -314,9 +369,7 @@ pub fn engine_config(
         "managed-identity" => StorageAccess::ManagedIdentity,
         "sas" => {
             let token = match (&st.mi_sas_env, &account_key) {
-                (Some(var), _) => env_secret(var, "managed instance SAS")?
-                    .secret()
-                    .to_string(),
+                (Some(var), _) => p.get(var, "managed instance SAS")?.secret().to_string(),
                 (None, Some(key)) => sas::service_sas_for_container(
                     &url.account,
                     key.secret(),
@@ -355,7 +408,7 @@ pub fn engine_config(
     let credential: Arc<dyn TokenCredential> = if is_local_endpoint(&arm) {
         Arc::new(StaticToken("cutover-sandbox".into()))
     } else {
-        aad_credential(aad_kind(t.credential.as_deref(), "[target] credential")?)?
+        p.aad(aad_kind(t.credential.as_deref(), "[target] credential")?)?
     };
     let instance = InstanceRef {
         subscription: need(&t.subscription, "[target] subscription")?.to_string(),

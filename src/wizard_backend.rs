@@ -1,19 +1,38 @@
 //! What the wizard asks of the outside world, done here (the TUI never connects itself): test the
-//! source (connect, list databases), test the target (reach the ARM endpoint), and the preflight
-//! findings per selected database (the catalog's check of its backup folder plus the source
-//! cross-check: msdb history vs folder, SIMPLE recovery, TDE, In-Memory OLTP, FILESTREAM, sysadmin).
+//! source (connect, list databases), or list the databases of the backup folder when there is no
+//! source connection; test the target (reach the ARM endpoint); the preflight findings per selected
+//! database (the catalog's check of its backup folder plus the source cross-check: msdb history vs
+//! folder, SIMPLE recovery, TDE, In-Memory OLTP, FILESTREAM, sysadmin); and saving the values as a
+//! configuration file.
+//!
+//! The values and the configuration file are one mapping ([`config_file`]): the file the Summary
+//! saves is what `cutover run --config` reads, and the wizard's own migration goes through the same
+//! `setup::engine_config` with the secrets the operator typed ([`engine_config`]). Secrets never go
+//! into the file: it names the environment variables that hold them.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use azure_core::credentials::Secret;
+use azure_core::credentials::{Secret, TokenCredential};
 
 use crate::catalog::{self, Finding, ScanOptions};
-use crate::source::{
-    Encryption, ServerAddress, SourceAuth, SourceClient, SourceOptions, crosscheck,
+use crate::config::{
+    BackupsSection, ConfigFile, DatabaseOverride, MigrationSection, SourceSection, StorageSection,
+    TargetSection,
 };
-use crate::tui::wizard::values::{SourceAuthKind, SourceForm, TargetForm, WizardValues};
+use crate::engine::runner::EngineConfig;
+use crate::setup::{self, ProvidedSecrets, RunFlags};
+use crate::source::{
+    Encryption, ServerAddress, SourceAuth, SourceClient, SourceDatabase, SourceOptions, crosscheck,
+};
+use crate::tui::format::without_query;
+use crate::tui::wizard::values::{
+    MiAccess, SaveOutcome, SecretText, SourceAuthKind, SourceForm, StorageAuthKind,
+    TargetCredential, TargetForm, WizardValues,
+};
 use crate::tui::{SourceSummary, WizardBackend};
 
 /// The wizard's backend. `sandbox_arm` is the sandbox's ARM endpoint when the target may be the
@@ -24,6 +43,9 @@ pub struct Backend {
 
 /// The source options a Source screen describes.
 pub fn source_options(form: &SourceForm) -> Result<SourceOptions, String> {
+    if form.folder_only {
+        return Err("Source: no connection (backup folder only)".into());
+    }
     let server: ServerAddress = form.address().parse().map_err(|e| format!("Server: {e}"))?;
     let auth = match form.auth {
         SourceAuthKind::SqlLogin => {
@@ -51,6 +73,575 @@ pub fn source_options(form: &SourceForm) -> Result<SourceOptions, String> {
     Ok(o)
 }
 
+fn some(s: &str) -> Option<String> {
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// The configuration file the values describe (the keys of `config.sample.toml`). Secrets are the
+/// names of the environment variables that hold them, never the values. `sandbox_arm`: the
+/// sandbox's ARM endpoint, written when the target is the sandbox.
+pub fn config_file(v: &WizardValues, sandbox_arm: Option<&str>) -> ConfigFile {
+    let s = &v.source;
+    let env = &v.secret_env;
+    let source = (!s.folder_only).then(|| {
+        let sql = s.auth == SourceAuthKind::SqlLogin;
+        SourceSection {
+            server: some(&s.address()),
+            authentication: Some(if sql { "sql" } else { "aad-token" }.to_string()),
+            user: if sql { some(&s.user) } else { None },
+            password_env: sql.then(|| env.source_password.clone()),
+            token_env: (!sql).then(|| env.source_token.clone()),
+            trust_server_certificate: Some(s.encrypt && s.trust_server_certificate),
+            plaintext: Some(!s.encrypt),
+            connect_timeout_seconds: None,
+        }
+    });
+    let m = &v.settings;
+    let overrides: Vec<DatabaseOverride> = m
+        .folder_overrides
+        .iter()
+        .filter(|(db, f)| v.databases.contains(db) && !f.trim().is_empty())
+        .map(|(db, f)| DatabaseOverride {
+            name: db.clone(),
+            folder: Some(PathBuf::from(f.trim())),
+            server_folder: None,
+            target_name: None,
+        })
+        .collect();
+    let backups = BackupsSection {
+        folder: some(&m.backup_folder).map(PathBuf::from),
+        server_folder: if s.folder_only {
+            None
+        } else {
+            some(&m.server_folder)
+        },
+        settle_seconds: None,
+        database: (!overrides.is_empty()).then_some(overrides),
+    };
+    let t = &v.target;
+    let target = TargetSection {
+        subscription: some(&t.subscription),
+        resource_group: some(&t.resource_group),
+        managed_instance: some(&t.managed_instance),
+        location: None,
+        arm_endpoint: if t.sandbox {
+            sandbox_arm.map(str::to_string)
+        } else {
+            some(&t.arm_endpoint)
+        },
+        credential: (!t.sandbox).then(|| {
+            match t.credential {
+                TargetCredential::ServicePrincipal => "service-principal",
+                TargetCredential::AzureCli => "azure-cli",
+                TargetCredential::ManagedIdentity => "managed-identity",
+            }
+            .to_string()
+        }),
+        collation: None,
+    };
+    let key = m.storage_auth == StorageAuthKind::AccountKeyEnv;
+    let storage = StorageSection {
+        container: some(without_query(&m.container_url)),
+        auth: Some(
+            match m.storage_auth {
+                StorageAuthKind::Sas => "sas",
+                StorageAuthKind::AccountKeyEnv => "account-key",
+                StorageAuthKind::EntraId => "aad",
+            }
+            .to_string(),
+        ),
+        sas_env: (m.storage_auth == StorageAuthKind::Sas).then(|| env.storage_sas.clone()),
+        account_key_env: if key { some(&m.account_key_env) } else { None },
+        mi_access: Some(
+            match m.mi_access {
+                MiAccess::Sas => "sas",
+                MiAccess::ManagedIdentity => "managed-identity",
+            }
+            .to_string(),
+        ),
+        mi_sas_env: (m.mi_access == MiAccess::Sas && !key).then(|| env.mi_sas.clone()),
+        sas_expiry_days: Some(m.sas_expiry_days),
+    };
+    let migration = MigrationSection {
+        activity: some(&v.activity),
+        databases: Some(v.databases.clone()),
+        // The operator cuts over (the TUI's dialog, or `cutover run --cutover when-ready`); the
+        // tail-log backup is the operator's unless `--tail take` says otherwise.
+        cutover: Some("never".to_string()),
+        tail: Some("wait".to_string()),
+        stop_traffic: Some("none".to_string()),
+        concurrency: Some(m.concurrency as usize),
+        max_mbps: m.bandwidth_mbps.map(f64::from),
+        scan_seconds: None,
+        poll_seconds: None,
+        state_dir: None,
+    };
+    ConfigFile {
+        source,
+        target: Some(target),
+        storage: Some(storage),
+        backups: Some(backups),
+        migration: Some(migration),
+    }
+}
+
+/// The environment variables a saved configuration needs, `VAR (what)`, in the file's order.
+pub fn secret_env_vars(v: &WizardValues) -> Vec<String> {
+    let mut out = Vec::new();
+    let env = &v.secret_env;
+    if !v.source.folder_only {
+        out.push(match v.source.auth {
+            SourceAuthKind::SqlLogin => format!("{} (source password)", env.source_password),
+            SourceAuthKind::EntraToken => format!("{} (source access token)", env.source_token),
+        });
+    }
+    if !v.target.sandbox && v.target.credential == TargetCredential::ServicePrincipal {
+        out.push(
+            "AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET (service principal)".into(),
+        );
+    }
+    let m = &v.settings;
+    match m.storage_auth {
+        StorageAuthKind::Sas => out.push(format!("{} (upload SAS, sp=rcwl)", env.storage_sas)),
+        StorageAuthKind::AccountKeyEnv => out.push(format!(
+            "{} (storage account key)",
+            m.account_key_env.trim()
+        )),
+        StorageAuthKind::EntraId => {}
+    }
+    if m.mi_access == MiAccess::Sas && m.storage_auth != StorageAuthKind::AccountKeyEnv {
+        out.push(format!("{} (managed instance SAS, sp=rl)", env.mi_sas));
+    }
+    out
+}
+
+fn line(out: &mut String, key: &str, value: toml::Value) {
+    out.push_str(&format!("{key} = {value}\n"));
+}
+fn opt_str(out: &mut String, key: &str, v: &Option<String>) {
+    if let Some(v) = v {
+        line(out, key, toml::Value::String(v.clone()));
+    }
+}
+fn opt_path(out: &mut String, key: &str, v: &Option<PathBuf>) {
+    if let Some(v) = v {
+        line(
+            out,
+            key,
+            toml::Value::String(v.to_string_lossy().into_owned()),
+        );
+    }
+}
+fn opt_bool(out: &mut String, key: &str, v: Option<bool>) {
+    if let Some(v) = v {
+        line(out, key, toml::Value::Boolean(v));
+    }
+}
+fn opt_int(out: &mut String, key: &str, v: Option<i64>) {
+    if let Some(v) = v {
+        line(out, key, toml::Value::Integer(v));
+    }
+}
+
+/// The configuration file's text: the sections of [`config_file`] with comments saying where each
+/// secret comes from.
+pub fn config_toml(v: &WizardValues, sandbox_arm: Option<&str>) -> String {
+    let c = config_file(v, sandbox_arm);
+    let mut o = String::new();
+    o.push_str(
+        "# cutover configuration, saved by the wizard (config.sample.toml documents every key).\n\
+         # No secret is in this file: each is read from the environment variable named here.\n\
+         # Use it with `cutover run --config FILE` (headless) or `cutover wizard --config FILE`.\n",
+    );
+    let vars = secret_env_vars(v);
+    if !vars.is_empty() {
+        o.push_str("# Export before running:\n");
+        for var in &vars {
+            o.push_str(&format!("#   {var}\n"));
+        }
+    }
+    if let Some(s) = &c.source {
+        o.push_str("\n[source]\n");
+        opt_str(&mut o, "server", &s.server);
+        opt_str(&mut o, "authentication", &s.authentication);
+        opt_str(&mut o, "user", &s.user);
+        if s.password_env.is_some() {
+            o.push_str(
+                "# The environment variable that holds the password (never the password itself).\n",
+            );
+        }
+        opt_str(&mut o, "password_env", &s.password_env);
+        opt_str(&mut o, "token_env", &s.token_env);
+        opt_bool(
+            &mut o,
+            "trust_server_certificate",
+            s.trust_server_certificate,
+        );
+        opt_bool(&mut o, "plaintext", s.plaintext);
+    } else {
+        o.push_str(
+            "\n# No [source]: cutover works from the backup folder alone; at cutover the operator stops\n\
+             # traffic and takes the tail-log backup (tail = \"wait\"), or asserts that no more backups\n\
+             # will come (tail = \"skip\": a data-loss risk).\n",
+        );
+    }
+    if let Some(b) = &c.backups {
+        o.push_str("\n[backups]\n");
+        opt_path(&mut o, "folder", &b.folder);
+        opt_str(&mut o, "server_folder", &b.server_folder);
+        for d in b.database.iter().flatten() {
+            o.push_str("\n[[backups.database]]\n");
+            line(&mut o, "name", toml::Value::String(d.name.clone()));
+            opt_path(&mut o, "folder", &d.folder);
+        }
+    }
+    if let Some(t) = &c.target {
+        o.push_str("\n[target]\n");
+        opt_str(&mut o, "subscription", &t.subscription);
+        opt_str(&mut o, "resource_group", &t.resource_group);
+        opt_str(&mut o, "managed_instance", &t.managed_instance);
+        opt_str(&mut o, "arm_endpoint", &t.arm_endpoint);
+        if t.credential.as_deref() == Some("service-principal") {
+            o.push_str(&format!(
+                "# The service principal comes from the environment:\n\
+                 #   AZURE_TENANT_ID     (tenant {})\n\
+                 #   AZURE_CLIENT_ID     (application {})\n\
+                 #   AZURE_CLIENT_SECRET\n",
+                v.target.tenant_id.trim(),
+                v.target.app_id.trim()
+            ));
+        }
+        opt_str(&mut o, "credential", &t.credential);
+    }
+    if let Some(s) = &c.storage {
+        o.push_str("\n[storage]\n");
+        opt_str(&mut o, "container", &s.container);
+        opt_str(&mut o, "auth", &s.auth);
+        opt_str(&mut o, "sas_env", &s.sas_env);
+        opt_str(&mut o, "account_key_env", &s.account_key_env);
+        opt_str(&mut o, "mi_access", &s.mi_access);
+        opt_str(&mut o, "mi_sas_env", &s.mi_sas_env);
+        opt_int(&mut o, "sas_expiry_days", s.sas_expiry_days.map(i64::from));
+    }
+    if let Some(m) = &c.migration {
+        o.push_str("\n[migration]\n");
+        opt_str(&mut o, "activity", &m.activity);
+        if let Some(d) = &m.databases {
+            line(
+                &mut o,
+                "databases",
+                toml::Value::Array(d.iter().cloned().map(toml::Value::String).collect()),
+            );
+        }
+        o.push_str(
+            "# The operator cuts over (the dashboard's dialog, or `cutover run --cutover when-ready`);\n\
+             # the tail-log backup: \"wait\" for the operator's, \"take\" (needs [source]) or \"skip\".\n",
+        );
+        opt_str(&mut o, "cutover", &m.cutover);
+        opt_str(&mut o, "tail", &m.tail);
+        opt_str(&mut o, "stop_traffic", &m.stop_traffic);
+        opt_int(&mut o, "concurrency", m.concurrency.map(|c| c as i64));
+        if let Some(mbps) = m.max_mbps {
+            line(&mut o, "max_mbps", toml::Value::Float(mbps));
+        }
+    }
+    o
+}
+
+/// Wizard values prefilled from a configuration file. The secrets are taken from the environment
+/// variables the file names when they are set (they are never shown: the fields are masked).
+pub fn values_from_config(c: &ConfigFile) -> WizardValues {
+    let env = |var: &str| {
+        SecretText(
+            std::env::var(var)
+                .ok()
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default(),
+        )
+    };
+    let mut v = WizardValues::default();
+    let m = c.migration.clone().unwrap_or_default();
+    v.activity = m.activity.clone().unwrap_or_default();
+    v.databases = m.databases.clone().unwrap_or_default();
+    if let Some(n) = m.concurrency.and_then(|n| u32::try_from(n).ok()) {
+        v.settings.concurrency = n;
+    }
+    v.settings.bandwidth_mbps = m
+        .max_mbps
+        .filter(|b| b.is_finite() && *b >= 1.0)
+        .map(|b| b.round().min(f64::from(u32::MAX)) as u32);
+    match &c.source {
+        Some(s) if s.server.is_some() => {
+            let server = s.server.clone().unwrap_or_default();
+            // HOST,PORT or HOST\INSTANCE -> the two fields of the Source screen.
+            let (host, rest) = match server.split_once([',', '\\']) {
+                Some((h, r)) => (h.to_string(), r.to_string()),
+                None => (server.clone(), String::new()),
+            };
+            v.source.server = host.trim().to_string();
+            v.source.port_or_instance = rest.trim().to_string();
+            v.source.user = s.user.clone().unwrap_or_default();
+            v.source.encrypt = !s.plaintext.unwrap_or(false);
+            v.source.trust_server_certificate = s.trust_server_certificate.unwrap_or(false);
+            if let Some(p) = &s.password_env {
+                v.secret_env.source_password = p.clone();
+            }
+            if let Some(t) = &s.token_env {
+                v.secret_env.source_token = t.clone();
+            }
+            if s.authentication.as_deref() == Some("aad-token") {
+                v.source.auth = SourceAuthKind::EntraToken;
+                v.source.token = env(&v.secret_env.source_token);
+            } else {
+                v.source.password = env(&v.secret_env.source_password);
+            }
+        }
+        _ => v.source.folder_only = true,
+    }
+    let b = c.backups.clone().unwrap_or_default();
+    v.settings.backup_folder = b
+        .folder
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    v.settings.server_folder = b.server_folder.unwrap_or_default();
+    for d in b.database.unwrap_or_default() {
+        if let Some(f) = d.folder {
+            v.settings
+                .folder_overrides
+                .insert(d.name, f.to_string_lossy().into_owned());
+        }
+    }
+    let t = c.target.clone().unwrap_or_default();
+    v.target.subscription = t.subscription.unwrap_or_default();
+    v.target.resource_group = t.resource_group.unwrap_or_default();
+    v.target.managed_instance = t.managed_instance.unwrap_or_default();
+    v.target.arm_endpoint = t.arm_endpoint.unwrap_or_default();
+    v.target.credential = match t.credential.as_deref() {
+        Some("service-principal") => TargetCredential::ServicePrincipal,
+        Some("managed-identity") => TargetCredential::ManagedIdentity,
+        _ => TargetCredential::AzureCli,
+    };
+    if v.target.credential == TargetCredential::ServicePrincipal {
+        v.target.tenant_id = env("AZURE_TENANT_ID").0;
+        v.target.app_id = env("AZURE_CLIENT_ID").0;
+        v.target.client_secret = env("AZURE_CLIENT_SECRET");
+    }
+    let st = c.storage.clone().unwrap_or_default();
+    v.settings.container_url = st.container.unwrap_or_default();
+    if let Some(var) = &st.sas_env {
+        v.secret_env.storage_sas = var.clone();
+    }
+    if let Some(var) = &st.mi_sas_env {
+        v.secret_env.mi_sas = var.clone();
+    }
+    v.settings.account_key_env = st.account_key_env.clone().unwrap_or_default();
+    v.settings.storage_auth = match st.auth.as_deref() {
+        Some("account-key") => StorageAuthKind::AccountKeyEnv,
+        Some("aad") => StorageAuthKind::EntraId,
+        Some(_) => StorageAuthKind::Sas,
+        None if st.account_key_env.is_some() => StorageAuthKind::AccountKeyEnv,
+        None => StorageAuthKind::Sas,
+    };
+    if v.settings.storage_auth == StorageAuthKind::Sas {
+        v.settings.sas_token = env(&v.secret_env.storage_sas);
+    }
+    v.settings.mi_access = match st.mi_access.as_deref() {
+        Some("managed-identity") => MiAccess::ManagedIdentity,
+        _ => MiAccess::Sas,
+    };
+    if v.settings.mi_access == MiAccess::Sas
+        && v.settings.storage_auth != StorageAuthKind::AccountKeyEnv
+    {
+        v.settings.mi_sas_token = env(&v.secret_env.mi_sas);
+    }
+    if let Some(d) = st.sas_expiry_days {
+        v.settings.sas_expiry_days = d.clamp(1, 30);
+    }
+    v
+}
+
+/// The secrets the operator typed, keyed by the environment variables [`config_file`] names (and
+/// the service principal typed on the Target screen), for `setup::engine_config_with`.
+pub fn provided_secrets(v: &WizardValues) -> Result<ProvidedSecrets, String> {
+    let mut by_env = BTreeMap::new();
+    let mut put = |var: &str, s: &str| {
+        if !s.trim().is_empty() {
+            by_env.insert(var.to_string(), Secret::new(s.trim().to_string()));
+        }
+    };
+    let env = &v.secret_env;
+    if !v.source.folder_only {
+        match v.source.auth {
+            SourceAuthKind::SqlLogin => put(&env.source_password, v.source.password.expose()),
+            SourceAuthKind::EntraToken => put(&env.source_token, v.source.token.expose()),
+        }
+    }
+    let m = &v.settings;
+    if m.storage_auth == StorageAuthKind::Sas {
+        // The SAS typed, or the one in the container URL.
+        let sas = if m.sas_token.expose().trim().is_empty() {
+            m.container_url
+                .split_once('?')
+                .map(|(_, q)| q.to_string())
+                .unwrap_or_default()
+        } else {
+            m.sas_token.expose().to_string()
+        };
+        put(&env.storage_sas, sas.trim_start_matches('?'));
+    }
+    if m.mi_access == MiAccess::Sas && m.storage_auth != StorageAuthKind::AccountKeyEnv {
+        put(&env.mi_sas, m.mi_sas_token.expose().trim_start_matches('?'));
+    }
+    let t = &v.target;
+    let credential = if !t.sandbox
+        && t.credential == TargetCredential::ServicePrincipal
+        && !t.client_secret.expose().is_empty()
+    {
+        let c: Arc<dyn TokenCredential> = azure_identity::ClientSecretCredential::new(
+            t.tenant_id.trim(),
+            t.app_id.trim().to_string(),
+            Secret::new(t.client_secret.expose().to_string()),
+            None,
+        )
+        .map_err(|e| format!("Target: service principal: {e}"))?;
+        Some(c)
+    } else {
+        None
+    };
+    Ok(ProvidedSecrets { by_env, credential })
+}
+
+/// The engine's configuration for the wizard's values: the same mapping as the saved file, through
+/// `setup::engine_config_with` (every value checked there), with the secrets typed. The operator
+/// cuts over from the dashboard. `state_dir`: where the state file goes (default: the platform
+/// data folder).
+pub fn engine_config(
+    v: &WizardValues,
+    sandbox_arm: Option<&str>,
+    state_dir: Option<PathBuf>,
+) -> Result<(EngineConfig, Vec<String>), String> {
+    let mut file = config_file(v, sandbox_arm);
+    if let Some(m) = file.migration.as_mut() {
+        m.state_dir = state_dir;
+    }
+    let flags = RunFlags {
+        cutover_when_ready: Some(false),
+        ..Default::default()
+    };
+    setup::engine_config_with(&file, &flags, &provided_secrets(v)?)
+}
+
+/// Writes `text` at `path`: a new file, or (with `overwrite`) replacing the old one atomically.
+pub fn write_config(path: &Path, text: &str, overwrite: bool) -> Result<SaveOutcome, String> {
+    use std::io::Write;
+    let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let shown_s = shown.display().to_string();
+    if path.is_dir() {
+        return Err(format!(
+            "{shown_s} is a folder: give a file name such as cutover.toml"
+        ));
+    }
+    let dir = match shown.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return Err(format!(
+            "{shown_s}: the folder {} does not exist: create it or choose another path",
+            dir.display()
+        ));
+    }
+    if !overwrite {
+        let mut f = match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Ok(SaveOutcome::Exists { path: shown_s });
+            }
+            Err(e) => return Err(format!("{shown_s}: cannot create the file: {e}")),
+        };
+        f.write_all(text.as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(|e| format!("{shown_s}: cannot write the file: {e}"))?;
+    } else {
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".cutover-config-")
+            .tempfile_in(&dir)
+            .map_err(|e| format!("{shown_s}: cannot write in {}: {e}", dir.display()))?;
+        tmp.write_all(text.as_bytes())
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(|e| format!("{shown_s}: cannot write the file: {e}"))?;
+        tmp.persist(path)
+            .map_err(|e| format!("{shown_s}: cannot replace the file: {}", e.error))?;
+    }
+    Ok(SaveOutcome::Saved {
+        path: shown_s,
+        env: Vec::new(),
+    })
+}
+
+fn datetime(t: Option<time::PrimitiveDateTime>) -> Option<String> {
+    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    t.and_then(|t| t.format(&f).ok())
+}
+
+/// The databases of a backup folder, as the Databases screen lists them (size and dates from the
+/// restore plan; recovery model and state are unknown without the source).
+pub fn folder_databases(folder: &Path) -> Result<SourceSummary, String> {
+    let scan = catalog::scan_folder(folder, &ScanOptions::default())
+        .map_err(|e| format!("Backup folder: {e}"))?;
+    let report = catalog::check(&scan);
+    if report.databases.is_empty() {
+        return Err(format!(
+            "Backup folder: no SQL Server backups in {}: check the path",
+            folder.display()
+        ));
+    }
+    let databases = report
+        .databases
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let full = d
+                .plan
+                .iter()
+                .find(|s| s.backup_type == crate::backup::header::BackupType::Full);
+            let log = d
+                .plan
+                .iter()
+                .rev()
+                .find(|s| s.backup_type == crate::backup::header::BackupType::Log);
+            SourceDatabase {
+                name: d.name.clone(),
+                database_id: i32::try_from(i).unwrap_or(i32::MAX),
+                state: "-".to_string(),
+                recovery_model: "-".to_string(),
+                compatibility_level: 0,
+                is_read_only: false,
+                user_access: "-".to_string(),
+                is_encrypted: false,
+                size_bytes: full.map_or(0, |f| f.size),
+                filestream_files: 0,
+                memory_optimized_filegroups: 0,
+                last_full_backup: datetime(full.and_then(|f| f.start)),
+                last_log_backup: datetime(log.and_then(|f| f.start)),
+            }
+        })
+        .collect();
+    Ok(SourceSummary {
+        server: format!(
+            "backup folder {}: {} database(s)",
+            folder.display(),
+            report.databases.len()
+        ),
+        databases,
+    })
+}
+
 #[async_trait]
 impl WizardBackend for Backend {
     async fn test_source(&self, form: &SourceForm) -> Result<SourceSummary, String> {
@@ -73,6 +664,13 @@ impl WizardBackend for Backend {
             ),
             databases,
         })
+    }
+
+    async fn scan_folder(&self, folder: &str) -> Result<SourceSummary, String> {
+        let folder = PathBuf::from(folder.trim());
+        tokio::task::spawn_blocking(move || folder_databases(&folder))
+            .await
+            .map_err(|e| format!("Backup folder: the scan stopped: {e}"))?
     }
 
     async fn test_target(&self, form: &TargetForm) -> Result<String, String> {
@@ -194,5 +792,23 @@ impl WizardBackend for Backend {
             c.close().await;
         }
         out
+    }
+
+    async fn save_config(
+        &self,
+        path: &str,
+        values: &WizardValues,
+        overwrite: bool,
+    ) -> Result<SaveOutcome, String> {
+        let text = config_toml(values, self.sandbox_arm.as_deref());
+        let env = secret_env_vars(values);
+        let path = PathBuf::from(path.trim());
+        let r = tokio::task::spawn_blocking(move || write_config(&path, &text, overwrite))
+            .await
+            .map_err(|e| format!("saving stopped: {e}"))??;
+        Ok(match r {
+            SaveOutcome::Saved { path, .. } => SaveOutcome::Saved { path, env },
+            e => e,
+        })
     }
 }

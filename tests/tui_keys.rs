@@ -352,3 +352,36 @@ fn chain_problems_find_gaps_and_unrestorable_files() {
     );
     assert!(problems(&sample::database("db1", Phase::CatchingUp, 6).state.files).is_empty());
 }
+
+#[test]
+fn e_shows_only_the_selected_database_events_and_back() {
+    let s = snap(&[("db1", Phase::CatchingUp), ("db2", Phase::Restoring)]);
+    let c = ctx(true);
+    let mut st = DashboardState::new();
+    assert_eq!(st.events(&s).len(), s.events.len(), "all events at first");
+    press(&mut st, &s, &c, &[ch('e')]);
+    assert!(st.events_selected_only);
+    let only: Vec<_> = st.events(&s);
+    assert!(!only.is_empty());
+    assert!(only.iter().all(|e| e.database.as_deref() == Some("db1")));
+    assert_eq!(st.events_database(&s), Some("db1"));
+    assert!(st.notice.as_deref().unwrap().contains("db1"));
+    // Scrolling the event pane is bounded by the filtered lines.
+    st.focus = Focus::Events;
+    press(&mut st, &s, &c, &[key(KeyCode::Up); 10]);
+    assert_eq!(st.events_scroll, only.len() - 1);
+    // Another database selected: its events, from the newest.
+    st.focus = Focus::Databases;
+    press(&mut st, &s, &c, &[ch('j')]);
+    assert_eq!(st.events_scroll, 0);
+    assert!(
+        st.events(&s)
+            .iter()
+            .all(|e| e.database.as_deref() == Some("db2"))
+    );
+    // e again: all events.
+    press(&mut st, &s, &c, &[ch('e')]);
+    assert!(!st.events_selected_only);
+    assert_eq!(st.events(&s).len(), s.events.len());
+    assert_eq!(st.events_database(&s), None);
+}

@@ -168,3 +168,34 @@ fn cutover_completed() {
     let (snap, state) = with_dialog(db, true, |_| {});
     dash("cutover_6_completed", &snap, &state, true);
 }
+
+#[test]
+fn dashboard_events_of_the_selected_database() {
+    let state = DashboardState {
+        selected: Some("db1".to_string()),
+        events_selected_only: true,
+        ..Default::default()
+    };
+    dash("dashboard_events_filtered", &all_phases(), &state, true);
+    // A database without events says so.
+    let state = DashboardState {
+        selected: Some("db5".to_string()),
+        events_selected_only: true,
+        ..Default::default()
+    };
+    dash(
+        "dashboard_events_filtered_empty",
+        &all_phases(),
+        &state,
+        true,
+    );
+}
+
+#[test]
+fn cutover_tail_without_a_source_connection() {
+    // Backup folder only: the tail-log backup cannot be taken by cutover; waiting for the
+    // operator's and "no more backups" (a data-loss risk) remain.
+    let db = sample::database("db1", Phase::CuttingOver, 6);
+    let (snap, state) = with_dialog(db, false, |_| {});
+    dash("cutover_3c_tail_not_connected", &snap, &state, false);
+}

@@ -6,8 +6,8 @@ use cutover::catalog::{Code, Finding, Severity};
 use cutover::tui::Theme;
 use cutover::tui::sample;
 use cutover::tui::wizard::{
-    self, JobStatus, Screen, SourceSummary, WizardOutcome, WizardRequest, WizardResult,
-    WizardState, WizardValues,
+    self, JobStatus, SaveOutcome, Screen, SourceSummary, WizardOutcome, WizardRequest,
+    WizardResult, WizardState, WizardValues,
 };
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -50,9 +50,32 @@ fn answer(s: &mut WizardState, reqs: Vec<WizardRequest>, preflight: &[(String, V
                 id,
                 result: Ok("mi-contoso (General Purpose, 8 vCores, West Europe)".to_string()),
             },
+            WizardRequest::ScanFolder { id, folder } => WizardResult::Source {
+                id,
+                result: Ok(SourceSummary {
+                    server: format!("backup folder {folder}: 4 database(s)"),
+                    // What a folder tells: no recovery model or state without the source.
+                    databases: sample::source_databases()
+                        .into_iter()
+                        .map(|mut d| {
+                            d.recovery_model = "-".to_string();
+                            d.state = "-".to_string();
+                            d.is_encrypted = false;
+                            d
+                        })
+                        .collect(),
+                }),
+            },
             WizardRequest::Preflight { id, .. } => WizardResult::Preflight {
                 id,
                 result: Ok(preflight.to_vec()),
+            },
+            WizardRequest::SaveConfig { id, path, .. } => WizardResult::Save {
+                id,
+                result: Ok(SaveOutcome::Saved {
+                    path,
+                    env: vec!["CUTOVER_SOURCE_PASSWORD (source password)".to_string()],
+                }),
             },
         };
         s.on_result(res);
@@ -286,4 +309,312 @@ fn exported_values_have_no_secrets() {
         !format!("{v:?}").contains("s3cret"),
         "Debug hides secrets too"
     );
+}
+
+#[test]
+fn ctrl_s_on_the_summary_saves_and_asks_before_overwriting() {
+    let mut s = at(Screen::Summary, &warnings());
+    // Elsewhere Ctrl-S only says where it works.
+    let mut elsewhere = at(Screen::Settings, &[]);
+    assert!(press(&mut elsewhere, &[ctrl('s')]).is_empty());
+    assert!(elsewhere.save.is_none());
+    assert!(elsewhere.notice.as_deref().unwrap().contains("Summary"));
+
+    assert!(press(&mut s, &[ctrl('s')]).is_empty());
+    assert_eq!(
+        s.save.as_ref().map(|p| p.path.as_str()),
+        Some("./cutover.toml")
+    );
+    snap("5_summary_save_prompt", &s);
+    // Edit the path: "./cutover.toml" -> "./mig.toml".
+    for _ in 0.."cutover.toml".len() {
+        press(&mut s, &[key(KeyCode::Backspace)]);
+    }
+    type_text(&mut s, "mig.toml");
+    let reqs = press(&mut s, &[key(KeyCode::Enter)]);
+    let [
+        WizardRequest::SaveConfig {
+            id,
+            path,
+            values,
+            overwrite,
+        },
+    ] = reqs.as_slice()
+    else {
+        panic!("{reqs:?}")
+    };
+    assert_eq!(path, "./mig.toml");
+    assert!(!overwrite, "the first attempt never overwrites");
+    assert_eq!(values.activity, "contoso-2026-03");
+    // Keys are ignored while the save runs.
+    assert!(press(&mut s, &[key(KeyCode::Char('x'))]).is_empty());
+    // The file exists: the second confirmation.
+    s.on_result(WizardResult::Save {
+        id: *id,
+        result: Ok(SaveOutcome::Exists {
+            path: "/work/mig.toml".to_string(),
+        }),
+    });
+    assert!(s.save.as_ref().unwrap().confirm_overwrite);
+    snap("5_summary_save_overwrite", &s);
+    // n: back to the path, nothing sent.
+    assert!(press(&mut s, &[key(KeyCode::Char('n'))]).is_empty());
+    assert!(!s.save.as_ref().unwrap().confirm_overwrite);
+    let reqs = press(&mut s, &[key(KeyCode::Enter)]);
+    let WizardRequest::SaveConfig { id, .. } = &reqs[0] else {
+        panic!("{reqs:?}")
+    };
+    s.on_result(WizardResult::Save {
+        id: *id,
+        result: Ok(SaveOutcome::Exists {
+            path: "/work/mig.toml".to_string(),
+        }),
+    });
+    // y: sent again, now replacing.
+    let reqs = press(&mut s, &[key(KeyCode::Char('y'))]);
+    let [WizardRequest::SaveConfig { id, overwrite, .. }] = reqs.as_slice() else {
+        panic!("{reqs:?}")
+    };
+    assert!(*overwrite);
+    s.on_result(WizardResult::Save {
+        id: *id,
+        result: Ok(SaveOutcome::Saved {
+            path: "/work/mig.toml".to_string(),
+            env: vec!["CUTOVER_SOURCE_PASSWORD (source password)".to_string()],
+        }),
+    });
+    assert!(s.save.is_none());
+    let n = s.notice.clone().unwrap();
+    assert!(
+        n.contains("/work/mig.toml") && n.contains("CUTOVER_SOURCE_PASSWORD"),
+        "{n}"
+    );
+    assert_eq!(
+        s.config_path, "/work/mig.toml",
+        "the next Ctrl-S proposes it"
+    );
+    snap("5_summary_saved", &s);
+    assert_eq!(s.outcome, None, "saving does not run the migration");
+
+    // A failed save keeps the prompt with the reason; Esc closes it.
+    press(&mut s, &[ctrl('s')]);
+    let reqs = press(&mut s, &[key(KeyCode::Enter)]);
+    let WizardRequest::SaveConfig { id, .. } = &reqs[0] else {
+        panic!("{reqs:?}")
+    };
+    s.on_result(WizardResult::Save {
+        id: *id,
+        result: Err("/nope/x.toml: the folder /nope does not exist".to_string()),
+    });
+    assert!(
+        s.save
+            .as_ref()
+            .unwrap()
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("/nope")
+    );
+    press(&mut s, &[key(KeyCode::Esc)]);
+    assert!(s.save.is_none());
+    assert_eq!(s.screen, Screen::Summary);
+}
+
+#[test]
+fn ctrl_s_needs_a_valid_activity_name_and_a_path() {
+    let mut s = at(Screen::Summary, &[]);
+    s.summary.focus("activity");
+    type_text(&mut s, " x");
+    press(&mut s, &[ctrl('s')]);
+    assert!(s.save.is_none());
+    assert!(s.error.as_deref().unwrap().starts_with("Activity name"));
+    press(&mut s, &[key(KeyCode::Backspace), key(KeyCode::Backspace)]);
+    press(&mut s, &[ctrl('s')]);
+    for _ in 0.."./cutover.toml".len() {
+        press(&mut s, &[key(KeyCode::Backspace)]);
+    }
+    assert!(press(&mut s, &[key(KeyCode::Enter)]).is_empty());
+    assert!(
+        s.save
+            .as_ref()
+            .unwrap()
+            .error
+            .as_deref()
+            .unwrap()
+            .starts_with("Path:")
+    );
+}
+
+#[test]
+fn backup_folder_only_lists_the_folder_and_skips_the_connection() {
+    let mut s = WizardState::new(sample::wizard_values());
+    s.source.focus("mode");
+    press(&mut s, &[key(KeyCode::Char(' '))]);
+    // The connection fields are gone; the backup folder (prefilled) is asked here.
+    assert!(
+        !s.source
+            .fields
+            .iter()
+            .enumerate()
+            .any(|(i, f)| f.key == "server" && s.source.visible(i))
+    );
+    assert_eq!(s.source.text("folder"), "/backups");
+    snap("1_source_folder_only", &s);
+    s.source.focus("folder");
+    for _ in 0.."/backups".len() {
+        press(&mut s, &[key(KeyCode::Backspace)]);
+    }
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert!(s.error.as_deref().unwrap().starts_with("Backup folder:"));
+    type_text(&mut s, "/mnt/bak");
+    // Ctrl-T scans the folder (no connection).
+    let reqs = press(&mut s, &[ctrl('t')]);
+    assert!(
+        matches!(&reqs[..], [WizardRequest::ScanFolder { folder, .. }] if folder == "/mnt/bak"),
+        "{reqs:?}"
+    );
+    answer(&mut s, reqs, &[]);
+    let reqs = press(&mut s, &[key(KeyCode::Enter)]);
+    assert!(reqs.is_empty());
+    assert_eq!(s.screen, Screen::Target);
+    assert!(s.values.source.folder_only);
+    assert_eq!(s.values.settings.backup_folder, "/mnt/bak");
+    // The databases come from the folder scan done above.
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert_eq!(s.screen, Screen::Databases);
+    snap("3_databases_folder_only", &s);
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert_eq!(s.screen, Screen::Settings);
+    // The folder was chosen on the Source screen; the server's view of it is not needed.
+    for k in ["folder", "server_folder"] {
+        let i = s.settings.fields.iter().position(|f| f.key == k).unwrap();
+        assert!(!s.settings.visible(i), "{k} is hidden");
+    }
+    assert_eq!(s.settings.text("folder"), "/mnt/bak");
+    let reqs = press(&mut s, &[key(KeyCode::Enter)]);
+    assert_eq!(s.error, None);
+    answer(&mut s, reqs, &[]);
+    snap("5_summary_folder_only", &s);
+    press(&mut s, &[key(KeyCode::Enter)]);
+    match &s.outcome {
+        Some(WizardOutcome::Run(v)) => {
+            assert!(v.source.folder_only);
+            assert_eq!(v.settings.backup_folder, "/mnt/bak");
+        }
+        o => panic!("expected Run, got {o:?}"),
+    }
+
+    // Switching the source again forgets the folder's list.
+    let mut s = at(Screen::Databases, &[]);
+    press(&mut s, &[key(KeyCode::Esc), key(KeyCode::Esc)]);
+    assert_eq!(s.screen, Screen::Source);
+    s.source.focus("mode");
+    press(&mut s, &[key(KeyCode::Char(' '))]);
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert_eq!(s.source_test, JobStatus::Idle);
+    assert_eq!(s.screen, Screen::Target);
+    let reqs = press(&mut s, &[key(KeyCode::Enter)]);
+    assert!(
+        matches!(&reqs[..], [WizardRequest::ScanFolder { folder, .. }] if folder == "/backups"),
+        "{reqs:?}"
+    );
+}
+
+#[test]
+fn the_managed_instance_sas_is_asked_unless_cutover_can_sign_it() {
+    let mut s = at(Screen::Settings, &[]);
+    s.settings.focus("mi_sas");
+    for _ in 0..s.settings.text("mi_sas").len() {
+        press(&mut s, &[key(KeyCode::Backspace)]);
+    }
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert!(
+        s.error
+            .as_deref()
+            .unwrap()
+            .starts_with("MI SAS (Read + List)")
+    );
+    type_text(&mut s, "sv=2024-11-04&sp=rcwl&sig=x");
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert!(
+        s.error.as_deref().unwrap().contains("sp=rl"),
+        "{:?}",
+        s.error
+    );
+    // With an account key cutover signs it: the field goes away and is not needed.
+    s.settings.focus("storage_auth");
+    press(&mut s, &[key(KeyCode::Right)]);
+    let i = s
+        .settings
+        .fields
+        .iter()
+        .position(|f| f.key == "mi_sas")
+        .unwrap();
+    assert!(!s.settings.visible(i));
+    s.settings.focus("key_env");
+    type_text(&mut s, "CUTOVER_STORAGE_KEY");
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert_eq!(s.error, None);
+    assert_eq!(s.screen, Screen::Summary);
+    assert_eq!(s.values.settings.mi_sas_token.expose(), "");
+}
+
+#[test]
+fn a_real_migration_does_not_offer_the_sandbox() {
+    let s = WizardState::new(WizardValues::default()).without_sandbox();
+    let i = s
+        .target
+        .fields
+        .iter()
+        .position(|f| f.key == "sandbox")
+        .unwrap();
+    assert!(!s.target.visible(i));
+    assert_ne!(s.target.focused_key(), "sandbox");
+}
+
+#[test]
+fn the_backup_folder_is_one_value_on_both_screens() {
+    let mut s = at(Screen::Settings, &[]);
+    s.settings.focus("folder");
+    for _ in 0.."/backups".len() {
+        press(&mut s, &[key(KeyCode::Backspace)]);
+    }
+    type_text(&mut s, "/srv/bak");
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert_eq!(s.screen, Screen::Summary);
+    press(&mut s, &[key(KeyCode::Esc); 4]);
+    assert_eq!(s.screen, Screen::Source);
+    s.source.focus("mode");
+    press(&mut s, &[key(KeyCode::Char(' '))]);
+    assert_eq!(s.source.text("folder"), "/srv/bak");
+}
+
+#[test]
+fn a_sas_pasted_with_the_container_url_is_masked_after_entry() {
+    let mut s = at(Screen::Settings, &[]);
+    s.settings.focus("sas");
+    for _ in 0..s.settings.text("sas").len() {
+        press(&mut s, &[key(KeyCode::Backspace)]);
+    }
+    s.settings.focus("container");
+    type_text(&mut s, "?sv=2024&sp=rcwl&sig=pasted");
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert_eq!(s.error, None);
+    assert_eq!(
+        s.values.settings.container_url,
+        "https://contosomig.blob.core.windows.net/migration"
+    );
+    assert_eq!(
+        s.values.settings.sas_token.expose(),
+        "sv=2024&sp=rcwl&sig=pasted"
+    );
+    assert_eq!(
+        s.settings.text("container"),
+        "https://contosomig.blob.core.windows.net/migration"
+    );
+    press(&mut s, &[key(KeyCode::Esc)]);
+    let mut t = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    t.draw(|f| wizard::render(f, &s, Theme::default())).unwrap();
+    let screen = t.backend().to_string();
+    assert!(!screen.contains("sig=pasted"), "{screen}");
 }

@@ -134,7 +134,7 @@ pub fn run(a: &DemoArgs) -> i32 {
 /// The wizard pre-filled with the sandbox, then the dashboard; the operator drives the cutover.
 async fn interactive(mut opts: DemoOptions) -> i32 {
     use crate::tui::wizard::values::{StorageAuthKind, WizardValues};
-    use crate::tui::{DashboardExit, TerminalGuard, Theme, TuiContext, WizardOutcome};
+    use crate::tui::{TerminalGuard, Theme, TuiContext, WizardOutcome};
 
     if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         eprintln!("error: the demo's TUI needs a terminal; use --headless for scripts");
@@ -221,35 +221,5 @@ async fn interactive(mut opts: DemoOptions) -> i32 {
             info.managed_instance
         ),
     );
-    let exit = crate::tui::run_dashboard(
-        &mut guard,
-        ctx,
-        d.engine.snapshots.clone(),
-        d.engine.commands.clone(),
-    )
-    .await;
-    let _ = d
-        .engine
-        .commands
-        .send(crate::engine::EngineCommand::Shutdown);
-    let _ = (&mut d.engine.task).await;
-    drop(guard);
-    match exit {
-        Ok(DashboardExit::Quit) => {
-            let s = d.engine.snapshots.borrow().clone();
-            for db in &s.databases {
-                println!("{:<24} {:?}", db.state.name, db.state.phase);
-            }
-            println!(
-                "the migration state is kept in {}",
-                opts.state_dir.display()
-            );
-            0
-        }
-        Ok(DashboardExit::EngineStopped) => 0,
-        Err(e) => {
-            eprintln!("error: terminal: {e}");
-            1
-        }
-    }
+    super::wizard::dashboard(guard, ctx, &mut d.engine, &opts.state_dir).await
 }

@@ -11,15 +11,26 @@ mod sandbox;
 mod sas;
 mod source;
 mod upload;
+mod wizard;
 
 use clap::{Parser, Subcommand};
 
 /// Online migration of SQL Server databases to Azure SQL Managed Instance.
+///
+/// Without a subcommand: the wizard, then the live dashboard of the migration (like `cutover
+/// wizard`).
 #[derive(Debug, Parser)]
-#[command(name = "cutover", version, about)]
+#[command(
+    name = "cutover",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub wizard: wizard::WizardArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -41,6 +52,8 @@ pub enum Command {
     Source(source::SourceCommand),
     /// Run a migration headless from a configuration file (automation).
     Run(run::RunArgs),
+    /// The setup wizard, then the live dashboard of the migration (the default command).
+    Wizard(wizard::WizardArgs),
     /// A whole migration on this machine, against the sandbox (local Azure + local SQL Server).
     Demo(demo::DemoArgs),
     /// Run the local Azure (Blob Storage + Log Replay Service) for tests and demos.
@@ -72,7 +85,11 @@ pub fn main() -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
-    match cli.command {
+    let Some(command) = cli.command else {
+        return wizard::run(&cli.wizard);
+    };
+    match command {
+        Command::Wizard(a) => wizard::run(&a),
         Command::Inspect(a) => inspect::run(&a),
         Command::Check(a) => check::run(&a),
         Command::Upload(a) => upload::run(&a),

@@ -156,11 +156,21 @@ pub async fn run_wizard(
     values: WizardValues,
     theme: Theme,
 ) -> io::Result<WizardOutcome> {
+    run_wizard_state(guard, backend, WizardState::new(values), theme).await
+}
+
+/// [`run_wizard`] from a prepared state (e.g. [`WizardState::without_sandbox`], a save path, or an
+/// error to show when the wizard comes back because the migration could not start).
+pub async fn run_wizard_state(
+    guard: &mut TerminalGuard,
+    backend: Box<dyn WizardBackend>,
+    mut state: WizardState,
+    theme: Theme,
+) -> io::Result<WizardOutcome> {
     let backend: Arc<dyn WizardBackend> = Arc::from(backend);
     let results: Arc<Mutex<Vec<WizardResult>>> = Arc::new(Mutex::new(Vec::new()));
     let (notify, mut notified) = mpsc::unbounded_channel::<()>();
     let mut input = EventStream::new();
-    let mut state = WizardState::new(values);
     let mut pacer = Pacer::new();
     let mut spin = interval(SPIN);
     loop {
@@ -224,9 +234,22 @@ fn spawn_job(
                 id,
                 result: backend.test_target(&form).await,
             },
+            WizardRequest::ScanFolder { id, folder } => WizardResult::Source {
+                id,
+                result: backend.scan_folder(&folder).await,
+            },
             WizardRequest::Preflight { id, values } => WizardResult::Preflight {
                 id,
                 result: Ok(backend.preflight(&values).await),
+            },
+            WizardRequest::SaveConfig {
+                id,
+                path,
+                values,
+                overwrite,
+            } => WizardResult::Save {
+                id,
+                result: backend.save_config(&path, &values, overwrite).await,
             },
         };
         match results.lock() {

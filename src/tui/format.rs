@@ -134,6 +134,11 @@ pub fn truncate(s: &str, max: usize) -> String {
     out
 }
 
+/// A URL without its query string (a SAS in a container URL is a secret: never shown).
+pub fn without_query(url: &str) -> &str {
+    url.split_once('?').map_or(url, |(u, _)| u)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +158,14 @@ mod tests {
         assert_eq!(percent(0, 0), 100);
         assert_eq!(truncate("abcdef", 4), "abc~");
         assert_eq!(truncate("abc", 4), "abc");
+    }
+
+    #[test]
+    fn a_sas_in_a_url_is_never_shown() {
+        assert_eq!(
+            without_query("https://a.blob.core.windows.net/c?sv=1&sig=x"),
+            "https://a.blob.core.windows.net/c"
+        );
+        assert_eq!(without_query("https://a/c"), "https://a/c");
     }
 }

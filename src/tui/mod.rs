@@ -5,7 +5,8 @@
 //! method on that state, so tests drive it without a terminal.
 //!
 //! Entry points: [`terminal::TerminalGuard::enter`], then [`app::run_wizard`] (optional) and
-//! [`app::run_dashboard`] on the same guard.
+//! [`app::run_dashboard`] on the same guard. `cutover` (no subcommand) / `cutover wizard` and
+//! `cutover demo` are the two callers.
 
 pub mod app;
 pub mod context;
@@ -19,7 +20,7 @@ pub mod terminal;
 pub mod theme;
 pub mod wizard;
 
-pub use app::{DashboardExit, run_dashboard, run_wizard};
+pub use app::{DashboardExit, run_dashboard, run_wizard, run_wizard_state};
 pub use context::TuiContext;
 pub use cutover::CutoverDialog;
 pub use dashboard::DashboardState;

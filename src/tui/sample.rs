@@ -330,5 +330,6 @@ pub fn wizard_values() -> crate::tui::wizard::WizardValues {
     v.settings.backup_folder = "/backups".to_string();
     v.settings.container_url = "https://contosomig.blob.core.windows.net/migration".to_string();
     v.settings.sas_token = SecretText("sv=2024-11-04&sp=rcwl&sig=abc".to_string());
+    v.settings.mi_sas_token = SecretText("sv=2024-11-04&sp=rl&sig=def".to_string());
     v
 }

@@ -223,8 +223,22 @@ fn body(
             };
             l.push(Line::from(vec![
                 Span::raw("  "),
-                Span::styled("t", t.key()),
-                Span::styled(" take it now (through the source connection)", take_style),
+                Span::styled(
+                    "t",
+                    if ctx.source_connected {
+                        t.key()
+                    } else {
+                        t.disabled()
+                    },
+                ),
+                Span::styled(
+                    if ctx.source_connected {
+                        " take it now (through the source connection)"
+                    } else {
+                        " take it now: unavailable, cutover has no connection to the source"
+                    },
+                    take_style,
+                ),
             ]));
             l.push(Line::from(vec![
                 Span::raw("  "),

@@ -1,4 +1,5 @@
-//! The event pane: the newest engine events, oldest at the top.
+//! The event pane: the newest engine events, oldest at the top; all of them, or (`e`) only the
+//! selected database's.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -13,16 +14,23 @@ use crate::tui::{format, layout};
 pub fn render(
     frame: &mut Frame,
     area: Rect,
-    events: &[EventLine],
+    events: &[&EventLine],
+    only: Option<&str>,
     state: &DashboardState,
     theme: Theme,
     compact: bool,
 ) {
     let focused = state.focus == Focus::Events;
+    let what = match only {
+        Some(db) => format!("Events of {db}"),
+        None => "Events".to_string(),
+    };
     let title = if state.events_scroll > 0 {
-        format!(" Events ({} back) ", state.events_scroll)
+        format!(" {what} ({} back) ", state.events_scroll)
+    } else if only.is_some() {
+        format!(" {what} (e: all) ")
     } else {
-        " Events ".to_string()
+        format!(" {what} ")
     };
     let block = layout::panel(compact)
         .title(Span::styled(title, theme.title()))
@@ -46,7 +54,9 @@ pub fn render(
                 format!("{} ", format::clock(e.at_secs)),
                 theme.dim(),
             )];
-            if let Some(db) = &e.database {
+            if let Some(db) = &e.database
+                && only.is_none()
+            {
                 spans.push(Span::styled(format!("{db} "), theme.accent()));
             }
             if e.level != "info" {
@@ -57,7 +67,13 @@ pub fn render(
         })
         .collect();
     let body = if lines.is_empty() {
-        Paragraph::new(Line::styled("no events yet", theme.dim()))
+        Paragraph::new(Line::styled(
+            match only {
+                Some(db) => format!("no events of {db} yet"),
+                None => "no events yet".to_string(),
+            },
+            theme.dim(),
+        ))
     } else {
         Paragraph::new(lines)
     };

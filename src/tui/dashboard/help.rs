@@ -16,6 +16,7 @@ const KEYS: &[(&str, &str)] = &[
     ("Tab / Shift-Tab", "focus: databases, backup chain, events"),
     ("Enter", "from the list to the backup chain and back"),
     ("/", "filter databases by name (Enter keeps, Esc clears)"),
+    ("e", "events: only the selected database's / all"),
     ("c", "cutover dialog of the selected database"),
     ("r", "retry the selected database after a failure"),
     ("p", "pause / resume all uploads"),

@@ -20,7 +20,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use super::context::TuiContext;
 use super::cutover::{self, CutoverDialog};
 use super::small;
-use crate::engine::{DatabaseSnapshot, EngineCommand, MigrationSnapshot, Phase};
+use crate::engine::{DatabaseSnapshot, EngineCommand, EventLine, MigrationSnapshot, Phase};
 
 /// Which panel j/k and the arrows move in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -68,6 +68,8 @@ pub struct DashboardState {
     pub chain_scroll: usize,
     /// Event lines scrolled back from the newest.
     pub events_scroll: usize,
+    /// `e`: the event pane shows only the selected database's events.
+    pub events_selected_only: bool,
     pub overlay: Overlay,
     /// One line for the footer: what the last key did or why it did nothing.
     pub notice: Option<String>,
@@ -114,6 +116,27 @@ impl DashboardState {
     ) -> Option<&'a DatabaseSnapshot> {
         let visible = self.visible(snap);
         self.selected_index(&visible).map(|i| visible[i])
+    }
+
+    /// The events the event pane shows: all, or (`e`) the selected database's.
+    pub fn events<'a>(&self, snap: &'a MigrationSnapshot) -> Vec<&'a EventLine> {
+        let only = self
+            .events_selected_only
+            .then(|| self.selected_database(snap))
+            .flatten()
+            .map(|d| d.state.name.as_str());
+        snap.events
+            .iter()
+            .filter(|e| only.is_none_or(|n| e.database.as_deref() == Some(n)))
+            .collect()
+    }
+
+    /// The database the event pane is filtered to, if it is.
+    pub fn events_database<'a>(&self, snap: &'a MigrationSnapshot) -> Option<&'a str> {
+        if !self.events_selected_only {
+            return None;
+        }
+        self.selected_database(snap).map(|d| d.state.name.as_str())
     }
 
     /// True while something on screen moves by itself (a spinner): the app loop then ticks.
@@ -207,6 +230,17 @@ impl DashboardState {
                     self.focus = Focus::Databases;
                 }
             }
+            KeyCode::Char('e') => {
+                self.events_selected_only = !self.events_selected_only;
+                self.events_scroll = 0;
+                self.notice = Some(match self.events_database(snap) {
+                    Some(db) => format!("events of {db} only (e shows all)"),
+                    None if self.events_selected_only => {
+                        "no database selected: all events".to_string()
+                    }
+                    None => "all events".to_string(),
+                });
+            }
             KeyCode::Char('c') => self.open_cutover(snap, ctx),
             KeyCode::Char('r') => return self.retry(snap),
             KeyCode::Char('p') => {
@@ -254,6 +288,9 @@ impl DashboardState {
                 self.selected = Some(visible[j].state.name.clone());
                 if j != i {
                     self.chain_scroll = 0;
+                    if self.events_selected_only {
+                        self.events_scroll = 0;
+                    }
                 }
             }
             Focus::Chain => {
@@ -264,7 +301,8 @@ impl DashboardState {
             }
             Focus::Events => {
                 // Down moves towards the newest line (scroll back shrinks).
-                self.events_scroll = scroll(self.events_scroll, -delta, snap.events.len());
+                let n = self.events(snap).len();
+                self.events_scroll = scroll(self.events_scroll, -delta, n);
             }
         }
     }
@@ -353,7 +391,15 @@ pub fn render(
         ctx.theme,
         compact,
     );
-    events::render(frame, ev, &snap.events, state, ctx.theme, compact);
+    events::render(
+        frame,
+        ev,
+        &state.events(snap),
+        state.events_database(snap),
+        state,
+        ctx.theme,
+        compact,
+    );
     footer::render(frame, foot, snap, state, ctx.theme);
     match &state.overlay {
         Overlay::None => {}

@@ -1,5 +1,6 @@
 //! Screen 3, Databases: the source's databases, multi-select with a filter; name, size, recovery
 //! model, last full and log backup, and the source findings (SIMPLE recovery, TDE, ...) inline.
+//! Without a source connection the list is the databases found in the backup folder.
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
@@ -105,13 +106,19 @@ pub fn apply(s: &WizardState) -> Result<(), String> {
 }
 
 pub fn render(frame: &mut Frame, area: Rect, s: &WizardState, theme: Theme) {
+    let folder_only = s.values.source.folder_only;
     match &s.source_test {
         JobStatus::Done(Ok(_)) => {}
         JobStatus::Running { .. } | JobStatus::Idle => {
             let l = Line::styled(
                 format!(
-                    "{} reading the databases from the source...",
-                    format::spinner(s.tick)
+                    "{} {}",
+                    format::spinner(s.tick),
+                    if folder_only {
+                        "reading the backup headers in the folder..."
+                    } else {
+                        "reading the databases from the source..."
+                    }
                 ),
                 theme.busy(),
             );
@@ -119,8 +126,13 @@ pub fn render(frame: &mut Frame, area: Rect, s: &WizardState, theme: Theme) {
             return;
         }
         JobStatus::Done(Err(e)) => {
+            let what = if folder_only {
+                "The backup folder"
+            } else {
+                "The source"
+            };
             let lines = vec![
-                Line::styled(format!("The source could not be read: {e}"), theme.error()),
+                Line::styled(format!("{what} could not be read: {e}"), theme.error()),
                 Line::raw("Esc goes back to the Source screen; t tries again."),
             ];
             frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), area);
@@ -129,7 +141,16 @@ pub fn render(frame: &mut Frame, area: Rect, s: &WizardState, theme: Theme) {
     }
     let list = visible(s);
     let cur = list.get(s.db_list.cursor).copied();
-    let detail = cur.map(database_findings).unwrap_or_default();
+    // Without a source the recovery model and state are unknown: the backups' findings come in the
+    // preflight.
+    let source_findings = |d: &SourceDatabase| {
+        if folder_only {
+            Vec::new()
+        } else {
+            database_findings(d)
+        }
+    };
+    let detail = cur.map(source_findings).unwrap_or_default();
     let detail_h = if detail.is_empty() {
         0
     } else {
@@ -156,7 +177,7 @@ pub fn render(frame: &mut Frame, area: Rect, s: &WizardState, theme: Theme) {
         .take(rows_avail)
         .map(|(i, d)| {
             let on = s.values.databases.contains(&d.name);
-            let f = database_findings(d);
+            let f = source_findings(d);
             let worst = f.iter().map(|x| x.severity).max();
             let codes: Vec<&str> = f.iter().map(|x| x.code.as_str()).collect();
             let style = match worst {

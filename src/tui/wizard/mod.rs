@@ -3,6 +3,10 @@
 //! Source and Target. The wizard never connects anywhere: it asks for work with
 //! [`WizardRequest`]s, which the app runs on a [`WizardBackend`] in the background, and takes the
 //! answers with [`WizardState::on_result`] (gitui style: the job notifies, the loop pulls).
+//!
+//! On the Summary, Ctrl-S saves the values as a configuration file for `cutover run --config`
+//! (the path is asked, an existing file is replaced only after a second confirmation, and the
+//! file names the environment variables of the secrets, never their values).
 
 pub mod databases;
 pub mod form;
@@ -21,8 +25,9 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 pub use databases::DatabaseList;
 pub use form::Form;
 pub use values::{
-    MigrationSettings, SecretText, SourceAuthKind, SourceForm, SourceSummary, StorageAuthKind,
-    TargetCredential, TargetForm, WizardBackend, WizardOutcome, WizardValues,
+    MiAccess, MigrationSettings, SaveOutcome, SecretEnvNames, SecretText, SourceAuthKind,
+    SourceForm, SourceSummary, StorageAuthKind, TargetCredential, TargetForm, WizardBackend,
+    WizardOutcome, WizardValues,
 };
 
 use crate::catalog::Finding;
@@ -96,9 +101,30 @@ impl<T> JobStatus<T> {
 /// Work the wizard asks the app to do on the backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WizardRequest {
-    TestSource { id: u64, form: SourceForm },
-    TestTarget { id: u64, form: TargetForm },
-    Preflight { id: u64, values: Box<WizardValues> },
+    TestSource {
+        id: u64,
+        form: SourceForm,
+    },
+    TestTarget {
+        id: u64,
+        form: TargetForm,
+    },
+    /// No source connection: list the databases of the backup folder (answered as `Source`).
+    ScanFolder {
+        id: u64,
+        folder: String,
+    },
+    Preflight {
+        id: u64,
+        values: Box<WizardValues>,
+    },
+    /// Save the values as a configuration file at `path`.
+    SaveConfig {
+        id: u64,
+        path: String,
+        values: Box<WizardValues>,
+        overwrite: bool,
+    },
 }
 
 /// The backend's answer to a [`WizardRequest`].
@@ -116,7 +142,27 @@ pub enum WizardResult {
         id: u64,
         result: Result<Vec<(String, Vec<Finding>)>, String>,
     },
+    Save {
+        id: u64,
+        result: Result<SaveOutcome, String>,
+    },
 }
+
+/// The "save as a configuration file" prompt of the Summary (Ctrl-S).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SavePrompt {
+    /// The path being typed.
+    pub path: String,
+    /// The file exists: `y` replaces it, `n` goes back to the path.
+    pub confirm_overwrite: bool,
+    /// Why the last attempt failed (names the file).
+    pub error: Option<String>,
+    /// Waiting for the answer to this request.
+    pub running: Option<u64>,
+}
+
+/// The default path of a saved configuration.
+pub const DEFAULT_CONFIG_PATH: &str = "./cutover.toml";
 
 /// The wizard's state: the values and one form per screen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,6 +184,12 @@ pub struct WizardState {
     pub confirm_cancel: bool,
     /// Set when the wizard is over.
     pub outcome: Option<WizardOutcome>,
+    /// What the last action did (e.g. the configuration was saved), shown until the next key.
+    pub notice: Option<String>,
+    /// Where Ctrl-S proposes to save the configuration (the last path saved to).
+    pub config_path: String,
+    /// The save prompt, while open.
+    pub save: Option<SavePrompt>,
     pub tick: u64,
     next_id: u64,
 }
@@ -147,10 +199,14 @@ impl WizardState {
     pub fn new(values: WizardValues) -> Self {
         WizardState {
             screen: Screen::Source,
-            source: source::form(&values.source),
+            source: source::form(&values.source, &values.settings.backup_folder),
             target: target::form(&values.target),
             db_list: DatabaseList::default(),
-            settings: settings::form(&values.settings, &values.databases),
+            settings: settings::form(
+                &values.settings,
+                &values.databases,
+                values.source.folder_only,
+            ),
             summary: summary::form(&values),
             summary_scroll: 0,
             source_test: JobStatus::Idle,
@@ -159,10 +215,29 @@ impl WizardState {
             error: None,
             confirm_cancel: false,
             outcome: None,
+            notice: None,
+            config_path: DEFAULT_CONFIG_PATH.to_string(),
+            save: None,
             tick: 0,
             next_id: 1,
             values,
         }
+    }
+
+    /// No sandbox here (a real migration): the Target screen does not offer it.
+    pub fn without_sandbox(mut self) -> Self {
+        self.values.target.sandbox = false;
+        if let Some(f) = self.target.fields.iter_mut().find(|f| f.key == "sandbox") {
+            f.on = false;
+        }
+        self.target.set_hidden("sandbox", true);
+        self
+    }
+
+    /// Ctrl-S proposes `path` (e.g. the file the wizard was prefilled from).
+    pub fn with_config_path(mut self, path: impl Into<String>) -> Self {
+        self.config_path = path.into();
+        self
     }
 
     fn id(&mut self) -> u64 {
@@ -172,12 +247,21 @@ impl WizardState {
 
     /// True while a spinner turns (a test or the preflight runs).
     pub fn animating(&self) -> bool {
-        self.source_test.running() || self.target_test.running() || self.preflight.running()
+        self.source_test.running()
+            || self.target_test.running()
+            || self.preflight.running()
+            || self.save.as_ref().is_some_and(|p| p.running.is_some())
     }
 
     fn request_source(&mut self) -> Vec<WizardRequest> {
         let id = self.id();
         self.source_test = JobStatus::Running { id };
+        if self.values.source.folder_only {
+            return vec![WizardRequest::ScanFolder {
+                id,
+                folder: self.values.settings.backup_folder.clone(),
+            }];
+        }
         vec![WizardRequest::TestSource {
             id,
             form: self.values.source.clone(),
@@ -212,21 +296,160 @@ impl WizardState {
                     self.preflight = JobStatus::Done(result);
                 }
             }
+            WizardResult::Save { id, result } => {
+                let Some(p) = self.save.as_mut().filter(|p| p.running == Some(id)) else {
+                    return;
+                };
+                p.running = None;
+                match result {
+                    Ok(SaveOutcome::Saved { path, env }) => {
+                        self.save = None;
+                        let mut n = format!("Saved {path} (no secrets in it).");
+                        if !env.is_empty() {
+                            n.push_str(&format!(
+                                " Before `cutover run --config {path}`, export {}.",
+                                env.join(", ")
+                            ));
+                        }
+                        self.notice = Some(n);
+                        self.config_path = path;
+                    }
+                    Ok(SaveOutcome::Exists { .. }) => {
+                        p.confirm_overwrite = true;
+                        p.error = None;
+                    }
+                    Err(e) => {
+                        p.confirm_overwrite = false;
+                        p.error = Some(e);
+                    }
+                }
+            }
         }
+    }
+
+    /// Ctrl-S on the Summary: the activity name is checked, then the path is asked.
+    fn open_save(&mut self) {
+        if let Err(e) = summary::apply_activity(&self.summary, &mut self.values) {
+            self.error = Some(e);
+            return;
+        }
+        self.error = None;
+        self.save = Some(SavePrompt {
+            path: self.config_path.clone(),
+            ..Default::default()
+        });
+    }
+
+    fn save_request(&mut self, overwrite: bool) -> Vec<WizardRequest> {
+        let id = self.id();
+        let values = Box::new(self.values.clone());
+        let Some(p) = self.save.as_mut() else {
+            return Vec::new();
+        };
+        let path = p.path.trim().to_string();
+        if path.is_empty() {
+            p.error = Some("Path: give a file name, e.g. ./cutover.toml".to_string());
+            return Vec::new();
+        }
+        p.error = None;
+        p.running = Some(id);
+        vec![WizardRequest::SaveConfig {
+            id,
+            path,
+            values,
+            overwrite,
+        }]
+    }
+
+    /// A key while the save prompt is open (it takes every key).
+    fn save_key(&mut self, key: KeyEvent) -> Vec<WizardRequest> {
+        let Some(p) = self.save.as_mut() else {
+            return Vec::new();
+        };
+        if p.running.is_some() {
+            return Vec::new();
+        }
+        if p.confirm_overwrite {
+            return match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => self.save_request(true),
+                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
+                    p.confirm_overwrite = false;
+                    Vec::new()
+                }
+                _ => Vec::new(),
+            };
+        }
+        match key.code {
+            KeyCode::Enter => return self.save_request(false),
+            KeyCode::Esc => self.save = None,
+            KeyCode::Backspace => {
+                p.path.pop();
+                p.error = None;
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                p.path.push(c);
+                p.error = None;
+            }
+            _ => {}
+        }
+        Vec::new()
     }
 
     /// Validates the current screen into the values.
     fn apply(&mut self) -> Result<(), String> {
         match self.screen {
-            Screen::Source => source::apply(&self.source, &mut self.values.source),
+            Screen::Source => {
+                let before = (
+                    self.values.source.folder_only,
+                    self.values.source.address(),
+                    self.values.settings.backup_folder.clone(),
+                );
+                source::apply(&self.source, &mut self.values)?;
+                let after = (
+                    self.values.source.folder_only,
+                    self.values.source.address(),
+                    self.values.settings.backup_folder.clone(),
+                );
+                if before != after && !self.source_test.running() {
+                    // Another source: the databases listed before are not its.
+                    self.source_test = JobStatus::Idle;
+                }
+                self.sync_backup_folder();
+                Ok(())
+            }
             Screen::Target => target::apply(&self.target, &mut self.values.target),
             Screen::Databases => databases::apply(self),
-            Screen::Settings => settings::apply(
-                &self.settings,
-                &mut self.values.settings,
-                &self.values.databases,
-            ),
+            Screen::Settings => {
+                settings::apply(
+                    &self.settings,
+                    &mut self.values.settings,
+                    &self.values.databases,
+                )?;
+                self.sync_backup_folder();
+                Ok(())
+            }
             Screen::Summary => summary::apply_activity(&self.summary, &mut self.values),
+        }
+    }
+
+    /// The backup folder is asked on the Source screen (backup folder only) or on the Settings
+    /// screen: both forms show the value last applied.
+    fn sync_backup_folder(&mut self) {
+        let folder = self.values.settings.backup_folder.clone();
+        for f in [&mut self.source, &mut self.settings] {
+            if let Some(x) = f.fields.iter_mut().find(|x| x.key == "folder") {
+                x.text = folder.clone();
+            }
+        }
+        // A SAS pasted with the container URL moved to the (masked) SAS field.
+        let m = &self.values.settings;
+        for (key, text) in [
+            ("container", m.container_url.clone()),
+            ("sas", m.sas_token.expose().to_string()),
+        ] {
+            if let Some(x) = self.settings.fields.iter_mut().find(|x| x.key == key) {
+                x.text = text;
+            }
         }
     }
 
@@ -241,8 +464,19 @@ impl WizardState {
                 self.request_source()
             }
             Screen::Settings => {
-                let mut f = settings::form(&self.values.settings, &self.values.databases);
+                let folder_only = self.values.source.folder_only;
+                let mut f =
+                    settings::form(&self.values.settings, &self.values.databases, folder_only);
                 f.merge_from(&self.settings);
+                if folder_only {
+                    // The folder was chosen on the Source screen.
+                    if let Some(x) = f.fields.iter_mut().find(|x| x.key == "folder") {
+                        x.text = self.values.settings.backup_folder.clone();
+                    }
+                }
+                f.set_hidden("folder", folder_only);
+                f.set_hidden("server_folder", folder_only);
+                settings::refresh(&mut f);
                 self.settings = f;
                 Vec::new()
             }
@@ -324,6 +558,10 @@ impl WizardState {
         if key.kind == KeyEventKind::Release || self.outcome.is_some() {
             return Vec::new();
         }
+        if self.save.is_some() {
+            return self.save_key(key);
+        }
+        self.notice = None;
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         if self.confirm_cancel {
             match key.code {
@@ -344,6 +582,15 @@ impl WizardState {
         if ctrl && key.code == KeyCode::Char('t') {
             return self.test_connection();
         }
+        if ctrl && key.code == KeyCode::Char('s') {
+            if self.screen == Screen::Summary {
+                self.open_save();
+            } else {
+                self.notice =
+                    Some("Ctrl-S saves the configuration on the Summary screen".to_string());
+            }
+            return Vec::new();
+        }
         if self.screen == Screen::Databases {
             if key.code == KeyCode::Char('t') && !self.db_list.filter_editing {
                 return self.request_source();
@@ -363,6 +610,9 @@ impl WizardState {
         } else if let Some(f) = self.form_mut()
             && f.handle_key(key)
         {
+            if self.screen == Screen::Settings {
+                settings::refresh(&mut self.settings);
+            }
             return Vec::new();
         }
         match key.code {
@@ -451,8 +701,16 @@ pub fn render(frame: &mut Frame, s: &WizardState, theme: Theme) {
             .wrap(Wrap { trim: true }),
             status,
         );
+    } else if let Some(n) = &s.notice {
+        frame.render_widget(
+            Paragraph::new(Line::styled(n.clone(), theme.ok())).wrap(Wrap { trim: true }),
+            status,
+        );
     }
     frame.render_widget(Paragraph::new(footer(s, theme)), foot);
+    if let Some(p) = &s.save {
+        save_dialog(frame, area, p, theme);
+    }
     if s.confirm_cancel {
         let r = layout::dialog(area, 56, 7);
         frame.render_widget(Clear, r);
@@ -468,6 +726,51 @@ pub fn render(frame: &mut Frame, s: &WizardState, theme: Theme) {
             r,
         );
     }
+}
+
+fn save_dialog(frame: &mut Frame, area: Rect, p: &SavePrompt, theme: Theme) {
+    let mut lines = Vec::new();
+    if p.confirm_overwrite {
+        lines.push(Line::styled(
+            format!("{} exists already.", p.path.trim()),
+            theme.warn(),
+        ));
+        lines.push(Line::raw("Replace it with these values?"));
+        lines.push(Line::raw(""));
+        lines.push(keys_line(
+            &[("y", "replace it"), ("n", "choose another path")],
+            theme,
+        ));
+    } else {
+        lines.push(Line::raw(
+            "Save these values for `cutover run --config FILE` (secrets stay out: the file names their environment variables).",
+        ));
+        lines.push(Line::from(vec![
+            Span::styled("File: ", theme.title()),
+            Span::styled(format!("{}_", p.path), theme.selected()),
+        ]));
+        if let Some(e) = &p.error {
+            lines.push(Line::from(vec![
+                Span::styled("! ", theme.error()),
+                Span::raw(e.clone()),
+            ]));
+        } else if p.running.is_some() {
+            lines.push(Line::styled("saving...", theme.busy()));
+        }
+        lines.push(Line::raw(""));
+        lines.push(keys_line(&[("Enter", "save"), ("Esc", "cancel")], theme));
+    }
+    let w = 72.min(area.width);
+    // Word wrapping can take a row more than the estimate.
+    let h = layout::wrapped_height(&lines, w.saturating_sub(2)) + 3;
+    let r = layout::dialog(area, w, h);
+    frame.render_widget(Clear, r);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: true }).block(
+            Block::bordered().title(Span::styled(" Save the configuration ", theme.title())),
+        ),
+        r,
+    );
 }
 
 fn steps(frame: &mut Frame, area: Rect, current: Screen, theme: Theme) {
@@ -516,7 +819,14 @@ fn footer(s: &WizardState, theme: Theme) -> Line<'static> {
             &[
                 ("Up/Down", "field"),
                 ("Space", "toggle"),
-                ("Ctrl-T", "test connection"),
+                (
+                    "Ctrl-T",
+                    if s.screen == Screen::Source && s.source.choice("mode") == 1 {
+                        "scan folder"
+                    } else {
+                        "test connection"
+                    },
+                ),
                 ("Enter", next),
                 ("Esc", back),
             ],
@@ -546,8 +856,9 @@ fn footer(s: &WizardState, theme: Theme) -> Line<'static> {
         Screen::Summary => keys_line(
             &[
                 ("Up/Down", "field"),
-                ("PgDn/PgUp", "scroll"),
-                ("Space", "acknowledge"),
+                ("PgDn/Up", "scroll"),
+                ("Space", "toggle"),
+                ("Ctrl-S", "save"),
                 ("Enter", next),
                 ("Esc", back),
             ],

@@ -1,5 +1,6 @@
-//! Screen 4, Migration settings: backup folder (and per-database folders under Advanced), storage
-//! container and its authentication, SAS expiry, concurrency, bandwidth limit.
+//! Screen 4, Migration settings: backup folder (and per-database folders under Advanced), the
+//! folder as the source server sees it, storage container and its authentication, how the managed
+//! instance reads it, SAS expiry, concurrency, bandwidth limit.
 
 use std::collections::BTreeMap;
 
@@ -8,20 +9,33 @@ use ratatui::layout::Rect;
 
 use super::WizardState;
 use super::form::{Field, Form};
-use super::values::{MigrationSettings, SecretText, StorageAuthKind};
+use super::values::{MiAccess, MigrationSettings, SecretText, StorageAuthKind};
 use crate::tui::theme::Theme;
 
 const STORAGE_AUTH: &[&str] = &["SAS token", "Account key (env var)", "Entra ID"];
+const MI_ACCESS: &[&str] = &["SAS (Read + List)", "Managed identity"];
 
-pub fn form(v: &MigrationSettings, databases: &[String]) -> Form {
+/// The form of the screen; `folder_only`: the backup folder was chosen on the Source screen (and
+/// no tail-log backup is written by cutover, so the server's view of the folder is not asked).
+pub fn form(v: &MigrationSettings, databases: &[String], folder_only: bool) -> Form {
     let auth = match v.storage_auth {
         StorageAuthKind::Sas => 0,
         StorageAuthKind::AccountKeyEnv => 1,
         StorageAuthKind::EntraId => 2,
     };
+    let mi = match v.mi_access {
+        MiAccess::Sas => 0,
+        MiAccess::ManagedIdentity => 1,
+    };
+    let mut folder = Field::text("folder", "Backup folder", &v.backup_folder)
+        .help("where the full, differential and log backups are (flat or Ola Hallengren's <db>/FULL|DIFF|LOG)");
+    folder.hidden = folder_only;
+    let mut server_folder = Field::text("server_folder", "Server's path to folder", &v.server_folder)
+        .help("where SQL Server writes the tail-log backup, e.g. \\\\fileserver\\backups (empty: the same path)");
+    server_folder.hidden = folder_only;
     let mut fields = vec![
-        Field::text("folder", "Backup folder", &v.backup_folder)
-            .help("where the full, differential and log backups are (flat or Ola Hallengren's <db>/FULL|DIFF|LOG)"),
+        folder,
+        server_folder,
         Field::text("container", "Storage container URL", &v.container_url)
             .help("https://ACCOUNT.blob.core.windows.net/CONTAINER (no 'backup' in the name: LRS refuses it)"),
         Field::choice("storage_auth", "Container authentication", STORAGE_AUTH, auth),
@@ -31,6 +45,11 @@ pub fn form(v: &MigrationSettings, databases: &[String]) -> Form {
         Field::text("key_env", "Account key variable", &v.account_key_env)
             .show_if("storage_auth", 1)
             .help("the environment variable holding the key (the key itself is never stored)"),
+        Field::choice("mi_access", "MI reads backups with", MI_ACCESS, mi)
+            .help("managed identity: the instance needs Storage Blob Data Reader on the account"),
+        Field::secret("mi_sas", "MI SAS (Read + List)", v.mi_sas_token.expose())
+            .show_if("mi_access", 0)
+            .help("sp=rl only, container-wide, no stored access policy, valid for the whole migration"),
         Field::text("expiry", "SAS expiry (days)", &v.sas_expiry_days.to_string())
             .help("lifetime of the read SAS given to LRS; at most 30 (LRS's own limit)"),
         Field::text("concurrency", "Files uploaded at once", &v.concurrency.to_string()),
@@ -50,7 +69,16 @@ pub fn form(v: &MigrationSettings, databases: &[String]) -> Form {
                 .help("empty: <backup folder>/<database> or the backup folder itself"),
         );
     }
-    Form::new(fields)
+    let mut f = Form::new(fields);
+    refresh(&mut f);
+    f
+}
+
+/// Hides what the other fields make unnecessary: with an account key cutover signs the managed
+/// instance's SAS itself.
+pub fn refresh(f: &mut Form) {
+    let signed = f.choice("storage_auth") == 1;
+    f.set_hidden("mi_sas", signed);
 }
 
 fn number(f: &Form, key: &str, lo: u32, hi: u32) -> Result<u32, String> {
@@ -69,7 +97,11 @@ pub fn apply(f: &Form, v: &mut MigrationSettings, databases: &[String]) -> Resul
     if folder.is_empty() {
         return Err("Backup folder: required".to_string());
     }
-    let container = f.trimmed("container");
+    // A SAS pasted with the URL is taken apart: it is a secret, kept masked like the SAS field.
+    let (container, url_sas) = match f.trimmed("container").split_once('?') {
+        Some((u, q)) => (u.to_string(), q.to_string()),
+        None => (f.trimmed("container"), String::new()),
+    };
     if container.is_empty() {
         return Err("Storage container URL: required".to_string());
     }
@@ -89,10 +121,13 @@ pub fn apply(f: &Form, v: &mut MigrationSettings, databases: &[String]) -> Resul
         2 => StorageAuthKind::EntraId,
         _ => StorageAuthKind::Sas,
     };
-    if storage_auth == StorageAuthKind::Sas
-        && f.text("sas").trim().is_empty()
-        && !container.contains('?')
-    {
+    let typed_sas = f.text("sas").trim().to_string();
+    let sas = if typed_sas.is_empty() {
+        url_sas
+    } else {
+        typed_sas
+    };
+    if storage_auth == StorageAuthKind::Sas && sas.is_empty() {
         return Err("SAS token: required (or choose another container authentication)".to_string());
     }
     let key_env = f.trimmed("key_env");
@@ -114,6 +149,27 @@ pub fn apply(f: &Form, v: &mut MigrationSettings, databases: &[String]) -> Resul
     } else {
         Some(number(f, "bandwidth", 1, 1_000_000)?)
     };
+    let mi_access = if f.choice("mi_access") == 1 {
+        MiAccess::ManagedIdentity
+    } else {
+        MiAccess::Sas
+    };
+    let mi_sas = f.text("mi_sas").trim().to_string();
+    if mi_access == MiAccess::Sas && storage_auth != StorageAuthKind::AccountKeyEnv {
+        if mi_sas.is_empty() {
+            return Err("MI SAS (Read + List): required (cutover signs one only from an account key; or choose Managed identity)".to_string());
+        }
+        let perms = mi_sas
+            .trim_start_matches('?')
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("sp="));
+        if perms.is_some_and(|p| p.chars().any(|c| !matches!(c, 'r' | 'l'))) {
+            return Err(
+                "MI SAS (Read + List): LRS refuses a SAS with more than read and list (sp=rl)"
+                    .to_string(),
+            );
+        }
+    }
     let mut overrides = BTreeMap::new();
     if f.on("advanced") {
         for db in databases {
@@ -125,11 +181,18 @@ pub fn apply(f: &Form, v: &mut MigrationSettings, databases: &[String]) -> Resul
     }
     *v = MigrationSettings {
         backup_folder: folder,
+        server_folder: f.trimmed("server_folder"),
         folder_overrides: overrides,
         container_url: container,
         storage_auth,
-        sas_token: SecretText(f.text("sas").trim().to_string()),
+        sas_token: SecretText(sas),
         account_key_env: key_env,
+        mi_access,
+        mi_sas_token: SecretText(if storage_auth == StorageAuthKind::AccountKeyEnv {
+            String::new()
+        } else {
+            mi_sas
+        }),
         sas_expiry_days: expiry,
         concurrency,
         bandwidth_mbps: bandwidth,

@@ -1,4 +1,6 @@
-//! Screen 1, Source: server, port or instance, authentication, encryption, test connection.
+//! Screen 1, Source: server, port or instance, authentication, encryption, test connection; or the
+//! backup folder alone, without a connection to the source (the databases then come from the
+//! folder, and the operator stops traffic and takes the tail-log backup at cutover).
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -6,36 +8,60 @@ use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::form::{Field, Form};
-use super::values::{SecretText, SourceAuthKind, SourceForm};
+use super::values::{SecretText, SourceAuthKind, SourceForm, WizardValues};
 use super::{JobStatus, WizardState, job_line};
 use crate::source::options::TRUST_CERTIFICATE_WARNING;
 use crate::tui::theme::Theme;
 
 const AUTH: &[&str] = &["SQL login", "Entra ID token"];
+const MODE: &[&str] = &["SQL Server connection", "Backup folder only"];
 
-pub fn form(v: &SourceForm) -> Form {
+/// What cutover cannot do without a source connection (shown on the screen).
+pub const FOLDER_ONLY_NOTE: &str = "No connection to the source: the databases come from the backup folder, and at cutover you stop the application's writes and take the tail-log backup yourself (or confirm that no more backups will come: a data-loss risk).";
+
+pub fn form(v: &SourceForm, backup_folder: &str) -> Form {
     let auth = match v.auth {
         SourceAuthKind::SqlLogin => 0,
         SourceAuthKind::EntraToken => 1,
     };
-    Form::new(vec![
+    let mut f = Form::new(vec![
+        Field::choice("mode", "Source", MODE, usize::from(v.folder_only)).help(
+            "connect to the SQL Server, or work from the backup folder alone (Space chooses)",
+        ),
         Field::text("server", "Server", &v.server)
+            .show_if("mode", 0)
             .help("host name or IP address of the SQL Server"),
         Field::text("port", "Port or instance", &v.port_or_instance)
+            .show_if("mode", 0)
             .help("a port number, a named instance (uses SQL Browser), or empty for 1433"),
-        Field::choice("auth", "Authentication", AUTH, auth).help("Space or Left/Right chooses"),
-        Field::text("user", "User", &v.user).show_if("auth", 0),
-        Field::secret("password", "Password", v.password.expose()).show_if("auth", 0),
-        Field::secret("token", "Access token", v.token.expose()).show_if("auth", 1),
+        Field::choice("auth", "Authentication", AUTH, auth)
+            .show_if("mode", 0)
+            .help("Space or Left/Right chooses"),
+        Field::text("user", "User", &v.user)
+            .show_if("mode", 0)
+            .show_if("auth", 0),
+        Field::secret("password", "Password", v.password.expose())
+            .show_if("mode", 0)
+            .show_if("auth", 0),
+        Field::secret("token", "Access token", v.token.expose())
+            .show_if("mode", 0)
+            .show_if("auth", 1),
         Field::toggle("encrypt", "Encrypt connection", v.encrypt)
+            .show_if("mode", 0)
             .help("TLS; plain text is allowed only to a server on this machine (loopback)"),
         Field::toggle(
             "trust",
             "Trust server certificate",
             v.trust_server_certificate,
         )
+        .show_if("mode", 0)
         .show_if("encrypt", 1),
-    ])
+        Field::text("folder", "Backup folder", backup_folder)
+            .show_if("mode", 1)
+            .help("the folder with the full, differential and log backups (flat or <db>/FULL|DIFF|LOG)"),
+    ]);
+    f.focus(if v.folder_only { "folder" } else { "server" });
+    f
 }
 
 fn loopback(host: &str) -> bool {
@@ -45,8 +71,21 @@ fn loopback(host: &str) -> bool {
     )
 }
 
-/// Validates the screen into `v`; the error names the field.
-pub fn apply(f: &Form, v: &mut SourceForm) -> Result<(), String> {
+/// Validates the screen into `values` (the source, and the backup folder when the source is the
+/// folder alone); the error names the field.
+pub fn apply(f: &Form, values: &mut WizardValues) -> Result<(), String> {
+    if f.choice("mode") == 1 {
+        let folder = f.trimmed("folder");
+        if folder.is_empty() {
+            return Err(
+                "Backup folder: required when working from the backup folder only".to_string(),
+            );
+        }
+        values.source.folder_only = true;
+        values.settings.backup_folder = folder;
+        return Ok(());
+    }
+    let v = &mut values.source;
     let server = f.trimmed("server");
     if server.is_empty() {
         return Err("Server: required".to_string());
@@ -93,6 +132,7 @@ pub fn apply(f: &Form, v: &mut SourceForm) -> Result<(), String> {
         ));
     }
     *v = SourceForm {
+        folder_only: false,
         server,
         port_or_instance: port,
         auth,
@@ -106,11 +146,23 @@ pub fn apply(f: &Form, v: &mut SourceForm) -> Result<(), String> {
 }
 
 pub fn render(frame: &mut Frame, area: Rect, s: &WizardState, theme: Theme) {
-    let trust = s.source.on("trust") && s.source.on("encrypt");
     let [form_area, info] =
         Layout::vertical([Constraint::Min(6), Constraint::Length(5)]).areas(area);
     super::form::render(frame, form_area, &s.source, true, theme);
     let mut lines = Vec::new();
+    if s.source.choice("mode") == 1 {
+        lines.push(Line::styled(FOLDER_ONLY_NOTE, theme.warn()));
+        lines.push(job_line(
+            &s.source_test,
+            "Scan the folder (Ctrl-T)",
+            s.tick,
+            theme,
+            |r| format!("{} ({} databases)", r.server, r.databases.len()),
+        ));
+        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), info);
+        return;
+    }
+    let trust = s.source.on("trust") && s.source.on("encrypt");
     if trust {
         lines.push(Line::styled(
             format!("Warning: {TRUST_CERTIFICATE_WARNING}"),

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::form::{Field, Form};
-use super::values::{SourceAuthKind, StorageAuthKind, TargetCredential, WizardValues};
+use super::values::{MiAccess, SourceAuthKind, StorageAuthKind, TargetCredential, WizardValues};
 use super::{JobStatus, WizardState};
 use crate::catalog::{Finding, Severity};
 use crate::tui::dashboard::findings;
@@ -76,8 +76,13 @@ fn review(v: &WizardValues) -> Vec<Line<'static>> {
             TargetCredential::AzureCli => "Azure CLI".to_string(),
             TargetCredential::ManagedIdentity => "managed identity".to_string(),
         };
+        let arm = if t.arm_endpoint.trim().is_empty() {
+            String::new()
+        } else {
+            format!(", ARM {}", t.arm_endpoint.trim())
+        };
         format!(
-            "{} in {} / {} ({cred})",
+            "{} in {} / {} ({cred}{arm})",
             t.managed_instance, t.resource_group, t.subscription
         )
     };
@@ -87,23 +92,41 @@ fn review(v: &WizardValues) -> Vec<Line<'static>> {
         StorageAuthKind::AccountKeyEnv => format!("account key from ${}", m.account_key_env),
         StorageAuthKind::EntraId => "Entra ID".to_string(),
     };
+    let mi = match (m.mi_access, m.storage_auth) {
+        (MiAccess::ManagedIdentity, _) => "MI reads with its managed identity",
+        (MiAccess::Sas, StorageAuthKind::AccountKeyEnv) => "MI reads with a SAS cutover signs",
+        (MiAccess::Sas, _) => "MI reads with the Read + List SAS given",
+    };
     let bw = m
         .bandwidth_mbps
         .map_or_else(|| "no limit".to_string(), |b| format!("{b} Mbit/s"));
+    let source = if s.folder_only {
+        "backup folder only (no connection: you stop traffic and take the tail-log backup)"
+            .to_string()
+    } else {
+        format!("{} ({auth}, {tls})", s.address())
+    };
     let mut lines = vec![
-        kv("Source", format!("{} ({auth}, {tls})", s.address())),
+        kv("Source", source),
         kv("Target", target),
         kv("Databases", v.databases.join(", ")),
         kv("Backup folder", m.backup_folder.clone()),
     ];
+    if !s.folder_only && !m.server_folder.is_empty() {
+        lines.push(kv(
+            "",
+            format!("as the server sees it: {}", m.server_folder),
+        ));
+    }
     for (db, f) in &m.folder_overrides {
         lines.push(kv("", format!("{db}: {f}")));
     }
     lines.push(kv(
         "Container",
         format!(
-            "{} ({storage_auth}, SAS {} days)",
-            m.container_url, m.sas_expiry_days
+            "{} ({storage_auth}; {mi}, SAS {} days)",
+            crate::tui::format::without_query(&m.container_url),
+            m.sas_expiry_days
         ),
     ));
     lines.push(kv(

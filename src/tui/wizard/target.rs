@@ -98,6 +98,7 @@ pub fn apply(f: &Form, v: &mut TargetForm) -> Result<(), String> {
         tenant_id: f.trimmed("tenant"),
         app_id: f.trimmed("app"),
         client_secret: SecretText(f.text("secret").to_string()),
+        arm_endpoint: v.arm_endpoint.clone(),
     };
     Ok(())
 }

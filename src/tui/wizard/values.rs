@@ -39,6 +39,10 @@ pub enum SourceAuthKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SourceForm {
+    /// Work from the backup folder alone, without a connection to the source SQL Server: the
+    /// databases come from the folder, and at cutover the operator stops traffic and takes the
+    /// tail-log backup (or confirms that no more backups will come).
+    pub folder_only: bool,
     /// Host name or address.
     pub server: String,
     /// A port number or a named instance; empty: the default instance on 1433.
@@ -58,6 +62,7 @@ pub struct SourceForm {
 impl Default for SourceForm {
     fn default() -> Self {
         SourceForm {
+            folder_only: false,
             server: String::new(),
             port_or_instance: String::new(),
             auth: SourceAuthKind::SqlLogin,
@@ -107,6 +112,9 @@ pub struct TargetForm {
     pub app_id: String,
     #[serde(skip)]
     pub client_secret: SecretText,
+    /// Azure Resource Manager endpoint, kept from a configuration file (another cloud, or a local
+    /// sandbox); empty: https://management.azure.com. Not asked by the wizard.
+    pub arm_endpoint: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -121,11 +129,25 @@ pub enum StorageAuthKind {
     EntraId,
 }
 
+/// How the managed instance reads the uploaded backups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MiAccess {
+    /// A Read + List SAS: signed by cutover from the account key, or given.
+    #[default]
+    Sas,
+    /// The instance's managed identity (Storage Blob Data Reader on the account).
+    ManagedIdentity,
+}
+
 /// The Migration settings screen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct MigrationSettings {
     pub backup_folder: String,
+    /// The backup folder as the source SQL Server sees it (where the tail-log backup is written);
+    /// empty: the same path.
+    pub server_folder: String,
     /// Database name -> its own backup folder (Advanced).
     pub folder_overrides: BTreeMap<String, String>,
     pub container_url: String,
@@ -134,6 +156,11 @@ pub struct MigrationSettings {
     pub sas_token: SecretText,
     /// Name of the environment variable holding the account key.
     pub account_key_env: String,
+    pub mi_access: MiAccess,
+    /// The Read + List SAS the managed instance reads with, when cutover cannot sign one (no
+    /// account key).
+    #[serde(skip)]
+    pub mi_sas_token: SecretText,
     /// Lifetime of the SAS given to LRS, days.
     pub sas_expiry_days: u32,
     /// Files uploaded at once.
@@ -146,11 +173,14 @@ impl Default for MigrationSettings {
     fn default() -> Self {
         MigrationSettings {
             backup_folder: String::new(),
+            server_folder: String::new(),
             folder_overrides: BTreeMap::new(),
             container_url: String::new(),
             storage_auth: StorageAuthKind::Sas,
             sas_token: SecretText::default(),
             account_key_env: String::new(),
+            mi_access: MiAccess::Sas,
+            mi_sas_token: SecretText::default(),
             sas_expiry_days: 7,
             concurrency: 4,
             bandwidth_mbps: None,
@@ -169,6 +199,41 @@ pub struct WizardValues {
     /// Selected databases, in the source's order.
     pub databases: Vec<String>,
     pub settings: MigrationSettings,
+    /// The environment variables a saved configuration names for the secrets.
+    pub secret_env: SecretEnvNames,
+}
+
+/// Names of the environment variables that hold the secrets when the values are saved as a
+/// configuration file (the file never holds a secret; kept from a configuration the wizard was
+/// prefilled from).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SecretEnvNames {
+    pub source_password: String,
+    pub source_token: String,
+    pub storage_sas: String,
+    pub mi_sas: String,
+}
+
+impl Default for SecretEnvNames {
+    fn default() -> Self {
+        SecretEnvNames {
+            source_password: "CUTOVER_SOURCE_PASSWORD".to_string(),
+            source_token: "CUTOVER_SOURCE_TOKEN".to_string(),
+            storage_sas: "CUTOVER_STORAGE_SAS".to_string(),
+            mi_sas: "CUTOVER_MI_SAS".to_string(),
+        }
+    }
+}
+
+/// What saving the values as a configuration file did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SaveOutcome {
+    /// Written to `path` (absolute); `env` are the variables to export before using it
+    /// (`VAR: what`).
+    Saved { path: String, env: Vec<String> },
+    /// A file is there already and overwriting was not confirmed: nothing was written.
+    Exists { path: String },
 }
 
 /// What a successful source test returns.
@@ -185,10 +250,21 @@ pub struct SourceSummary {
 pub trait WizardBackend: Send + Sync {
     /// Connects to the source and lists its databases.
     async fn test_source(&self, form: &SourceForm) -> Result<SourceSummary, String>;
+    /// Without a source connection: the databases found in the backup folder.
+    async fn scan_folder(&self, folder: &str) -> Result<SourceSummary, String>;
     /// Reaches the managed instance (or the sandbox); Ok: a line describing it.
     async fn test_target(&self, form: &TargetForm) -> Result<String, String>;
     /// The findings per selected database (catalog of the backup folder, source cross-check).
     async fn preflight(&self, values: &WizardValues) -> Vec<(String, Vec<Finding>)>;
+    /// Writes the values as a configuration file at `path` (secrets as the names of the
+    /// environment variables holding them, never the values); an existing file is replaced only
+    /// when `overwrite`.
+    async fn save_config(
+        &self,
+        path: &str,
+        values: &WizardValues,
+        overwrite: bool,
+    ) -> Result<SaveOutcome, String>;
 }
 
 /// How the wizard ended (returned once: the size difference does not matter).

@@ -1,0 +1,181 @@
+//! `cutover` (no subcommand) and `cutover wizard [--config FILE]`: a real migration in the TUI. The
+//! wizard (empty, or prefilled from the configuration file; the secrets from the environment
+//! variables it names), then the live dashboard of the engine running against the endpoints
+//! entered, the same path as `cutover demo` without the sandbox. The wizard's values go through
+//! the configuration mapping and `setup::engine_config` like `cutover run --config` (with the
+//! secrets typed); when they do not make a valid configuration the wizard comes back with the
+//! reason.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use crate::config::ConfigFile;
+use crate::engine::EngineCommand;
+use crate::engine::runner::EngineHandle;
+use crate::tui::wizard::WizardState;
+use crate::tui::{DashboardExit, TerminalGuard, Theme, TuiContext, WizardOutcome};
+use crate::wizard_backend::{self, Backend};
+
+/// What to print (exit 2) when there is no terminal to draw the wizard on.
+pub const NOT_A_TERMINAL: &str = "error: the wizard needs a terminal, and stdout is not one. For scripts and automation run `cutover run --config FILE` (config.sample.toml documents the file; the wizard's Ctrl-S on the Summary saves one); to try cutover on this machine without Azure run `cutover demo` (or `cutover demo --headless`).";
+
+#[derive(Debug, Default, clap::Args)]
+pub struct WizardArgs {
+    /// Prefill the wizard from this configuration file (see config.sample.toml); secrets come from
+    /// the environment variables it names. Ctrl-S on the Summary saves back to it (after asking).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Folder for the activity's state file and logs (default: [migration] state_dir, or the
+    /// platform data folder).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+pub fn run(a: &WizardArgs) -> i32 {
+    let file = match &a.config {
+        Some(p) => match ConfigFile::load(p) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 2;
+            }
+        },
+        None => None,
+    };
+    if !std::io::stdout().is_terminal() {
+        eprintln!("{NOT_A_TERMINAL}");
+        return 2;
+    }
+    let values = file
+        .as_ref()
+        .map(wizard_backend::values_from_config)
+        .unwrap_or_default();
+    let state_dir = a.state_dir.clone().or_else(|| {
+        file.as_ref()
+            .and_then(|f| f.migration.as_ref())
+            .and_then(|m| m.state_dir.clone())
+    });
+    let mut state = WizardState::new(values).without_sandbox();
+    if let Some(p) = &a.config {
+        state = state.with_config_path(p.display().to_string());
+    }
+    let Some(rt) = super::runtime(true) else {
+        return 2;
+    };
+    rt.block_on(interactive(state, state_dir))
+}
+
+async fn interactive(mut state: WizardState, state_dir: Option<PathBuf>) -> i32 {
+    let mut guard = match TerminalGuard::enter() {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: cannot set up the terminal: {e}");
+            return 2;
+        }
+    };
+    let theme = Theme::from_env();
+    // The wizard until its values start an engine (or the operator leaves).
+    let (cfg, warnings, values) = loop {
+        let backend = Box::new(Backend { sandbox_arm: None });
+        let path = state.config_path.clone();
+        let values = match crate::tui::run_wizard_state(&mut guard, backend, state, theme).await {
+            Ok(WizardOutcome::Run(v)) => v,
+            Ok(WizardOutcome::Cancelled) => return 0,
+            Err(e) => {
+                drop(guard);
+                eprintln!("error: terminal: {e}");
+                return 1;
+            }
+        };
+        match wizard_backend::engine_config(&values, None, state_dir.clone()) {
+            Ok((cfg, warnings)) => break (cfg, warnings, values),
+            Err(e) => {
+                state = WizardState::new(values)
+                    .without_sandbox()
+                    .with_config_path(path);
+                state.error = Some(format!(
+                    "Cannot start the migration: {e}. The values are kept: fix them and Run again."
+                ));
+            }
+        }
+    };
+    let dir = cfg
+        .state_file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(std::env::temp_dir);
+    let _log = super::logging::init(&dir);
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    let source_connected = cfg.source.is_some();
+    let mut engine = match crate::engine::runner::start(cfg) {
+        Ok(h) => h,
+        Err(e) => {
+            drop(guard);
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let ctx = TuiContext::new(
+        source_connected,
+        format!(
+            "Server=tcp:{}.<dns-zone>.database.windows.net,1433;Database={{database}} (the host name is on the managed instance's Overview page)",
+            values.target.managed_instance
+        ),
+    );
+    let code = dashboard(guard, ctx, &mut engine, &dir).await;
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    code
+}
+
+/// Runs the dashboard on `guard`, then stops the engine, gives the terminal back and prints where
+/// each database stands. Shared by `cutover demo` and the wizard.
+pub(super) async fn dashboard(
+    mut guard: TerminalGuard,
+    ctx: TuiContext,
+    engine: &mut EngineHandle,
+    state_dir: &Path,
+) -> i32 {
+    // The dashboard reads the newest events from the snapshots; the full event log (for headless
+    // output) is not read here, so close it: a migration running for days must not queue every line.
+    engine.event_log.close();
+    while engine.event_log.try_recv().is_ok() {}
+    let exit = crate::tui::run_dashboard(
+        &mut guard,
+        ctx,
+        engine.snapshots.clone(),
+        engine.commands.clone(),
+    )
+    .await;
+    let _ = engine.commands.send(EngineCommand::Shutdown);
+    let result = (&mut engine.task).await;
+    drop(guard);
+    match exit {
+        Ok(DashboardExit::Quit) => {
+            let s = engine.snapshots.borrow().clone();
+            for db in &s.databases {
+                println!("{:<24} {:?}", db.state.name, db.state.phase);
+            }
+            println!("the migration state is kept in {}", state_dir.display());
+            0
+        }
+        Ok(DashboardExit::EngineStopped) => match result {
+            Ok(Ok(())) => 0,
+            Ok(Err(e)) => {
+                eprintln!("error: the migration engine stopped: {e}");
+                1
+            }
+            Err(e) => {
+                eprintln!("error: the migration engine stopped: {e}");
+                1
+            }
+        },
+        Err(e) => {
+            eprintln!("error: terminal: {e}");
+            1
+        }
+    }
+}

@@ -1,0 +1,510 @@
+//! The wizard's values as a configuration file and as the engine's configuration: the file the
+//! Summary saves (Ctrl-S) parses with the config loader, `setup::engine_config` accepts it with the
+//! values the wizard had, no secret is in it, an existing file is never replaced without the
+//! second confirmation; the wizard's own migration goes through the same mapping; and `cutover`
+//! without a terminal says what to use instead.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use azure_core::credentials::Secret;
+use cutover::config::ConfigFile;
+use cutover::engine::TailMode;
+use cutover::sandbox::blob::{DEV_ACCOUNT, DEV_KEY};
+use cutover::setup::{self, ProvidedSecrets, RunFlags};
+use cutover::storage::sas::{SasPermissions, service_sas_for_container};
+use cutover::target::lrs::StaticToken;
+use cutover::tui::WizardBackend;
+use cutover::tui::sample;
+use cutover::tui::wizard::{
+    MiAccess, SaveOutcome, SecretText, StorageAuthKind, TargetCredential, WizardValues,
+};
+use cutover::wizard_backend::{self, Backend};
+
+const PASSWORD: &str = "s3cret!";
+const UPLOAD_SAS: &str = "sv=2024-11-04&sr=c&sp=rcwl&se=2099-01-01T00:00:00Z&sig=upl0adSig";
+const CLIENT_SECRET: &str = "cl1ent-s3cret";
+
+/// A Read + List container SAS for the managed instance (what LRS accepts).
+fn mi_sas(container: &str) -> String {
+    service_sas_for_container(
+        DEV_ACCOUNT,
+        DEV_KEY,
+        container,
+        &SasPermissions::read_list(),
+        None,
+        time::OffsetDateTime::now_utc() + time::Duration::days(60),
+    )
+    .unwrap()
+    .into_query()
+}
+
+/// The sample values on real folders: Sales and HR in `backups`, HR's own folder under Advanced.
+fn values(root: &Path) -> WizardValues {
+    let backups = root.join("backups");
+    let hr = root.join("hr");
+    std::fs::create_dir_all(&backups).unwrap();
+    std::fs::create_dir_all(&hr).unwrap();
+    let mut v = sample::wizard_values();
+    v.source.password = SecretText(PASSWORD.to_string());
+    v.source.port_or_instance = "1433".to_string();
+    v.source.trust_server_certificate = true;
+    v.target.credential = TargetCredential::ServicePrincipal;
+    v.target.tenant_id = "11111111-2222-3333-4444-555555555555".to_string();
+    v.target.app_id = "66666666-7777-8888-9999-000000000000".to_string();
+    v.target.client_secret = SecretText(CLIENT_SECRET.to_string());
+    v.databases = vec!["Sales".to_string(), "HR".to_string()];
+    v.settings.backup_folder = backups.display().to_string();
+    v.settings.server_folder = r"\\fileserver\backups\SQL01".to_string();
+    v.settings
+        .folder_overrides
+        .insert("HR".to_string(), hr.display().to_string());
+    v.settings.sas_token = SecretText(UPLOAD_SAS.to_string());
+    v.settings.mi_sas_token = SecretText(mi_sas("migration"));
+    v.settings.sas_expiry_days = 20;
+    v.settings.concurrency = 6;
+    v.settings.bandwidth_mbps = Some(200);
+    v
+}
+
+/// The secrets a `cutover run` operator would export, keyed by the variables the file names.
+fn exported(v: &WizardValues) -> ProvidedSecrets {
+    let mut p = ProvidedSecrets::default();
+    for (var, s) in [
+        ("CUTOVER_SOURCE_PASSWORD", PASSWORD.to_string()),
+        ("CUTOVER_STORAGE_SAS", UPLOAD_SAS.to_string()),
+        (
+            "CUTOVER_MI_SAS",
+            v.settings.mi_sas_token.expose().to_string(),
+        ),
+    ] {
+        p.by_env.insert(var.to_string(), Secret::new(s));
+    }
+    p.credential = Some(Arc::new(StaticToken("test".into())));
+    p
+}
+
+/// The error of a configuration that must be refused.
+fn refused<T>(r: Result<T, String>) -> String {
+    match r {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e,
+    }
+}
+
+fn secrets_of(v: &WizardValues) -> Vec<String> {
+    vec![
+        v.source.password.expose().to_string(),
+        v.settings.sas_token.expose().to_string(),
+        v.settings.mi_sas_token.expose().to_string(),
+        v.target.client_secret.expose().to_string(),
+        "upl0adSig".to_string(),
+    ]
+}
+
+#[test]
+fn the_saved_file_parses_and_setup_accepts_it_with_the_wizard_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = values(tmp.path());
+    let text = wizard_backend::config_toml(&v, None);
+    if std::env::var_os("SHOW_CONFIG").is_some() {
+        eprintln!("{text}");
+    }
+    for s in secrets_of(&v) {
+        assert!(!text.contains(&s), "a secret is in the file:\n{text}");
+    }
+    for want in [
+        "password_env = \"CUTOVER_SOURCE_PASSWORD\"",
+        "sas_env = \"CUTOVER_STORAGE_SAS\"",
+        "mi_sas_env = \"CUTOVER_MI_SAS\"",
+        "credential = \"service-principal\"",
+        // The ids are not secrets: the comment says which to export.
+        "AZURE_TENANT_ID     (tenant 11111111-2222-3333-4444-555555555555)",
+    ] {
+        assert!(text.contains(want), "{want} missing:\n{text}");
+    }
+
+    let path = tmp.path().join("cutover.toml");
+    let saved = wizard_backend::write_config(&path, &text, false).unwrap();
+    assert!(matches!(saved, SaveOutcome::Saved { .. }), "{saved:?}");
+    let file = ConfigFile::load(&path).unwrap_or_else(|e| panic!("{e}\n{text}"));
+
+    // `cutover run --config` with the variables exported: the wizard's values.
+    let (cfg, warnings) = setup::engine_config_with(&file, &RunFlags::default(), &exported(&v))
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(cfg.activity, "contoso-2026-03");
+    let dbs: Vec<(&str, &Path, Option<&str>)> = cfg
+        .databases
+        .iter()
+        .map(|d| {
+            (
+                d.name.as_str(),
+                d.folder.as_path(),
+                d.server_folder.as_deref(),
+            )
+        })
+        .collect();
+    let server_folder = Some(r"\\fileserver\backups\SQL01");
+    assert_eq!(
+        dbs,
+        [
+            ("Sales", tmp.path().join("backups").as_path(), server_folder),
+            ("HR", tmp.path().join("hr").as_path(), server_folder),
+        ]
+    );
+    let src = cfg.source.as_ref().expect("a source connection");
+    assert_eq!(src.server.to_string(), "sql01.contoso.local,1433");
+    assert_eq!(
+        cfg.container_url,
+        "https://contosomig.blob.core.windows.net/migration"
+    );
+    assert_eq!(cfg.target_label, "mi-contoso");
+    assert_eq!(cfg.upload.concurrency, 6);
+    assert_eq!(cfg.upload.max_mbps, Some(200.0));
+    assert!(!cfg.cutover_when_ready);
+    assert_eq!(cfg.tail, TailMode::Wait);
+    assert_eq!(cfg.stop_traffic, None);
+    assert!(
+        warnings.iter().any(|w| w.contains("certificate")),
+        "trust server certificate warns: {warnings:?}"
+    );
+
+    // Read back into the wizard: the same values, without the secrets (and the service
+    // principal's ids, which come from the environment).
+    let mut expected = v.clone();
+    expected.source.password = SecretText::default();
+    expected.settings.sas_token = SecretText::default();
+    expected.settings.mi_sas_token = SecretText::default();
+    expected.target.client_secret = SecretText::default();
+    expected.target.tenant_id.clear();
+    expected.target.app_id.clear();
+    let mut back = wizard_backend::values_from_config(&file);
+    // Secrets set in this process's environment would be picked up: none are expected here.
+    back.source.password = SecretText::default();
+    back.settings.sas_token = SecretText::default();
+    back.settings.mi_sas_token = SecretText::default();
+    back.target.client_secret = SecretText::default();
+    back.target.tenant_id.clear();
+    back.target.app_id.clear();
+    assert_eq!(back, expected);
+
+    // The wizard's own migration: the same configuration, with the secrets typed.
+    let state = tmp.path().join("state");
+    let (wcfg, _) = wizard_backend::engine_config(&v, None, Some(state.clone())).unwrap();
+    assert_eq!(wcfg.activity, cfg.activity);
+    assert_eq!(
+        wcfg.databases.iter().map(|d| &d.folder).collect::<Vec<_>>(),
+        cfg.databases.iter().map(|d| &d.folder).collect::<Vec<_>>()
+    );
+    assert_eq!(wcfg.container_url, cfg.container_url);
+    assert_eq!(wcfg.state_file, state.join("contoso-2026-03.json"));
+    assert!(wcfg.source.is_some());
+}
+
+#[test]
+fn backup_folder_only_has_no_source_and_cutover_cannot_take_the_tail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut v = values(tmp.path());
+    v.source.folder_only = true;
+    v.target.sandbox = true;
+    v.settings.storage_auth = StorageAuthKind::AccountKeyEnv;
+    v.settings.account_key_env = "CUTOVER_TEST_WIZARD_KEY".to_string();
+    v.settings.mi_access = MiAccess::Sas;
+    v.settings.mi_sas_token = SecretText::default();
+    v.settings.container_url = "http://127.0.0.1:10000/devstoreaccount1/migration".to_string();
+    let arm = "http://127.0.0.1:9";
+    let text = wizard_backend::config_toml(&v, Some(arm));
+    assert!(!text.contains("\n[source]\n"), "{text}");
+    assert!(!text.contains(PASSWORD), "{text}");
+    assert!(!text.contains("server_folder"), "{text}");
+    assert!(
+        text.contains("account_key_env = \"CUTOVER_TEST_WIZARD_KEY\""),
+        "{text}"
+    );
+    assert!(!text.contains("mi_sas_env"), "signed from the key: {text}");
+    assert!(
+        text.contains(&format!("arm_endpoint = \"{arm}\"")),
+        "{text}"
+    );
+    let file = ConfigFile::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let mut p = ProvidedSecrets::default();
+    p.by_env.insert(
+        "CUTOVER_TEST_WIZARD_KEY".to_string(),
+        Secret::new(DEV_KEY.to_string()),
+    );
+    let (cfg, _) = setup::engine_config_with(&file, &RunFlags::default(), &p)
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert!(cfg.source.is_none());
+    assert_eq!(cfg.tail, TailMode::Wait);
+    assert_eq!(
+        cfg.source_label,
+        tmp.path().join("backups").display().to_string()
+    );
+    // Without a source, cutover cannot take the tail-log backup.
+    let flags = RunFlags {
+        tail: Some(TailMode::Take),
+        ..Default::default()
+    };
+    let e = refused(setup::engine_config_with(&file, &flags, &p));
+    assert!(e.contains("source connection"), "{e}");
+    // Prefilled again, the wizard works from the folder.
+    assert!(wizard_backend::values_from_config(&file).source.folder_only);
+}
+
+#[test]
+fn a_bad_value_is_refused_with_its_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut v = values(tmp.path());
+    v.settings.container_url = "https://contosomig.blob.core.windows.net/backups".to_string();
+    let e = refused(wizard_backend::engine_config(&v, None, None));
+    assert!(e.starts_with("[storage] container"), "{e}");
+    // A missing secret names its variable.
+    let v = values(tmp.path());
+    let file = ConfigFile::parse(&wizard_backend::config_toml(&v, None)).unwrap();
+    let mut p = exported(&v);
+    p.by_env.remove("CUTOVER_SOURCE_PASSWORD");
+    if std::env::var_os("CUTOVER_SOURCE_PASSWORD").is_none() {
+        let e = refused(setup::engine_config_with(&file, &RunFlags::default(), &p));
+        assert!(e.contains("CUTOVER_SOURCE_PASSWORD"), "{e}");
+    }
+}
+
+#[test]
+fn an_existing_file_is_replaced_only_when_confirmed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("cutover.toml");
+    std::fs::write(&path, "# mine\n").unwrap();
+    let r = wizard_backend::write_config(&path, "[migration]\n", false).unwrap();
+    assert!(matches!(r, SaveOutcome::Exists { .. }), "{r:?}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "# mine\n");
+    let r = wizard_backend::write_config(&path, "[migration]\n", true).unwrap();
+    assert!(matches!(r, SaveOutcome::Saved { .. }), "{r:?}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "[migration]\n");
+    // No temporary file is left beside it.
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
+    // Errors name the file and what to do.
+    let e =
+        wizard_backend::write_config(&tmp.path().join("no/such/x.toml"), "", false).unwrap_err();
+    assert!(e.contains("does not exist"), "{e}");
+    let e = wizard_backend::write_config(tmp.path(), "", true).unwrap_err();
+    assert!(e.contains("is a folder"), "{e}");
+}
+
+#[tokio::test]
+async fn the_backend_saves_and_says_what_to_export() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = values(tmp.path());
+    let b = Backend { sandbox_arm: None };
+    let path = tmp.path().join("saved.toml");
+    let p = path.display().to_string();
+    let r = b.save_config(&p, &v, false).await.unwrap();
+    let SaveOutcome::Saved { path: shown, env } = r else {
+        panic!("{r:?}")
+    };
+    assert!(Path::new(&shown).is_absolute());
+    for want in [
+        "CUTOVER_SOURCE_PASSWORD",
+        "AZURE_CLIENT_SECRET",
+        "CUTOVER_STORAGE_SAS",
+        "CUTOVER_MI_SAS",
+    ] {
+        assert!(env.iter().any(|e| e.contains(want)), "{want}: {env:?}");
+    }
+    let first = std::fs::read_to_string(&path).unwrap();
+    let mut v2 = v.clone();
+    v2.activity = "another".to_string();
+    let r = b.save_config(&p, &v2, false).await.unwrap();
+    assert!(matches!(r, SaveOutcome::Exists { .. }), "{r:?}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), first);
+    let r = b.save_config(&p, &v2, true).await.unwrap();
+    assert!(matches!(r, SaveOutcome::Saved { .. }), "{r:?}");
+    assert!(
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("activity = \"another\"")
+    );
+}
+
+#[tokio::test]
+async fn without_a_source_the_databases_come_from_the_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    common::write_chain(tmp.path(), "Sales", 2, true);
+    common::write_chain(tmp.path(), "HR", 1, true);
+    let b = Backend { sandbox_arm: None };
+    let s = b
+        .scan_folder(&tmp.path().display().to_string())
+        .await
+        .unwrap();
+    let mut names: Vec<&str> = s.databases.iter().map(|d| d.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["HR", "Sales"]);
+    let sales = s.databases.iter().find(|d| d.name == "Sales").unwrap();
+    assert!(sales.size_bytes > 0);
+    assert!(sales.last_full_backup.is_some() && sales.last_log_backup.is_some());
+    assert!(s.server.contains("2 database(s)"), "{}", s.server);
+    let e = b
+        .scan_folder(&tmp.path().join("nothing").display().to_string())
+        .await
+        .unwrap_err();
+    assert!(e.starts_with("Backup folder:"), "{e}");
+    let empty = tempfile::tempdir().unwrap();
+    let e = b
+        .scan_folder(&empty.path().display().to_string())
+        .await
+        .unwrap_err();
+    assert!(e.contains("no SQL Server backups"), "{e}");
+}
+
+#[test]
+fn without_a_terminal_cutover_says_what_to_use() {
+    for args in [&[][..], &["wizard"][..]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_cutover"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("cutover run --config FILE") && err.contains("cutover demo"),
+            "{err}"
+        );
+    }
+    // A configuration that cannot be read is named first.
+    let out = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args(["wizard", "--config", "/nonexistent/cutover.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/cutover.toml"), "{err}");
+}
+
+/// A tmux session running one command; killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.tmux(&["send-keys", "-t", "w", k]);
+            std::thread::sleep(std::time::Duration::from_millis(150));
+        }
+    }
+    fn wait_for(&self, step: &str, want: &[&str]) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let s = self.tmux(&["capture-pane", "-p", "-t", "w"]);
+            if want.iter().all(|w| s.contains(w)) {
+                return s;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{step}: expected {want:?} on the screen:\n{s}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+/// `cutover wizard --config FILE` in a real terminal: prefilled from a backup-folder-only file,
+/// saved back over it after the second confirmation (no secret in it), then Run opens the
+/// dashboard of the migration, and quitting gives the terminal back. The endpoints are loopback
+/// ports nobody listens on: the engine runs and reports the failures, nothing leaves the machine.
+#[test]
+fn the_wizard_from_a_config_file_to_the_dashboard_in_a_real_terminal() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!(
+                "tmux is needed for the terminal end-to-end test under CI (apt-get install tmux)"
+            );
+        }
+        eprintln!("SKIPPED: tmux is not installed (apt-get install tmux)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let backups = tmp.path().join("backups");
+    std::fs::create_dir_all(&backups).unwrap();
+    common::write_chain(&backups, "Sales", 1, true);
+    let config = tmp.path().join("cutover.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[backups]\nfolder = '{}'\n\n[target]\nsubscription = \"00000000-0000-0000-0000-000000000000\"\n\
+             resource_group = \"rg\"\nmanaged_instance = \"mi-e2e\"\narm_endpoint = \"http://127.0.0.1:9\"\n\n\
+             [storage]\ncontainer = \"http://127.0.0.1:9/devstoreaccount1/migration\"\nauth = \"account-key\"\n\
+             account_key_env = \"CUTOVER_E2E_KEY\"\n\n[migration]\nactivity = \"e2e\"\ndatabases = [\"Sales\"]\n",
+            backups.display()
+        ),
+    )
+    .unwrap();
+    let state = tmp.path().join("state");
+    let t = Tmux {
+        socket: format!("cutover-wizard-e2e-{}", std::process::id()),
+    };
+    let cmd = format!(
+        "CUTOVER_E2E_KEY='{DEV_KEY}' {} wizard --config {} --state-dir {} 2>{}; sleep 60",
+        env!("CARGO_BIN_EXE_cutover"),
+        config.display(),
+        state.display(),
+        tmp.path().join("stderr.txt").display(),
+    );
+    t.tmux(&["new-session", "-d", "-s", "w", "-x", "80", "-y", "24", &cmd]);
+    t.wait_for("source", &["Backup folder only", "Scan the folder"]);
+    t.keys(&["Enter"]);
+    let s = t.wait_for("target", &["Subscription ID", "mi-e2e"]);
+    assert!(
+        !s.contains("Sandbox"),
+        "a real migration does not offer the sandbox:\n{s}"
+    );
+    t.keys(&["Enter"]);
+    t.wait_for("databases", &["Sales", "1 of 1 selected"]);
+    t.keys(&["Enter"]);
+    t.wait_for("settings", &["Account key variable", "CUTOVER_E2E_KEY"]);
+    t.keys(&["Enter"]);
+    t.wait_for("summary", &["Preflight: 0 error(s)", "backup folder only"]);
+    t.keys(&["C-s"]);
+    t.wait_for("save prompt", &["Save the configuration", "cutover.toml_"]);
+    t.keys(&["Enter"]);
+    t.wait_for("overwrite?", &["exists already", "y replace it"]);
+    t.keys(&["y"]);
+    t.wait_for("saved", &["Saved", "CUTOVER_E2E_KEY"]);
+    let saved = std::fs::read_to_string(&config).unwrap();
+    assert!(!saved.contains(DEV_KEY), "{saved}");
+    let file = ConfigFile::parse(&saved).unwrap_or_else(|e| panic!("{e}\n{saved}"));
+    assert!(file.source.is_none());
+    assert_eq!(
+        file.target.and_then(|t| t.arm_endpoint).as_deref(),
+        Some("http://127.0.0.1:9"),
+        "kept from the file"
+    );
+    // Run: the dashboard of the real engine.
+    t.keys(&["Enter"]);
+    t.wait_for("dashboard", &["Databases (1)", "Sales", "Events"]);
+    t.keys(&["q"]);
+    t.wait_for("quit?", &["Quit cutover?"]);
+    t.keys(&["y"]);
+    let s = t.wait_for("terminal back", &["the migration state is kept"]);
+    assert!(!s.contains("Databases (1)"), "{s}");
+    assert!(state.join("e2e.json").exists(), "the state file is written");
+}
