@@ -53,6 +53,21 @@ impl ReadError {
         }
     }
 
+    /// The file could not be opened or read because another process holds it open without sharing
+    /// it: SQL Server writing a backup to a share (the SMB client answers a sharing violation with
+    /// EBUSY; Windows with ERROR_SHARING_VIOLATION / ERROR_LOCK_VIOLATION). Such a file is still
+    /// being written, not damaged: it is read again at the next scan.
+    pub fn held_open(&self) -> bool {
+        let ReadError::Io { source, .. } = self else {
+            return false;
+        };
+        if source.kind() == std::io::ErrorKind::ResourceBusy {
+            return true;
+        }
+        let busy: &[i32] = if cfg!(windows) { &[32, 33] } else { &[16, 26] };
+        source.raw_os_error().is_some_and(|c| busy.contains(&c))
+    }
+
     pub fn path(&self) -> &PathBuf {
         match self {
             ReadError::Io { path, .. }
@@ -62,5 +77,33 @@ impl ReadError {
             | ReadError::Encrypted { path, .. }
             | ReadError::Unsupported { path, .. } => path,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(e: std::io::Error) -> ReadError {
+        ReadError::Io {
+            path: PathBuf::from("x.trn"),
+            source: e,
+        }
+    }
+
+    #[test]
+    fn a_file_held_open_by_its_writer_is_told_from_a_damaged_one() {
+        let busy = if cfg!(windows) { 32 } else { 16 };
+        assert!(io(std::io::Error::from_raw_os_error(busy)).held_open());
+        assert!(io(std::io::Error::from(std::io::ErrorKind::ResourceBusy)).held_open());
+        assert!(!io(std::io::Error::from(std::io::ErrorKind::PermissionDenied)).held_open());
+        assert!(
+            !ReadError::Truncated {
+                path: PathBuf::from("x.trn"),
+                offset: 1,
+                what: "end".into()
+            }
+            .held_open()
+        );
     }
 }

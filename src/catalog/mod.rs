@@ -88,7 +88,11 @@ pub fn check(scan: &Scan) -> CheckReport {
                 Code::FileStillBeingWritten,
                 Severity::Warning,
                 Some(f.relative.clone()),
-                format!("{} is still being written (its size changed while it was read): {e}", f.relative),
+                if e.held_open() {
+                    format!("{} is still being written (another process, the backup, holds it open): {e}", f.relative)
+                } else {
+                    format!("{} is still being written (its size changed while it was read): {e}", f.relative)
+                },
                 "Wait for the backup to finish; cutover uploads a file only once its size stays the same",
             )),
             Err(e) => findings.push(Finding::new(

@@ -147,8 +147,10 @@ pub fn read_all(root: &Path, paths: &[PathBuf], opts: &ScanOptions) -> Vec<Scann
                         relative: relative(root, path),
                         size,
                         modified,
+                        // Held open by the writer (a sharing violation on a share): still
+                        // being written, whatever its size says.
+                        changing: before != after || sets.as_ref().is_err_and(ReadError::held_open),
                         sets,
-                        changing: before != after,
                     };
                     if let Ok(mut r) = results.lock() {
                         r[i] = Some(f);
@@ -172,4 +174,37 @@ pub fn read_all(root: &Path, paths: &[PathBuf], opts: &ScanOptions) -> Vec<Scann
         }
     }
     files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Code, check};
+
+    #[test]
+    fn a_file_its_writer_holds_open_is_reported_as_being_written_not_unreadable() {
+        let f = ScannedFile {
+            path: PathBuf::from("/b/Sales_LOG_1.trn"),
+            relative: "Sales_LOG_1.trn".into(),
+            size: 0,
+            modified: None,
+            sets: Err(ReadError::Io {
+                path: PathBuf::from("/b/Sales_LOG_1.trn"),
+                source: std::io::Error::from(std::io::ErrorKind::ResourceBusy),
+            }),
+            changing: true,
+        };
+        let report = check(&Scan {
+            root: PathBuf::from("/b"),
+            files: vec![f],
+        });
+        let codes: Vec<_> = report.findings.iter().map(|f| f.code).collect();
+        assert_eq!(
+            codes,
+            [Code::FileStillBeingWritten],
+            "{:?}",
+            report.findings
+        );
+        assert!(report.findings[0].message.contains("holds it open"));
+    }
 }
