@@ -127,6 +127,14 @@ impl Msg {
     }
 }
 
+/// The wait before the next restore-status read: the poll interval, doubled after each failure in a
+/// row (the client already retried throttling and server errors within the call), at most 5 minutes
+/// (or the interval, if that is longer).
+fn poll_delay(base: Duration, failures: u32) -> Duration {
+    let cap = base.max(Duration::from_secs(300));
+    base.saturating_mul(1u32 << failures.min(10)).min(cap)
+}
+
 struct RunDb {
     cfg: DatabaseConfig,
     state: DatabaseState,
@@ -157,6 +165,8 @@ struct RunDb {
     tail_wait: bool,
     uploading: HashSet<String>,
     last_poll: Option<Instant>,
+    /// Restore-status reads that failed in a row (the next poll waits longer: `poll_delay`).
+    poll_failures: u32,
     /// Its state changed since its file was last written.
     unsaved: bool,
     /// What was last written, in brief (a field changed outside a state transition is seen too).
@@ -232,6 +242,7 @@ pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
             tail_wait,
             uploading: HashSet::new(),
             last_poll: None,
+            poll_failures: 0,
             unsaved: true,
             saved: None,
         });
@@ -488,7 +499,9 @@ impl Engine {
             if !d.state.lrs_started || d.state.phase.is_final() || d.lrs_busy {
                 continue;
             }
-            if d.last_poll.is_some_and(|t| now - t < self.cfg.lrs_poll) {
+            if d.last_poll
+                .is_some_and(|t| now - t < poll_delay(self.cfg.lrs_poll, d.poll_failures))
+            {
                 continue;
             }
             d.last_poll = Some(now);
@@ -720,6 +733,7 @@ impl Engine {
                 self.dbs[db].lrs_busy = false;
                 match result {
                     Ok(det) => {
+                        self.dbs[db].poll_failures = 0;
                         let st = lrs_status(&self.dbs[db].state.files, &det);
                         let restoring = det
                             .status
@@ -742,8 +756,15 @@ impl Engine {
                         }
                     }
                     Err(e) => {
-                        let name = self.dbs[db].cfg.name.clone();
-                        self.log(Some(&name), "warning", format!("restore status: {e}"));
+                        let d = &mut self.dbs[db];
+                        d.poll_failures = d.poll_failures.saturating_add(1);
+                        let next = poll_delay(self.cfg.lrs_poll, d.poll_failures);
+                        let name = d.cfg.name.clone();
+                        self.log(
+                            Some(&name),
+                            "warning",
+                            format!("restore status: {e} (next try in {} s)", next.as_secs()),
+                        );
                     }
                 }
             }
@@ -1281,5 +1302,22 @@ fn db_snapshot(d: &RunDb, now: Instant) -> DatabaseSnapshot {
         traffic_stopped: d.traffic_stopped,
         elapsed_secs: d.started.elapsed().as_secs_f64(),
         state: st.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restore_status_polls_back_off_after_failures_and_cap_at_five_minutes() {
+        let ten = Duration::from_secs(10);
+        assert_eq!(poll_delay(ten, 0), ten);
+        assert_eq!(poll_delay(ten, 1), Duration::from_secs(20));
+        assert_eq!(poll_delay(ten, 3), Duration::from_secs(80));
+        assert_eq!(poll_delay(ten, 5), Duration::from_secs(300));
+        assert_eq!(poll_delay(ten, u32::MAX), Duration::from_secs(300));
+        let long = Duration::from_secs(600);
+        assert_eq!(poll_delay(long, 4), long, "never shorter than the interval");
     }
 }
