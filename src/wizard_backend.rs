@@ -94,19 +94,30 @@ pub fn config_file(v: &WizardValues, sandbox_arm: Option<&str>) -> ConfigFile {
             token_env: (!sql).then(|| env.source_token.clone()),
             trust_server_certificate: Some(s.encrypt && s.trust_server_certificate),
             plaintext: Some(!s.encrypt),
-            connect_timeout_seconds: None,
+            connect_timeout_seconds: v.carried.connect_timeout_seconds,
         }
     });
     let m = &v.settings;
-    let overrides: Vec<DatabaseOverride> = m
-        .folder_overrides
+    let overrides: Vec<DatabaseOverride> = v
+        .databases
         .iter()
-        .filter(|(db, f)| v.databases.contains(db) && !f.trim().is_empty())
-        .map(|(db, f)| DatabaseOverride {
-            name: db.clone(),
-            folder: Some(PathBuf::from(f.trim())),
-            server_folder: None,
-            target_name: None,
+        .filter_map(|db| {
+            let folder = m
+                .folder_overrides
+                .get(db)
+                .map(|f| f.trim())
+                .filter(|f| !f.is_empty())
+                .map(PathBuf::from);
+            let (server_folder, target_name) =
+                v.carried.database.get(db).cloned().unwrap_or_default();
+            (folder.is_some() || server_folder.is_some() || target_name.is_some()).then(|| {
+                DatabaseOverride {
+                    name: db.clone(),
+                    folder,
+                    server_folder,
+                    target_name,
+                }
+            })
         })
         .collect();
     let backups = BackupsSection {
@@ -116,7 +127,7 @@ pub fn config_file(v: &WizardValues, sandbox_arm: Option<&str>) -> ConfigFile {
         } else {
             some(&m.server_folder)
         },
-        settle_seconds: None,
+        settle_seconds: number(&v.carried.settle_seconds),
         database: (!overrides.is_empty()).then_some(overrides),
     };
     let t = &v.target;
@@ -124,7 +135,7 @@ pub fn config_file(v: &WizardValues, sandbox_arm: Option<&str>) -> ConfigFile {
         subscription: some(&t.subscription),
         resource_group: some(&t.resource_group),
         managed_instance: some(&t.managed_instance),
-        location: None,
+        location: v.carried.location.clone(),
         arm_endpoint: if t.sandbox {
             sandbox_arm.map(str::to_string)
         } else {
@@ -138,7 +149,7 @@ pub fn config_file(v: &WizardValues, sandbox_arm: Option<&str>) -> ConfigFile {
             }
             .to_string()
         }),
-        collation: None,
+        collation: v.carried.collation.clone(),
     };
     let key = m.storage_auth == StorageAuthKind::AccountKeyEnv;
     let storage = StorageSection {
@@ -168,14 +179,15 @@ pub fn config_file(v: &WizardValues, sandbox_arm: Option<&str>) -> ConfigFile {
         databases: Some(v.databases.clone()),
         // The operator cuts over (the TUI's dialog, or `cutover run --cutover when-ready`); the
         // tail-log backup is the operator's unless `--tail take` says otherwise.
-        cutover: Some("never".to_string()),
-        tail: Some("wait".to_string()),
-        stop_traffic: Some("none".to_string()),
+        // (A file the wizard was prefilled from keeps its own choices.)
+        cutover: Some(carried_or(&v.carried.cutover, "never")),
+        tail: Some(carried_or(&v.carried.tail, "wait")),
+        stop_traffic: Some(carried_or(&v.carried.stop_traffic, "none")),
         concurrency: Some(m.concurrency as usize),
         max_mbps: m.bandwidth_mbps.map(f64::from),
-        scan_seconds: None,
-        poll_seconds: None,
-        state_dir: None,
+        scan_seconds: number(&v.carried.scan_seconds),
+        poll_seconds: number(&v.carried.poll_seconds),
+        state_dir: v.carried.state_dir.as_ref().map(PathBuf::from),
     };
     ConfigFile {
         source,
@@ -184,6 +196,15 @@ pub fn config_file(v: &WizardValues, sandbox_arm: Option<&str>) -> ConfigFile {
         backups: Some(backups),
         migration: Some(migration),
     }
+}
+
+/// A number kept as the configuration file's text (it was parsed from a number, so it parses).
+fn number(text: &Option<String>) -> Option<f64> {
+    text.as_deref().and_then(|t| t.parse().ok())
+}
+
+fn carried_or(v: &Option<String>, default: &str) -> String {
+    v.clone().unwrap_or_else(|| default.to_string())
 }
 
 /// The environment variables a saved configuration needs, `VAR (what)`, in the file's order.
@@ -238,6 +259,11 @@ fn opt_bool(out: &mut String, key: &str, v: Option<bool>) {
         line(out, key, toml::Value::Boolean(v));
     }
 }
+fn opt_float(out: &mut String, key: &str, v: Option<f64>) {
+    if let Some(v) = v {
+        line(out, key, toml::Value::Float(v));
+    }
+}
 fn opt_int(out: &mut String, key: &str, v: Option<i64>) {
     if let Some(v) = v {
         line(out, key, toml::Value::Integer(v));
@@ -279,6 +305,12 @@ pub fn config_toml(v: &WizardValues, sandbox_arm: Option<&str>) -> String {
             s.trust_server_certificate,
         );
         opt_bool(&mut o, "plaintext", s.plaintext);
+        opt_int(
+            &mut o,
+            "connect_timeout_seconds",
+            s.connect_timeout_seconds
+                .and_then(|t| i64::try_from(t).ok()),
+        );
     } else {
         o.push_str(
             "\n# No [source]: cutover works from the backup folder alone; at cutover the operator stops\n\
@@ -290,10 +322,13 @@ pub fn config_toml(v: &WizardValues, sandbox_arm: Option<&str>) -> String {
         o.push_str("\n[backups]\n");
         opt_path(&mut o, "folder", &b.folder);
         opt_str(&mut o, "server_folder", &b.server_folder);
+        opt_float(&mut o, "settle_seconds", b.settle_seconds);
         for d in b.database.iter().flatten() {
             o.push_str("\n[[backups.database]]\n");
             line(&mut o, "name", toml::Value::String(d.name.clone()));
             opt_path(&mut o, "folder", &d.folder);
+            opt_str(&mut o, "server_folder", &d.server_folder);
+            opt_str(&mut o, "target_name", &d.target_name);
         }
     }
     if let Some(t) = &c.target {
@@ -301,6 +336,8 @@ pub fn config_toml(v: &WizardValues, sandbox_arm: Option<&str>) -> String {
         opt_str(&mut o, "subscription", &t.subscription);
         opt_str(&mut o, "resource_group", &t.resource_group);
         opt_str(&mut o, "managed_instance", &t.managed_instance);
+        opt_str(&mut o, "location", &t.location);
+        opt_str(&mut o, "collation", &t.collation);
         opt_str(&mut o, "arm_endpoint", &t.arm_endpoint);
         if t.credential.as_deref() == Some("service-principal") {
             o.push_str(&format!(
@@ -342,9 +379,10 @@ pub fn config_toml(v: &WizardValues, sandbox_arm: Option<&str>) -> String {
         opt_str(&mut o, "tail", &m.tail);
         opt_str(&mut o, "stop_traffic", &m.stop_traffic);
         opt_int(&mut o, "concurrency", m.concurrency.map(|c| c as i64));
-        if let Some(mbps) = m.max_mbps {
-            line(&mut o, "max_mbps", toml::Value::Float(mbps));
-        }
+        opt_float(&mut o, "max_mbps", m.max_mbps);
+        opt_float(&mut o, "scan_seconds", m.scan_seconds);
+        opt_float(&mut o, "poll_seconds", m.poll_seconds);
+        opt_path(&mut o, "state_dir", &m.state_dir);
     }
     o
 }
@@ -364,6 +402,17 @@ pub fn values_from_config(c: &ConfigFile) -> WizardValues {
     let m = c.migration.clone().unwrap_or_default();
     v.activity = m.activity.clone().unwrap_or_default();
     v.databases = m.databases.clone().unwrap_or_default();
+    // (The wizard's own defaults need no keeping: they are written anyway.)
+    let unless = |v: &Option<String>, default: &str| v.clone().filter(|x| x != default);
+    v.carried.cutover = unless(&m.cutover, "never");
+    v.carried.tail = unless(&m.tail, "wait");
+    v.carried.stop_traffic = unless(&m.stop_traffic, "none");
+    v.carried.scan_seconds = m.scan_seconds.map(|n| n.to_string());
+    v.carried.poll_seconds = m.poll_seconds.map(|n| n.to_string());
+    v.carried.state_dir = m
+        .state_dir
+        .as_ref()
+        .map(|d| d.to_string_lossy().into_owned());
     if let Some(n) = m.concurrency.and_then(|n| u32::try_from(n).ok()) {
         v.settings.concurrency = n;
     }
@@ -382,6 +431,7 @@ pub fn values_from_config(c: &ConfigFile) -> WizardValues {
             v.source.server = host.trim().to_string();
             v.source.port_or_instance = rest.trim().to_string();
             v.source.user = s.user.clone().unwrap_or_default();
+            v.carried.connect_timeout_seconds = s.connect_timeout_seconds;
             v.source.encrypt = !s.plaintext.unwrap_or(false);
             v.source.trust_server_certificate = s.trust_server_certificate.unwrap_or(false);
             if let Some(p) = &s.password_env {
@@ -405,7 +455,13 @@ pub fn values_from_config(c: &ConfigFile) -> WizardValues {
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
     v.settings.server_folder = b.server_folder.unwrap_or_default();
+    v.carried.settle_seconds = b.settle_seconds.map(|n| n.to_string());
     for d in b.database.unwrap_or_default() {
+        if d.server_folder.is_some() || d.target_name.is_some() {
+            v.carried
+                .database
+                .insert(d.name.clone(), (d.server_folder, d.target_name));
+        }
         if let Some(f) = d.folder {
             v.settings
                 .folder_overrides
@@ -413,6 +469,8 @@ pub fn values_from_config(c: &ConfigFile) -> WizardValues {
         }
     }
     let t = c.target.clone().unwrap_or_default();
+    v.carried.location = t.location;
+    v.carried.collation = t.collation;
     v.target.subscription = t.subscription.unwrap_or_default();
     v.target.resource_group = t.resource_group.unwrap_or_default();
     v.target.managed_instance = t.managed_instance.unwrap_or_default();

@@ -508,3 +508,64 @@ fn the_wizard_from_a_config_file_to_the_dashboard_in_a_real_terminal() {
     assert!(!s.contains("Databases (1)"), "{s}");
     assert!(state.join("e2e.json").exists(), "the state file is written");
 }
+
+/// A configuration the wizard was prefilled from keeps, when it saves, the keys no screen edits:
+/// connect timeout, settle time, per-database server folder and target name, location, collation,
+/// the cutover/tail/stop-traffic choices, scan and poll intervals, the state folder.
+#[test]
+fn keys_no_screen_edits_survive_a_prefill_and_a_save() {
+    let sample =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.sample.toml"))
+            .expect("config.sample.toml");
+    let text = sample
+        .replace(
+            "connect_timeout_seconds = 15",
+            "connect_timeout_seconds = 42",
+        )
+        .replace("settle_seconds = 5", "settle_seconds = 7.5")
+        .replace("target_name = \"Sales\"", "target_name = \"Sales_MI\"")
+        .replace("cutover = \"never\"", "cutover = \"when-ready\"")
+        .replace("tail = \"wait\"", "tail = \"take\"")
+        .replace("stop_traffic = \"none\"", "stop_traffic = \"read-only\"")
+        .replace("scan_seconds = 5", "scan_seconds = 3")
+        .replace("poll_seconds = 10", "poll_seconds = 20")
+        + "state_dir = \"/var/lib/cutover\"\n";
+    let before = ConfigFile::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let v = wizard_backend::values_from_config(&before);
+    let saved = wizard_backend::config_toml(&v, None);
+    let after = ConfigFile::parse(&saved).unwrap_or_else(|e| panic!("{e}\n{saved}"));
+
+    let (s0, s1) = (before.source.unwrap(), after.source.unwrap());
+    assert_eq!(s1.connect_timeout_seconds, Some(42));
+    assert_eq!(s1.connect_timeout_seconds, s0.connect_timeout_seconds);
+    let (b0, b1) = (before.backups.unwrap(), after.backups.unwrap());
+    assert_eq!(b1.settle_seconds, Some(7.5));
+    assert_eq!(b1.server_folder, b0.server_folder);
+    let (d0, d1) = (b0.database.unwrap(), b1.database.unwrap());
+    assert_eq!(d1.len(), 1, "{saved}");
+    assert_eq!(d1[0].name, d0[0].name);
+    assert_eq!(d1[0].folder, d0[0].folder);
+    assert_eq!(d1[0].server_folder, d0[0].server_folder);
+    assert_eq!(d1[0].target_name.as_deref(), Some("Sales_MI"));
+    let (t0, t1) = (before.target.unwrap(), after.target.unwrap());
+    assert_eq!(t1.location, t0.location);
+    assert_eq!(t1.collation, t0.collation);
+    assert!(t1.location.is_some() && t1.collation.is_some());
+    let (m0, m1) = (before.migration.unwrap(), after.migration.unwrap());
+    assert_eq!(m1.cutover.as_deref(), Some("when-ready"));
+    assert_eq!(m1.tail.as_deref(), Some("take"));
+    assert_eq!(m1.stop_traffic, m0.stop_traffic);
+    assert_eq!(m1.scan_seconds, Some(3.0));
+    assert_eq!(m1.poll_seconds, Some(20.0));
+    assert_eq!(m1.state_dir, m0.state_dir);
+    assert!(m1.state_dir.is_some());
+
+    // Without a file to keep from, the wizard's own choices: the operator cuts over.
+    let fresh = ConfigFile::parse(&wizard_backend::config_toml(&sample::wizard_values(), None))
+        .expect("parses");
+    let m = fresh.migration.unwrap();
+    assert_eq!(
+        (m.cutover.as_deref(), m.tail.as_deref(), m.state_dir),
+        (Some("never"), Some("wait"), None)
+    );
+}

@@ -201,6 +201,28 @@ pub struct WizardValues {
     pub settings: MigrationSettings,
     /// The environment variables a saved configuration names for the secrets.
     pub secret_env: SecretEnvNames,
+    /// Keys of the configuration file the wizard was prefilled from that no screen edits.
+    pub carried: CarriedKeys,
+}
+
+/// Keys of a configuration file that the wizard's screens do not edit, kept from the file it was
+/// prefilled from and written back unchanged when it saves (numbers as the file's text, so that the
+/// values stay comparable).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CarriedKeys {
+    pub connect_timeout_seconds: Option<u64>,
+    pub settle_seconds: Option<String>,
+    pub location: Option<String>,
+    pub collation: Option<String>,
+    pub cutover: Option<String>,
+    pub tail: Option<String>,
+    pub stop_traffic: Option<String>,
+    pub scan_seconds: Option<String>,
+    pub poll_seconds: Option<String>,
+    pub state_dir: Option<String>,
+    /// `[[backups.database]]` keys per database name: server_folder, target_name.
+    pub database: BTreeMap<String, (Option<String>, Option<String>)>,
 }
 
 /// Names of the environment variables that hold the secrets when the values are saved as a
