@@ -250,9 +250,13 @@ pub fn render(frame: &mut Frame, area: Rect, form: &Form, focused: bool, theme: 
         .unwrap_or(0)
         .min(24);
     let mut lines = Vec::new();
+    let mut cursor_line = 0;
     for (i, f) in form.fields.iter().enumerate() {
         if !form.visible(i) {
             continue;
+        }
+        if i == form.cursor {
+            cursor_line = lines.len();
         }
         let here = focused && i == form.cursor;
         let value = match &f.kind {
@@ -283,12 +287,113 @@ pub fn render(frame: &mut Frame, area: Rect, form: &Form, focused: bool, theme: 
             Span::styled(format!("{value}{cursor}"), value_style),
         ]));
     }
-    if let Some(f) = form.fields.get(form.cursor)
-        && focused
-        && !f.help.is_empty()
-    {
+    let help = form
+        .fields
+        .get(form.cursor)
+        .filter(|f| focused && !f.help.is_empty())
+        .map(|f| f.help.clone());
+    let help_height = help.as_ref().map_or(0, |h| {
+        1 + h.chars().count().div_ceil(usize::from(area.width.max(1)))
+    });
+    // Scrolled only when the fields alone do not fit (then the help keeps its rows); a form that
+    // fits is drawn whole, its help clipped if need be.
+    let mut lines = if lines.len() <= usize::from(area.height) {
+        lines
+    } else {
+        scrolled(
+            lines,
+            cursor_line,
+            usize::from(area.height).saturating_sub(help_height),
+            theme,
+        )
+    };
+    if let Some(h) = help {
         lines.push(Line::raw(""));
-        lines.push(Line::styled(f.help.clone(), theme.dim()));
+        lines.push(Line::styled(h, theme.dim()));
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}
+
+/// The field lines that fit in `room` rows, scrolled so that the cursor's line is shown, with a
+/// line saying how many fields are above / below (a form of many databases at 80x24).
+fn scrolled<'a>(lines: Vec<Line<'a>>, cursor: usize, room: usize, theme: Theme) -> Vec<Line<'a>> {
+    if lines.len() <= room {
+        return lines;
+    }
+    let shown = room.saturating_sub(2).max(1);
+    let start = cursor
+        .saturating_sub(shown - 1)
+        .min(lines.len().saturating_sub(shown));
+    let below = lines.len() - start - shown.min(lines.len() - start);
+    let mut out = Vec::with_capacity(room);
+    out.push(if start > 0 {
+        Line::styled(format!("  ^ {start} more above (Up)"), theme.dim())
+    } else {
+        Line::raw("")
+    });
+    out.extend(lines.into_iter().skip(start).take(shown));
+    out.push(if below > 0 {
+        Line::styled(format!("  v {below} more below (Down)"), theme.dim())
+    } else {
+        Line::raw("")
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    fn screen(form: &Form) -> String {
+        let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        t.draw(|f| render(f, f.area(), form, true, Theme::default()))
+            .unwrap();
+        let buf = t.backend().buffer().clone();
+        (0..buf.area.height)
+            .map(|y| {
+                (0..buf.area.width)
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn a_form_taller_than_the_screen_scrolls_to_the_cursor() {
+        let fields: Vec<Field> = (0..40)
+            .map(|i| Field::text(format!("f{i}"), format!("Folder of db{i:02}"), "/b").help("help"))
+            .collect();
+        let mut form = Form::new(fields);
+        let top = screen(&form);
+        assert!(top.contains("> Folder of db00"), "{top}");
+        assert!(top.contains("more below"), "{top}");
+        assert!(!top.contains("db39"), "{top}");
+        form.cursor = 39;
+        let bottom = screen(&form);
+        assert!(bottom.contains("> Folder of db39"), "{bottom}");
+        assert!(bottom.contains("more above"), "{bottom}");
+        assert!(!bottom.contains("more below"), "{bottom}");
+        assert!(
+            bottom.contains("help"),
+            "the help stays on screen: {bottom}"
+        );
+        form.cursor = 20;
+        let middle = screen(&form);
+        assert!(middle.contains("> Folder of db20"), "{middle}");
+        assert!(
+            middle.contains("more above") && middle.contains("more below"),
+            "{middle}"
+        );
+    }
+
+    #[test]
+    fn a_form_that_fits_is_drawn_as_before() {
+        let form = Form::new(vec![Field::text("a", "A", "x"), Field::text("b", "B", "y")]);
+        let s = screen(&form);
+        assert!(!s.contains("more"), "{s}");
+        assert!(s.starts_with("> A"), "{s}");
+    }
 }
