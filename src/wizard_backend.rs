@@ -146,6 +146,8 @@ pub fn config_file(v: &WizardValues, sandbox_arm: Option<&str>) -> ConfigFile {
                 TargetCredential::ServicePrincipal => "service-principal",
                 TargetCredential::AzureCli => "azure-cli",
                 TargetCredential::ManagedIdentity => "managed-identity",
+                TargetCredential::WorkloadIdentity => "workload-identity",
+                TargetCredential::Auto => "auto",
             }
             .to_string()
         }),
@@ -478,7 +480,10 @@ pub fn values_from_config(c: &ConfigFile) -> WizardValues {
     v.target.credential = match t.credential.as_deref() {
         Some("service-principal") => TargetCredential::ServicePrincipal,
         Some("managed-identity") => TargetCredential::ManagedIdentity,
-        _ => TargetCredential::AzureCli,
+        Some("workload-identity") => TargetCredential::WorkloadIdentity,
+        Some("azure-cli") => TargetCredential::AzureCli,
+        // Unset means "auto" to `cutover run` (setup::aad_kind): the wizard keeps that meaning.
+        _ => TargetCredential::Auto,
     };
     if v.target.credential == TargetCredential::ServicePrincipal {
         v.target.tenant_id = env("AZURE_TENANT_ID").0;

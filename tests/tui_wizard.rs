@@ -133,7 +133,7 @@ fn screens_render() {
 
     let mut s = at(Screen::Target, &[]);
     s.target.focus("credential");
-    press(&mut s, &[key(KeyCode::Right), key(KeyCode::Right)]); // -> service principal
+    press(&mut s, &[key(KeyCode::Left)]); // Azure CLI -> service principal
     snap("2_target_service_principal", &s);
     press(&mut s, &[key(KeyCode::Enter)]);
     assert!(

@@ -569,3 +569,34 @@ fn keys_no_screen_edits_survive_a_prefill_and_a_save() {
         (Some("never"), Some("wait"), None)
     );
 }
+
+/// Every `[target] credential` the loader accepts comes back from a prefill and a save as itself
+/// (workload identity and auto were once saved as azure-cli); unset stays auto, as `cutover run`
+/// reads it.
+#[test]
+fn target_credential_survives_a_prefill_and_a_save() {
+    let base = "[target]\nsubscription = \"00000000-0000-0000-0000-000000000000\"\n\
+                resource_group = \"rg\"\nmanaged_instance = \"mi\"\n";
+    for (written, expected) in [
+        (Some("service-principal"), "service-principal"),
+        (Some("azure-cli"), "azure-cli"),
+        (Some("managed-identity"), "managed-identity"),
+        (Some("workload-identity"), "workload-identity"),
+        (Some("auto"), "auto"),
+        (None, "auto"),
+    ] {
+        let text = match written {
+            Some(c) => format!("{base}credential = \"{c}\"\n"),
+            None => base.to_string(),
+        };
+        let before = ConfigFile::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let v = wizard_backend::values_from_config(&before);
+        let saved = wizard_backend::config_toml(&v, None);
+        let after = ConfigFile::parse(&saved).unwrap_or_else(|e| panic!("{e}\n{saved}"));
+        assert_eq!(
+            after.target.and_then(|t| t.credential).as_deref(),
+            Some(expected),
+            "{written:?}:\n{saved}"
+        );
+    }
+}

@@ -75,6 +75,8 @@ fn review(v: &WizardValues) -> Vec<Line<'static>> {
             TargetCredential::ServicePrincipal => format!("service principal {}", t.app_id),
             TargetCredential::AzureCli => "Azure CLI".to_string(),
             TargetCredential::ManagedIdentity => "managed identity".to_string(),
+            TargetCredential::WorkloadIdentity => "workload identity".to_string(),
+            TargetCredential::Auto => "first credential that applies".to_string(),
         };
         let arm = if t.arm_endpoint.trim().is_empty() {
             String::new()

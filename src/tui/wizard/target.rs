@@ -9,13 +9,21 @@ use super::values::{SecretText, TargetCredential, TargetForm};
 use super::{WizardState, job_line};
 use crate::tui::theme::Theme;
 
-const CREDENTIALS: &[&str] = &["Service principal", "Azure CLI", "Managed identity"];
+const CREDENTIALS: &[&str] = &[
+    "Service principal",
+    "Azure CLI",
+    "Managed identity",
+    "Workload identity",
+    "Auto (first that applies)",
+];
 
 pub fn form(v: &TargetForm) -> Form {
     let cred = match v.credential {
         TargetCredential::ServicePrincipal => 0,
         TargetCredential::AzureCli => 1,
         TargetCredential::ManagedIdentity => 2,
+        TargetCredential::WorkloadIdentity => 3,
+        TargetCredential::Auto => 4,
     };
     Form::new(vec![
         Field::toggle("sandbox", "Sandbox (no Azure)", v.sandbox).help(
@@ -55,6 +63,8 @@ pub fn apply(f: &Form, v: &mut TargetForm) -> Result<(), String> {
     let credential = match f.choice("credential") {
         0 => TargetCredential::ServicePrincipal,
         2 => TargetCredential::ManagedIdentity,
+        3 => TargetCredential::WorkloadIdentity,
+        4 => TargetCredential::Auto,
         _ => TargetCredential::AzureCli,
     };
     if !sandbox {

@@ -96,6 +96,11 @@ pub enum TargetCredential {
     #[default]
     AzureCli,
     ManagedIdentity,
+    /// Kubernetes workload identity (AZURE_FEDERATED_TOKEN_FILE and friends).
+    WorkloadIdentity,
+    /// The first that applies when the migration starts: service principal if its variables are
+    /// set, workload identity if its token file is, else the Azure CLI (`credential = "auto"`).
+    Auto,
 }
 
 /// The Target screen.
