@@ -2,98 +2,23 @@
 //! database to Completed, asserting what the screen shows at each step, then quit with the terminal
 //! restored. Needs tmux (installed by .ci/run): fails under CI=true without it, skips elsewhere.
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+mod common;
 
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux runs");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            self.tmux(&["send-keys", "-t", "e2e", k]);
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    }
-    fn text(&self, s: &str) {
-        self.tmux(&["send-keys", "-t", "e2e", "-l", s]);
-    }
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", "e2e"])
-    }
-    /// Waits until the screen shows every one of `want`; panics with the screen otherwise.
-    fn wait_for(&self, step: &str, want: &[&str]) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let s = self.screen();
-            if want.iter().all(|w| s.contains(w)) {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{step}: expected {want:?} on the screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-    }
-}
+use common::tmux::Tmux;
 
 #[test]
 fn demo_in_a_real_terminal_from_wizard_to_completed() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!(
-                "tmux is needed for the terminal end-to-end test under CI (apt-get install tmux)"
-            );
-        }
-        eprintln!("SKIPPED: tmux is not installed (apt-get install tmux)");
-        return;
-    }
-    let t = Tmux {
-        socket: format!("cutover-e2e-{}", std::process::id()),
-    };
     let state = tempfile::tempdir().expect("tmp");
-    let out = state.path().join("stdout.txt");
+    // The demo draws on the terminal; only its stderr goes to a file.
     let cmd = format!(
-        "{} demo --fast --state-dir {} > {} 2>&1; sleep 60",
+        "{} demo --fast --state-dir {} 2>{}; sleep 60",
         env!("CARGO_BIN_EXE_cutover"),
         state.path().display(),
-        out.display()
+        state.path().join("stderr.txt").display()
     );
-    // The demo writes the TUI to the terminal: stdout is redirected only after it leaves.
-    let cmd = cmd.replace(
-        &format!("> {} 2>&1", out.display()),
-        &format!("2>{}.err", out.display()),
-    );
-    t.tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "80",
-        "-y",
-        "24",
-        &cmd,
-    ]);
+    let Some(t) = Tmux::start("e2e", &cmd) else {
+        return;
+    };
 
     // 1 Source: pre-filled with the sandbox; test the connection.
     t.wait_for(

@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::tmux::Tmux;
+
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
@@ -382,66 +384,12 @@ fn without_a_terminal_cutover_says_what_to_use() {
     assert!(err.contains("/nonexistent/cutover.toml"), "{err}");
 }
 
-/// A tmux session running one command; killed on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux runs");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            self.tmux(&["send-keys", "-t", "w", k]);
-            std::thread::sleep(std::time::Duration::from_millis(150));
-        }
-    }
-    fn wait_for(&self, step: &str, want: &[&str]) -> String {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        loop {
-            let s = self.tmux(&["capture-pane", "-p", "-t", "w"]);
-            if want.iter().all(|w| s.contains(w)) {
-                return s;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{step}: expected {want:?} on the screen:\n{s}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-    }
-}
-
 /// `cutover wizard --config FILE` in a real terminal: prefilled from a backup-folder-only file,
 /// saved back over it after the second confirmation (no secret in it), then Run opens the
 /// dashboard of the migration, and quitting gives the terminal back. The endpoints are loopback
 /// ports nobody listens on: the engine runs and reports the failures, nothing leaves the machine.
 #[test]
 fn the_wizard_from_a_config_file_to_the_dashboard_in_a_real_terminal() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!(
-                "tmux is needed for the terminal end-to-end test under CI (apt-get install tmux)"
-            );
-        }
-        eprintln!("SKIPPED: tmux is not installed (apt-get install tmux)");
-        return;
-    }
     let tmp = tempfile::tempdir().unwrap();
     let backups = tmp.path().join("backups");
     std::fs::create_dir_all(&backups).unwrap();
@@ -459,9 +407,6 @@ fn the_wizard_from_a_config_file_to_the_dashboard_in_a_real_terminal() {
     )
     .unwrap();
     let state = tmp.path().join("state");
-    let t = Tmux {
-        socket: format!("cutover-wizard-e2e-{}", std::process::id()),
-    };
     let cmd = format!(
         "CUTOVER_E2E_KEY='{DEV_KEY}' {} wizard --config {} --state-dir {} 2>{}; sleep 60",
         env!("CARGO_BIN_EXE_cutover"),
@@ -469,7 +414,9 @@ fn the_wizard_from_a_config_file_to_the_dashboard_in_a_real_terminal() {
         state.display(),
         tmp.path().join("stderr.txt").display(),
     );
-    t.tmux(&["new-session", "-d", "-s", "w", "-x", "80", "-y", "24", &cmd]);
+    let Some(t) = Tmux::start("wizard-e2e", &cmd) else {
+        return;
+    };
     t.wait_for("source", &["Backup folder only", "Scan the folder"]);
     t.keys(&["Enter"]);
     let s = t.wait_for("target", &["Subscription ID", "mi-e2e"]);

@@ -4,6 +4,8 @@
 //! Each test crate includes this module with `mod common;` and uses only part of it.
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use std::path::{Path, PathBuf};
 
 use cutover::backup::writer::{MediaSpec, Payload, SetSpec, write_backup};
