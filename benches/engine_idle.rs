@@ -155,6 +155,7 @@ fn write_database(root: &Path, d: usize, files: usize, aged: Duration) -> Persis
             tail: TailState::Undecided,
             error: None,
             completed_with: None,
+            lrs_started_unix: None,
         },
         blobs,
         traffic_stopped: None,

@@ -174,8 +174,13 @@ struct SandboxProc {
 
 impl SandboxProc {
     fn start() -> SandboxProc {
+        SandboxProc::start_with(&[])
+    }
+    /// `cutover sandbox --restore-mbps 4` with `extra` arguments.
+    fn start_with(extra: &[&str]) -> SandboxProc {
         let mut child = bin()
             .args(["sandbox", "--restore-mbps", "4"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -394,6 +399,96 @@ fn kill_9_at_random_points_then_resume() {
                 "seed {seed}: {name} was uploaded again after it was committed"
             );
         }
+    }
+}
+
+/// A restore the managed instance no longer has (LRS cancels one 30 days after it started; this
+/// sandbox after 3 s) fails the database with the reason and what to do, in the events and in the
+/// state file, instead of warning about the status forever.
+#[test]
+fn a_restore_the_instance_cancelled_fails_the_database_with_the_reason() {
+    let sb = SandboxProc::start_with(&["--lrs-job-limit-seconds", "3"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = write_config(&sb, dir.path());
+    let mut cmd = run_cmd(&sb, &config);
+    cmd.args(["--cutover", "never"]);
+    let out = output_within(cmd, Duration::from_secs(120));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let events = lines(&out.stdout);
+    let failed = events
+        .iter()
+        .find(|e| {
+            e["level"] == "error"
+                && e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("has no restore of"))
+        })
+        .unwrap_or_else(|| panic!("no failure event:\n{stdout}"));
+    let m = failed["message"].as_str().unwrap_or_default();
+    // The engine's own clock says the restore started seconds ago: not the 30-day limit.
+    assert!(m.contains("not yet 30 days ago"), "{m}");
+    assert!(m.contains("new full backup"), "{m}");
+    let state = state_text(&dir.path().join("state/kill-test.json"));
+    assert!(state.contains("has no restore of"), "{state}");
+    assert!(state.contains("\"Failed\""), "{state}");
+}
+
+/// The moment LRS accepted the start is kept in the state file; re-attached 26 days later (the file
+/// edited to say so), the run warns that the restore is cancelled in 4 days unless cut over.
+#[test]
+fn a_restore_near_the_30_day_limit_is_warned_about_after_a_restart() {
+    let sb = SandboxProc::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = write_config(&sb, dir.path());
+    let index = dir.path().join("state/kill-test.json");
+    let mut cmd = run_cmd(&sb, &config);
+    cmd.args(["--cutover", "never"]);
+    let mut child = cmd.spawn().expect("run");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while state_text(&index).matches("\"lrs_started_unix\":1").count() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "LRS did not start: {}",
+            state_text(&index)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .expect("clock");
+    for e in std::fs::read_dir(cutover::engine::persist::databases_dir(&index))
+        .expect("state folder")
+        .flatten()
+    {
+        let text = std::fs::read_to_string(e.path()).expect("read");
+        let mut v: Value = serde_json::from_str(&text).expect("state json");
+        assert!(v["state"]["lrs_started_unix"].as_i64().is_some(), "{text}");
+        v["state"]["lrs_started_unix"] = Value::from(now - 26 * 86_400);
+        std::fs::write(e.path(), v.to_string()).expect("write");
+    }
+    let mut cmd = run_cmd(&sb, &config);
+    cmd.args(["--cutover", "never"]);
+    let out = output_within(cmd, Duration::from_secs(8));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for db in ["Sales", "Inventory"] {
+        let warned = lines(&out.stdout).into_iter().find(|e| {
+            e["database"] == db
+                && e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("cancels this restore 30 days after it started"))
+        });
+        let w = warned.unwrap_or_else(|| panic!("{db} not warned:\n{stdout}"));
+        assert_eq!(w["level"], "warning", "{w}");
+        let m = w["message"].as_str().unwrap_or_default();
+        assert!(
+            m.contains("4 d 0 h left") || m.contains("3 d 23 h left"),
+            "{m}"
+        );
+        assert!(m.contains("cut over before then"), "{m}");
     }
 }
 

@@ -31,12 +31,15 @@ struct Env {
 
 impl Env {
     async fn new(mbps: f64) -> Env {
-        let sb = Sandbox::start(SandboxOptions {
+        Env::with(SandboxOptions {
             restore_mbps: mbps,
             ..Default::default()
         })
         .await
-        .expect("sandbox");
+    }
+
+    async fn with(opts: SandboxOptions) -> Env {
+        let sb = Sandbox::start(opts).await.expect("sandbox");
         Env { sb }
     }
 
@@ -207,6 +210,47 @@ async fn full_migration_through_lrs() {
     let (code, out, _) = env.start("Sales", "Sales", &sas);
     assert_eq!(code, 1);
     assert!(out.contains("ManagedDatabaseNameInUse"), "{out}");
+}
+
+/// LRS cancels a restore still restoring when its job limit (Azure: 30 days) has passed and drops
+/// the database: status and the database answer 404, and the name can be restored again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_past_the_job_limit_is_cancelled_and_its_database_dropped() {
+    let env = Env::with(SandboxOptions {
+        restore_mbps: 50.0,
+        lrs_job_limit: Duration::from_secs(2),
+        ..Default::default()
+    })
+    .await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    common::write_chain(tmp.path(), "Sales", 1, true);
+    env.upload(tmp.path());
+    let sas = env.sb.info.container_sas.clone();
+    let started = Instant::now();
+    let (code, _, err) = env.start("Sales", "Sales", &sas);
+    assert_eq!(code, 0, "start: {err}");
+    assert_eq!(env.status("Sales")["status"], "Restoring");
+    let (out, elapsed) = loop {
+        let (code, out, _) = env.lrs("status", "Sales", &[]);
+        if code != 0 {
+            break (out, started.elapsed());
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "still there after the limit: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        elapsed >= Duration::from_secs(2),
+        "cancelled early: {elapsed:?}"
+    );
+    assert!(out.contains("ResourceNotFound"), "{out}");
+    let (code, out, _) = env.lrs("complete", "Sales", &["--last-backup-name", "x.trn"]);
+    assert_eq!(code, 1, "{out}");
+    // The database was dropped: the name is free for a new restore.
+    let (code, _, err) = env.start("Sales", "Sales", &sas);
+    assert_eq!(code, 0, "start again: {err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

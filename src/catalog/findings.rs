@@ -71,6 +71,8 @@ pub enum Code {
     NotSysadmin,
     /// A source SQL Server version LRS cannot restore from.
     SourceVersionUnsupported,
+    /// The LRS restore nears (or passed) the 30 days after which LRS cancels it.
+    LrsJobTimeLimit,
 }
 
 impl Code {
@@ -99,6 +101,7 @@ impl Code {
             Code::MsdbBackupNotInFolder => "MSDB_BACKUP_NOT_IN_FOLDER",
             Code::NotSysadmin => "NOT_SYSADMIN",
             Code::SourceVersionUnsupported => "SOURCE_VERSION_UNSUPPORTED",
+            Code::LrsJobTimeLimit => "LRS_JOB_TIME_LIMIT",
         }
     }
 }

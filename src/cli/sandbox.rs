@@ -2,6 +2,7 @@
 //! credentials printed as one JSON line, running until Ctrl-C or SIGTERM.
 
 use std::io::Write;
+use std::time::Duration;
 
 use crate::sandbox::{Sandbox, SandboxOptions};
 
@@ -13,6 +14,10 @@ pub struct SandboxArgs {
     /// Keep blob data in this folder (default: a temporary folder, removed at exit).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<std::path::PathBuf>,
+    /// LRS cancels a restore this many seconds after it started and drops the restoring database
+    /// (default: Azure's 30 days; shorter to see what cutover does then).
+    #[arg(long, value_name = "SECONDS")]
+    pub lrs_job_limit_seconds: Option<u64>,
 }
 
 pub fn run(a: &SandboxArgs) -> i32 {
@@ -27,6 +32,9 @@ pub fn run(a: &SandboxArgs) -> i32 {
         let sb = match Sandbox::start(SandboxOptions {
             restore_mbps: a.restore_mbps,
             data_dir: a.data_dir.clone(),
+            lrs_job_limit: a
+                .lrs_job_limit_seconds
+                .map_or(crate::sandbox::arm::LRS_JOB_LIMIT, Duration::from_secs),
             ..Default::default()
         })
         .await

@@ -1,9 +1,10 @@
-//! The migration engine (no UI imports). Today: the per-database state machine and the cutover guard,
-//! as pure functions of events, so that every rule is testable without I/O. The async task that feeds
-//! them (uploads, LRS polling, the source client, persistence) builds on these.
+//! The migration engine (no UI imports): the per-database state machine, the cutover guard and the
+//! LRS time limit as pure functions, so that every rule is testable without I/O; the one async task
+//! that feeds them (folder scans, uploads, LRS polling, the source client, persistence) in `runner`.
 
 pub mod folder_scan;
 pub mod guard;
+pub mod lrs_limit;
 pub mod lrs_view;
 pub mod persist;
 pub mod runner;

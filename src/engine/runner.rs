@@ -93,7 +93,8 @@ enum Msg {
     },
     LrsPolled {
         db: usize,
-        result: Result<Box<RestoreDetails>, String>,
+        /// On failure: the HTTP status (404: no restore of this database) and the message.
+        result: Result<Box<RestoreDetails>, (Option<u16>, String)>,
     },
     CompleteSent {
         db: usize,
@@ -135,6 +136,9 @@ fn poll_delay(base: Duration, failures: u32) -> Duration {
     base.saturating_mul(1u32 << failures.min(10)).min(cap)
 }
 
+/// Restore-status reads in a row that find no restore (404) before the database is Failed.
+const RESTORE_GONE_AFTER: u32 = 3;
+
 struct RunDb {
     cfg: DatabaseConfig,
     state: DatabaseState,
@@ -167,6 +171,10 @@ struct RunDb {
     last_poll: Option<Instant>,
     /// Restore-status reads that failed in a row (the next poll waits longer: `poll_delay`).
     poll_failures: u32,
+    /// Of those, the ones that found no restore of the database (HTTP 404).
+    polls_not_found: u32,
+    /// The LRS time-limit severity last announced in the event log (once per level).
+    time_limit_said: Option<Severity>,
     /// Its state changed since its file was last written.
     unsaved: bool,
     /// What was last written, in brief (a field changed outside a state transition is seen too).
@@ -243,6 +251,8 @@ pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
             uploading: HashSet::new(),
             last_poll: None,
             poll_failures: 0,
+            polls_not_found: 0,
+            time_limit_said: None,
             unsaved: true,
             saved: None,
         });
@@ -359,6 +369,7 @@ impl Engine {
                         self.scan_all(&tx);
                     }
                     self.poll_lrs(&tx, now);
+                    self.announce_time_limits();
                 }
                 _ = flush.tick(), if self.publish_dirty => {}
                 Some(c) = commands.recv() => {
@@ -404,6 +415,28 @@ impl Engine {
                 self.publish();
                 return Ok(());
             }
+        }
+    }
+
+    /// Logs, once per level, a database's restore nearing LRS's 30-day limit (and republishes:
+    /// the finding is in its snapshot from then on).
+    fn announce_time_limits(&mut self) {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        for i in 0..self.dbs.len() {
+            let Some(f) = time_limit_finding(&self.dbs[i].state, now) else {
+                continue;
+            };
+            if self.dbs[i].time_limit_said == Some(f.severity) {
+                continue;
+            }
+            self.dbs[i].time_limit_said = Some(f.severity);
+            let name = self.dbs[i].cfg.name.clone();
+            self.log(
+                Some(&name),
+                f.severity.as_str(),
+                format!("{}: {}", f.message, f.fix),
+            );
+            self.publish_dirty = true;
         }
     }
 
@@ -514,7 +547,7 @@ impl Engine {
                     .status(&target)
                     .await
                     .map(Box::new)
-                    .map_err(|e| e.to_string());
+                    .map_err(|e| (e.http_status(), e.to_string()));
                 let _ = tx.send(Msg::LrsPolled { db: i, result });
             });
         }
@@ -715,6 +748,8 @@ impl Engine {
                 match result {
                     Ok(()) => {
                         self.log(Some(&name), "info", "Log Replay Service restore started");
+                        self.dbs[db].state.lrs_started_unix =
+                            Some(time::OffsetDateTime::now_utc().unix_timestamp());
                         self.apply(db, Event::LrsStarted, tx);
                     }
                     Err(e) => {
@@ -734,6 +769,7 @@ impl Engine {
                 match result {
                     Ok(det) => {
                         self.dbs[db].poll_failures = 0;
+                        self.dbs[db].polls_not_found = 0;
                         let st = lrs_status(&self.dbs[db].state.files, &det);
                         let restoring = det
                             .status
@@ -755,16 +791,42 @@ impl Engine {
                             );
                         }
                     }
-                    Err(e) => {
+                    Err((status, e)) => {
                         let d = &mut self.dbs[db];
                         d.poll_failures = d.poll_failures.saturating_add(1);
+                        d.polls_not_found = if status == Some(404) {
+                            d.polls_not_found.saturating_add(1)
+                        } else {
+                            0
+                        };
                         let next = poll_delay(self.cfg.lrs_poll, d.poll_failures);
                         let name = d.cfg.name.clone();
-                        self.log(
-                            Some(&name),
-                            "warning",
-                            format!("restore status: {e} (next try in {} s)", next.as_secs()),
-                        );
+                        // No restore of a database whose restore was started, several times in a
+                        // row (not one read racing the start): it was cancelled or dropped. After
+                        // complete was sent the database may be online already: keep reading.
+                        let gone = d.polls_not_found >= RESTORE_GONE_AFTER
+                            && d.state.phase != Phase::Completing;
+                        if gone && d.state.phase == Phase::Failed {
+                            // Said when it failed; the reads go on (slowly) in case it comes back.
+                        } else if gone {
+                            let why = super::lrs_limit::restore_gone(
+                                &d.cfg.target_name,
+                                d.state.lrs_started_unix,
+                                time::OffsetDateTime::now_utc().unix_timestamp(),
+                            );
+                            d.state.phase = Phase::Failed;
+                            d.state.error = Some(why.clone());
+                            d.unsaved = true;
+                            self.persist_dirty = true;
+                            self.changes += 1;
+                            self.log(Some(&name), "error", format!("Failed: {why} ({e})"));
+                        } else {
+                            self.log(
+                                Some(&name),
+                                "warning",
+                                format!("restore status: {e} (next try in {} s)", next.as_secs()),
+                            );
+                        }
                     }
                 }
             }
@@ -1255,6 +1317,14 @@ impl Engine {
     }
 }
 
+/// The LRS 30-day finding of a database whose restore runs (not once complete was sent).
+fn time_limit_finding(st: &DatabaseState, now_unix: i64) -> Option<Finding> {
+    if st.phase.is_final() || st.phase == Phase::Completing || !st.lrs_started {
+        return None;
+    }
+    super::lrs_limit::finding(st.lrs_started_unix?, now_unix)
+}
+
 fn db_snapshot(d: &RunDb, now: Instant) -> DatabaseSnapshot {
     let st = &d.state;
     let bytes_total: u64 = st
@@ -1297,7 +1367,14 @@ fn db_snapshot(d: &RunDb, now: Instant) -> DatabaseSnapshot {
             .iter()
             .filter(|f| f.backup_type == BackupType::Log)
             .count(),
-        findings: d.findings.clone(),
+        findings: {
+            let mut f = d.findings.clone();
+            f.extend(time_limit_finding(
+                st,
+                time::OffsetDateTime::now_utc().unix_timestamp(),
+            ));
+            f
+        },
         cutover_refusal: super::guard::may_complete(st).err().map(|r| r.to_string()),
         traffic_stopped: d.traffic_stopped,
         elapsed_secs: d.started.elapsed().as_secs_f64(),

@@ -168,6 +168,10 @@ pub struct DatabaseState {
     pub error: Option<String>,
     /// The lastBackupName sent to LRS complete.
     pub completed_with: Option<String>,
+    /// When LRS accepted the start (Unix seconds, UTC): LRS cancels a restore 30 days after it.
+    /// Absent in state files written before it was recorded.
+    #[serde(default)]
+    pub lrs_started_unix: Option<i64>,
 }
 
 impl DatabaseState {
@@ -183,6 +187,7 @@ impl DatabaseState {
             tail: TailState::Undecided,
             error: None,
             completed_with: None,
+            lrs_started_unix: None,
         }
     }
 

@@ -36,10 +36,18 @@ pub struct LrsConfig {
     pub required_token: Option<String>,
     /// Where this service is reachable (for Azure-AsyncOperation URLs).
     pub arm_endpoint: String,
+    /// LRS cancels a restore this long after it started, dropping the restoring database (Azure: 30
+    /// days; shorter in tests and to show it).
+    pub job_limit: Duration,
 }
+
+/// Azure's limit on one LRS restore job.
+pub const LRS_JOB_LIMIT: Duration = Duration::from_secs(30 * 86_400);
 
 struct Job {
     job: RestoreJob,
+    /// When the start was accepted (the job limit counts from it).
+    started: std::time::Instant,
     container: String,
     folder: String,
     /// The storage cannot be read (managed identity without a role, unreachable host).
@@ -138,6 +146,11 @@ impl LrsService {
         let Ok(mut jobs) = self.jobs.lock() else {
             return;
         };
+        // Past the job limit a restore still restoring is cancelled and its database dropped (a
+        // completion already asked for goes on).
+        jobs.retain(|_, j| {
+            !(j.job.state == JobState::Restoring && j.started.elapsed() >= cfg.job_limit)
+        });
         for j in jobs.values_mut() {
             if let Some((code, msg)) = &j.storage_block {
                 j.job.block_reason = Some(format!("{code}: {msg}"));
@@ -514,6 +527,7 @@ async fn put_db(
             key,
             Job {
                 job: RestoreJob::new(&p.db, &collation, if auto { last } else { None }),
+                started: std::time::Instant::now(),
                 container,
                 folder,
                 storage_block,

@@ -31,6 +31,8 @@ pub struct SandboxOptions {
     pub backup_dir: Option<PathBuf>,
     /// The local SQL Server's user databases (default: [`default_databases`]).
     pub databases: Option<Vec<instance::DatabaseSpec>>,
+    /// LRS cancels a restore this long after it started (default: Azure's 30 days).
+    pub lrs_job_limit: std::time::Duration,
 }
 
 /// The estate `cutover sandbox` serves: a healthy database, one backed up without CHECKSUM, one whose
@@ -56,6 +58,7 @@ impl Default for SandboxOptions {
             container: "migration".into(),
             backup_dir: None,
             databases: None,
+            lrs_job_limit: arm::LRS_JOB_LIMIT,
         }
     }
 }
@@ -168,6 +171,7 @@ impl Sandbox {
             account_key: DEV_KEY.into(),
             required_token: None,
             arm_endpoint: arm_endpoint.clone(),
+            job_limit: opts.lrs_job_limit,
         };
         let lrs = LrsService::new(cfg.clone(), blob.clone());
         let now = time::OffsetDateTime::now_utc();

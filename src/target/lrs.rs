@@ -69,6 +69,14 @@ impl LrsError {
             _ => None,
         }
     }
+
+    /// The HTTP status the service answered with, when it answered.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            LrsError::Service { status, .. } | LrsError::Http { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
 }
 
 /// Where the managed instance is.
