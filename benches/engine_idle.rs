@@ -156,6 +156,7 @@ fn write_database(root: &Path, d: usize, files: usize, aged: Duration) -> Persis
             error: None,
             completed_with: None,
             lrs_started_unix: None,
+            restore_gone: false,
         },
         blobs,
         traffic_stopped: None,
@@ -452,6 +453,7 @@ fn main() {
             scan_interval,
             lrs_poll,
             state_file: state_file.clone(),
+            retry_failed: false,
         };
         let cpu_start = process_ticks();
         let started = Instant::now();

@@ -230,6 +230,7 @@ pub fn start_engine(
         scan_interval: Duration::from_millis(if opts.fast { 250 } else { 1000 }),
         lrs_poll: Duration::from_millis(if opts.fast { 250 } else { 1000 }),
         state_file: persist::state_path(&opts.state_dir, &opts.activity),
+        retry_failed: false,
     };
     let names: Vec<String> = cfg.databases.iter().map(|d| d.name.clone()).collect();
     let engine = crate::engine::runner::start(cfg)?;

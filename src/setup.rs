@@ -167,6 +167,8 @@ pub fn source_options_with(
 #[derive(Debug, Clone, Default)]
 pub struct RunFlags {
     pub activity: Option<String>,
+    /// Retry the databases the state file says Failed.
+    pub retry_failed: bool,
     pub cutover_when_ready: Option<bool>,
     pub tail: Option<TailMode>,
 }
@@ -456,6 +458,7 @@ pub fn engine_config_with(
     Ok((
         EngineConfig {
             state_file: persist::state_path(&state_dir, &activity),
+            retry_failed: flags.retry_failed,
             activity,
             source_label,
             target_label,

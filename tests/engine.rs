@@ -416,15 +416,23 @@ fn a_restore_the_instance_cancelled_fails_the_database_with_the_reason() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     let events = lines(&out.stdout);
-    let failed = events
+    let failures: Vec<&Value> = events
         .iter()
-        .find(|e| {
+        .filter(|e| {
             e["level"] == "error"
                 && e["message"]
                     .as_str()
                     .is_some_and(|m| m.contains("has no restore of"))
         })
+        .collect();
+    let failed = failures
+        .first()
         .unwrap_or_else(|| panic!("no failure event:\n{stdout}"));
+    // The run stops at the first failure: those databases are the ones to retry.
+    let failed_dbs: Vec<String> = failures
+        .iter()
+        .filter_map(|e| e["database"].as_str().map(String::from))
+        .collect();
     let m = failed["message"].as_str().unwrap_or_default();
     // The engine's own clock says the restore started seconds ago: not the 30-day limit.
     assert!(m.contains("not yet 30 days ago"), "{m}");
@@ -432,6 +440,32 @@ fn a_restore_the_instance_cancelled_fails_the_database_with_the_reason() {
     let state = state_text(&dir.path().join("state/kill-test.json"));
     assert!(state.contains("has no restore of"), "{state}");
     assert!(state.contains("\"Failed\""), "{state}");
+
+    // --retry-failed starts the restore again from what is in the container (nothing is uploaded
+    // again); this sandbox cancels it again 3 s later.
+    let etags = sb.etags();
+    let mut cmd = run_cmd(&sb, &config);
+    cmd.args(["--cutover", "never", "--retry-failed"]);
+    let out = output_within(cmd, Duration::from_secs(120));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let events = lines(&out.stdout);
+    for db in &failed_dbs {
+        let said = |text: &str| {
+            events.iter().any(|e| {
+                e["database"] == db.as_str()
+                    && e["message"].as_str().is_some_and(|m| m.contains(text))
+            })
+        };
+        assert!(said("retrying (--retry-failed)"), "{db}:\n{stdout}");
+        assert!(said("starting the restore again"), "{db}:\n{stdout}");
+        assert!(
+            said("Log Replay Service restore started"),
+            "{db}:\n{stdout}"
+        );
+        assert!(!said("uploaded "), "{db} uploaded again:\n{stdout}");
+    }
+    assert_eq!(sb.etags(), etags, "no blob was written again");
 }
 
 /// The moment LRS accepted the start is kept in the state file; re-attached 26 days later (the file

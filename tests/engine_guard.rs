@@ -196,6 +196,73 @@ fn refusals_explain_themselves() {
     assert!(cmd(&mut db, Command::AbandonCutover).is_err());
 }
 
+/// A restore the instance no longer has fails the database; a retry forgets what that restore had
+/// done (files uploaded, nothing restored, LRS not started) so the runner starts it again, and
+/// nothing can be completed until LRS restores everything anew.
+#[test]
+fn a_vanished_restore_fails_and_a_retry_restores_everything_again() {
+    let mut db = DatabaseState::new("Sales");
+    let files = chain();
+    for f in &files[..3] {
+        db.apply(Event::FileArrived(f.clone())).unwrap();
+        db.apply(Event::Uploaded {
+            file: f.name.clone(),
+        })
+        .unwrap();
+    }
+    db.apply(Event::LrsStarted).unwrap();
+    db.lrs_started_unix = Some(1_764_000_000);
+    db.apply(lrs(&["full.bak", "log1.trn", "log2.trn"], Some("log2.trn")))
+        .unwrap();
+    assert_eq!(db.phase, Phase::ReadyForCutover);
+    db.apply(Event::RestoreGone {
+        reason: "no restore of Sales any more".into(),
+    })
+    .unwrap();
+    assert_eq!(db.phase, Phase::Failed);
+    assert!(db.restore_gone);
+    assert_eq!(db.error.as_deref(), Some("no restore of Sales any more"));
+    assert_eq!(
+        cmd(&mut db, Command::BeginCutover),
+        Err(Refusal::WrongPhase(Phase::Failed))
+    );
+
+    cmd(&mut db, Command::Retry).unwrap();
+    assert!(!db.restore_gone && !db.lrs_started);
+    assert_eq!(db.lrs_started_unix, None);
+    assert_eq!(db.last_restored_file, None);
+    assert_eq!(db.error, None);
+    assert!(
+        db.files.iter().all(|f| f.status == FileStatus::Uploaded),
+        "{:?}",
+        db.files
+    );
+    assert_ne!(db.phase, Phase::Failed);
+    assert!(!db.full_restored());
+    assert!(cmd(&mut db, Command::BeginCutover).is_err());
+
+    // A retry after any other failure keeps what LRS restored.
+    let mut other = DatabaseState::new("HR");
+    for f in &files[..1] {
+        other.apply(Event::FileArrived(f.clone())).unwrap();
+        other
+            .apply(Event::Uploaded {
+                file: f.name.clone(),
+            })
+            .unwrap();
+    }
+    other.apply(Event::LrsStarted).unwrap();
+    other.apply(lrs(&["full.bak"], Some("full.bak"))).unwrap();
+    other
+        .apply(Event::UploadFailed {
+            file: "log1.trn".into(),
+            error: "x".into(),
+        })
+        .unwrap();
+    cmd(&mut other, Command::Retry).unwrap();
+    assert!(other.lrs_started && other.full_restored());
+}
+
 #[derive(Debug, Clone)]
 enum Step {
     Arrive(usize),
@@ -203,6 +270,7 @@ enum Step {
     LrsReport(Vec<(usize, u8)>, Option<usize>, bool),
     Cmd(u8, usize),
     CompleteFailed,
+    RestoreGone,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -217,6 +285,7 @@ fn step() -> impl Strategy<Value = Step> {
             .prop_map(|(f, l, b)| Step::LrsReport(f, l, b)),
         (0u8..7, 0usize..4).prop_map(|(c, f)| Step::Cmd(c, f)),
         Just(Step::CompleteFailed),
+        Just(Step::RestoreGone),
     ]
 }
 
@@ -254,6 +323,7 @@ proptest! {
                     _ => Command::Retry,
                 }),
                 Step::CompleteFailed => Event::CompleteFailed { error: "x".into() },
+                Step::RestoreGone => Event::RestoreGone { reason: "gone".into() },
             };
             if let Ok(actions) = db.apply(ev) {
                 for a in actions {

@@ -26,6 +26,10 @@ pub struct RunArgs {
     /// How the tail-log backup is obtained (overrides [migration] tail).
     #[arg(long, value_enum)]
     pub tail: Option<TailArg>,
+    /// Retry the databases the activity's state says Failed (a restore the managed instance no
+    /// longer has is started again from the full backup in the container).
+    #[arg(long)]
+    pub retry_failed: bool,
 }
 
 pub fn run(a: &RunArgs) -> i32 {
@@ -40,6 +44,7 @@ pub fn run(a: &RunArgs) -> i32 {
         activity: a.activity.clone(),
         cutover_when_ready: a.cutover.map(|c| c == CutoverWhen::WhenReady),
         tail: a.tail.map(TailMode::from),
+        retry_failed: a.retry_failed,
     };
     let Some(rt) = super::runtime(true) else {
         return 2;

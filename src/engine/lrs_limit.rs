@@ -69,7 +69,7 @@ pub fn finding(started_unix: i64, now_unix: i64) -> Option<Finding> {
     let fix = if left > 0 {
         "cut over before then (c on the dashboard, or cutover run --cutover when-ready); after it the migration starts again from a new full backup"
     } else {
-        "take a new full backup and start a new activity: the restore cannot be resumed"
+        "retry (r, or cutover run --retry-failed) restores everything again from the full backup in the container; or take a new full backup and start a new activity"
     };
     Some(Finding::new(
         Code::LrsJobTimeLimit,
@@ -95,7 +95,7 @@ pub fn restore_gone(target: &str, started_unix: Option<i64>, now_unix: i64) -> S
         None => "LRS cancels a restore 30 days after it started, or someone dropped the database or stopped the restore".to_string(),
     };
     format!(
-        "the managed instance has no restore of {target} any more ({why}); take a new full backup and start a new activity"
+        "the managed instance has no restore of {target} any more ({why}); retry (r, or cutover run --retry-failed) starts it again from the full backup in the container and replays every log backup, or take a new full backup and start a new activity"
     )
 }
 

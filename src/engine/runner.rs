@@ -65,6 +65,8 @@ pub struct EngineConfig {
     pub scan_interval: Duration,
     pub lrs_poll: Duration,
     pub state_file: PathBuf,
+    /// Retry the databases a re-attached state says Failed (headless `--retry-failed`).
+    pub retry_failed: bool,
 }
 
 /// A running engine: read snapshots, send commands, await the end.
@@ -349,6 +351,15 @@ impl Engine {
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_publish = Instant::now();
         self.persist_dirty = true;
+        if self.cfg.retry_failed {
+            for i in 0..self.dbs.len() {
+                if self.dbs[i].state.phase == Phase::Failed {
+                    let name = self.dbs[i].cfg.name.clone();
+                    self.log(Some(&name), "info", "retrying (--retry-failed)");
+                    self.retry(i, &tx);
+                }
+            }
+        }
         for i in 0..self.dbs.len() {
             if self.dbs[i].state.lrs_started && !self.dbs[i].state.phase.is_final() {
                 self.log(
@@ -437,6 +448,26 @@ impl Engine {
                 format!("{}: {}", f.message, f.fix),
             );
             self.publish_dirty = true;
+        }
+    }
+
+    /// Retries a failed database; after a vanished restore, LRS is started again from scratch.
+    fn retry(&mut self, i: usize, tx: &mpsc::UnboundedSender<Msg>) {
+        let gone = self.dbs[i].state.restore_gone;
+        self.apply(i, Event::Command(Command::Retry), tx);
+        let d = &mut self.dbs[i];
+        if gone && !d.state.restore_gone {
+            d.polls_not_found = 0;
+            d.poll_failures = 0;
+            d.time_limit_said = None;
+            d.complete_sent = false;
+            d.last_poll = None;
+            let name = d.cfg.name.clone();
+            self.log(
+                Some(&name),
+                "info",
+                "starting the restore again: LRS restores the full backup in the container and every log backup after it",
+            );
         }
     }
 
@@ -801,31 +832,25 @@ impl Engine {
                         };
                         let next = poll_delay(self.cfg.lrs_poll, d.poll_failures);
                         let name = d.cfg.name.clone();
+                        self.log(
+                            Some(&name),
+                            "warning",
+                            format!("restore status: {e} (next try in {} s)", next.as_secs()),
+                        );
                         // No restore of a database whose restore was started, several times in a
                         // row (not one read racing the start): it was cancelled or dropped. After
                         // complete was sent the database may be online already: keep reading.
-                        let gone = d.polls_not_found >= RESTORE_GONE_AFTER
-                            && d.state.phase != Phase::Completing;
-                        if gone && d.state.phase == Phase::Failed {
-                            // Said when it failed; the reads go on (slowly) in case it comes back.
-                        } else if gone {
-                            let why = super::lrs_limit::restore_gone(
+                        let d = &self.dbs[db];
+                        if d.polls_not_found >= RESTORE_GONE_AFTER
+                            && d.state.phase != Phase::Completing
+                            && !d.state.restore_gone
+                        {
+                            let reason = super::lrs_limit::restore_gone(
                                 &d.cfg.target_name,
                                 d.state.lrs_started_unix,
                                 time::OffsetDateTime::now_utc().unix_timestamp(),
                             );
-                            d.state.phase = Phase::Failed;
-                            d.state.error = Some(why.clone());
-                            d.unsaved = true;
-                            self.persist_dirty = true;
-                            self.changes += 1;
-                            self.log(Some(&name), "error", format!("Failed: {why} ({e})"));
-                        } else {
-                            self.log(
-                                Some(&name),
-                                "warning",
-                                format!("restore status: {e} (next try in {} s)", next.as_secs()),
-                            );
+                            self.apply(db, Event::RestoreGone { reason }, tx);
                         }
                     }
                 }
@@ -1092,7 +1117,7 @@ impl Engine {
             EngineCommand::Shutdown => {}
             EngineCommand::Retry { database } => {
                 if let Some(i) = lookup(self, &database) {
-                    self.apply(i, Event::Command(Command::Retry), tx);
+                    self.retry(i, tx);
                 }
             }
             EngineCommand::Cancel { database } => {

@@ -140,6 +140,11 @@ pub enum Event {
     CompleteFailed {
         error: String,
     },
+    /// The managed instance has no restore of the database any more (LRS cancelled it after 30
+    /// days, or it was dropped): Failed, and a retry starts the restore again.
+    RestoreGone {
+        reason: String,
+    },
 }
 
 /// What the runner must do next.
@@ -172,6 +177,10 @@ pub struct DatabaseState {
     /// Absent in state files written before it was recorded.
     #[serde(default)]
     pub lrs_started_unix: Option<i64>,
+    /// Failed because the instance no longer has the restore: a retry starts it again from the
+    /// full backup in the container.
+    #[serde(default)]
+    pub restore_gone: bool,
 }
 
 impl DatabaseState {
@@ -188,6 +197,7 @@ impl DatabaseState {
             error: None,
             completed_with: None,
             lrs_started_unix: None,
+            restore_gone: false,
         }
     }
 
@@ -211,6 +221,33 @@ impl DatabaseState {
         self.files
             .iter()
             .any(|f| f.backup_type == BackupType::Full && f.status == FileStatus::Restored)
+    }
+
+    /// Forgets what the vanished restore had done: LRS starts again (from the full backup in the
+    /// container) and every file is restored anew; what is in the container is not uploaded again.
+    fn restart_restore(&mut self) {
+        self.restore_gone = false;
+        self.lrs_started = false;
+        self.lrs_started_unix = None;
+        self.block_reason = None;
+        self.last_restored_file = None;
+        self.currently_restoring = None;
+        self.completed_with = None;
+        for f in self.files.iter_mut() {
+            if matches!(
+                f.status,
+                FileStatus::Restoring
+                    | FileStatus::Restored
+                    | FileStatus::Skipped
+                    | FileStatus::Unrestorable
+            ) {
+                f.status = if f.uploaded_bytes >= f.size {
+                    FileStatus::Uploaded
+                } else {
+                    FileStatus::Arrived
+                };
+            }
+        }
     }
 
     fn file_mut(&mut self, name: &str) -> Option<&mut BackupFile> {
@@ -272,6 +309,11 @@ impl DatabaseState {
                 self.phase = Phase::CuttingOver;
                 self.completed_with = None;
                 self.error = Some(format!("completing the restore failed: {error}"));
+            }
+            Event::RestoreGone { reason } => {
+                self.phase = Phase::Failed;
+                self.error = Some(reason);
+                self.restore_gone = true;
             }
         }
         self.phase = self.derived_phase();
@@ -386,6 +428,9 @@ impl DatabaseState {
                     if matches!(f.status, FileStatus::Uploading) {
                         f.status = FileStatus::Arrived;
                     }
+                }
+                if self.restore_gone {
+                    self.restart_restore();
                 }
             }
         }
