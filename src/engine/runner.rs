@@ -138,6 +138,15 @@ fn poll_delay(base: Duration, failures: u32) -> Duration {
     base.saturating_mul(1u32 << failures.min(10)).min(cap)
 }
 
+/// A wait as the event log says it: `0.6 s` under ten seconds, whole seconds above.
+fn seconds(d: Duration) -> String {
+    if d < Duration::from_secs(10) {
+        format!("{:.1} s", d.as_secs_f64())
+    } else {
+        format!("{} s", d.as_secs())
+    }
+}
+
 /// Restore-status reads in a row that find no restore (404) before the database is Failed.
 const RESTORE_GONE_AFTER: u32 = 3;
 
@@ -835,7 +844,7 @@ impl Engine {
                         self.log(
                             Some(&name),
                             "warning",
-                            format!("restore status: {e} (next try in {} s)", next.as_secs()),
+                            format!("restore status: {e} (next try in {})", seconds(next)),
                         );
                         // No restore of a database whose restore was started, several times in a
                         // row (not one read racing the start): it was cancelled or dropped. After
@@ -1421,5 +1430,7 @@ mod tests {
         assert_eq!(poll_delay(ten, u32::MAX), Duration::from_secs(300));
         let long = Duration::from_secs(600);
         assert_eq!(poll_delay(long, 4), long, "never shorter than the interval");
+        assert_eq!(seconds(Duration::from_millis(600)), "0.6 s");
+        assert_eq!(seconds(Duration::from_secs(20)), "20 s");
     }
 }

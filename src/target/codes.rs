@@ -155,10 +155,50 @@ pub const CODES: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Azure Resource Manager's own codes, answered before LRS sees the request (same shape).
+pub const ARM_CODES: &[(&str, &str, &str)] = &[
+    (
+        "ResourceNotFound",
+        "Azure Resource Manager found no such resource: the database (no restore of it, or it was dropped), or the managed instance",
+        "check subscription, resource group and managed instance names; a restore that vanished was cancelled (LRS stops one 30 days after its start) or dropped",
+    ),
+    (
+        "ParentResourceNotFound",
+        "the managed instance named in the request does not exist in that resource group",
+        "check the managed instance and resource group names (Azure portal, the instance's Overview page)",
+    ),
+    (
+        "ResourceGroupNotFound",
+        "the resource group does not exist in that subscription",
+        "check the resource group name and the subscription ID",
+    ),
+    (
+        "SubscriptionNotFound",
+        "the subscription does not exist or the credential cannot see it",
+        "check the subscription ID, and that the identity signed in belongs to its tenant",
+    ),
+    (
+        "AuthorizationFailed",
+        "the identity signed in has no permission for this action on the managed instance",
+        "grant it a role with Microsoft.Sql/managedInstances/databases/* (e.g. SQL Managed Instance Contributor) on the instance or its resource group",
+    ),
+    (
+        "InvalidAuthenticationToken",
+        "Azure Resource Manager refused the access token",
+        "sign in again (az login) or check the service principal's tenant, client ID and secret",
+    ),
+    (
+        "ExpiredAuthenticationToken",
+        "the access token expired",
+        "sign in again (az login); cutover asks for a new token on the next call",
+    ),
+];
+
 /// What happened and what to do for a documented code, if it is one.
 pub fn explain(code: &str) -> Option<(&'static str, &'static str)> {
     CODES
         .iter()
+        .chain(ARM_CODES)
         .find(|(c, _, _)| c.eq_ignore_ascii_case(code))
         .map(|(_, what, fix)| (*what, *fix))
 }
@@ -208,5 +248,8 @@ mod tests {
         }
         assert_eq!(CODES.len(), documented.len());
         assert!(explain("NoSuchCode").is_none());
+        let (what, fix) = explain("ResourceNotFound").expect("an ARM code");
+        assert!(what.contains("no such resource") && fix.contains("30 days"));
+        assert!(explain("authorizationfailed").is_some(), "case-insensitive");
     }
 }
