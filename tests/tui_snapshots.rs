@@ -199,3 +199,21 @@ fn cutover_tail_without_a_source_connection() {
     let (snap, state) = with_dialog(db, false, |_| {});
     dash("cutover_3c_tail_not_connected", &snap, &state, false);
 }
+
+/// A database four days from LRS's 30-day limit: the finding with the date and what to do is in the
+/// detail panel, readable at 80x24.
+#[test]
+fn dashboard_with_the_lrs_time_limit_near() {
+    let mut db = sample::database("Sales", Phase::ReadyForCutover, 6);
+    let start = 1_764_000_000; // 2025-11-24 16:00 UTC
+    db.findings.push(
+        cutover::engine::lrs_limit::finding(start, start + 26 * 86_400 + 3_600)
+            .expect("within five days"),
+    );
+    let snap = sample::migration(vec![db]);
+    let state = DashboardState {
+        selected: Some("Sales".into()),
+        ..Default::default()
+    };
+    dash("dashboard_lrs_time_limit", &snap, &state, true);
+}

@@ -56,9 +56,9 @@ pub fn finding(started_unix: i64, now_unix: i64) -> Option<Finding> {
     let end = utc(started_unix.saturating_add(JOB_LIMIT_SECS));
     let message = if left > 0 {
         format!(
-            "the Log Replay Service cancels this restore 30 days after it started ({}): {} left, until {end}",
-            utc(started_unix),
-            days_hours(left)
+            "LRS cancels this restore at {end}, {} from now (30 days after it started at {})",
+            days_hours(left),
+            utc(started_unix)
         )
     } else {
         format!(
@@ -113,10 +113,14 @@ mod tests {
         let f = finding(START, START + JOB_LIMIT_SECS - WARN_SECS).expect("warned at 5 days");
         assert_eq!(f.severity, Severity::Warning);
         assert_eq!(f.code.as_str(), "LRS_JOB_TIME_LIMIT");
-        assert!(f.message.contains("5 d 0 h left"), "{}", f.message);
-        assert!(f.message.contains("2025-11-24 16:00 UTC"), "{}", f.message);
+        assert!(f.message.contains("5 d 0 h from now"), "{}", f.message);
         assert!(
-            f.message.contains("until 2025-12-24 16:00 UTC"),
+            f.message.contains("started at 2025-11-24 16:00 UTC"),
+            "{}",
+            f.message
+        );
+        assert!(
+            f.message.contains("restore at 2025-12-24 16:00 UTC"),
             "{}",
             f.message
         );
@@ -127,7 +131,7 @@ mod tests {
     fn the_last_day_is_an_error_and_past_the_limit_says_it_is_cancelled() {
         let f = finding(START, START + JOB_LIMIT_SECS - 3 * 3600).expect("urgent");
         assert_eq!(f.severity, Severity::Error);
-        assert!(f.message.contains("3 h left"), "{}", f.message);
+        assert!(f.message.contains("3 h from now"), "{}", f.message);
         let f = finding(START, START + JOB_LIMIT_SECS + 60).expect("past");
         assert_eq!(f.severity, Severity::Error);
         assert!(f.message.contains("past its 30-day limit"), "{}", f.message);
