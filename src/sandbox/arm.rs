@@ -41,8 +41,9 @@ pub struct LrsConfig {
     pub job_limit: Duration,
 }
 
-/// Azure's limit on one LRS restore job.
-pub const LRS_JOB_LIMIT: Duration = Duration::from_secs(30 * 86_400);
+/// Azure's limit on one LRS restore job (the one the engine warns about).
+pub const LRS_JOB_LIMIT: Duration =
+    Duration::from_secs(crate::engine::lrs_limit::JOB_LIMIT_SECS.unsigned_abs());
 
 struct Job {
     job: RestoreJob,
