@@ -12,7 +12,9 @@ pub mod snapshot;
 pub mod state;
 
 pub use guard::{Refusal, may_complete};
-pub use snapshot::{DatabaseSnapshot, EngineCommand, EventLine, MigrationSnapshot, TailMode};
+pub use snapshot::{
+    DatabaseSnapshot, EngineCommand, EventLine, MigrationSnapshot, SourceAccess, TailMode,
+};
 pub use state::{
     Action, BackupFile, Command, DatabaseState, Event, FileStatus, LrsFileStatus, LrsStatus, Phase,
     TailState,

@@ -333,6 +333,7 @@ impl Engine {
         }
         let line = EventLine {
             at_secs: self.started.elapsed().as_secs(),
+            unix_secs: time::OffsetDateTime::now_utc().unix_timestamp(),
             database: db.map(String::from),
             level: level.into(),
             message,
@@ -545,6 +546,9 @@ impl Engine {
             databases,
             events: self.events.clone(),
             generation: self.generation,
+            started_unix: 0,
+            last_poll_unix: None,
+            stale: None,
         }
     }
 
@@ -1412,6 +1416,12 @@ fn db_snapshot(d: &RunDb, now: Instant) -> DatabaseSnapshot {
         cutover_refusal: super::guard::may_complete(st).err().map(|r| r.to_string()),
         traffic_stopped: d.traffic_stopped,
         elapsed_secs: d.started.elapsed().as_secs_f64(),
+        data_lag_utc_known: false,
+        downtime_started_unix: None,
+        downtime_secs: None,
+        cutover_waiting_for: None,
+        completed_unix: None,
+        source_access: None,
         state: st.clone(),
     }
 }

@@ -39,6 +39,43 @@ pub struct DatabaseSnapshot {
     pub traffic_stopped: Option<StopTraffic>,
     /// Seconds since the database's migration started.
     pub elapsed_secs: f64,
+    /// Whether `data_lag_secs` is computed in UTC with the source server's known offset (false for a
+    /// folder-only source: the backups' start times are the server's local time, offset unknown).
+    #[serde(default)]
+    pub data_lag_utc_known: bool,
+    /// Wall-clock (Unix seconds) when the downtime began: traffic stopped, or the cutover begun when
+    /// traffic was not stopped. None before the cutover.
+    #[serde(default)]
+    pub downtime_started_unix: Option<i64>,
+    /// Downtime so far (while cutting over) or in all (frozen at Completed), seconds.
+    #[serde(default)]
+    pub downtime_secs: Option<f64>,
+    /// While cutting over: what completion waits for now, in the operator's words
+    /// ("tail-log backup upload", "restore of 2 remaining files", "completion").
+    #[serde(default)]
+    pub cutover_waiting_for: Option<String>,
+    /// Wall-clock (Unix seconds) when the database reached Completed.
+    #[serde(default)]
+    pub completed_unix: Option<i64>,
+    /// What the source database really is now, as far as cutover knows (after stop traffic, a tail
+    /// WITH NORECOVERY, an abandon). None when cutover changed nothing on the source.
+    #[serde(default)]
+    pub source_access: Option<SourceAccess>,
+}
+
+/// The source database's state as cutover left it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceAccess {
+    /// Online and read-write (nothing changed, or undone).
+    ReadWrite,
+    /// `ALTER DATABASE ... SET READ_ONLY` was run.
+    ReadOnly,
+    /// `ALTER DATABASE ... SET RESTRICTED_USER` was run.
+    RestrictedUser,
+    /// A tail-log backup WITH NORECOVERY left it RESTORING: only `RESTORE DATABASE ... WITH RECOVERY`
+    /// brings it back.
+    Restoring,
 }
 
 /// One line of the event pane / headless output.
@@ -46,6 +83,9 @@ pub struct DatabaseSnapshot {
 pub struct EventLine {
     /// Seconds since the engine started.
     pub at_secs: u64,
+    /// Wall-clock time of the event, Unix seconds (UTC).
+    #[serde(default)]
+    pub unix_secs: i64,
     /// Database concerned, if one.
     pub database: Option<String>,
     /// "info", "warning" or "error".
@@ -70,6 +110,16 @@ pub struct MigrationSnapshot {
     pub events: Vec<EventLine>,
     /// Increases on every published change (redraw only when it moves).
     pub generation: u64,
+    /// Wall-clock (Unix seconds) when the engine started this run (the UI ticks elapsed from it).
+    #[serde(default)]
+    pub started_unix: i64,
+    /// Wall-clock (Unix seconds) of the last restore-status read that the managed instance answered.
+    #[serde(default)]
+    pub last_poll_unix: Option<i64>,
+    /// Set while restore-status reads fail in a row: what failed and since when, for a visible
+    /// "stale" warning.
+    #[serde(default)]
+    pub stale: Option<String>,
 }
 
 /// How the tail-log backup is obtained at cutover.

@@ -194,6 +194,12 @@ pub fn database(name: &str, phase: Phase, logs: usize) -> DatabaseSnapshot {
         cutover_refusal: refusal,
         traffic_stopped: None,
         elapsed_secs: 3725.0,
+        data_lag_utc_known: true,
+        downtime_started_unix: None,
+        downtime_secs: None,
+        cutover_waiting_for: None,
+        completed_unix: None,
+        source_access: None,
         state: st,
     }
 }
@@ -237,12 +243,16 @@ pub fn migration(databases: Vec<DatabaseSnapshot>) -> MigrationSnapshot {
         databases,
         events,
         generation: 1,
+        started_unix: 1_772_323_200,
+        last_poll_unix: Some(1_772_326_921),
+        stale: None,
     }
 }
 
 pub fn event(at_secs: u64, database: Option<&str>, level: &str, message: &str) -> EventLine {
     EventLine {
         at_secs,
+        unix_secs: 1_772_323_200 + at_secs as i64,
         database: database.map(str::to_string),
         level: level.to_string(),
         message: message.to_string(),
