@@ -11,6 +11,12 @@ port="${AZURITE_PORT:-10000}"
 
 if [ "${1:-}" = "stop" ]; then
     if [ -f "$prefix/pid" ]; then kill "$(cat "$prefix/pid")" 2>/dev/null || true; rm -f "$prefix/pid"; fi
+    # Azurite's data and log (its blobs are the uploads of the test suite: gigabytes).
+    if [ -f "$prefix/data" ]; then
+        d="$(cat "$prefix/data")"
+        case "$d" in */azurite-*) rm -rf "$d" "$d.log" ;; esac
+        rm -f "$prefix/data"
+    fi
     exit 0
 fi
 
@@ -23,7 +29,8 @@ if [ -f "$prefix/pid" ] && kill -0 "$(cat "$prefix/pid")" 2>/dev/null; then
     kill "$(cat "$prefix/pid")" 2>/dev/null || true
     sleep 0.5
 fi
-data="$(mktemp -d -t azurite-XXXXXX)"
+data="$(mktemp -d "${TMPDIR:-/tmp}/azurite-XXXXXX")"
+echo "$data" >"$prefix/data"
 node "$prefix/node_modules/azurite/dist/src/blob/main.js" \
     --blobHost 127.0.0.1 --blobPort "$port" --location "$data" \
     --skipApiVersionCheck --disableTelemetry --silent --loose >"$data.log" 2>&1 &
