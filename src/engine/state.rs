@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::guard::{Refusal, may_complete};
+use super::snapshot::SourceAccess;
 use crate::backup::{BackupType, Lsn};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +28,24 @@ impl Phase {
     /// No way out of these but retry (Failed) or nothing (Completed, Canceled).
     pub fn is_final(self) -> bool {
         matches!(self, Phase::Completed | Phase::Canceled)
+    }
+
+    /// The word DBAs read on the dashboard, in events and in the summary (DMS's names, upper case,
+    /// at most 11 characters): READY, CATCHING UP, COMPLETED...
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Preflight => "PREFLIGHT",
+            Phase::UploadingFullBackup => "UPLOADING",
+            Phase::Restoring => "RESTORING",
+            Phase::CatchingUp => "CATCHING UP",
+            Phase::ReadyForCutover => "READY",
+            Phase::CuttingOver => "CUTOVER",
+            Phase::Completing => "COMPLETING",
+            Phase::Completed => "COMPLETED",
+            Phase::Failed => "FAILED",
+            Phase::Blocked => "BLOCKED",
+            Phase::Canceled => "CANCELED",
+        }
     }
 }
 
@@ -181,6 +200,16 @@ pub struct DatabaseState {
     /// full backup in the container.
     #[serde(default)]
     pub restore_gone: bool,
+    /// When the downtime began (Unix milliseconds, UTC): traffic stopped, or the cutover begun when
+    /// traffic was not stopped. Kept across restarts; cleared when an abandon gave the source back.
+    #[serde(default)]
+    pub downtime_started_unix_ms: Option<i64>,
+    /// When the database reached Completed (Unix milliseconds, UTC): the downtime ends there.
+    #[serde(default)]
+    pub completed_unix_ms: Option<i64>,
+    /// What cutover left the source database as (None: cutover changed nothing on it).
+    #[serde(default)]
+    pub source_access: Option<SourceAccess>,
 }
 
 impl DatabaseState {
@@ -198,6 +227,9 @@ impl DatabaseState {
             completed_with: None,
             lrs_started_unix: None,
             restore_gone: false,
+            downtime_started_unix_ms: None,
+            completed_unix_ms: None,
+            source_access: None,
         }
     }
 

@@ -54,21 +54,10 @@ pub fn percent(done: u64, total: u64) -> u64 {
     }
 }
 
-/// DMS-like state names, upper case, at most 11 characters.
+/// DMS-like state names, upper case, at most 11 characters ([`Phase::label`], shared with the
+/// engine's events and the summaries).
 pub fn phase_badge(p: Phase) -> &'static str {
-    match p {
-        Phase::Preflight => "PREFLIGHT",
-        Phase::UploadingFullBackup => "UPLOADING",
-        Phase::Restoring => "RESTORING",
-        Phase::CatchingUp => "CATCHING UP",
-        Phase::ReadyForCutover => "READY",
-        Phase::CuttingOver => "CUTOVER",
-        Phase::Completing => "COMPLETING",
-        Phase::Completed => "COMPLETED",
-        Phase::Failed => "FAILED",
-        Phase::Blocked => "BLOCKED",
-        Phase::Canceled => "CANCELED",
-    }
+    p.label()
 }
 
 pub fn phase_style(p: Phase, t: Theme) -> Style {
