@@ -40,7 +40,9 @@ const BLOB_SUFFIXES: &[&str] = &[
     ".blob.storage.azure.net",
 ];
 
-fn is_loopback(host: &str) -> bool {
+/// True for `localhost` and loopback IP addresses (IPv6 with or without brackets): the only hosts
+/// cutover talks to without TLS (emulators and the sandbox).
+pub fn is_loopback(host: &str) -> bool {
     host == "localhost"
         || host
             .parse::<std::net::IpAddr>()

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::codes::explain;
 use super::details::{RestoreDetails, RestoreDetailsResource};
+use crate::storage::container::is_loopback;
 
 /// The api-version cutover speaks (stable; restoreDetails also parses the preview shape).
 pub const API_VERSION: &str = "2023-08-01";
@@ -127,6 +128,10 @@ struct StartProps<'a> {
 pub struct LrsClient {
     http: reqwest::Client,
     endpoint: String,
+    /// The endpoint's scheme, host and port: the only place the bearer token is sent to.
+    origin: url::Origin,
+    /// The token's scope, `<origin>/.default`: a token issued for the endpoint and nothing else.
+    scope: String,
     credential: Arc<dyn TokenCredential>,
     pub instance: InstanceRef,
     /// Delay between polls of a long-running operation when the service gives no Retry-After.
@@ -141,18 +146,35 @@ impl LrsClient {
         credential: Arc<dyn TokenCredential>,
         instance: InstanceRef,
     ) -> Result<Self, LrsError> {
+        let origin = arm_origin(endpoint)?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| LrsError::Refused(format!("cannot build the HTTP client: {e}")))?;
         Ok(LrsClient {
             http,
-            endpoint: endpoint.trim_end_matches('/').to_string(),
+            endpoint: endpoint.trim().trim_end_matches('/').to_string(),
+            scope: format!("{}/.default", origin.ascii_serialization()),
+            origin,
             credential,
             instance,
             poll_interval: Duration::from_secs(5),
             max_attempts: 6,
         })
+    }
+
+    /// Refuses a URL outside the ARM endpoint (another host, port or scheme, e.g. an operation URL a
+    /// response pointed to): the bearer token is only ever sent where it was issued for.
+    fn check_same_origin(&self, op: &'static str, db: &str, url: &str) -> Result<(), LrsError> {
+        let target = url::Url::parse(url).map(|u| u.origin()).ok();
+        if target.as_ref() == Some(&self.origin) {
+            return Ok(());
+        }
+        let shown = target.map_or_else(|| url.to_string(), |o| o.ascii_serialization());
+        Err(LrsError::Refused(format!(
+            "{op} {db}: the service pointed cutover to {shown}, which is not the ARM endpoint {}: refusing to send the Azure AD token there; check --arm-endpoint / [target] arm_endpoint, or follow the operation in the Azure portal",
+            self.origin.ascii_serialization()
+        )))
     }
 
     /// `.../managedInstances/{mi}/databases/{db}` (names percent-encoded).
@@ -174,7 +196,7 @@ impl LrsClient {
 
     async fn token(&self) -> Result<String, LrsError> {
         self.credential
-            .get_token(&[ARM_SCOPE], None)
+            .get_token(&[&self.scope], None)
             .await
             .map(|t| t.token.secret().to_string())
             .map_err(|e| LrsError::Token(e.to_string()))
@@ -189,6 +211,7 @@ impl LrsClient {
         url: &str,
         body: Option<&Value>,
     ) -> Result<(u16, reqwest::header::HeaderMap, Value), LrsError> {
+        self.check_same_origin(op, db, url)?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -473,12 +496,27 @@ impl TokenCredential for StaticToken {
 
 /// True for an ARM endpoint on a loopback address (the sandbox), where a static token is used.
 pub fn is_local_endpoint(endpoint: &str) -> bool {
-    url::Url::parse(endpoint)
+    url::Url::parse(endpoint.trim())
         .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .is_some_and(|h| {
-            h == "localhost"
-                || h.parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback())
-        })
+        .and_then(|u| u.host_str().map(is_loopback))
+        .unwrap_or(false)
+}
+
+/// The ARM endpoint's origin, refused (before any request) unless it is https, or http on a
+/// loopback address (the sandbox): the bearer token and the storage SAS must never travel in clear.
+fn arm_origin(endpoint: &str) -> Result<url::Origin, LrsError> {
+    let url = url::Url::parse(endpoint.trim()).map_err(|_| {
+        LrsError::Refused(format!(
+            "the ARM endpoint '{endpoint}' is not a URL; give e.g. {DEFAULT_ARM_ENDPOINT} (--arm-endpoint / [target] arm_endpoint)"
+        ))
+    })?;
+    let loopback = url.host_str().is_some_and(is_loopback);
+    match url.scheme() {
+        "https" => Ok(url.origin()),
+        "http" if loopback => Ok(url.origin()),
+        scheme => Err(LrsError::Refused(format!(
+            "the ARM endpoint '{}' uses {scheme}://, which would send the Azure AD token and the storage SAS in clear text; use https:// (e.g. {DEFAULT_ARM_ENDPOINT}; http:// only for a local sandbox on a loopback address) (--arm-endpoint / [target] arm_endpoint)",
+            url.origin().ascii_serialization()
+        ))),
+    }
 }
