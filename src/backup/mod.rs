@@ -11,6 +11,7 @@ pub mod reader;
 pub mod scin;
 pub mod source;
 pub mod writer;
+pub mod xpress;
 
 pub use error::ReadError;
 pub use header::{BackupSet, BackupType};
