@@ -101,14 +101,38 @@ impl Env {
     }
 
     fn lrs(&self, verb: &str, db: &str, extra: &[&str]) -> (i32, String, String) {
+        self.lrs_with_env(verb, db, extra, &[])
+    }
+
+    fn lrs_with_env(
+        &self,
+        verb: &str,
+        db: &str,
+        extra: &[&str],
+        envs: &[(&str, &str)],
+    ) -> (i32, String, String) {
         let mut args: Vec<String> = vec!["lrs".into(), verb.into()];
         args.extend(self.target_args(db));
         args.extend(extra.iter().map(|s| s.to_string()));
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        cutover(&refs, &[])
+        cutover(&refs, envs)
     }
 
+    /// `lrs start` with the SAS in an environment variable (`--storage-sas-env`), the documented form.
     fn start(&self, db: &str, folder: &str, sas: &str) -> (i32, String, String) {
+        let uri = format!("{}/{folder}", self.container_url());
+        let (code, out, err) = self.lrs_with_env(
+            "start",
+            db,
+            &["--storage-uri", &uri, "--storage-sas-env", "LRS_TEST_SAS"],
+            &[("LRS_TEST_SAS", sas)],
+        );
+        assert!(!err.contains("process arguments"), "{err}");
+        (code, out, err)
+    }
+
+    /// `lrs start --storage-sas TOKEN`: still works, with a warning.
+    fn start_with_sas_flag(&self, db: &str, folder: &str, sas: &str) -> (i32, String, String) {
         let uri = format!("{}/{folder}", self.container_url());
         self.lrs("start", db, &["--storage-uri", &uri, "--storage-sas", sas])
     }
@@ -148,10 +172,30 @@ async fn full_migration_through_lrs() {
     let sas = env.sb.info.container_sas.clone();
     let (code, _, err) = env.start("Sales", "Sales", &sas);
     assert_eq!(code, 0, "start: {err}");
-    // Starting again: a restore is running.
-    let (code, out, _) = env.start("Sales", "Sales", &sas);
+    // Starting again: a restore is running. (The SAS given as a flag still works, with a warning
+    // that `ps` shows it.)
+    let (code, out, err) = env.start_with_sas_flag("Sales", "Sales", &sas);
     assert_eq!(code, 1);
     assert!(out.contains("DuplicateRestoreOperation"), "{out}");
+    assert!(
+        err.contains("warning: --storage-sas puts the secret in the process arguments")
+            && err.contains("--storage-sas-env VAR"),
+        "{err}"
+    );
+    assert!(!err.contains(&sas), "the warning shows the SAS: {err}");
+    // A variable named but not set: refused naming it, before any request.
+    let (code, _, err) = env.lrs(
+        "start",
+        "Sales",
+        &[
+            "--storage-uri",
+            &format!("{}/Sales", env.container_url()),
+            "--storage-sas-env",
+            "LRS_TEST_SAS_NOT_SET",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("LRS_TEST_SAS_NOT_SET"), "{err}");
 
     let last = name_of(paths.last().expect("last"));
     let s = env.wait_for("Sales", "all restored", |s| {

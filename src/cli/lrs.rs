@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use azure_core::credentials::{Secret, TokenCredential};
 
+use super::secret_arg::{SecretArg, sas_in_url_warning};
 use crate::storage::auth::{AadKind, aad_credential};
 use crate::target::details::RestoreDetails;
 use crate::target::lrs::{
@@ -56,13 +57,12 @@ pub enum LrsCommand {
         /// The database's folder in the container: https://ACCOUNT.blob.core.windows.net/CONTAINER/FOLDER
         #[arg(long, value_name = "URL")]
         storage_uri: String,
-        /// Read + List container SAS (or CUTOVER_LRS_SAS).
-        #[arg(
-            long,
-            value_name = "TOKEN",
-            env = "CUTOVER_LRS_SAS",
-            hide_env_values = true
-        )]
+        /// Name of the environment variable holding the Read + List container SAS
+        /// [default: CUTOVER_LRS_SAS].
+        #[arg(long, value_name = "VAR")]
+        storage_sas_env: Option<String>,
+        /// The SAS itself: visible to every user in the process list, prefer --storage-sas-env.
+        #[arg(long, value_name = "TOKEN")]
         storage_sas: Option<String>,
         /// `ManagedIdentity` to let the instance read with its own identity instead of a SAS.
         #[arg(long, value_name = "IDENTITY")]
@@ -188,32 +188,53 @@ async fn run_async(cmd: &LrsCommand) -> i32 {
         LrsCommand::Start {
             storage_uri,
             storage_sas,
+            storage_sas_env,
             storage_identity,
             collation,
             location,
             last_backup_name,
             ..
         } => {
-            let access = match (storage_identity.as_deref(), storage_sas) {
-                (Some(i), _) if i.eq_ignore_ascii_case("ManagedIdentity") => {
-                    StorageAccess::ManagedIdentity
-                }
-                (Some(i), _) if !i.eq_ignore_ascii_case("SharedAccessSignature") => {
+            let sas = SecretArg {
+                flag: "--storage-sas",
+                value: storage_sas.as_deref(),
+                env_flag: "--storage-sas-env",
+                env_name: storage_sas_env.as_deref(),
+                default_env: "CUTOVER_LRS_SAS",
+            };
+            let managed_identity = storage_identity
+                .as_deref()
+                .is_some_and(|i| i.eq_ignore_ascii_case("ManagedIdentity"));
+            let access = match storage_identity.as_deref() {
+                _ if managed_identity => StorageAccess::ManagedIdentity,
+                Some(i) if !i.eq_ignore_ascii_case("SharedAccessSignature") => {
                     eprintln!(
                         "error: --storage-identity must be ManagedIdentity or SharedAccessSignature, not '{i}'"
                     );
                     return 2;
                 }
-                (_, Some(s)) => {
-                    StorageAccess::Sas(Secret::new(s.trim().trim_start_matches('?').to_string()))
-                }
-                (_, None) => {
-                    eprintln!(
-                        "error: give --storage-sas TOKEN (Read + List container SAS) or --storage-identity ManagedIdentity"
-                    );
-                    return 2;
-                }
+                _ => match sas.resolve() {
+                    Ok(Some((s, _))) => {
+                        StorageAccess::Sas(Secret::new(s.trim_start_matches('?').to_string()))
+                    }
+                    Ok(None) => {
+                        eprintln!(
+                            "error: give --storage-sas-env VAR (the variable holding a Read + List container SAS) or --storage-identity ManagedIdentity"
+                        );
+                        return 2;
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return 2;
+                    }
+                },
             };
+            if storage_uri.contains("sig=") {
+                eprintln!(
+                    "warning: {}",
+                    sas_in_url_warning("--storage-uri", "the SAS with --storage-sas-env VAR")
+                );
+            }
             let req = StartRequest {
                 location: location.clone(),
                 storage_uri: storage_uri.clone(),

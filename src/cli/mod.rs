@@ -9,6 +9,7 @@ mod lrs;
 mod run;
 mod sandbox;
 mod sas;
+mod secret_arg;
 mod source;
 mod upload;
 mod wizard;
@@ -99,5 +100,52 @@ pub fn main() -> i32 {
         Command::Sandbox(a) => sandbox::run(&a),
         Command::Demo(a) => demo::run(&a),
         Command::Run(a) => run::run(&a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every option that takes a secret itself (value name TOKEN) has a sibling `--...-env VAR`
+    /// that takes the name of an environment variable instead.
+    #[test]
+    fn every_secret_taking_flag_has_an_env_form() {
+        fn walk(cmd: &clap::Command, path: &str, found: &mut Vec<String>) {
+            let path = format!("{path} {}", cmd.get_name());
+            let longs: Vec<&str> = cmd.get_arguments().filter_map(|a| a.get_long()).collect();
+            for arg in cmd.get_arguments() {
+                let takes_secret = arg
+                    .get_value_names()
+                    .is_some_and(|n| n.iter().any(|v| v.as_str() == "TOKEN"));
+                if !takes_secret {
+                    continue;
+                }
+                let env_form = match arg.get_long() {
+                    Some(long) => format!("{long}-env"),
+                    None => "sas-env".to_string(),
+                };
+                assert!(
+                    longs.contains(&env_form.as_str()),
+                    "{path}: {} takes a secret but there is no --{env_form}",
+                    arg.get_id()
+                );
+                found.push(format!("{path} {}", arg.get_id()));
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &path, found);
+            }
+        }
+        let mut found = Vec::new();
+        walk(&Cli::command(), "", &mut found);
+        // The three known ones are seen (so the walk itself works).
+        for want in ["upload sas", "lrs start storage_sas", "sas check token"] {
+            assert!(
+                found.iter().any(|f| f.ends_with(want)),
+                "{want} not found in {found:?}"
+            );
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 use time::{Duration, OffsetDateTime};
 
+use super::secret_arg::{SecretArg, sas_in_url_warning};
 use crate::storage::auth::{AadKind, StorageAuth, aad_credential};
 use crate::storage::client::BlobStore;
 use crate::storage::container::ContainerUrl;
@@ -36,9 +37,12 @@ pub struct GenerateArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// The SAS token (or set CUTOVER_LRS_SAS).
-    #[arg(env = "CUTOVER_LRS_SAS", hide_env_values = true, value_name = "TOKEN")]
-    pub token: String,
+    /// The SAS token itself: visible to every user in the process list, prefer --sas-env.
+    #[arg(value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Name of the environment variable holding the SAS token [default: CUTOVER_LRS_SAS].
+    #[arg(long, value_name = "VAR")]
+    pub sas_env: Option<String>,
     /// How long the migration is expected to take, in days: the SAS must outlive it.
     #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u16).range(0..=365))]
     pub migration_days: u16,
@@ -58,9 +62,29 @@ pub fn run(cmd: &SasCommand) -> i32 {
 }
 
 fn check(a: &CheckArgs) -> i32 {
+    let arg = SecretArg {
+        flag: "TOKEN",
+        value: a.token.as_deref(),
+        env_flag: "--sas-env",
+        env_name: a.sas_env.as_deref(),
+        default_env: "CUTOVER_LRS_SAS",
+    };
+    let token = match arg.resolve() {
+        Ok(Some((t, _))) => t,
+        Ok(None) => {
+            eprintln!(
+                "error: give --sas-env VAR, the environment variable holding the SAS to check (or set CUTOVER_LRS_SAS)"
+            );
+            return 2;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
     let now = OffsetDateTime::now_utc();
-    let result = sas::check_lrs_sas(&a.token, now, Duration::days(a.migration_days as i64));
-    let info = sas::parse_sas(&a.token).ok();
+    let result = sas::check_lrs_sas(&token, now, Duration::days(a.migration_days as i64));
+    let info = sas::parse_sas(&token).ok();
     if a.json {
         let v = serde_json::json!({
             "ok": result.is_ok(),
@@ -97,6 +121,15 @@ async fn generate(a: &GenerateArgs) -> i32 {
             return 2;
         }
     };
+    if url.sas_in_url.is_some() {
+        eprintln!(
+            "warning: {}",
+            sas_in_url_warning(
+                "--container",
+                "no SAS at all (sas generate signs one with --account-key-env or --aad)"
+            )
+        );
+    }
     let now = OffsetDateTime::now_utc();
     let expiry = now + Duration::days(a.expiry_days as i64);
     let perms = SasPermissions::read_list();

@@ -20,6 +20,8 @@ use crate::storage::retry::{RetryPolicy, with_retries};
 use crate::storage::sas;
 use crate::storage::upload::{FileResult, UploadItem, UploadOptions, Uploader};
 
+use super::secret_arg::{SecretArg, sas_in_url_warning};
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct UploadArgs {
     /// Print one JSON object per event line and a final summary object.
@@ -31,13 +33,12 @@ pub struct UploadArgs {
     /// http://127.0.0.1:10000/devstoreaccount1/CONTAINER).
     #[arg(long, value_name = "URL")]
     pub container: String,
-    /// SAS token for the container (needs read, write, create and list). Also CUTOVER_STORAGE_SAS.
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "CUTOVER_STORAGE_SAS",
-        hide_env_values = true
-    )]
+    /// Name of the environment variable holding the container's SAS token (needs read, write, create
+    /// and list) [default: CUTOVER_STORAGE_SAS].
+    #[arg(long, value_name = "VAR")]
+    pub sas_env: Option<String>,
+    /// The SAS token itself: visible to every user in the process list, prefer --sas-env.
+    #[arg(long, value_name = "TOKEN")]
     pub sas: Option<String>,
     /// Name of the environment variable holding the storage account key (cutover signs a
     /// short-lived SAS with it; the key itself is never sent).
@@ -85,9 +86,26 @@ pub struct UploadArgs {
 /// A setup problem: exit code 2, message on stderr.
 struct Usage(String);
 
+/// The upload's SAS: `--sas-env VAR`, `--sas TOKEN` (warned about), `CUTOVER_STORAGE_SAS`.
+fn sas_arg(a: &UploadArgs) -> SecretArg<'_> {
+    SecretArg {
+        flag: "--sas",
+        value: a.sas.as_deref(),
+        env_flag: "--sas-env",
+        env_name: a.sas_env.as_deref(),
+        default_env: "CUTOVER_STORAGE_SAS",
+    }
+}
+
 fn auth_from_args(a: &UploadArgs, url: &ContainerUrl) -> Result<StorageAuth, Usage> {
+    if url.sas_in_url.is_some() {
+        eprintln!(
+            "warning: {}",
+            sas_in_url_warning("--container", "the SAS with --sas-env VAR")
+        );
+    }
     let given = [
-        a.sas.is_some(),
+        a.sas.is_some() || a.sas_env.is_some(),
         a.account_key_env.is_some(),
         a.aad.is_some(),
     ]
@@ -96,7 +114,7 @@ fn auth_from_args(a: &UploadArgs, url: &ContainerUrl) -> Result<StorageAuth, Usa
     .count();
     if given > 1 {
         return Err(Usage(
-            "give only one of --sas, --account-key-env and --aad".into(),
+            "give only one of --sas-env (or --sas), --account-key-env and --aad".into(),
         ));
     }
     if let Some(var) = &a.account_key_env {
@@ -112,20 +130,25 @@ fn auth_from_args(a: &UploadArgs, url: &ContainerUrl) -> Result<StorageAuth, Usa
     if let Some(kind) = a.aad {
         if url.is_emulator() {
             return Err(Usage(
-                "--aad needs https: the storage emulator takes --sas or --account-key-env".into(),
+                "--aad needs https: the storage emulator takes --sas-env or --account-key-env"
+                    .into(),
             ));
         }
         return aad_credential(kind).map(StorageAuth::Aad).map_err(Usage);
     }
-    let token = a.sas.clone().or_else(|| url.sas_in_url.clone()).ok_or_else(|| {
-        Usage("no storage credential: give --sas TOKEN, --account-key-env VAR or --aad (or a SAS in the container URL)".into())
-    })?;
-    let info = sas::parse_sas(&token).map_err(|e| Usage(format!("--sas: {e}")))?;
+    let arg = sas_arg(a);
+    let (token, source) = match arg.resolve().map_err(Usage)? {
+        Some((token, source)) => (token, arg.label(&source)),
+        None => url.sas_in_url.clone().map(|t| (t, "the SAS in --container".to_string())).ok_or_else(|| {
+            Usage("no storage credential: give --sas-env VAR (the variable holding a SAS), --account-key-env VAR or --aad".into())
+        })?,
+    };
+    let info = sas::parse_sas(&token).map_err(|e| Usage(format!("{source}: {e}")))?;
     if let Some(exp) = info.expiry
         && exp <= time::OffsetDateTime::now_utc()
     {
         return Err(Usage(format!(
-            "--sas: the SAS token expired at {exp}; generate a new one"
+            "{source}: the SAS token expired at {exp}; generate a new one"
         )));
     }
     let missing: Vec<&str> = [("r", "read"), ("w", "write"), ("l", "list")]
@@ -135,7 +158,7 @@ fn auth_from_args(a: &UploadArgs, url: &ContainerUrl) -> Result<StorageAuth, Usa
         .collect();
     if !missing.is_empty() {
         return Err(Usage(format!(
-            "--sas: the SAS lacks {} permission; uploading needs read, write, create and list (sp=rcwl). (The SAS you give the Managed Instance is another one, Read + List only: see `cutover sas`.)",
+            "{source}: the SAS lacks {} permission; uploading needs read, write, create and list (sp=rcwl). (The SAS you give the Managed Instance is another one, Read + List only: see `cutover sas`.)",
             missing.join(", ")
         )));
     }
