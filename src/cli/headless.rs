@@ -11,12 +11,20 @@ use crate::engine::{EngineCommand, EventLine, MigrationSnapshot, Phase};
 #[derive(Debug, Serialize)]
 struct DbSummary {
     name: String,
+    /// The internal phase name (stable for scripts).
     status: Phase,
+    /// The dashboard's word for it (READY, CATCHING UP, COMPLETED...).
+    label: &'static str,
+    target_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    connection_string: Option<String>,
     files_restored: usize,
     last_restored_file: Option<String>,
     last_restored_lsn: Option<String>,
     bytes_uploaded: u64,
     seconds: f64,
+    /// From traffic stopped (or the cutover begun) to Completed, or so far; null before a cutover.
+    downtime_seconds: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
@@ -24,6 +32,11 @@ struct DbSummary {
 #[derive(Debug, Serialize)]
 struct Summary {
     databases: Vec<DbSummary>,
+}
+
+/// Rounded to milliseconds (the JSON stays short).
+fn millis(secs: f64) -> f64 {
+    (secs * 1000.0).round() / 1000.0
 }
 
 fn print_event(e: &EventLine, json: bool) {
@@ -60,6 +73,9 @@ fn summary(s: &MigrationSnapshot) -> Summary {
                 DbSummary {
                     name: st.name.clone(),
                     status: st.phase,
+                    label: st.phase.label(),
+                    target_name: d.target_name.clone(),
+                    connection_string: s.connection_for(&d.target_name),
                     files_restored: st
                         .files
                         .iter()
@@ -68,12 +84,59 @@ fn summary(s: &MigrationSnapshot) -> Summary {
                     last_restored_file: st.last_restored_file.clone(),
                     last_restored_lsn: d.last_applied_lsn.clone(),
                     bytes_uploaded: d.bytes_uploaded,
-                    seconds: (d.elapsed_secs * 1000.0).round() / 1000.0,
+                    seconds: millis(d.elapsed_secs),
+                    downtime_seconds: d.downtime_secs.map(millis),
                     error: st.error.clone(),
                 }
             })
             .collect(),
     }
+}
+
+/// The summary as text: per database its status, target, downtime and where it stands; the
+/// connection string (when known) under it.
+fn summary_text(s: &Summary) -> String {
+    let mut out = String::new();
+    for d in &s.databases {
+        let downtime = d
+            .downtime_seconds
+            .map(|t| format!("downtime {}", crate::engine::downtime::words(t)))
+            .unwrap_or_else(|| "no downtime".into());
+        out.push_str(&format!(
+            "{:<24} {:<11} -> {:<24} {downtime}; {} file(s) restored, last {} (LSN {})\n",
+            d.name,
+            d.label,
+            d.target_name,
+            d.files_restored,
+            d.last_restored_file.as_deref().unwrap_or("-"),
+            d.last_restored_lsn.as_deref().unwrap_or("-")
+        ));
+        if let Some(c) = &d.connection_string {
+            out.push_str(&format!("    {c}\n"));
+        }
+        if let Some(e) = &d.error {
+            out.push_str(&format!("    error: {e}\n"));
+        }
+    }
+    out
+}
+
+/// Prints where each database stands (status, target, connection string if known, downtime) to
+/// stdout: one JSON line, or a few text lines. Shared by headless runs and the TUI on exit.
+pub fn print_summary(s: &MigrationSnapshot, json: bool) {
+    let sum = summary(s);
+    let mut out = std::io::stdout().lock();
+    if json {
+        match serde_json::to_string(&sum) {
+            Ok(line) => {
+                let _ = writeln!(out, "{line}");
+            }
+            Err(e) => eprintln!("error: cannot format the summary: {e}"),
+        }
+    } else {
+        let _ = write!(out, "{}", summary_text(&sum));
+    }
+    let _ = out.flush();
 }
 
 async fn stop_signal() {
@@ -131,31 +194,65 @@ pub async fn run(h: &mut EngineHandle, json: bool) -> i32 {
         print_event(&e, json);
     }
     let last = h.snapshots.borrow().clone();
-    let s = summary(&last);
-    let all_completed =
-        !s.databases.is_empty() && s.databases.iter().all(|d| d.status == Phase::Completed);
-    if json {
-        match serde_json::to_string(&s) {
-            Ok(line) => println!("{line}"),
-            Err(e) => eprintln!("error: cannot format the summary: {e}"),
-        }
-    } else {
-        for d in &s.databases {
-            println!(
-                "{:<24} {:<16} {} file(s) restored, last {} (LSN {})",
-                d.name,
-                format!("{:?}", d.status),
-                d.files_restored,
-                d.last_restored_file.as_deref().unwrap_or("-"),
-                d.last_restored_lsn.as_deref().unwrap_or("-")
-            );
-        }
-    }
+    print_summary(&last, json);
+    let all_completed = !last.databases.is_empty()
+        && last
+            .databases
+            .iter()
+            .all(|d| d.state.phase == Phase::Completed);
     if all_completed {
         0
     } else if stopped_by_signal {
         130
     } else {
         i32::from(failed).max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::sample;
+
+    fn completed_with_downtime() -> MigrationSnapshot {
+        let mut db = sample::database("Sales", Phase::Completed, 3);
+        db.target_name = "SalesMI".into();
+        db.downtime_secs = Some(133.4);
+        let mut m = sample::migration(vec![db, sample::database("HR", Phase::CatchingUp, 2)]);
+        m.target_connection =
+            Some("Server=tcp:mi1.x.database.windows.net,1433;Database={database}".into());
+        m
+    }
+
+    #[test]
+    fn the_summary_names_label_target_connection_and_downtime() {
+        let s = summary(&completed_with_downtime());
+        let v = serde_json::to_value(&s).expect("json");
+        let sales = &v["databases"][0];
+        assert_eq!(sales["status"], "Completed");
+        assert_eq!(sales["label"], "COMPLETED");
+        assert_eq!(sales["target_name"], "SalesMI");
+        assert_eq!(
+            sales["connection_string"],
+            "Server=tcp:mi1.x.database.windows.net,1433;Database=SalesMI"
+        );
+        assert_eq!(sales["downtime_seconds"], 133.4);
+        assert!(v["databases"][1]["downtime_seconds"].is_null());
+        assert_eq!(v["databases"][1]["label"], "CATCHING UP");
+
+        let text = summary_text(&s);
+        let first = text.lines().next().unwrap_or_default();
+        assert!(first.starts_with("Sales "), "{text}");
+        assert!(first.contains("COMPLETED"), "{text}");
+        assert!(first.contains("-> SalesMI"), "{text}");
+        assert!(first.contains("downtime 2 min 13 s"), "{text}");
+        assert!(
+            !text.contains("Completed"),
+            "internal names stay out: {text}"
+        );
+        assert!(text.contains("    Server=tcp:mi1.x.database.windows.net,1433;Database=SalesMI"));
+        assert!(
+            text.contains("HR ") && text.contains("CATCHING UP") && text.contains("no downtime")
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! LRS time limit as pure functions, so that every rule is testable without I/O; the one async task
 //! that feeds them (folder scans, uploads, LRS polling, the source client, persistence) in `runner`.
 
+pub mod downtime;
 pub mod folder_scan;
 pub mod guard;
 pub mod lrs_limit;

@@ -549,6 +549,7 @@ impl Engine {
             started_unix: 0,
             last_poll_unix: None,
             stale: None,
+            target_connection: None,
         }
     }
 

@@ -120,6 +120,19 @@ pub struct MigrationSnapshot {
     /// "stale" warning.
     #[serde(default)]
     pub stale: Option<String>,
+    /// How applications reach a target database once cut over, `{database}` standing for its name
+    /// (e.g. `Server=tcp:mi1.abc.database.windows.net,1433;Database={database}`); None when not known.
+    #[serde(default)]
+    pub target_connection: Option<String>,
+}
+
+impl MigrationSnapshot {
+    /// The connection string of one target database, when known.
+    pub fn connection_for(&self, target_name: &str) -> Option<String> {
+        self.target_connection
+            .as_deref()
+            .map(|c| c.replace("{database}", target_name))
+    }
 }
 
 /// How the tail-log backup is obtained at cutover.

@@ -246,6 +246,7 @@ pub fn migration(databases: Vec<DatabaseSnapshot>) -> MigrationSnapshot {
         started_unix: 1_772_323_200,
         last_poll_unix: Some(1_772_326_921),
         stale: None,
+        target_connection: None,
     }
 }
 
