@@ -7,64 +7,24 @@ use std::path::Path;
 use super::error::ReadError;
 use super::header::BackupSet;
 use super::mtf::{self, DBLK_HEADER_LEN, DblkHeader, STREAM_HEADER_LEN, StreamHeader, u32_at};
-use super::reader::{Mode, RawSet, check_positions, to_backup_set, walk};
+use super::reader::{
+    Mode, RawSet, Walk, check_positions, disagreements, finish_walk, to_backup_set, walk,
+};
+use super::records::{
+    FILE_HEADER_LEN, Piece, PieceKind, RecordHeader, RecordStream, UndecodableRecord, decode_piece,
+    decode_record, next_piece, runs_past_end,
+};
 use super::scin;
 use super::source::{MemSource, Source};
 
-pub const MAGIC: &[u8] = b"MSSQLBAK";
-const RECORD_HEADER_LEN: u64 = 28;
+pub use super::records::MAGIC;
 /// How much of the file start is searched for the first record.
 const HEAD_SEARCH: u64 = 64 * 1024;
 /// Decompressed bytes that always cover TAPE, SSET, VOLB and MSCI.
 const HEAD_WANTED: usize = 64 * 1024;
-/// How much of the file end is searched for the final set header.
 /// How much of the file end is searched for the final set header: a small window first (the end-of-set
 /// blocks compress to a few KiB), widened only if the header is not in it.
 const TAIL_SEARCH: [u64; 3] = [32 * 1024, 256 * 1024, 1024 * 1024];
-/// A decoder may read a few bytes past the declared compressed size.
-const DECODE_SLACK: usize = 16;
-
-/// A record header that looks valid: (uncompressed size, compressed size).
-fn record_sizes(h: u32) -> Option<(usize, usize)> {
-    if h & 0xFF != 0x21 {
-        return None;
-    }
-    let usize_ = ((h >> 8) & 0xFF) as usize * 512;
-    let csize = (h >> 16) as usize;
-    if usize_ == 0 || usize_ > 128 * 1024 || csize < 256 || csize > usize_ + 1024 {
-        return None;
-    }
-    Some((usize_, csize))
-}
-
-/// Tries to decode the record at `at`. Returns its output and the offset just past it.
-fn decode_at<S: Source>(src: &mut S, at: u64) -> std::io::Result<Option<(Vec<u8>, u64)>> {
-    let h = src.read_at(at, 4)?;
-    let Some(h) = u32_at(h, 0) else {
-        return Ok(None);
-    };
-    let Some((usize_, csize)) = record_sizes(h) else {
-        return Ok(None);
-    };
-    let body_at = at + RECORD_HEADER_LEN;
-    if body_at + csize as u64 > src.len() {
-        return Ok(None);
-    }
-    let body = src.read_at(body_at, csize + DECODE_SLACK)?;
-    match xpress_huffman::decompress(body, usize_) {
-        Ok(out) if out.len() == usize_ => Ok(Some((out, body_at + csize as u64))),
-        _ => Ok(None),
-    }
-}
-
-/// Whether a plausible record header at `at` declares a body longer than what is left of the file.
-fn runs_past_end<S: Source>(src: &mut S, at: u64) -> std::io::Result<bool> {
-    let len = src.len();
-    let Some(h) = u32_at(src.read_at(at, 4)?, 0) else {
-        return Ok(false);
-    };
-    Ok(record_sizes(h).is_some_and(|(_, csize)| at + RECORD_HEADER_LEN + csize as u64 > len))
-}
 
 fn io_err(path: &Path, e: std::io::Error) -> ReadError {
     ReadError::Io {
@@ -73,24 +33,42 @@ fn io_err(path: &Path, e: std::io::Error) -> ReadError {
     }
 }
 
-/// Decodes consecutive records from `start`, re-synchronising over padding, until `want` bytes are out
-/// or `limit` is reached.
-fn decode_run<S: Source>(
+/// An I/O error from a [`RecordStream`] that is really a record that does not decode: "corrupt".
+fn stream_err(path: &Path, e: ReadError) -> ReadError {
+    if let ReadError::Io { source, .. } = &e
+        && let Some(u) = source
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<UndecodableRecord>())
+    {
+        return ReadError::Corrupt {
+            path: path.to_path_buf(),
+            offset: u.at,
+            what: u.to_string(),
+        };
+    }
+    e
+}
+
+/// The output of the pieces that follow the one ending at `from`, until `want` bytes are out or no
+/// further piece is found. A record that does not decode is skipped by re-synchronising after it.
+fn decode_pieces<S: Source>(
     src: &mut S,
     path: &Path,
-    start: u64,
-    limit: u64,
+    from: u64,
     want: usize,
 ) -> Result<Vec<u8>, ReadError> {
     let mut out = Vec::new();
-    let mut at = start;
-    while out.len() < want && at < limit {
-        match decode_at(src, at).map_err(|e| io_err(path, e))? {
-            Some((chunk, next)) => {
+    let mut at = from;
+    while out.len() < want {
+        let Some(piece) = next_piece(src, at).map_err(|e| io_err(path, e))? else {
+            break;
+        };
+        match decode_piece(src, &piece).map_err(|e| io_err(path, e))? {
+            Some(chunk) => {
                 out.extend_from_slice(&chunk);
-                at = next;
+                at = piece.end();
             }
-            None => at += 1,
+            None => at = piece.at + 1,
         }
     }
     Ok(out)
@@ -128,11 +106,11 @@ pub(crate) fn read_compressed<S: Source>(
     let mut non_tape_decode = None;
     // A record header that looks valid but whose body runs past the end: the file was cut.
     let mut cut_record = None;
-    let mut at = 16u64;
+    let mut at = FILE_HEADER_LEN;
     while at < HEAD_SEARCH.min(len) {
-        if let Some((chunk, next)) = decode_at(src, at).map_err(|e| io_err(path, e))? {
+        if let Some((chunk, next)) = decode_record(src, at).map_err(|e| io_err(path, e))? {
             if chunk.starts_with(b"TAPE") {
-                first = Some((chunk, next));
+                first = Some((at, chunk, next));
                 break;
             }
             non_tape_decode.get_or_insert(at);
@@ -141,7 +119,7 @@ pub(crate) fn read_compressed<S: Source>(
         }
         at += 1;
     }
-    let Some((mut stream, next)) = first else {
+    let Some((first_at, mut stream, next)) = first else {
         if let (Some(off), None) = (cut_record, non_tape_decode) {
             return Err(ReadError::Truncated {
                 path: path.to_path_buf(),
@@ -167,14 +145,24 @@ pub(crate) fn read_compressed<S: Source>(
             ),
         });
     };
-    let run = decode_run(src, path, next, len, HEAD_WANTED)?;
-    // decode_run stops short of what it was asked for only at the end of the file.
+    let first_piece = Piece {
+        at: first_at,
+        kind: PieceKind::Record(RecordHeader {
+            output: stream.len(),
+            body: (next - first_at - super::records::RECORD_HEADER_LEN) as usize,
+        }),
+    };
+    let run = decode_pieces(src, path, next, HEAD_WANTED)?;
+    // decode_pieces stops short of what it was asked for only where no further piece is found.
     let head_cut = run.len() < HEAD_WANTED;
     stream.extend(run);
 
-    let w = walk(&mut MemSource { data: &stream }, path, Mode::Head)?;
-    let mut sets = w.sets;
-    let mut open = w.open;
+    let Walk {
+        tape,
+        mut sets,
+        mut open,
+        ..
+    } = walk(&mut MemSource { data: &stream }, path, Mode::Head)?;
     if sets.is_empty() && open.is_none() {
         if head_cut {
             return Err(ReadError::Truncated {
@@ -188,6 +176,10 @@ pub(crate) fn read_compressed<S: Source>(
             offset: next,
             what: "the first compressed chunks hold no backup set header".into(),
         });
+    }
+    // Several sets in the first chunks alone: sets appended in one file.
+    if sets.len() + usize::from(open.is_some()) > 1 {
+        return read_every_set(src, path, first_piece);
     }
     // The final header of the last set is near the end of the file.
     let mut final_header = None;
@@ -215,6 +207,16 @@ pub(crate) fn read_compressed<S: Source>(
                 .into(),
         });
     }
+    // The final header near the end is the last set's. When it is not the first set's (the start
+    // copy disagrees), more sets follow the first (BACKUP ... WITH NOINIT), or a copy is damaged:
+    // walking every set tells which.
+    let first_copy = open
+        .as_ref()
+        .or(sets.first())
+        .and_then(|s| s.first.as_ref());
+    if first_copy.is_some_and(|f| !disagreements(f, &last).is_empty()) {
+        return read_every_set(src, path, first_piece);
+    }
     if let Some(o) = open.as_mut() {
         o.last = Some(last);
     } else if let Some(s) = sets.last_mut()
@@ -227,8 +229,38 @@ pub(crate) fn read_compressed<S: Source>(
     }
     check_positions(path, &sets)?;
     sets.iter()
-        .map(|raw: &RawSet| to_backup_set(path, &w.tape, raw, true))
+        .map(|raw: &RawSet| to_backup_set(path, &tape, raw, true))
         .collect()
+}
+
+/// Every set of a file holding several: the MTF walker over the whole decompressed stream
+/// ([`RecordStream`]). It decodes only the records that hold the descriptor blocks it reads (the
+/// first and last few of each set) and skips the data streams by their lengths; every other record
+/// costs the 4 bytes of its header.
+fn read_every_set<S: Source>(
+    src: &mut S,
+    path: &Path,
+    first: Piece,
+) -> Result<Vec<BackupSet>, ReadError> {
+    let file_len = src.len();
+    let mut stream = RecordStream::index(src, first).map_err(|e| io_err(path, e))?;
+    let w = walk(&mut stream, path, Mode::WholeFile).map_err(|e| in_stream(path, e))?;
+    finish_walk(path, &w, file_len, true).map_err(|e| in_stream(path, e))
+}
+
+/// Errors from walking the decompressed stream: an undecodable record is corruption at its file
+/// offset; other offsets are positions in the decompressed stream, and say so.
+fn in_stream(path: &Path, e: ReadError) -> ReadError {
+    match stream_err(path, e) {
+        ReadError::Corrupt { path, offset, what } if !what.starts_with("the compressed record") => {
+            ReadError::Corrupt {
+                path,
+                offset,
+                what: format!("{what} (an offset in the decompressed backup stream)"),
+            }
+        }
+        other => other,
+    }
 }
 
 /// Decodes every record that can be found in `[from, to)` (each candidate tried at every offset, so a
@@ -243,8 +275,8 @@ fn find_final_header<S: Source>(
 ) -> Result<Option<(scin::Scin, bool)>, ReadError> {
     let mut decoded: Vec<(u64, u64, Vec<u8>)> = Vec::new();
     let mut at = from;
-    while at + RECORD_HEADER_LEN < to {
-        if let Some((chunk, next)) = decode_at(src, at).map_err(|e| io_err(path, e))? {
+    while at + super::records::RECORD_HEADER_LEN < to {
+        if let Some((chunk, next)) = decode_record(src, at).map_err(|e| io_err(path, e))? {
             decoded.push((at, next, chunk));
         }
         at += 1;

@@ -1,5 +1,15 @@
 //! Reads every backup set's header from a backup file: walks the MTF descriptor blocks, skipping the
 //! data streams by their lengths, so only the first and last few KiB of each set are read.
+//!
+//! What the format protects: every descriptor block and stream header carries an XOR checksum, and the
+//! set header (SCIN) is written twice, at the start (MSCI) and the end (MSLS) of the set; the reader
+//! compares the two copies, so the LSNs, backup type, database and server names, dates of start and
+//! creation, flags and versions are cross-checked. Other header fields are not integrity-protected:
+//! the media set GUID and family count/sequence (stored once, in the TAPE block's RAID stream, whose
+//! data no checksum covers), the backup size and finish date (only in the end copy), and in compressed
+//! files the record contents themselves (XPRESS has no checksum). A flipped bit there reads as a
+//! plausible value. Reading headers (`cutover inspect`) does not validate a chain; `cutover check`
+//! does (LSN links, bases, gaps, stripes).
 
 use std::fs::File;
 use std::path::Path;
@@ -332,7 +342,7 @@ pub(crate) fn walk<S: Source>(src: &mut S, path: &Path, mode: Mode) -> Result<Wa
 /// The fields in which the start-of-set (MSCI) and end-of-set (MSLS) copies of a set's header differ.
 /// SQL Server writes the same values in both, except the finish date and the final size, which only
 /// the end copy has: any other difference means one copy is damaged.
-fn disagreements(a: &Scin, b: &Scin) -> Vec<&'static str> {
+pub(crate) fn disagreements(a: &Scin, b: &Scin) -> Vec<&'static str> {
     let checks = [
         ("BackupType", a.backup_type == b.backup_type),
         ("DatabaseName", a.database_name == b.database_name),
@@ -460,6 +470,41 @@ pub(crate) fn check_positions(path: &Path, sets: &[RawSet]) -> Result<(), ReadEr
     Ok(())
 }
 
+/// The sets of a stream walked to its end: every set closed, at least one, the filemark after the
+/// last, positions 1, 2, ... `len` is the file's length (where a cut file ends).
+pub(crate) fn finish_walk(
+    path: &Path,
+    w: &Walk,
+    len: u64,
+    compressed: bool,
+) -> Result<Vec<BackupSet>, ReadError> {
+    if let Some(open) = &w.open {
+        return Err(truncated(
+            path,
+            len,
+            format!(
+                "backup set {} (started at byte {}) has no end-of-set block",
+                open.position, open.offset
+            ),
+        ));
+    }
+    if w.sets.is_empty() {
+        return Err(truncated(path, len, "the media header holds no backup set"));
+    }
+    if w.last_block != Some(mtf::SFMB) {
+        return Err(truncated(
+            path,
+            len,
+            "the file does not end with the filemark that follows the last backup set",
+        ));
+    }
+    check_positions(path, &w.sets)?;
+    w.sets
+        .iter()
+        .map(|raw| to_backup_set(path, &w.tape, raw, compressed))
+        .collect()
+}
+
 /// Reads the headers of every backup set in a file, like `RESTORE HEADERONLY`. The file is opened
 /// read-only and never read whole.
 pub fn read_backup_file(path: &Path) -> Result<Vec<BackupSet>, ReadError> {
@@ -471,47 +516,21 @@ pub fn read_backup_file(path: &Path) -> Result<Vec<BackupSet>, ReadError> {
             std::io::Error::other("is a folder, not a backup file"),
         ));
     }
-    read_source(&mut FileWindow::new(file, meta.len()), path)
+    read_backup_from(&mut FileWindow::new(file, meta.len()), path)
 }
 
 /// Reads headers from bytes in memory (used by the fuzzer and tests): same rules as a file.
 pub fn read_backup_bytes(path: &Path, data: &[u8]) -> Result<Vec<BackupSet>, ReadError> {
-    read_source(&mut MemSource { data }, path)
+    read_backup_from(&mut MemSource { data }, path)
 }
 
-fn read_source<S: Source>(src: &mut S, path: &Path) -> Result<Vec<BackupSet>, ReadError> {
+/// Reads headers from any [`Source`] (a [`FileWindow`] counts the bytes it reads: tests measure the
+/// reader's cost with it). `path` names the file in errors.
+pub fn read_backup_from<S: Source>(src: &mut S, path: &Path) -> Result<Vec<BackupSet>, ReadError> {
     let magic = src.read_at(0, 8).map_err(|e| io_err(path, e))?.to_vec();
     if magic.starts_with(b"TAPE") {
         let w = walk(src, path, Mode::WholeFile)?;
-        if let Some(open) = &w.open {
-            return Err(truncated(
-                path,
-                src.len(),
-                format!(
-                    "backup set {} (started at byte {}) has no end-of-set block",
-                    open.position, open.offset
-                ),
-            ));
-        }
-        if w.sets.is_empty() {
-            return Err(truncated(
-                path,
-                src.len(),
-                "the media header holds no backup set",
-            ));
-        }
-        if w.last_block != Some(mtf::SFMB) {
-            return Err(truncated(
-                path,
-                src.len(),
-                "the file does not end with the filemark that follows the last backup set",
-            ));
-        }
-        check_positions(path, &w.sets)?;
-        w.sets
-            .iter()
-            .map(|raw| to_backup_set(path, &w.tape, raw, false))
-            .collect()
+        finish_walk(path, &w, src.len(), false)
     } else if magic.starts_with(compressed::MAGIC) {
         compressed::read_compressed(src, path)
     } else if !magic.is_empty()

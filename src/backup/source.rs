@@ -11,6 +11,15 @@ pub trait Source {
         self.len() == 0
     }
     fn read_at(&mut self, off: u64, n: usize) -> io::Result<&[u8]>;
+
+    /// Copies the bytes at `off` into `buf` (fewer near the end) and returns how many: for the few
+    /// bytes of a record header, without moving a reading window over the data around it.
+    fn peek(&mut self, off: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let got = self.read_at(off, buf.len())?;
+        let n = got.len();
+        buf[..n].copy_from_slice(got);
+        Ok(n)
+    }
 }
 
 /// Reads a file through one small window, so walking a multi-GB backup touches only a few KiB.
@@ -19,6 +28,8 @@ pub struct FileWindow {
     len: u64,
     buf: Vec<u8>,
     start: u64,
+    bytes_read: u64,
+    reads: u64,
 }
 
 const WINDOW: usize = 16 * 1024;
@@ -30,7 +41,35 @@ impl FileWindow {
             len,
             buf: Vec::with_capacity(WINDOW),
             start: 0,
+            bytes_read: 0,
+            reads: 0,
         }
+    }
+
+    /// Bytes read from the file so far (what a header read costs, whatever the file's size).
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
+
+    /// Reads from the file so far (window refills and small peeks).
+    pub fn reads(&self) -> u64 {
+        self.reads
+    }
+
+    /// Reads up to `buf.len()` bytes at `off` straight from the file.
+    fn read_file(&mut self, off: u64, buf: &mut [u8]) -> io::Result<usize> {
+        self.file.seek(SeekFrom::Start(off))?;
+        let mut got = 0;
+        while got < buf.len() {
+            let r = self.file.read(&mut buf[got..])?;
+            if r == 0 {
+                break;
+            }
+            got += r;
+        }
+        self.reads += 1;
+        self.bytes_read += got as u64;
+        Ok(got)
     }
 }
 
@@ -45,23 +84,29 @@ impl Source for FileWindow {
         if off < self.start || want_end > have_end {
             let size = n.max(WINDOW) as u64;
             let size = size.min(self.len.saturating_sub(off)) as usize;
-            self.buf.clear();
-            self.buf.resize(size, 0);
-            self.file.seek(SeekFrom::Start(off))?;
-            let mut got = 0;
-            while got < size {
-                let r = self.file.read(&mut self.buf[got..])?;
-                if r == 0 {
-                    break;
-                }
-                got += r;
-            }
-            self.buf.truncate(got);
+            let mut buf = std::mem::take(&mut self.buf);
+            buf.clear();
+            buf.resize(size, 0);
+            let got = self.read_file(off, &mut buf);
+            buf.truncate(*got.as_ref().unwrap_or(&0));
+            self.buf = buf;
             self.start = off;
+            got?;
         }
         let from = (off - self.start) as usize;
         let to = (from + n).min(self.buf.len());
         Ok(self.buf.get(from..to).unwrap_or(&[]))
+    }
+
+    fn peek(&mut self, off: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let have_end = self.start + self.buf.len() as u64;
+        if off >= self.start && off.saturating_add(buf.len() as u64) <= have_end {
+            let from = (off - self.start) as usize;
+            buf.copy_from_slice(&self.buf[from..from + buf.len()]);
+            return Ok(buf.len());
+        }
+        let n = (buf.len() as u64).min(self.len.saturating_sub(off)) as usize;
+        self.read_file(off, &mut buf[..n])
     }
 }
 

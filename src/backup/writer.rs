@@ -195,7 +195,7 @@ fn pad_block(b: &mut Vec<u8>) {
     b.resize(end, 0);
 }
 
-fn sfmb() -> Vec<u8> {
+pub(crate) fn sfmb() -> Vec<u8> {
     let mut b = vec![0u8; SFMB_LEN as usize];
     write_dblk_header(&mut b, mtf::SFMB, 0, SFMB_LEN as u16);
     b
@@ -354,13 +354,53 @@ fn write_payload<W: Write + Seek>(
     Ok(())
 }
 
+/// Where the writer puts the MTF stream: a plain file, or the records of a compressed one. Filemarks
+/// are their own call because a compressed file keeps them out of its records.
+pub(crate) trait MtfOut: Write + Seek {
+    fn filemark(&mut self) -> io::Result<()> {
+        self.write_all(&sfmb())
+    }
+}
+
+impl<W: Write + Seek> MtfOut for BufWriter<W> {}
+
 /// Writes a backup file with one or more sets (more than one = appended WITH NOINIT). Creates or
 /// truncates `path`; never used on user files.
 pub fn write_backup(path: &Path, media: &MediaSpec, sets: &[SetSpec]) -> io::Result<()> {
     let file = File::create(path)?;
     let mut w = BufWriter::with_capacity(256 * 1024, file);
+    write_mtf(&mut w, media, sets)?;
+    w.flush()?;
+    let file = w.into_inner().map_err(|e| e.into_error())?;
+    file.sync_data()
+}
+
+/// Writes the same backup as [`write_backup`] as SQL Server does `WITH COMPRESSION` (the `MSSQLBAK`
+/// container of XPRESS-Huffman records, see [`super::compressed_writer`]). With [`Payload::Sparse`]
+/// the data pages are a hole in the file: the reader reads a single-set file from its first records
+/// and its last ones, never the middle, but a file of several sets is walked record by record and
+/// must be written with [`Payload::Pages`] (refused otherwise).
+pub fn write_compressed_backup(path: &Path, media: &MediaSpec, sets: &[SetSpec]) -> io::Result<()> {
+    if sets.len() > 1 && sets.iter().any(|s| s.payload == Payload::Sparse) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a compressed backup with appended sets needs Payload::Pages: a sparse hole cannot be walked",
+        ));
+    }
+    let file = File::create(path)?;
+    let mut w =
+        super::compressed_writer::RecordSink::new(BufWriter::with_capacity(256 * 1024, file))?;
+    write_mtf(&mut w, media, sets)?;
+    let mut inner = w.finish()?;
+    inner.flush()?;
+    let file = inner.into_inner().map_err(|e| e.into_error())?;
+    file.sync_data()
+}
+
+/// The MTF stream of a backup file: media header, then each set as SQL Server lays it out.
+fn write_mtf<W: MtfOut>(w: &mut W, media: &MediaSpec, sets: &[SetSpec]) -> io::Result<()> {
     w.write_all(&tape_block(media))?;
-    w.write_all(&sfmb())?;
+    w.filemark()?;
     for (i, set) in sets.iter().enumerate() {
         let position = (i + 1) as u16;
         w.write_all(&sset_block(set, position))?;
@@ -376,7 +416,7 @@ pub fn write_backup(path: &Path, media: &MediaSpec, sets: &[SetSpec]) -> io::Res
             BackupType::Log if set.data_bytes == 0 => {}
             BackupType::Log => {
                 write_data_block(
-                    &mut w,
+                    w,
                     mtf::MSTL,
                     mtf::MQTL,
                     set.data_bytes,
@@ -387,7 +427,7 @@ pub fn write_backup(path: &Path, media: &MediaSpec, sets: &[SetSpec]) -> io::Res
             }
             _ => {
                 write_data_block(
-                    &mut w,
+                    w,
                     mtf::MSDA,
                     mtf::MQDA,
                     set.data_bytes,
@@ -396,7 +436,7 @@ pub fn write_backup(path: &Path, media: &MediaSpec, sets: &[SetSpec]) -> io::Res
                     set.checksums,
                 )?;
                 write_data_block(
-                    &mut w,
+                    w,
                     mtf::MSTL,
                     mtf::MQTL,
                     FULL_LOG_BYTES,
@@ -415,7 +455,7 @@ pub fn write_backup(path: &Path, media: &MediaSpec, sets: &[SetSpec]) -> io::Res
             |_| {},
             &[(mtf::MQCI, &mqci_stream(set, true))],
         ))?;
-        w.write_all(&sfmb())?;
+        w.filemark()?;
         w.write_all(&block(
             mtf::ESET,
             88,
@@ -423,11 +463,9 @@ pub fn write_backup(path: &Path, media: &MediaSpec, sets: &[SetSpec]) -> io::Res
             &[(mtf::OTCP, &[0u8; 914]), (mtf::TSMP, &[0u8; 254])],
         ))?;
         w.write_all(&block(mtf::ESET, 88, |_| {}, &[]))?;
-        w.write_all(&sfmb())?;
+        w.filemark()?;
     }
-    w.flush()?;
-    let file = w.into_inner().map_err(|e| e.into_error())?;
-    file.sync_data()
+    Ok(())
 }
 
 #[cfg(test)]
