@@ -783,3 +783,69 @@ fn dir_that_is_not_a_folder_is_a_usage_error() {
         );
     }
 }
+
+// ---- an endpoint that never answered: reported in seconds, in the operator's words ----
+
+/// A loopback port nothing listens on (bound, then released).
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("address").port()
+}
+
+/// Runs `cutover upload` of a one-file folder to `url` and returns (exit code, stderr, seconds).
+fn upload_to(url: &str) -> (Option<i32>, String, f64) {
+    let dir = one_file_dir();
+    let started = std::time::Instant::now();
+    let out = support::cutover()
+        .args(upload_args(dir.path(), url, &["--all-files"]))
+        .output()
+        .expect("run cutover");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        started.elapsed().as_secs_f64(),
+    )
+}
+
+#[test]
+fn upload_to_a_closed_port_fails_in_seconds_naming_the_endpoint_and_the_cause() {
+    let port = closed_port();
+    let (code, stderr, secs) = upload_to(&format!(
+        "http://127.0.0.1:{port}/devstoreaccount1/migration"
+    ));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(secs < 10.0, "took {secs:.1} s: {stderr}");
+    let error = stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line: {stderr}"));
+    assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
+    assert!(error.contains("connection refused"), "{error}");
+    assert!(error.contains("check the host and port"), "{error}");
+    assert!(
+        !error.contains("reqwest"),
+        "the library's words stay out: {error}"
+    );
+    assert!(!error.contains("gave up"), "{error}");
+    assert!(
+        stderr.matches("retrying").count() <= 1,
+        "one quick second try, not ten: {stderr}"
+    );
+}
+
+#[test]
+fn upload_to_a_name_that_does_not_resolve_says_so() {
+    let (code, stderr, secs) = upload_to("https://cutover-no-such-account.invalid/acct/migration");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(secs < 30.0, "took {secs:.1} s: {stderr}");
+    let error = stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line: {stderr}"));
+    assert!(error.contains("host name not found"), "{error}");
+    assert!(
+        error.contains("cutover-no-such-account.invalid:443"),
+        "{error}"
+    );
+    assert!(error.contains("DNS"), "{error}");
+}

@@ -3,6 +3,7 @@
 //! the SDK's own retry policy is off.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use azure_core::credentials::TokenCredential;
@@ -23,7 +24,7 @@ use futures::TryStreamExt;
 
 use super::auth::StorageAuth;
 use super::container::ContainerUrl;
-use super::error::{StorageError, from_status, parse_retry_after};
+use super::error::{NetCause, StorageError, from_status, network_cause, parse_retry_after};
 
 /// Properties of a committed blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,6 +188,23 @@ pub struct BlobStore {
     pub request_timeout: Duration,
     /// One HTTP client (connection pool) for every request of this store.
     transport: Transport,
+    /// `host:port` of the service, as errors name it.
+    endpoint: String,
+    /// The service answered a request of this run (shared by clones): from then on network
+    /// failures are an outage to ride out, not a wrong URL.
+    reached: Arc<AtomicBool>,
+}
+
+/// `host:port` of a container URL's service (the port the scheme implies when none is given).
+pub fn endpoint_of(url: &ContainerUrl) -> String {
+    match Url::parse(&url.service_url()) {
+        Ok(u) => match (u.host_str(), u.port_or_known_default()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            _ => url.service_url(),
+        },
+        Err(_) => url.service_url(),
+    }
 }
 
 /// Client options sharing `transport`: an SDK client is built per request, and without a shared
@@ -224,11 +242,23 @@ pub fn classify(target: &str, e: azure_core::Error) -> StorageError {
                 retry_after,
             )
         }
-        ErrorKind::Connection | ErrorKind::Io => StorageError::Transient {
-            target: target.to_string(),
-            what: format!("connection: {e}"),
-            retry_after: None,
-        },
+        ErrorKind::Connection | ErrorKind::Io => {
+            let (cause, detail) = network_cause(&e).unwrap_or((
+                if matches!(e.kind(), ErrorKind::Connection) {
+                    NetCause::Connect
+                } else {
+                    NetCause::Dropped
+                },
+                e.to_string(),
+            ));
+            StorageError::Network {
+                target: target.to_string(),
+                endpoint: String::new(),
+                cause,
+                detail,
+                reached_before: false,
+            }
+        }
         ErrorKind::Credential => StorageError::Auth {
             target: target.to_string(),
             status: 401,
@@ -238,7 +268,17 @@ pub fn classify(target: &str, e: azure_core::Error) -> StorageError {
             ),
         },
         _ => {
-            // reqwest errors surface as Other with a message; treat network-ish ones as transient.
+            if let Some((cause, detail)) = network_cause(&e) {
+                return StorageError::Network {
+                    target: target.to_string(),
+                    endpoint: String::new(),
+                    cause,
+                    detail,
+                    reached_before: false,
+                };
+            }
+            // Errors without a typed source surface as Other with a message; treat network-ish
+            // ones as transient.
             let text = e.to_string();
             let lower = text.to_ascii_lowercase();
             if [
@@ -274,10 +314,12 @@ pub fn classify(target: &str, e: azure_core::Error) -> StorageError {
 impl BlobStore {
     pub fn new(url: ContainerUrl, auth: StorageAuth) -> Self {
         BlobStore {
+            endpoint: endpoint_of(&url),
             url,
             auth,
             request_timeout: Duration::from_secs(120),
             transport: Transport::new(new_http_client(None)),
+            reached: Arc::default(),
         }
     }
 
@@ -341,12 +383,45 @@ impl BlobStore {
         f: impl std::future::Future<Output = Result<T, StorageError>>,
     ) -> Result<T, StorageError> {
         match tokio::time::timeout(self.request_timeout, f).await {
-            Ok(r) => r,
+            Ok(r) => self.noted(r),
             Err(_) => Err(StorageError::Transient {
                 target: target.to_string(),
-                what: format!("no answer within {} s", self.request_timeout.as_secs()),
+                what: format!(
+                    "{}: no answer within {} s",
+                    self.endpoint,
+                    self.request_timeout.as_secs()
+                ),
                 retry_after: None,
             }),
+        }
+    }
+
+    /// The service answered in this run.
+    pub fn reached(&self) -> bool {
+        self.reached.load(Ordering::Relaxed)
+    }
+
+    /// Notes an answer from the service (any HTTP response, even a refusal), and completes a network
+    /// error with the endpoint and whether the service answered before.
+    fn noted<T>(&self, r: Result<T, StorageError>) -> Result<T, StorageError> {
+        match r {
+            Err(StorageError::Network {
+                target,
+                cause,
+                detail,
+                ..
+            }) => Err(StorageError::Network {
+                target,
+                endpoint: self.endpoint.clone(),
+                cause,
+                detail,
+                reached_before: self.reached(),
+            }),
+            Err(StorageError::Local(m)) => Err(StorageError::Local(m)),
+            other => {
+                self.reached.store(true, Ordering::Relaxed);
+                other
+            }
         }
     }
 

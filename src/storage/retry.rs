@@ -1,5 +1,8 @@
 //! Retrying transient storage failures: exponential backoff with full jitter, honouring Retry-After;
-//! authorization and other final refusals are returned at once.
+//! authorization and other final refusals are returned at once. An endpoint that never answered in
+//! this run (connection refused, name not found, TLS) gets one quick second try, then its error is
+//! returned as it is: a typo in the URL is reported in a second, while an endpoint that worked
+//! before is retried through an outage.
 
 use std::future::Future;
 use std::time::Duration;
@@ -12,6 +15,10 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     pub base_delay: Duration,
     pub max_delay: Duration,
+    /// Attempts in all when the endpoint never answered in this run (a first contact).
+    pub first_contact_attempts: u32,
+    /// The wait before the second try of a first contact.
+    pub first_contact_delay: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -20,6 +27,8 @@ impl Default for RetryPolicy {
             max_attempts: 10,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
+            first_contact_attempts: 2,
+            first_contact_delay: Duration::from_millis(300),
         }
     }
 }
@@ -53,10 +62,19 @@ where
     Fut: Future<Output = Result<T, StorageError>>,
 {
     let mut attempt = 0u32;
+    let started = tokio::time::Instant::now();
     loop {
         attempt += 1;
         match op().await {
             Ok(v) => return Ok(v),
+            Err(e) if e.is_first_contact_failure() => {
+                if attempt >= policy.first_contact_attempts.min(policy.max_attempts) {
+                    return Err(e);
+                }
+                let d = policy.first_contact_delay;
+                on_retry(attempt, d, &e);
+                tokio::time::sleep(d).await;
+            }
             Err(e) if e.is_transient() && attempt < policy.max_attempts => {
                 let d = policy.delay(attempt, e.retry_after());
                 on_retry(attempt, d, &e);
@@ -66,6 +84,7 @@ where
                 return Err(StorageError::GaveUp {
                     target: target.to_string(),
                     attempts: attempt,
+                    seconds: started.elapsed().as_secs_f64(),
                     last: e.to_string(),
                 });
             }
@@ -93,6 +112,7 @@ mod tests {
             max_attempts: 5,
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_secs(1),
+            ..RetryPolicy::default()
         };
         for _ in 0..50 {
             assert!(p.delay(1, None) <= Duration::from_millis(100));
@@ -156,5 +176,54 @@ mod tests {
         )
         .await;
         assert!(matches!(r, Err(StorageError::GaveUp { attempts: 3, .. })));
+    }
+
+    fn refused(reached_before: bool) -> StorageError {
+        StorageError::Network {
+            target: "t".into(),
+            endpoint: "127.0.0.1:9".into(),
+            cause: crate::storage::error::NetCause::Refused,
+            detail: "Connection refused".into(),
+            reached_before,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_first_contact_fails_after_one_quick_retry_a_known_endpoint_is_ridden_out() {
+        let p = RetryPolicy::default();
+        let calls = AtomicU32::new(0);
+        let started = tokio::time::Instant::now();
+        let r: Result<(), _> = with_retries(
+            &p,
+            "t",
+            |_, _, _| {},
+            || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(refused(false))
+            },
+        )
+        .await;
+        assert!(
+            matches!(&r, Err(e) if e.is_first_contact_failure()),
+            "returned as it is, not as GaveUp: {r:?}"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert!(started.elapsed() < Duration::from_secs(1));
+
+        let calls = AtomicU32::new(0);
+        let r: Result<(), _> = with_retries(
+            &p,
+            "t",
+            |_, _, _| {},
+            || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(refused(true))
+            },
+        )
+        .await;
+        assert_eq!(calls.load(Ordering::SeqCst), p.max_attempts);
+        let text = r.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(text.contains("gave up after 10 attempts over"), "{text}");
+        assert!(text.contains("127.0.0.1:9"), "{text}");
     }
 }

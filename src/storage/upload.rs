@@ -252,11 +252,10 @@ fn read_block_into(
         let end = (pos + READ_CHUNK).min(buf.len());
         let n = match f.read_at(&mut buf[pos..end], offset + pos as u64) {
             Ok(0) => {
-                return Err(StorageError::Local(format!(
-                    "{}: the file shrank while it was uploaded (ended at byte {})",
-                    path.display(),
-                    offset + pos as u64
-                )));
+                return Err(StorageError::Changed {
+                    path: path.display().to_string(),
+                    what: format!("it shrank: it now ends at byte {}", offset + pos as u64),
+                });
             }
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -573,10 +572,14 @@ impl Uploader {
         // The file must not have changed while it was read.
         let (size2, mtime2) = stat(&item.local)?;
         if (size2, mtime2) != (size, mtime) {
-            return Err(StorageError::Local(format!(
-                "{}: the file changed while it was uploaded; it will be uploaded again once it is stable",
-                item.local.display()
-            )));
+            return Err(StorageError::Changed {
+                path: item.local.display().to_string(),
+                what: if size2 == size {
+                    "its modification time moved".into()
+                } else {
+                    format!("{size} bytes when it was read, {size2} now")
+                },
+            });
         }
         let crc = whole.0;
         let md5: Option<[u8; 16]> = whole.1.map(|m| m.finalize().into());
