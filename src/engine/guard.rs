@@ -79,3 +79,144 @@ pub fn may_complete(db: &DatabaseState) -> Result<String, Refusal> {
     }
     Ok(newest.name.clone())
 }
+
+/// The cutover steps in flight for a database (the runner's view), for [`waiting_for`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepsInFlight {
+    /// Stop traffic (`ALTER DATABASE ... SET READ_ONLY / RESTRICTED_USER`) is running.
+    pub stopping_traffic: bool,
+    /// The tail-log backup is being taken through the source connection.
+    pub taking_tail: bool,
+    /// The tail was taken by the operator (or before a restart): cutover looks for it in the folder.
+    pub tail_awaited_in_folder: bool,
+}
+
+/// While cutting over: what completion waits for now, in the operator's words ("tail-log backup",
+/// "upload of the tail-log backup", "restore of 2 remaining files", "completion"). None otherwise.
+pub fn waiting_for(db: &DatabaseState, steps: StepsInFlight) -> Option<String> {
+    match db.phase {
+        Phase::Completing => return Some("completion".into()),
+        Phase::CuttingOver => {}
+        _ => return None,
+    }
+    if steps.stopping_traffic {
+        return Some("stop traffic on the source".into());
+    }
+    if db.tail == TailState::Undecided {
+        return Some(if steps.tail_awaited_in_folder && !steps.taking_tail {
+            "tail-log backup to land in the backup folder".into()
+        } else {
+            "tail-log backup".into()
+        });
+    }
+    if let TailState::Taken { file } = &db.tail
+        && db
+            .files
+            .iter()
+            .any(|f| &f.name == file && f.status < FileStatus::Uploaded)
+    {
+        return Some("upload of the tail-log backup".into());
+    }
+    if let Some(r) = &db.block_reason {
+        return Some(format!("the restore, which is blocked: {r}"));
+    }
+    let pending = db.pending();
+    let not_uploaded = pending
+        .iter()
+        .filter(|f| f.status < FileStatus::Uploaded)
+        .count();
+    if not_uploaded > 0 {
+        return Some(format!("upload of {}", files("", not_uploaded)));
+    }
+    if !pending.is_empty() {
+        return Some(format!("restore of {}", files("remaining ", pending.len())));
+    }
+    Some("completion".into())
+}
+
+/// `1 file`, `2 remaining files`.
+fn files(adjective: &str, n: usize) -> String {
+    let s = if n == 1 { "" } else { "s" };
+    format!("{n} {adjective}file{s}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backup::{BackupType, Lsn};
+    use crate::engine::state::BackupFile;
+
+    fn file(name: &str, t: BackupType, last: u32, status: FileStatus) -> BackupFile {
+        BackupFile {
+            name: name.into(),
+            backup_type: t,
+            first_lsn: Lsn::new(40, 1, 1),
+            last_lsn: Lsn::new(40, last, 1),
+            size: 10,
+            status,
+            uploaded_bytes: 0,
+            backup_start: None,
+        }
+    }
+
+    fn cutting_over(files: Vec<BackupFile>, tail: TailState) -> DatabaseState {
+        let mut db = DatabaseState::new("Sales");
+        db.files = files;
+        db.phase = Phase::CuttingOver;
+        db.tail = tail;
+        db
+    }
+
+    #[test]
+    fn what_a_cutover_waits_for_follows_its_steps() {
+        let none = StepsInFlight::default();
+        let full = file("full.bak", BackupType::Full, 5, FileStatus::Restored);
+        let mut db = cutting_over(vec![full.clone()], TailState::Undecided);
+        let stopping = StepsInFlight {
+            stopping_traffic: true,
+            ..none
+        };
+        assert_eq!(
+            waiting_for(&db, stopping).as_deref(),
+            Some("stop traffic on the source")
+        );
+        assert_eq!(waiting_for(&db, none).as_deref(), Some("tail-log backup"));
+        let awaited = StepsInFlight {
+            tail_awaited_in_folder: true,
+            ..none
+        };
+        assert_eq!(
+            waiting_for(&db, awaited).as_deref(),
+            Some("tail-log backup to land in the backup folder")
+        );
+
+        let taken = TailState::Taken {
+            file: "tail.trn".into(),
+        };
+        let log = file("log.trn", BackupType::Log, 7, FileStatus::Uploaded);
+        let tail = file("tail.trn", BackupType::Log, 9, FileStatus::Uploading);
+        db = cutting_over(vec![full.clone(), log.clone(), tail.clone()], taken.clone());
+        assert_eq!(
+            waiting_for(&db, none).as_deref(),
+            Some("upload of the tail-log backup")
+        );
+        db.files[2].status = FileStatus::Uploaded;
+        assert_eq!(
+            waiting_for(&db, none).as_deref(),
+            Some("restore of 2 remaining files")
+        );
+        db.files[1].status = FileStatus::Restored;
+        assert_eq!(
+            waiting_for(&db, none).as_deref(),
+            Some("restore of 1 remaining file")
+        );
+        db.files[2].status = FileStatus::Restored;
+        assert_eq!(waiting_for(&db, none).as_deref(), Some("completion"));
+        db.phase = Phase::Completing;
+        assert_eq!(waiting_for(&db, none).as_deref(), Some("completion"));
+        db.phase = Phase::Completed;
+        assert_eq!(waiting_for(&db, none), None);
+        db.phase = Phase::CatchingUp;
+        assert_eq!(waiting_for(&db, none), None, "not cutting over");
+    }
+}

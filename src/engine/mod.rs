@@ -5,6 +5,7 @@
 pub mod downtime;
 pub mod folder_scan;
 pub mod guard;
+pub mod liveness;
 pub mod lrs_limit;
 pub mod lrs_view;
 pub mod persist;

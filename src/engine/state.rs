@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::guard::{Refusal, may_complete};
 use super::snapshot::SourceAccess;
 use crate::backup::{BackupType, Lsn};
+use crate::catalog::plan::SkipReason;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Phase {
@@ -79,6 +80,55 @@ pub struct BackupFile {
     /// BackupStartDate from the header (server local time, ISO 8601), for data lag.
     #[serde(default)]
     pub backup_start: Option<String>,
+}
+
+/// A backup file in the folder that the restore plan leaves out (DMS's file status "Ignored"), and
+/// why: UIs list it so the operator sees every file was looked at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IgnoredFile {
+    /// File name in the folder (the first stripe's, for a striped set).
+    pub name: String,
+    pub backup_type: BackupType,
+    /// Why the plan leaves it out, in the operator's words.
+    pub reason: String,
+}
+
+impl IgnoredFile {
+    /// DMS's name for the status of a file the restore does not use.
+    pub const STATUS: &'static str = "Ignored";
+
+    pub fn new(name: &str, backup_type: BackupType, reason: SkipReason) -> Self {
+        IgnoredFile {
+            name: name.to_string(),
+            backup_type,
+            reason: ignored_because(reason).to_string(),
+        }
+    }
+}
+
+/// Why the restore plan leaves a backup out, as the file list says it.
+pub fn ignored_because(reason: SkipReason) -> &'static str {
+    match reason {
+        SkipReason::OlderFull => "an older full backup: the newest full is restored",
+        SkipReason::OlderDifferential => {
+            "an older differential: the newest differential of the same full is restored"
+        }
+        SkipReason::DifferentialOfAnotherBase => {
+            "a differential of another full backup than the one restored"
+        }
+        SkipReason::CoveredByRestoredBackups => {
+            "its log is already in the full or differential backup that is restored"
+        }
+        SkipReason::AfterGap => {
+            "after a gap in the log chain: restorable only once the missing log backup is in the folder"
+        }
+        SkipReason::MissingStripes => "a stripe of its backup set is missing from the folder",
+        SkipReason::Duplicate => "the same backup set as another file in the folder",
+        SkipReason::UnsupportedType => {
+            "a file, filegroup or partial backup, which the Log Replay Service does not restore"
+        }
+        SkipReason::NoFullBackup => "there is no full backup to restore it on",
+    }
 }
 
 /// What was decided about the tail of the log.
@@ -210,6 +260,9 @@ pub struct DatabaseState {
     /// What cutover left the source database as (None: cutover changed nothing on it).
     #[serde(default)]
     pub source_access: Option<SourceAccess>,
+    /// Backup files in the folder the restore plan leaves out, with why (DMS's "Ignored").
+    #[serde(default)]
+    pub ignored: Vec<IgnoredFile>,
 }
 
 impl DatabaseState {
@@ -230,6 +283,7 @@ impl DatabaseState {
             downtime_started_unix_ms: None,
             completed_unix_ms: None,
             source_access: None,
+            ignored: Vec::new(),
         }
     }
 
@@ -280,6 +334,17 @@ impl DatabaseState {
                 };
             }
         }
+    }
+
+    /// The source database is RESTORING after the tail-log backup this cutover took WITH NORECOVERY,
+    /// and that tail is still the newest backup of the plan: no more log can come, so it remains the
+    /// tail across an abandon and a second cutover (no stop traffic, no second tail).
+    pub fn tail_kept_by_source(&self) -> bool {
+        let TailState::Taken { file } = &self.tail else {
+            return false;
+        };
+        self.source_access == Some(SourceAccess::Restoring)
+            && self.newest().is_some_and(|n| &n.name == file)
     }
 
     fn file_mut(&mut self, name: &str) -> Option<&mut BackupFile> {
@@ -406,7 +471,9 @@ impl DatabaseState {
                     return Err(Refusal::FullNotRestored);
                 }
                 self.phase = Phase::CuttingOver;
-                self.tail = TailState::Undecided;
+                if !self.tail_kept_by_source() {
+                    self.tail = TailState::Undecided;
+                }
             }
             Command::TailTaken { file } => {
                 if self.phase != Phase::CuttingOver {
@@ -437,7 +504,11 @@ impl DatabaseState {
                 if !matches!(self.phase, Phase::CuttingOver) {
                     return Err(Refusal::WrongPhase(self.phase));
                 }
-                self.tail = TailState::Undecided;
+                // A tail taken WITH NORECOVERY stays the tail: the source, RESTORING, writes no more
+                // log, and a second cutover completes with it.
+                if !self.tail_kept_by_source() {
+                    self.tail = TailState::Undecided;
+                }
                 self.phase = Phase::CatchingUp;
             }
             Command::Cancel => {
@@ -502,5 +573,127 @@ impl DatabaseState {
         } else {
             Phase::CatchingUp
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, t: BackupType, first: u32, last: u32) -> BackupFile {
+        BackupFile {
+            name: name.into(),
+            backup_type: t,
+            first_lsn: Lsn::new(40, first, 1),
+            last_lsn: Lsn::new(40, last, 1),
+            size: 10,
+            status: FileStatus::Uploaded,
+            uploaded_bytes: 10,
+            backup_start: None,
+        }
+    }
+
+    fn restored_all(db: &mut DatabaseState) {
+        let files: Vec<(String, LrsFileStatus)> = db
+            .files
+            .iter()
+            .map(|f| (f.name.clone(), LrsFileStatus::Restored))
+            .collect();
+        let last = db.files.last().map(|f| f.name.clone());
+        db.apply(Event::Lrs(LrsStatus {
+            files,
+            last_restored_file: last,
+            currently_restoring: None,
+            block_reason: None,
+            completed: false,
+            failed: None,
+        }))
+        .expect("lrs");
+    }
+
+    /// Cut over up to a restored tail taken WITH NORECOVERY (the source RESTORING).
+    fn tail_restored() -> DatabaseState {
+        let mut db = DatabaseState::new("Sales");
+        db.apply(Event::FileArrived(file("full.bak", BackupType::Full, 1, 5)))
+            .expect("full");
+        db.apply(Event::FileArrived(file("log1.trn", BackupType::Log, 1, 9)))
+            .expect("log");
+        db.apply(Event::LrsStarted).expect("start");
+        restored_all(&mut db);
+        assert_eq!(db.phase, Phase::ReadyForCutover);
+        db.apply(Event::Command(Command::BeginCutover))
+            .expect("begin");
+        db.apply(Event::FileArrived(file("tail.trn", BackupType::Log, 9, 12)))
+            .expect("tail");
+        db.source_access = Some(SourceAccess::Restoring);
+        db.apply(Event::Command(Command::TailTaken {
+            file: "tail.trn".into(),
+        }))
+        .expect("tail taken");
+        restored_all(&mut db);
+        db
+    }
+
+    #[test]
+    fn a_tail_taken_with_norecovery_stays_the_tail_across_abandon_and_a_second_cutover() {
+        let mut db = tail_restored();
+        db.apply(Event::Command(Command::AbandonCutover))
+            .expect("abandon");
+        assert_eq!(db.phase, Phase::ReadyForCutover);
+        assert_eq!(
+            db.tail,
+            TailState::Taken {
+                file: "tail.trn".into()
+            }
+        );
+        db.apply(Event::Command(Command::BeginCutover))
+            .expect("begin again");
+        assert!(db.tail_kept_by_source());
+        let a = db
+            .apply(Event::Command(Command::Complete))
+            .expect("the guard allows completing with the restored tail");
+        assert_eq!(
+            a,
+            vec![Action::CompleteLrs {
+                last_backup_name: "tail.trn".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn without_a_restoring_source_an_abandon_forgets_the_tail() {
+        let mut db = tail_restored();
+        db.source_access = Some(SourceAccess::ReadOnly);
+        db.apply(Event::Command(Command::AbandonCutover))
+            .expect("abandon");
+        assert_eq!(db.tail, TailState::Undecided);
+        // And a newer log than the tail (the source was brought back and wrote more): not kept.
+        let mut db = tail_restored();
+        db.apply(Event::Command(Command::AbandonCutover))
+            .expect("abandon");
+        db.apply(Event::FileArrived(file(
+            "log2.trn",
+            BackupType::Log,
+            12,
+            15,
+        )))
+        .expect("log2");
+        db.apply(Event::Command(Command::BeginCutover))
+            .expect("begin");
+        assert_eq!(db.tail, TailState::Undecided);
+    }
+
+    #[test]
+    fn ignored_files_say_why_in_words() {
+        let f = IgnoredFile::new("old.bak", BackupType::Full, SkipReason::OlderFull);
+        assert!(f.reason.contains("newest full"), "{}", f.reason);
+        assert_eq!(IgnoredFile::STATUS, "Ignored");
+        let old: DatabaseState = serde_json::from_str(
+            r#"{"name":"a","phase":"CatchingUp","files":[],"lrs_started":true,
+                "block_reason":null,"last_restored_file":null,"currently_restoring":null,
+                "tail":"Undecided","error":null,"completed_with":null}"#,
+        )
+        .expect("a state file written before these fields still reads");
+        assert!(old.ignored.is_empty() && old.source_access.is_none());
     }
 }
