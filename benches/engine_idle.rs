@@ -162,6 +162,7 @@ fn write_database(root: &Path, d: usize, files: usize, aged: Duration) -> Persis
         traffic_stopped: None,
         files_at_cutover: None,
         tail_wait: false,
+        restore: None,
     }
 }
 

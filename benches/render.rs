@@ -15,6 +15,8 @@ fn main() {
         source_connected: true,
         target_connection: "Server=mi;Database={database}".to_string(),
         theme: Theme::default(),
+        stop_traffic: None,
+        local_offset: None,
     };
     let Ok(mut terminal) = Terminal::new(TestBackend::new(160, 48));
     let frames = 500;

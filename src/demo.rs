@@ -110,6 +110,46 @@ pub fn start_engine(
     selected: Option<&[String]>,
 ) -> Result<Demo, String> {
     let seeded = opts.backups.is_some();
+    let cfg = engine_config(opts, &sandbox, selected)?;
+    let names: Vec<String> = cfg.databases.iter().map(|d| d.name.clone()).collect();
+    let engine = crate::engine::runner::start(cfg)?;
+
+    // The source's backup job: a log backup of every online database every few seconds, until the
+    // tail-log backup leaves it restoring.
+    let writer = (!seeded).then(|| {
+        let sql = sandbox.sql.clone();
+        let every = Duration::from_millis(if opts.fast { 1500 } else { 5000 });
+        let names = names.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                for n in &names {
+                    if sql.database_state(n).as_deref() == Some("ONLINE") {
+                        let _ = sql.backup_now(n, true);
+                    }
+                }
+            }
+        })
+    });
+    Ok(Demo {
+        source_connected: !seeded,
+        sandbox,
+        engine,
+        databases: names,
+        writer,
+    })
+}
+
+/// The engine's configuration for the demo's activity on a started sandbox, for the `selected`
+/// databases (all when `None`).
+pub fn engine_config(
+    opts: &DemoOptions,
+    sandbox: &Sandbox,
+    selected: Option<&[String]>,
+) -> Result<EngineConfig, String> {
+    let seeded = opts.backups.is_some();
     let info = sandbox.info.clone();
 
     let databases: Vec<DatabaseConfig> = match &opts.backups {
@@ -232,33 +272,5 @@ pub fn start_engine(
         state_file: persist::state_path(&opts.state_dir, &opts.activity),
         retry_failed: false,
     };
-    let names: Vec<String> = cfg.databases.iter().map(|d| d.name.clone()).collect();
-    let engine = crate::engine::runner::start(cfg)?;
-
-    // The source's backup job: a log backup of every online database every few seconds, until the
-    // tail-log backup leaves it restoring.
-    let writer = (!seeded).then(|| {
-        let sql = sandbox.sql.clone();
-        let every = Duration::from_millis(if opts.fast { 1500 } else { 5000 });
-        let names = names.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                for n in &names {
-                    if sql.database_state(n).as_deref() == Some("ONLINE") {
-                        let _ = sql.backup_now(n, true);
-                    }
-                }
-            }
-        })
-    });
-    Ok(Demo {
-        source_connected: !seeded,
-        sandbox,
-        engine,
-        databases: names,
-        writer,
-    })
+    Ok(cfg)
 }

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod engine;
+pub mod private_files;
 pub mod sandbox;
 pub mod setup;
 pub mod source;

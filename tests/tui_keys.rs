@@ -13,6 +13,8 @@ fn ctx(source_connected: bool) -> TuiContext {
         source_connected,
         target_connection: "Server=mi;Database={database}".to_string(),
         theme: Theme::plain(),
+        stop_traffic: None,
+        local_offset: None,
     }
 }
 
@@ -88,17 +90,113 @@ fn c_opens_the_cutover_dialog_of_the_selected_database() {
 }
 
 #[test]
-fn begin_sends_begin_cutover_with_the_chosen_stop_traffic() {
+fn begin_stops_traffic_only_after_y_with_the_chosen_way() {
     let s = snap(&[("db1", Phase::ReadyForCutover)]);
     let c = ctx(true);
     let mut st = DashboardState::new();
     open_dialog(&mut st, &s, &c);
-    let sent = press(&mut st, &s, &c, &[ch('u'), key(KeyCode::Enter)]);
+    // Enter with a traffic stop chosen changes nothing yet: the statement is shown first.
+    assert!(press(&mut st, &s, &c, &[ch('u'), key(KeyCode::Enter)]).is_empty());
+    let Overlay::Cutover(d) = &st.overlay else {
+        panic!("dialog closed")
+    };
+    assert_eq!(d.pending, Some(cutover::tui::cutover::Pending::Begin));
+    // Any other key goes back without running anything.
+    assert!(press(&mut st, &s, &c, &[key(KeyCode::Enter)]).is_empty());
+    assert!(st.notice.as_deref().unwrap().contains("nothing was run"));
+    let sent = press(&mut st, &s, &c, &[key(KeyCode::Enter), ch('y')]);
     assert_eq!(
         sent,
         vec![EngineCommand::BeginCutover {
             database: "db1".into(),
             stop_traffic: Some(StopTraffic::RestrictedUser)
+        }]
+    );
+}
+
+#[test]
+fn the_configured_stop_traffic_is_preselected_and_none_means_none() {
+    let s = snap(&[("db1", Phase::ReadyForCutover)]);
+    // The configuration says none: Enter begins at once without touching the source.
+    let c = ctx(true);
+    let mut st = DashboardState::new();
+    open_dialog(&mut st, &s, &c);
+    assert_eq!(
+        press(&mut st, &s, &c, &[key(KeyCode::Enter)]),
+        vec![EngineCommand::BeginCutover {
+            database: "db1".into(),
+            stop_traffic: None
+        }]
+    );
+    // The configuration says restricted-user: preselected (not READ_ONLY), still confirmed.
+    let c = ctx(true).with_stop_traffic(Some(StopTraffic::RestrictedUser));
+    let mut st = DashboardState::new();
+    open_dialog(&mut st, &s, &c);
+    assert_eq!(
+        press(&mut st, &s, &c, &[key(KeyCode::Enter), ch('y')]),
+        vec![EngineCommand::BeginCutover {
+            database: "db1".into(),
+            stop_traffic: Some(StopTraffic::RestrictedUser)
+        }]
+    );
+}
+
+/// Defect 3: after a tail-log backup WITH NORECOVERY and an abandon, the source is RESTORING:
+/// Begin must not try to stop traffic (SQL Server refuses, error 5052) and `t` must not spin.
+#[test]
+fn a_restoring_source_offers_neither_stop_traffic_nor_a_new_tail() {
+    use cutover::engine::SourceAccess;
+    let c = ctx(true).with_stop_traffic(Some(StopTraffic::ReadOnly));
+    let mut s = snap(&[("db1", Phase::CatchingUp)]);
+    s.databases[0].source_access = Some(SourceAccess::Restoring);
+    let mut st = DashboardState::new();
+    open_dialog(&mut st, &s, &c);
+    assert_eq!(
+        press(&mut st, &s, &c, &[ch('s'), key(KeyCode::Enter)]),
+        vec![EngineCommand::BeginCutover {
+            database: "db1".into(),
+            stop_traffic: None
+        }],
+        "no ALTER DATABASE on a RESTORING database"
+    );
+    let mut s = snap(&[("db1", Phase::CuttingOver)]);
+    s.databases[0].source_access = Some(SourceAccess::Restoring);
+    assert!(press(&mut st, &s, &c, &[ch('t')]).is_empty());
+    assert!(st.notice.as_deref().unwrap().contains("RESTORING"));
+    let Overlay::Cutover(d) = &st.overlay else {
+        panic!("dialog closed")
+    };
+    assert_eq!(d.tail, None, "no spinner for a tail that cannot be taken");
+    assert_eq!(d.pending, None);
+    // The tail taken before is the last backup.
+    assert_eq!(
+        press(&mut st, &s, &c, &[ch('x'), ch('x')]),
+        vec![EngineCommand::ConfirmNoMoreBackups {
+            database: "db1".into()
+        }]
+    );
+}
+
+#[test]
+fn esc_after_a_norecovery_tail_asks_first() {
+    use cutover::engine::SourceAccess;
+    let c = ctx(true);
+    let mut s = cutting_over(None);
+    s.databases[0].source_access = Some(SourceAccess::Restoring);
+    let mut st = DashboardState::new();
+    open_dialog(&mut st, &s, &c);
+    assert!(press(&mut st, &s, &c, &[key(KeyCode::Esc)]).is_empty());
+    let Overlay::Cutover(d) = &st.overlay else {
+        panic!("Esc must not close the dialog at once")
+    };
+    assert_eq!(d.pending, Some(cutover::tui::cutover::Pending::Abandon));
+    // n: the cutover goes on.
+    assert!(press(&mut st, &s, &c, &[ch('n')]).is_empty());
+    assert!(matches!(st.overlay, Overlay::Cutover(_)));
+    assert_eq!(
+        press(&mut st, &s, &c, &[key(KeyCode::Esc), ch('y')]),
+        vec![EngineCommand::AbandonCutover {
+            database: "db1".into()
         }]
     );
 }
@@ -129,8 +227,12 @@ fn tail_keys_send_take_tail_and_confirm_no_more_backups_only_on_the_second_x() {
     let c = ctx(true);
     let mut st = DashboardState::new();
     open_dialog(&mut st, &s, &c);
+    assert!(
+        press(&mut st, &s, &c, &[ch('t')]).is_empty(),
+        "t shows the BACKUP LOG statement first"
+    );
     assert_eq!(
-        press(&mut st, &s, &c, &[ch('t')]),
+        press(&mut st, &s, &c, &[ch('y')]),
         vec![EngineCommand::TakeTail {
             database: "db1".into()
         }]
@@ -384,4 +486,79 @@ fn e_shows_only_the_selected_database_events_and_back() {
     assert!(!st.events_selected_only);
     assert_eq!(st.events(&s).len(), s.events.len());
     assert_eq!(st.events_database(&s), None);
+}
+
+/// Defect 6: a refusal shown before the name was typed must not stay on screen once Complete was
+/// sent and the database completed.
+#[test]
+fn complete_is_disabled_does_not_outlive_the_completion() {
+    let c = ctx(true);
+    let s = cutting_over(None);
+    let mut st = DashboardState::new();
+    open_dialog(&mut st, &s, &c);
+    press(&mut st, &s, &c, &[key(KeyCode::Enter)]);
+    assert!(
+        st.notice
+            .as_deref()
+            .unwrap()
+            .contains("Complete is disabled")
+    );
+    let mut keys = typed("db1");
+    keys.push(key(KeyCode::Enter));
+    assert_eq!(
+        press(&mut st, &s, &c, &keys),
+        vec![EngineCommand::Complete {
+            database: "db1".into()
+        }]
+    );
+    let done = snap(&[("db1", Phase::Completed)]);
+    press(&mut st, &done, &c, &[key(KeyCode::Esc)]);
+    assert_eq!(st.overlay, Overlay::None);
+    assert!(
+        !st.notice
+            .as_deref()
+            .unwrap_or_default()
+            .contains("Complete is disabled"),
+        "stale notice: {:?}",
+        st.notice
+    );
+}
+
+#[test]
+fn w_shows_the_backup_log_statement_to_run() {
+    let c = ctx(false);
+    let s = snap(&[("we]ird 'name", Phase::CuttingOver)]);
+    let mut st = DashboardState::new();
+    open_dialog(&mut st, &s, &c);
+    assert_eq!(
+        press(&mut st, &s, &c, &[ch('w')]),
+        vec![EngineCommand::WaitForTail {
+            database: "we]ird 'name".into()
+        }]
+    );
+    let Overlay::Cutover(d) = &st.overlay else {
+        panic!("dialog closed")
+    };
+    let sql = d.wait_statement.as_deref().unwrap();
+    assert!(
+        sql.starts_with(
+            "BACKUP LOG [we]]ird 'name] TO DISK = N'/backups/we]ird ''name/we_ird__name_TAIL_"
+        ),
+        "{sql}"
+    );
+    assert!(sql.ends_with(".trn' WITH NORECOVERY, CHECKSUM"), "{sql}");
+}
+
+#[test]
+fn once_every_database_is_finished_nothing_is_sent_but_quit() {
+    let c = ctx(true);
+    let s = snap(&[("db1", Phase::Completed), ("db2", Phase::Canceled)]);
+    let mut st = DashboardState::new();
+    assert!(press(&mut st, &s, &c, &[ch('p'), ch('r')]).is_empty());
+    assert!(st.notice.as_deref().unwrap().contains("All 2 finished"));
+    assert_eq!(
+        press(&mut st, &s, &c, &[ch('q'), ch('y')]),
+        vec![EngineCommand::Shutdown]
+    );
+    assert!(st.quit);
 }

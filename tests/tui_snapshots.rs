@@ -17,6 +17,8 @@ fn ctx(source_connected: bool) -> TuiContext {
         source_connected,
         target_connection: "Server=tcp:mi-contoso.abc123.database.windows.net,1433;Database={database};Authentication=Active Directory Default;Encrypt=True".to_string(),
         theme: Theme::default(),
+        stop_traffic: None,
+        local_offset: None,
     }
 }
 
@@ -216,4 +218,130 @@ fn dashboard_with_the_lrs_time_limit_near() {
         ..Default::default()
     };
     dash("dashboard_lrs_time_limit", &snap, &state, true);
+}
+
+/// Defect 1: once every database is finished the dashboard stays on this view (status, target,
+/// downtime, connection string per database); the clock shows local time and UTC.
+#[test]
+fn dashboard_all_completed() {
+    let snap = sample::migration(
+        ["Sales", "Inventory", "HR", "we]ird 'name"]
+            .iter()
+            .map(|n| sample::database(n, Phase::Completed, 3))
+            .collect(),
+    );
+    let mut c = ctx(true);
+    c.local_offset = time::UtcOffset::from_hms(1, 0, 0).ok();
+    check("dashboard_all_completed", |f| {
+        dashboard::render(f, &snap, &DashboardState::default(), &c)
+    });
+}
+
+/// Defect 5 and liveness: paused uploads show "paused" (no rate, no ETA); LRS reads failing show
+/// STALE in the header and why in the footer.
+#[test]
+fn dashboard_paused_and_stale() {
+    let mut snap = sample::migration(vec![
+        sample::database("db1", Phase::UploadingFullBackup, 4),
+        sample::database("db2", Phase::CatchingUp, 4),
+    ]);
+    snap.paused = true;
+    snap.stale = Some(
+        "restore status failed 3 times in a row since 01:01:00 (503 ServiceUnavailable); next try in 40s"
+            .to_string(),
+    );
+    snap.last_poll_unix = Some(sample::NOW - 125);
+    dash(
+        "dashboard_paused_and_stale",
+        &snap,
+        &DashboardState::default(),
+        true,
+    );
+}
+
+/// Defect 10: at 120x40 the detail takes the whole width under the list, so the chain shows file
+/// names whole (both LSNs); a name longer than its column ends with an ellipsis; the focused
+/// panel is marked without colour (NO_COLOR); queued files say Queued, files outside the restore
+/// plan Ignored, with why.
+#[test]
+fn dashboard_chain_at_120x40_without_colour() {
+    use cutover::engine::FileStatus;
+    let mut db = sample::database("we]ird 'name", Phase::CatchingUp, 5);
+    let n = db.state.files.len();
+    db.state.files[n - 1].uploaded_bytes = 0; // uploading, no byte sent yet: queued
+    db.state.files[0].status = FileStatus::Skipped;
+    db.state.files[1].name = format!(
+        "{}_with_a_very_long_suffix_{}",
+        db.state.files[1].name,
+        "x".repeat(60)
+    );
+    let snap = sample::migration(vec![db]);
+    let c = TuiContext {
+        theme: Theme::plain(),
+        ..ctx(true)
+    };
+    let state = DashboardState {
+        focus: cutover::tui::dashboard::Focus::Chain,
+        ..Default::default()
+    };
+    for (w, h) in [(120, 40), (80, 24)] {
+        let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+        terminal
+            .draw(|f| dashboard::render(f, &snap, &state, &c))
+            .unwrap();
+        insta::assert_snapshot!(
+            format!("dashboard_chain_no_color_{w}x{h}"),
+            terminal.backend()
+        );
+    }
+}
+
+/// Enter with a traffic stop chosen shows the exact statement; `y` runs it.
+#[test]
+fn cutover_begin_shows_the_statement() {
+    let db = sample::database("db1", Phase::ReadyForCutover, 6);
+    let (snap, state) = with_dialog(db, true, |d| {
+        d.stop = cutover::tui::cutover::StopChoice::Stop(
+            cutover::source::tail::StopTraffic::RestrictedUser,
+        );
+        d.pending = Some(cutover::tui::cutover::Pending::Begin);
+    });
+    dash("cutover_2b_begin_statement", &snap, &state, true);
+}
+
+/// `t` shows the BACKUP LOG ... WITH NORECOVERY statement before taking it.
+#[test]
+fn cutover_take_tail_shows_the_statement() {
+    let mut db = sample::database("db1", Phase::CuttingOver, 6);
+    db.source_access = Some(cutover::engine::SourceAccess::ReadOnly);
+    let (snap, state) = with_dialog(db, true, |d| {
+        d.pending = Some(cutover::tui::cutover::Pending::TakeTail)
+    });
+    dash("cutover_3d_take_tail_statement", &snap, &state, true);
+}
+
+/// Defect 3: begun again after a NORECOVERY tail and an abandon: the source is RESTORING, so no
+/// traffic stop is claimed, `t` is unavailable and `x` says the earlier tail is the last backup.
+#[test]
+fn cutover_with_the_source_restoring() {
+    let mut db = sample::database("db1", Phase::CuttingOver, 6);
+    db.source_access = Some(cutover::engine::SourceAccess::Restoring);
+    db.traffic_stopped = Some(cutover::source::tail::StopTraffic::ReadOnly);
+    let (snap, state) = with_dialog(db, true, |_| {});
+    dash("cutover_3e_source_restoring", &snap, &state, true);
+}
+
+/// Esc after a tail-log backup WITH NORECOVERY asks first and shows RESTORE ... WITH RECOVERY.
+#[test]
+fn cutover_abandon_after_a_norecovery_tail() {
+    let mut db = sample::database("db1", Phase::CuttingOver, 6);
+    db.source_access = Some(cutover::engine::SourceAccess::Restoring);
+    db.state.tail = TailState::Taken {
+        file: db.state.files.last().unwrap().name.clone(),
+    };
+    db.cutover_refusal = None;
+    let (snap, state) = with_dialog(db, true, |d| {
+        d.pending = Some(cutover::tui::cutover::Pending::Abandon)
+    });
+    dash("cutover_4b_abandon_confirmation", &snap, &state, true);
 }

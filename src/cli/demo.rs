@@ -220,6 +220,7 @@ async fn interactive(mut opts: DemoOptions) -> i32 {
             "Server={}.sandbox (the sandbox's managed instance); Database={{database}}",
             info.managed_instance
         ),
-    );
+    )
+    .with_stop_traffic(opts.stop_traffic);
     super::wizard::dashboard(guard, ctx, &mut d.engine, &opts.state_dir).await
 }

@@ -109,6 +109,7 @@ async fn interactive(mut state: WizardState, state_dir: Option<PathBuf>) -> i32 
         tracing::warn!("{w}");
     }
     let source_connected = cfg.source.is_some();
+    let stop_traffic = cfg.stop_traffic;
     let mut engine = match crate::engine::runner::start(cfg) {
         Ok(h) => h,
         Err(e) => {
@@ -123,7 +124,8 @@ async fn interactive(mut state: WizardState, state_dir: Option<PathBuf>) -> i32 
             "Server=tcp:{}.<dns-zone>.database.windows.net,1433;Database={{database}} (the host name is on the managed instance's Overview page)",
             values.target.managed_instance
         ),
-    );
+    )
+    .with_stop_traffic(stop_traffic);
     let code = dashboard(guard, ctx, &mut engine, &dir).await;
     for w in &warnings {
         eprintln!("warning: {w}");
@@ -152,27 +154,27 @@ pub(super) async fn dashboard(
     .await;
     let _ = engine.commands.send(EngineCommand::Shutdown);
     let result = (&mut engine.task).await;
+    // The terminal leaves the alternate screen first: the summary stays readable after exit.
     drop(guard);
+    let last = engine.snapshots.borrow().clone();
+    super::headless::print_summary(&last, false);
+    let engine_error = match result {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(e) => Some(e.to_string()),
+    };
+    if let Some(e) = &engine_error {
+        eprintln!("error: the migration engine stopped: {e}");
+    }
+    if !crate::tui::dashboard::live::finished(&last) {
+        println!(
+            "the migration state is kept in {}: run the same command again to re-attach",
+            state_dir.display()
+        );
+    }
     match exit {
-        Ok(DashboardExit::Quit) => {
-            let s = engine.snapshots.borrow().clone();
-            for db in &s.databases {
-                println!("{:<24} {:?}", db.state.name, db.state.phase);
-            }
-            println!("the migration state is kept in {}", state_dir.display());
-            0
-        }
-        Ok(DashboardExit::EngineStopped) => match result {
-            Ok(Ok(())) => 0,
-            Ok(Err(e)) => {
-                eprintln!("error: the migration engine stopped: {e}");
-                1
-            }
-            Err(e) => {
-                eprintln!("error: the migration engine stopped: {e}");
-                1
-            }
-        },
+        Ok(DashboardExit::Quit) if engine_error.is_none() => 0,
+        Ok(_) => 1,
         Err(e) => {
             eprintln!("error: terminal: {e}");
             1

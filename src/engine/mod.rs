@@ -5,10 +5,11 @@
 pub mod downtime;
 pub mod folder_scan;
 pub mod guard;
-pub mod liveness;
+pub mod lock;
 pub mod lrs_limit;
 pub mod lrs_view;
 pub mod persist;
+pub mod reattach;
 pub mod runner;
 pub mod snapshot;
 pub mod state;

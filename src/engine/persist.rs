@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::reattach::RestoreIdentity;
 use super::state::DatabaseState;
 use crate::source::tail::StopTraffic;
 
@@ -27,6 +28,9 @@ pub struct PersistedDatabase {
     /// The operator said they take the tail-log backup: the next log after `files_at_cutover` is it.
     #[serde(default)]
     pub tail_wait: bool,
+    /// The restore this activity started on the managed instance (re-attach goes only to it).
+    #[serde(default)]
+    pub restore: Option<RestoreIdentity>,
 }
 
 /// The whole activity.
@@ -208,20 +212,67 @@ pub fn save_database(path: &Path, db: &PersistedDatabase) -> Result<(), String> 
     )
 }
 
-/// Writes atomically: a crash leaves either the old or the new file, never half of one.
+/// Writes atomically: a crash leaves either the old or the new file, never half of one. The
+/// temporary file is unique per writer (process and call), so two writers never write into one
+/// temporary file; files are private (0600, folders 0700 on Unix). A failed write leaves the previous
+/// file as it was, and the error says so.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("{}: cannot create the state folder: {e}", dir.display()))?;
-    let tmp = path.with_extension("json.tmp");
+    crate::private_files::create_dir_all(dir).map_err(|e| {
+        format!(
+            "{}: cannot create the state folder: {e}; choose a folder you can write (--state-dir or [migration] state_dir)",
+            dir.display()
+        )
+    })?;
+    let tmp = temporary_path(path);
     let write = || -> std::io::Result<()> {
         use std::io::Write;
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = crate::private_files::create(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     };
-    write().map_err(|e| format!("{}: cannot write the state file: {e}", path.display()))
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!(
+            "{}: cannot write the state file: {e}; the previous state is kept as it was. Free space in (or fix the permissions of) {}, then run the same command again to resume",
+            path.display(),
+            dir.display()
+        )
+    })
+}
+
+/// `<file>.<pid>-<n>.tmp`: unique per process and per write.
+fn temporary_path(path: &Path) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{}-{n}.tmp", std::process::id()));
+    path.with_file_name(name)
+}
+
+/// Removes the temporary files a killed writer left beside the activity's files (call it holding
+/// the activity's lock: no other writer runs then).
+pub fn remove_stale_temporaries(path: &Path) {
+    let stem = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let beside = path.parent().map(|d| (d.to_path_buf(), Some(stem)));
+    let inside = Some((databases_dir(path), None));
+    for (dir, prefix) in [beside, inside].into_iter().flatten() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let ours = prefix.as_deref().is_none_or(|p| name.starts_with(p));
+            if ours && name.ends_with(".tmp") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -243,6 +294,7 @@ mod tests {
                 traffic_stopped: None,
                 files_at_cutover: None,
                 tail_wait: false,
+                restore: None,
             }],
         };
         save(&p, &a).unwrap();
@@ -254,7 +306,12 @@ mod tests {
         a.databases.clear();
         save(&p, &a).unwrap();
         assert_eq!(load(&p).unwrap(), Some(a));
-        assert!(!p.with_extension("json.tmp").exists());
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "no temporary file left: {left:?}");
         std::fs::write(&p, b"{not json").unwrap();
         assert!(load(&p).unwrap_err().contains("damaged"));
     }
@@ -266,6 +323,7 @@ mod tests {
             traffic_stopped: None,
             files_at_cutover: None,
             tail_wait: false,
+            restore: None,
         }
     }
 
@@ -293,6 +351,64 @@ mod tests {
             .map(|d| d.state.name.as_str())
             .collect();
         assert_eq!(names, ["a b", "we]ird 'name"]);
+    }
+
+    #[test]
+    fn every_write_has_its_own_temporary_file_and_a_killed_writer_s_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = state_path(dir.path(), "x");
+        let (a, b) = (temporary_path(&p), temporary_path(&p));
+        assert_ne!(a, b);
+        assert!(a.to_string_lossy().contains(&std::process::id().to_string()));
+        // Temporaries left by a killed writer, beside the index and in the databases' folder; the
+        // files of another activity in the same folder are not touched.
+        std::fs::create_dir_all(databases_dir(&p)).unwrap();
+        std::fs::write(&a, b"half").unwrap();
+        std::fs::write(databases_dir(&p).join("Sales-1.json.77-0.tmp"), b"half").unwrap();
+        let other = dir.path().join("y.json.77-0.tmp");
+        std::fs::write(&other, b"another activity's").unwrap();
+        remove_stale_temporaries(&p);
+        assert!(!a.exists());
+        assert_eq!(std::fs::read_dir(databases_dir(&p)).unwrap().count(), 0);
+        assert!(other.exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn state_files_are_0600_and_a_new_state_folder_0700() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = state_path(&dir.path().join("state"), "x");
+        let a = PersistedActivity {
+            version: VERSION,
+            activity: "x".into(),
+            databases: vec![db("Sales")],
+        };
+        save(&p, &a).unwrap();
+        let mode = crate::private_files::mode;
+        assert_eq!(mode(&p), 0o600);
+        assert_eq!(mode(&databases_dir(&p).join(database_file("Sales"))), 0o600);
+        assert_eq!(mode(&dir.path().join("state")), 0o700);
+        assert_eq!(mode(&databases_dir(&p)), 0o700);
+    }
+
+    #[test]
+    fn a_failed_write_keeps_the_previous_state_and_says_so() {
+        // The temporary file cannot be created (its name is too long for the file system, which
+        // fails even for root, like a full disk would): the state file is left as it was.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(format!("{}.json", "a".repeat(245)));
+        std::fs::write(&p, b"previous").unwrap();
+        let e = write_atomic(&p, b"next").unwrap_err();
+        assert!(e.contains("cannot write the state file"), "{e}");
+        assert!(e.contains("previous state is kept"), "{e}");
+        assert!(e.contains(&dir.path().display().to_string()), "{e}");
+        assert_eq!(std::fs::read(&p).unwrap(), b"previous");
+        // A state folder that cannot exist (under a regular file) names the folder and the fix.
+        let file = dir.path().join("plain-file");
+        std::fs::write(&file, b"").unwrap();
+        let e = save_index(&state_path(&file.join("state"), "x"), "x", &[]).unwrap_err();
+        assert!(e.contains("cannot create the state folder"), "{e}");
+        assert!(e.contains("--state-dir"), "{e}");
     }
 
     #[test]

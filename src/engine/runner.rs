@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::lrs_view::lrs_status;
 use super::persist::{self, PersistedDatabase};
+use super::reattach::{self, RestoreIdentity};
 use super::snapshot::{DatabaseSnapshot, EngineCommand, EventLine, MigrationSnapshot, TailMode};
 use super::state::{
     Action, BackupFile, Command, DatabaseState, Event, FileStatus, Phase, TailState,
@@ -91,7 +92,9 @@ enum Msg {
     },
     LrsStarted {
         db: usize,
-        result: Result<(), String>,
+        /// The restore started (or the one this activity started before a restart, taken up); on
+        /// failure or refusal, the whole message.
+        result: Result<reattach::Started, reattach::NotStarted>,
     },
     LrsPolled {
         db: usize,
@@ -109,6 +112,11 @@ enum Msg {
         stopped: bool,
         result: Result<(), String>,
     },
+    /// What the database's target on the instance holds, checked at the start.
+    TargetChecked {
+        db: usize,
+        verdict: reattach::Verdict,
+    },
     TailTaken {
         db: usize,
         /// The SQL Server error number (927: already restoring) and message on failure.
@@ -125,7 +133,8 @@ impl Msg {
             | Msg::LrsPolled { db, .. }
             | Msg::CompleteSent { db, .. }
             | Msg::Traffic { db, .. }
-            | Msg::TailTaken { db, .. } => *db,
+            | Msg::TailTaken { db, .. }
+            | Msg::TargetChecked { db, .. } => *db,
         }
     }
 }
@@ -190,6 +199,10 @@ struct RunDb {
     unsaved: bool,
     /// What was last written, in brief (a field changed outside a state transition is seen too).
     saved: Option<SavedBrief>,
+    /// The restore this activity started (or is starting) on the managed instance.
+    restore: Option<RestoreIdentity>,
+    /// The target was checked for a restore this activity did not start: uploads may begin.
+    target_checked: bool,
 }
 
 /// The parts of a database's persisted record that change without a state transition.
@@ -199,6 +212,7 @@ struct SavedBrief {
     traffic_stopped: Option<StopTraffic>,
     files_at_cutover: Option<usize>,
     tail_wait: bool,
+    restore: Option<RestoreIdentity>,
 }
 
 impl RunDb {
@@ -209,7 +223,10 @@ impl RunDb {
 
 /// Starts the engine task in the current runtime. A state file of the same activity is re-attached:
 /// uploaded files are not sent again, partial ones resume, LRS status is read again.
+/// One process owns an activity: a second one is refused with who holds it (see [`super::lock`]).
 pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
+    let lock = super::lock::acquire(&cfg.state_file, &cfg.activity)?;
+    persist::remove_stale_temporaries(&cfg.state_file);
     let previous = persist::load(&cfg.state_file)?;
     let now = Instant::now();
     let mut dbs = Vec::new();
@@ -220,6 +237,7 @@ pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
             .as_ref()
             .and_then(|p| p.databases.iter().find(|x| x.state.name == d.name));
         let tail_wait = saved.is_some_and(|s| s.tail_wait);
+        let restore = saved.and_then(|s| s.restore.clone());
         let (state, layout, traffic_stopped, files_at_cutover) = match saved {
             Some(s) => {
                 let mut st = s.state.clone();
@@ -259,6 +277,8 @@ pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
             traffic_tried: traffic_stopped.is_some(),
             tail_detect: false,
             tail_wait,
+            target_checked: false,
+            restore,
             uploading: HashSet::new(),
             last_poll: None,
             poll_failures: 0,
@@ -273,6 +293,7 @@ pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (log_tx, log_rx) = mpsc::unbounded_channel();
     let mut engine = Engine {
+        _lock: lock,
         log_tx,
         cfg,
         dbs,
@@ -300,6 +321,8 @@ pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
 }
 
 struct Engine {
+    /// The activity's ownership, held until the engine task ends.
+    _lock: super::lock::ActivityLock,
     log_tx: mpsc::UnboundedSender<EventLine>,
     cfg: EngineConfig,
     dbs: Vec<RunDb>,
@@ -377,6 +400,9 @@ impl Engine {
                     "info",
                     "re-attached: reading the restore status again",
                 );
+            }
+            if !self.dbs[i].state.phase.is_final() {
+                self.check_target(i, &tx);
             }
         }
         loop {
@@ -461,10 +487,54 @@ impl Engine {
         }
     }
 
+    /// Checks in the background what the database's target holds (see [`reattach::check_target`]);
+    /// a database not yet started uploads nothing until the answer. A re-attached one goes on
+    /// meanwhile: its restore reads its own folder.
+    fn check_target(&mut self, i: usize, tx: &mpsc::UnboundedSender<Msg>) {
+        let d = &mut self.dbs[i];
+        d.target_checked = d.state.lrs_started;
+        let (lrs, tx) = (self.cfg.lrs.clone(), tx.clone());
+        let (activity, target) = (self.cfg.activity.clone(), d.cfg.target_name.clone());
+        let (identity, started) = (d.restore.clone(), d.state.lrs_started);
+        tokio::spawn(async move {
+            let verdict = reattach::check_target(&lrs, &activity, &target, identity, started).await;
+            let _ = tx.send(Msg::TargetChecked { db: i, verdict });
+        });
+    }
+
+    fn on_target_checked(
+        &mut self,
+        i: usize,
+        verdict: reattach::Verdict,
+        tx: &mpsc::UnboundedSender<Msg>,
+    ) {
+        let name = self.dbs[i].cfg.name.clone();
+        match verdict {
+            reattach::Verdict::Clear => {
+                self.dbs[i].target_checked = true;
+                self.drive_due = true;
+            }
+            reattach::Verdict::Gone(reason) => {
+                if !self.dbs[i].state.phase.is_final() {
+                    self.apply(i, Event::RestoreGone { reason }, tx);
+                }
+            }
+            reattach::Verdict::Refuse(reason) => {
+                let d = &mut self.dbs[i].state;
+                d.phase = Phase::Failed;
+                d.error = Some(reason.clone());
+                self.log(Some(&name), "error", reason);
+            }
+        }
+    }
+
     /// Retries a failed database; after a vanished restore, LRS is started again from scratch.
     fn retry(&mut self, i: usize, tx: &mpsc::UnboundedSender<Msg>) {
         let gone = self.dbs[i].state.restore_gone;
         self.apply(i, Event::Command(Command::Retry), tx);
+        if !self.dbs[i].target_checked {
+            self.check_target(i, tx);
+        }
         let d = &mut self.dbs[i];
         if gone && !d.state.restore_gone {
             d.polls_not_found = 0;
@@ -502,6 +572,7 @@ impl Engine {
                 traffic_stopped: d.traffic_stopped,
                 files_at_cutover: d.files_at_cutover,
                 tail_wait: d.tail_wait,
+                restore: d.restore.clone(),
             };
             if !d.unsaved && d.saved.as_ref() == Some(&brief) {
                 continue;
@@ -514,6 +585,7 @@ impl Engine {
                     traffic_stopped: d.traffic_stopped,
                     files_at_cutover: d.files_at_cutover,
                     tail_wait: d.tail_wait,
+                    restore: d.restore.clone(),
                 },
             )?;
             d.unsaved = false;
@@ -650,35 +722,46 @@ impl Engine {
                 if d.lrs_busy || d.state.lrs_started {
                     return;
                 }
-                d.lrs_busy = true;
+                let storage_uri = format!(
+                    "{}/{}",
+                    self.cfg.container_url.trim_end_matches('/'),
+                    d.blob_folder()
+                );
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                let want =
+                    RestoreIdentity::requested(&self.cfg.activity, &target, &storage_uri, now);
+                let prior = d.restore.replace(want.clone());
+                let our_files: Vec<String> = d
+                    .layout
+                    .entries()
+                    .into_iter()
+                    .filter_map(|(_, b)| b.split_once('/').map(|(_, f)| f.to_string()))
+                    .chain(d.state.files.iter().map(|f| f.name.clone()))
+                    .collect();
+                d.unsaved = true;
+                // Recorded before the start is sent: a crash in between still knows that the
+                // restore found on the instance is this activity's own.
+                if let Err(e) = self.save() {
+                    let d = &mut self.dbs[i];
+                    d.restore = prior;
+                    let name = d.cfg.name.clone();
+                    self.log(
+                        Some(&name),
+                        "error",
+                        format!("the Log Replay Service is not started: {e}"),
+                    );
+                    return;
+                }
+                self.dbs[i].lrs_busy = true;
                 let req = StartRequest {
                     location: self.cfg.location.clone(),
-                    storage_uri: format!(
-                        "{}/{}",
-                        self.cfg.container_url.trim_end_matches('/'),
-                        d.blob_folder()
-                    ),
+                    storage_uri,
                     access: self.cfg.lrs_access.clone(),
                     collation: self.cfg.collation.clone(),
                     last_backup_name: None,
                 };
                 tokio::spawn(async move {
-                    // A restore already running for this database (a restart after the start call)
-                    // is re-attached, not started twice.
-                    if let Ok(det) = lrs.status(&target).await
-                        && det.is_lrs()
-                    {
-                        let _ = tx.send(Msg::LrsStarted {
-                            db: i,
-                            result: Ok(()),
-                        });
-                        return;
-                    }
-                    let result = lrs
-                        .start(&target, &req)
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| e.to_string());
+                    let result = reattach::start_or_adopt(&lrs, &req, prior, want, &our_files).await;
                     let _ = tx.send(Msg::LrsStarted { db: i, result });
                 });
             }
@@ -787,25 +870,31 @@ impl Engine {
                 }
                 self.apply(db, ev, tx);
             }
+            Msg::TargetChecked { db, verdict } => self.on_target_checked(db, verdict, tx),
             Msg::LrsStarted { db, result } => {
                 self.dbs[db].lrs_busy = false;
                 let name = self.dbs[db].cfg.name.clone();
                 match result {
-                    Ok(()) => {
-                        self.log(Some(&name), "info", "Log Replay Service restore started");
-                        self.dbs[db].state.lrs_started_unix =
-                            Some(time::OffsetDateTime::now_utc().unix_timestamp());
+                    Ok(started) => {
+                        let id = started.identity;
+                        let message = if started.adopted {
+                            "re-attached to the Log Replay Service restore this activity started before the restart"
+                        } else {
+                            "Log Replay Service restore started"
+                        };
+                        self.log(Some(&name), "info", message);
+                        self.dbs[db].state.lrs_started_unix = id
+                            .accepted_unix
+                            .or(Some(time::OffsetDateTime::now_utc().unix_timestamp()));
+                        self.dbs[db].restore = Some(id);
                         self.apply(db, Event::LrsStarted, tx);
                     }
                     Err(e) => {
+                        self.dbs[db].restore = e.keep;
                         let d = &mut self.dbs[db].state;
                         d.phase = Phase::Failed;
-                        d.error = Some(format!("starting the Log Replay Service failed: {e}"));
-                        self.log(
-                            Some(&name),
-                            "error",
-                            format!("starting the Log Replay Service failed: {e}"),
-                        );
+                        d.error = Some(e.message.clone());
+                        self.log(Some(&name), "error", e.message);
                     }
                 }
             }
@@ -1275,7 +1364,7 @@ impl Engine {
             ) {
                 continue;
             }
-            if !self.paused {
+            if !self.paused && self.dbs[i].target_checked {
                 self.start_uploads(i, tx);
             }
             // A full already uploaded but LRS not started (a restart between the two): start it.

@@ -49,6 +49,8 @@ struct Job {
     job: RestoreJob,
     /// When the start was accepted (the job limit counts from it).
     started: std::time::Instant,
+    /// The database's `creationDate` (what tells this restore from a later one of the same name).
+    created: OffsetDateTime,
     container: String,
     folder: String,
     /// The storage cannot be read (managed identity without a role, unreachable host).
@@ -499,6 +501,7 @@ async fn put_db(
         ));
     }
     let key = p.db.to_lowercase();
+    let created = OffsetDateTime::now_utc();
     {
         let Ok(mut jobs) = s.jobs.lock() else {
             return err(
@@ -529,6 +532,7 @@ async fn put_db(
             Job {
                 job: RestoreJob::new(&p.db, &collation, if auto { last } else { None }),
                 started: std::time::Instant::now(),
+                created,
                 container,
                 folder,
                 storage_block,
@@ -540,7 +544,7 @@ async fn put_db(
         "name": p.db,
         "type": "Microsoft.Sql/managedInstances/databases",
         "location": cfg.location,
-        "properties": {"collation": collation, "status": "Restoring", "creationDate": iso(OffsetDateTime::now_utc())},
+        "properties": {"collation": collation, "status": "Restoring", "creationDate": iso(created)},
     });
     s.accepted(StatusCode::CREATED, &p.db, "start", &api, body)
 }
@@ -570,7 +574,7 @@ async fn get_db(
                 _ => "Restoring",
             };
             Json(json!({"name": j.job.db, "type": "Microsoft.Sql/managedInstances/databases", "location": cfg.location,
-                "properties": {"collation": j.job.collation, "status": status}}))
+                "properties": {"collation": j.job.collation, "status": status, "creationDate": iso(j.created)}}))
             .into_response()
         }
         None => err(

@@ -342,6 +342,16 @@ impl LrsClient {
 
     /// Starts a continuous-mode (or autocomplete) LRS restore of `db`.
     pub async fn start(&self, db: &str, req: &StartRequest) -> Result<Value, LrsError> {
+        self.start_identified(db, req).await.map(|(_, v)| v)
+    }
+
+    /// [`LrsClient::start`], also returning what identifies the restore LRS accepted: the
+    /// operation id (from the `Azure-AsyncOperation` URL) and the database's `creationDate`.
+    pub async fn start_identified(
+        &self,
+        db: &str,
+        req: &StartRequest,
+    ) -> Result<(StartedRestore, Value), LrsError> {
         if let Some(n) = &req.last_backup_name {
             if n.contains('\n') || n.contains('\r') {
                 return Err(LrsError::Refused(
@@ -372,7 +382,31 @@ impl LrsClient {
         let (st, h, v) = self
             .call("start", db, reqwest::Method::PUT, &url, Some(&body))
             .await?;
-        self.follow("start", db, st, &h, v).await
+        let started = StartedRestore {
+            operation_id: h
+                .get("azure-asyncoperation")
+                .and_then(|v| v.to_str().ok())
+                .and_then(operation_id),
+            creation_date: creation_date(&v),
+        };
+        let v = self.follow("start", db, st, &h, v).await?;
+        Ok((started, v))
+    }
+
+    /// The managed database named `db` (`None`: the instance has none of that name).
+    pub async fn database(&self, db: &str) -> Result<Option<ManagedDatabase>, LrsError> {
+        let url = format!("{}?api-version={API_VERSION}", self.database_url(db));
+        match self.call("get", db, reqwest::Method::GET, &url, None).await {
+            Ok((_st, _h, v)) => Ok(Some(ManagedDatabase {
+                status: v
+                    .pointer("/properties/status")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                creation_date: creation_date(&v),
+            })),
+            Err(e) if e.http_status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// The restore's progress.
@@ -428,6 +462,44 @@ impl LrsClient {
             .await?;
         self.follow("cancel", db, st, &h, v).await.map(|_| ())
     }
+}
+
+/// What identifies a restore LRS accepted (ARM gives no restore id: the operation id of the start
+/// and the database's creation date are what there is).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StartedRestore {
+    pub operation_id: Option<String>,
+    pub creation_date: Option<String>,
+}
+
+/// A managed database as ARM describes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ManagedDatabase {
+    /// Online, Restoring, Inaccessible, ...
+    pub status: Option<String>,
+    pub creation_date: Option<String>,
+}
+
+fn creation_date(v: &Value) -> Option<String> {
+    v.pointer("/properties/creationDate")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// The last path segment of an `Azure-AsyncOperation` URL: the operation's id.
+fn operation_id(url: &str) -> Option<String> {
+    let path = url.split('?').next()?;
+    path.rsplit('/')
+        .next()
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// A name as one URL path segment (percent-encoded, spaces as %20).
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }
 
 fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {

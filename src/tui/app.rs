@@ -1,7 +1,12 @@
 //! The event loops. One `select!` over terminal input, engine snapshots (or wizard job
 //! notifications), a frame deadline and a spinner tick that runs only while something animates.
 //! Drawing happens only when something changed (key, resize, new snapshot generation, tick), at
-//! most [`MAX_FPS`] times a second.
+//! most [`MAX_FPS`] times a second. The dashboard also has a clock that ticks once a second and
+//! redraws only the header line (clock, "LRS polled 4 s ago", elapsed), or the whole screen while
+//! a downtime is counting on it.
+//!
+//! When the engine stops because every database is finished (Completed or Canceled), the dashboard
+//! stays open on the "All N completed" view until the operator quits.
 //!
 //! ```text
 //! let mut guard = TerminalGuard::enter()?;
@@ -20,11 +25,13 @@ use std::time::Duration;
 
 use crossterm::event::{Event, EventStream};
 use futures::StreamExt;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
 use tokio::sync::{mpsc, watch};
-use tokio::time::{Instant, interval, sleep_until};
+use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until};
 
 use super::context::TuiContext;
-use super::dashboard::{self, DashboardState};
+use super::dashboard::{self, DashboardState, header, live};
 use super::terminal::TerminalGuard;
 use super::theme::Theme;
 use super::wizard::{
@@ -36,14 +43,49 @@ use crate::engine::{EngineCommand, MigrationSnapshot};
 pub const MAX_FPS: u64 = 20;
 const FRAME: Duration = Duration::from_millis(1000 / MAX_FPS);
 const SPIN: Duration = Duration::from_millis(120);
+const CLOCK: Duration = Duration::from_secs(1);
 
 /// Why the dashboard returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DashboardExit {
     /// The operator confirmed quitting (`EngineCommand::Shutdown` was sent).
     Quit,
-    /// The engine dropped its snapshot sender or its command receiver (it stopped or panicked).
+    /// The engine dropped its snapshot sender or its command receiver (it stopped or panicked)
+    /// before every database was finished.
     EngineStopped,
+}
+
+fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Redraws only the header line on top of the last full frame (`last`): the diff written to the
+/// terminal is the few cells of the clock. Does nothing when there is no frame to draw on, or
+/// when the terminal's size moved (the full redraw that follows the resize does it).
+fn redraw_header(
+    guard: &mut TerminalGuard,
+    last: &mut Option<Buffer>,
+    snap: &MigrationSnapshot,
+    state: &DashboardState,
+    ctx: &TuiContext,
+) -> io::Result<()> {
+    let Some(frame) = last.as_mut() else {
+        return Ok(());
+    };
+    let area = frame.area;
+    if super::small::too_small(area) {
+        return Ok(());
+    }
+    header::render_into(frame, Rect { height: 1, ..area }, snap, state.now_unix, ctx);
+    let terminal = guard.terminal();
+    let current = terminal.current_buffer_mut();
+    if current.area != area {
+        return Ok(());
+    }
+    current.clone_from(frame);
+    terminal.flush()?;
+    terminal.swap_buffers();
+    ratatui::backend::Backend::flush(terminal.backend_mut())
 }
 
 /// Redraw pacing: dirty flag + frame budget.
@@ -93,15 +135,23 @@ pub async fn run_dashboard(
 ) -> io::Result<DashboardExit> {
     let mut input = EventStream::new();
     let mut state = DashboardState::new();
+    state.now_unix = unix_now();
     let mut pacer = Pacer::new();
     let mut seen = snapshots.borrow_and_update().generation;
     let mut spin = interval(SPIN);
+    let mut clock = interval(CLOCK);
+    clock.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    // The last full frame, for the clock's header-only redraws.
+    let mut last_frame: Option<Buffer> = None;
+    // The engine stopped after every database finished: the dashboard stays, no more snapshots.
+    let mut engine_done = false;
     loop {
         if pacer.ready() {
             let snap = snapshots.borrow();
-            guard
+            let frame = guard
                 .terminal()
                 .draw(|f| dashboard::render(f, &snap, &state, &ctx))?;
+            last_frame = Some(frame.buffer.clone());
             drop(snap);
             pacer.drawn();
         }
@@ -110,9 +160,12 @@ pub async fn run_dashboard(
             ev = input.next() => match ev {
                 Some(Ok(Event::Key(key))) => {
                     let sent = state.handle_key(key, &snapshots.borrow(), &ctx);
-                    for c in sent {
-                        if commands.send(c).is_err() {
-                            return Ok(DashboardExit::EngineStopped);
+                    // A finished engine takes no commands: quitting needs none.
+                    if !engine_done {
+                        for c in sent {
+                            if commands.send(c).is_err() {
+                                return Ok(DashboardExit::EngineStopped);
+                            }
                         }
                     }
                     if state.quit {
@@ -128,7 +181,7 @@ pub async fn run_dashboard(
                 Some(Err(e)) => return Err(e),
                 None => return Ok(DashboardExit::Quit),
             },
-            changed = snapshots.changed() => match changed {
+            changed = snapshots.changed(), if !engine_done => match changed {
                 Ok(()) => {
                     let g = snapshots.borrow_and_update().generation;
                     if g != seen {
@@ -136,11 +189,26 @@ pub async fn run_dashboard(
                         pacer.dirty = true;
                     }
                 }
+                // The engine returns once every database is finished: stay on the completed
+                // view (its last snapshot) until the operator quits.
+                Err(_) if live::finished(&snapshots.borrow()) => {
+                    engine_done = true;
+                    pacer.dirty = true;
+                }
                 Err(_) => return Ok(DashboardExit::EngineStopped),
             },
             _ = spin.tick(), if animating => {
                 state.tick += 1;
                 pacer.dirty = true;
+            }
+            _ = clock.tick() => {
+                state.now_unix = unix_now();
+                if state.clock_beyond_header(&snapshots.borrow()) {
+                    pacer.dirty = true;
+                } else if !pacer.dirty {
+                    let snap = snapshots.borrow();
+                    redraw_header(guard, &mut last_frame, &snap, &state, &ctx)?;
+                }
             }
             _ = far_or(pacer.due()), if pacer.dirty => {}
         }

@@ -4,7 +4,7 @@ use ratatui::style::Style;
 
 use super::theme::Theme;
 use crate::backup::BackupType;
-use crate::engine::{FileStatus, Phase};
+use crate::engine::{BackupFile, FileStatus, Phase};
 
 /// `1.50 GiB`.
 pub fn bytes(n: u64) -> String {
@@ -70,21 +70,34 @@ pub fn phase_style(p: Phase, t: Theme) -> Style {
     }
 }
 
+/// DMS's file statuses: a file not in the restore plan is "Ignored".
 pub fn file_status(s: FileStatus) -> &'static str {
     match s {
         FileStatus::Arrived => "Arrived",
+        FileStatus::Retrying => "Retrying",
         FileStatus::Uploading => "Uploading",
         FileStatus::Uploaded => "Uploaded",
         FileStatus::Restoring => "Restoring",
         FileStatus::Restored => "Restored",
-        FileStatus::Skipped => "Skipped",
+        FileStatus::Skipped => "Ignored",
         FileStatus::Unrestorable => "Unrestorable",
+    }
+}
+
+/// A file's status as the chain shows it: "Queued" while it waits for the uploader (no byte sent
+/// yet), "Uploading 40%" while bytes go out, DMS's status words otherwise.
+pub fn file_progress(f: &BackupFile) -> String {
+    match f.status {
+        FileStatus::Uploading if f.uploaded_bytes == 0 => "Queued".to_string(),
+        FileStatus::Uploading => format!("Uploading {}%", percent(f.uploaded_bytes, f.size)),
+        s => file_status(s).to_string(),
     }
 }
 
 pub fn file_status_style(s: FileStatus, t: Theme) -> Style {
     match s {
         FileStatus::Arrived | FileStatus::Uploaded => t.normal(),
+        FileStatus::Retrying => t.warn(),
         FileStatus::Uploading | FileStatus::Restoring => t.busy(),
         FileStatus::Restored => t.ok(),
         FileStatus::Skipped => t.dim(),
@@ -110,7 +123,7 @@ pub fn spinner(tick: u64) -> &'static str {
     FRAMES[(tick % 4) as usize]
 }
 
-/// Cuts `s` to `max` characters, ending with `~` when cut.
+/// Cuts `s` to `max` characters, ending with `…` when cut (`we]ird 'na…`).
 pub fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_string();
@@ -119,8 +132,30 @@ pub fn truncate(s: &str, max: usize) -> String {
         return String::new();
     }
     let mut out: String = s.chars().take(max - 1).collect();
-    out.push('~');
+    out.push('…');
     out
+}
+
+/// `14:02:05`: the time of day of a Unix time at `offset` (UTC when unknown).
+pub fn time_of_day(unix_secs: i64, offset: Option<time::UtcOffset>) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(unix_secs)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .to_offset(offset.unwrap_or(time::UtcOffset::UTC));
+    format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
+}
+
+/// `2026-03-01 14:02:05`: date and time of a Unix time at `offset` (UTC when unknown).
+pub fn date_time(unix_secs: i64, offset: Option<time::UtcOffset>) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(unix_secs)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .to_offset(offset.unwrap_or(time::UtcOffset::UTC));
+    format!(
+        "{:04}-{:02}-{:02} {}",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        time_of_day(unix_secs, offset)
+    )
 }
 
 /// A URL without its query string (a SAS in a container URL is a secret: never shown).
@@ -145,8 +180,30 @@ mod tests {
     fn percent_and_truncate() {
         assert_eq!(percent(1, 3), 33);
         assert_eq!(percent(0, 0), 100);
-        assert_eq!(truncate("abcdef", 4), "abc~");
+        assert_eq!(truncate("abcdef", 4), "abc…");
+        assert_eq!(truncate("we]ird 'name", 11), "we]ird 'na…");
         assert_eq!(truncate("abc", 4), "abc");
+    }
+
+    #[test]
+    fn wall_clock_times_at_an_offset() {
+        let t = 1_772_323_200 + 3600 + 125; // 2026-03-01 01:02:05 UTC
+        assert_eq!(time_of_day(t, None), "01:02:05");
+        let cet = time::UtcOffset::from_hms(1, 0, 0).ok();
+        assert_eq!(time_of_day(t, cet), "02:02:05");
+        assert_eq!(date_time(t, cet), "2026-03-01 02:02:05");
+    }
+
+    #[test]
+    fn queued_and_ignored_files_say_so() {
+        let mut f = crate::tui::sample::chain("db1", 0).remove(0);
+        f.status = FileStatus::Uploading;
+        f.uploaded_bytes = 0;
+        assert_eq!(file_progress(&f), "Queued");
+        f.uploaded_bytes = f.size / 4;
+        assert_eq!(file_progress(&f), "Uploading 25%");
+        f.status = FileStatus::Skipped;
+        assert_eq!(file_progress(&f), "Ignored");
     }
 
     #[test]

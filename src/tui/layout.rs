@@ -40,3 +40,18 @@ pub fn panel(compact: bool) -> ratatui::widgets::Block<'static> {
         ratatui::widgets::Block::bordered()
     }
 }
+
+/// A panel's title; the focused panel's starts with `▶` so it stands out without colour too
+/// (`NO_COLOR`, colour-blind readers).
+pub fn panel_title(
+    title: impl Into<String>,
+    focused: bool,
+    theme: crate::tui::theme::Theme,
+) -> ratatui::text::Span<'static> {
+    let title = title.into();
+    if focused {
+        ratatui::text::Span::styled(format!(" ▶{title}"), theme.focused())
+    } else {
+        ratatui::text::Span::styled(title, theme.title())
+    }
+}

@@ -195,14 +195,30 @@ pub fn database(name: &str, phase: Phase, logs: usize) -> DatabaseSnapshot {
         traffic_stopped: None,
         elapsed_secs: 3725.0,
         data_lag_utc_known: true,
-        downtime_started_unix: None,
-        downtime_secs: None,
-        cutover_waiting_for: None,
-        completed_unix: None,
+        downtime_started_unix: match phase {
+            Phase::CuttingOver | Phase::Completing => Some(NOW - 42),
+            Phase::Completed => Some(NOW - 300),
+            _ => None,
+        },
+        downtime_secs: match phase {
+            Phase::CuttingOver | Phase::Completing => Some(41.0),
+            Phase::Completed => Some(57.0),
+            _ => None,
+        },
+        cutover_waiting_for: match phase {
+            Phase::CuttingOver => Some("the tail-log backup".to_string()),
+            Phase::Completing => Some("completion".to_string()),
+            _ => None,
+        },
+        completed_unix: (phase == Phase::Completed).then_some(NOW - 243),
         source_access: None,
         state: st,
     }
 }
+
+/// The samples' wall clock: the migration started at [`STARTED`] and has run 3,725 s.
+pub const STARTED: i64 = 1_772_323_200;
+pub const NOW: i64 = STARTED + 3725;
 
 /// A migration of the given databases, with a few events.
 pub fn migration(databases: Vec<DatabaseSnapshot>) -> MigrationSnapshot {
@@ -243,8 +259,8 @@ pub fn migration(databases: Vec<DatabaseSnapshot>) -> MigrationSnapshot {
         databases,
         events,
         generation: 1,
-        started_unix: 1_772_323_200,
-        last_poll_unix: Some(1_772_326_921),
+        started_unix: STARTED,
+        last_poll_unix: Some(NOW - 4),
         stale: None,
         target_connection: None,
     }
@@ -253,7 +269,7 @@ pub fn migration(databases: Vec<DatabaseSnapshot>) -> MigrationSnapshot {
 pub fn event(at_secs: u64, database: Option<&str>, level: &str, message: &str) -> EventLine {
     EventLine {
         at_secs,
-        unix_secs: 1_772_323_200 + at_secs as i64,
+        unix_secs: STARTED + at_secs as i64,
         database: database.map(str::to_string),
         level: level.to_string(),
         message: message.to_string(),

@@ -1,12 +1,18 @@
 //! The cutover dialog of one database, DMS's three steps with the guard's live answer:
-//! 1. stop traffic to the source (optional; offered only when cutover is connected to the source),
-//! 2. the tail-log backup: take it now, wait for the one the operator takes, or confirm that no
-//!    more backups will come (a data-loss risk, confirmed twice),
+//! 1. stop traffic to the source (optional; offered only when cutover is connected to the source
+//!    and the source can still take writes; the configuration's choice preselected),
+//! 2. the tail-log backup: take it now, wait for the one the operator takes (the statement to run
+//!    is shown), or confirm that no more backups will come (a data-loss risk, confirmed twice),
 //! 3. wait until no log backup is pending;
 //!
 //! then Complete, enabled only when the engine's guard has no refusal and the operator has typed
 //! the database name exactly. Abandon (Esc / `a`) sends `AbandonCutover` (the engine undoes traffic).
+//!
+//! Nothing that changes the source happens on one key: stopping traffic and taking the tail-log
+//! backup first show the exact statement and run only on `y`; abandoning after a tail-log backup
+//! WITH NORECOVERY asks too, with the `RESTORE ... WITH RECOVERY` that brings the source back.
 
+pub mod statements;
 pub mod view;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
@@ -14,8 +20,34 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 pub use view::render;
 
 use super::context::TuiContext;
-use crate::engine::{DatabaseSnapshot, EngineCommand, Phase, TailMode, TailState};
+use crate::engine::{DatabaseSnapshot, EngineCommand, Phase, SourceAccess, TailMode, TailState};
 use crate::source::tail::StopTraffic;
+
+/// A step shown with its statement, waiting for `y`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pending {
+    /// Begin with the chosen traffic stop.
+    Begin,
+    /// Take the tail-log backup WITH NORECOVERY through the source connection.
+    TakeTail,
+    /// Abandon although the source is left RESTORING.
+    Abandon,
+}
+
+/// The source database is RESTORING (a tail-log backup WITH NORECOVERY was taken): it takes no
+/// writes and no backups until `RESTORE DATABASE ... WITH RECOVERY`.
+pub fn source_restoring(db: &DatabaseSnapshot) -> bool {
+    db.source_access == Some(SourceAccess::Restoring)
+}
+
+/// What the source is as far as cutover knows: the engine's word, else the traffic stop it did.
+pub fn source_access(db: &DatabaseSnapshot) -> Option<SourceAccess> {
+    db.source_access.or(match db.traffic_stopped {
+        Some(StopTraffic::ReadOnly) => Some(SourceAccess::ReadOnly),
+        Some(StopTraffic::RestrictedUser) => Some(SourceAccess::RestrictedUser),
+        None => None,
+    })
+}
 
 /// Step 1, as chosen before Begin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +97,10 @@ pub struct CutoverDialog {
     pub typed: String,
     /// Complete was sent (until the phase moves on).
     pub complete_sent: bool,
+    /// A step that changes the source, shown with its statement, waiting for `y`.
+    pub pending: Option<Pending>,
+    /// After `w`: the tail-log backup statement the operator should run.
+    pub wait_statement: Option<String>,
 }
 
 /// What a key did in the dialog.
@@ -114,19 +150,37 @@ pub fn begin_refusal(db: &DatabaseSnapshot) -> Option<String> {
 }
 
 impl CutoverDialog {
+    /// The dialog of `db`, with the configuration's traffic stop preselected (none when cutover is
+    /// not connected to the source).
     pub fn open(db: &DatabaseSnapshot, ctx: &TuiContext) -> Self {
         CutoverDialog {
             database: db.state.name.clone(),
-            stop: if ctx.source_connected {
-                StopChoice::Stop(StopTraffic::ReadOnly)
-            } else {
-                StopChoice::DontStop
+            stop: match ctx.stop_traffic {
+                Some(s) if ctx.source_connected => StopChoice::Stop(s),
+                _ => StopChoice::DontStop,
             },
             tail: None,
             skip_armed: false,
             typed: String::new(),
             complete_sent: false,
+            pending: None,
+            wait_statement: None,
         }
+    }
+
+    /// The traffic stop Begin would run: none when not connected, or when the source is already
+    /// RESTORING (no writes reach it).
+    pub fn stop_to_run(&self, db: &DatabaseSnapshot, ctx: &TuiContext) -> Option<StopTraffic> {
+        match self.stop {
+            StopChoice::Stop(s) if ctx.source_connected && !source_restoring(db) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Abandoning leaves the source RESTORING (a tail-log backup WITH NORECOVERY was taken): asked
+    /// first, with the statement that brings it back.
+    fn abandon_needs_confirmation(&self, db: &DatabaseSnapshot) -> bool {
+        source_restoring(db)
     }
 
     /// Complete is enabled: the engine's guard has no refusal and the name is typed exactly.
@@ -167,15 +221,43 @@ impl CutoverDialog {
             close: true,
             notice: Some(format!("cutover of {database} abandoned")),
         };
+        // A step shown with its statement: `y` runs it, any other key goes back.
+        if let Some(p) = self.pending.take() {
+            if key.code != KeyCode::Char('y') {
+                return DialogOutcome::notice(match p {
+                    Pending::Abandon => "not abandoned: the cutover goes on",
+                    Pending::Begin | Pending::TakeTail => "nothing was run on the source",
+                });
+            }
+            return match (p, stage(Some(db))) {
+                (Pending::Begin, Stage::NotBegun) => {
+                    if let Some(why) = begin_refusal(db) {
+                        return DialogOutcome::notice(format!("cannot begin: {why}"));
+                    }
+                    DialogOutcome::send(EngineCommand::BeginCutover {
+                        database: database.clone(),
+                        stop_traffic: self.stop_to_run(db, ctx),
+                    })
+                }
+                (Pending::TakeTail, Stage::Tail) => {
+                    self.tail = Some(TailMode::Take);
+                    DialogOutcome::send(EngineCommand::TakeTail {
+                        database: database.clone(),
+                    })
+                }
+                (Pending::Abandon, Stage::Tail | Stage::Confirm) => abandon(),
+                _ => DialogOutcome::notice("the cutover moved on meanwhile: nothing was run"),
+            };
+        }
         match stage(Some(db)) {
             Stage::Gone => DialogOutcome::close(),
             Stage::NotBegun => match key.code {
                 KeyCode::Esc | KeyCode::Char('a') | KeyCode::Char('q') => DialogOutcome::close(),
-                KeyCode::Char('s') if ctx.source_connected => {
+                KeyCode::Char('s') if ctx.source_connected && !source_restoring(db) => {
                     self.stop = StopChoice::Stop(StopTraffic::ReadOnly);
                     DialogOutcome::default()
                 }
-                KeyCode::Char('u') if ctx.source_connected => {
+                KeyCode::Char('u') if ctx.source_connected && !source_restoring(db) => {
                     self.stop = StopChoice::Stop(StopTraffic::RestrictedUser);
                     DialogOutcome::default()
                 }
@@ -187,19 +269,28 @@ impl CutoverDialog {
                     if let Some(why) = begin_refusal(db) {
                         return DialogOutcome::notice(format!("cannot begin: {why}"));
                     }
-                    let stop_traffic = match self.stop {
-                        StopChoice::Stop(s) if ctx.source_connected => Some(s),
-                        _ => None,
-                    };
-                    DialogOutcome::send(EngineCommand::BeginCutover {
-                        database: self.database.clone(),
-                        stop_traffic,
-                    })
+                    match self.stop_to_run(db, ctx) {
+                        // Changes the source: shown first, run on `y`.
+                        Some(_) => {
+                            self.pending = Some(Pending::Begin);
+                            DialogOutcome::default()
+                        }
+                        None => DialogOutcome::send(EngineCommand::BeginCutover {
+                            database: self.database.clone(),
+                            stop_traffic: None,
+                        }),
+                    }
                 }
                 _ => DialogOutcome::default(),
             },
             Stage::Tail => match key.code {
-                KeyCode::Esc | KeyCode::Char('a') => abandon(),
+                KeyCode::Esc | KeyCode::Char('a') => {
+                    if self.abandon_needs_confirmation(db) {
+                        self.pending = Some(Pending::Abandon);
+                        return DialogOutcome::default();
+                    }
+                    abandon()
+                }
                 KeyCode::Char('t') => {
                     self.skip_armed = false;
                     if !ctx.source_connected {
@@ -207,14 +298,30 @@ impl CutoverDialog {
                             "cutover is not connected to the source: take the tail-log backup yourself (w)",
                         );
                     }
-                    self.tail = Some(TailMode::Take);
-                    DialogOutcome::send(EngineCommand::TakeTail {
-                        database: self.database.clone(),
-                    })
+                    if source_restoring(db) {
+                        return DialogOutcome::notice(
+                            "the source is RESTORING after the tail-log backup taken before: no new backup can be taken; it is the last one (x)",
+                        );
+                    }
+                    if self.tail == Some(TailMode::Take) {
+                        return DialogOutcome::notice("the tail-log backup is being taken");
+                    }
+                    self.pending = Some(Pending::TakeTail);
+                    DialogOutcome::default()
                 }
                 KeyCode::Char('w') => {
                     self.skip_armed = false;
                     self.tail = Some(TailMode::Wait);
+                    let file = crate::source::tail::tail_file_name(
+                        &db.state.name,
+                        time::OffsetDateTime::now_utc(),
+                        std::path::Path::new(&db.folder),
+                    );
+                    self.wait_statement = Some(statements::tail_log_backup(
+                        &db.state.name,
+                        &db.folder,
+                        &file,
+                    ));
                     DialogOutcome::send(EngineCommand::WaitForTail {
                         database: self.database.clone(),
                     })
@@ -236,7 +343,13 @@ impl CutoverDialog {
                 }
             },
             Stage::Confirm => match key.code {
-                KeyCode::Esc => abandon(),
+                KeyCode::Esc => {
+                    if self.abandon_needs_confirmation(db) {
+                        self.pending = Some(Pending::Abandon);
+                        return DialogOutcome::default();
+                    }
+                    abandon()
+                }
                 KeyCode::Backspace => {
                     self.typed.pop();
                     DialogOutcome::default()

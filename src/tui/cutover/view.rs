@@ -7,10 +7,14 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use super::{CutoverDialog, Stage, StopChoice, begin_refusal, stage};
-use crate::engine::{DatabaseSnapshot, TailMode, TailState};
+use super::{
+    CutoverDialog, Pending, Stage, StopChoice, begin_refusal, source_access, source_restoring,
+    stage, statements,
+};
+use crate::engine::{DatabaseSnapshot, SourceAccess, TailMode, TailState};
 use crate::source::tail::StopTraffic;
 use crate::tui::context::TuiContext;
+use crate::tui::dashboard::detail::downtime_line;
 use crate::tui::dashboard::footer::keys_line;
 use crate::tui::theme::Theme;
 use crate::tui::{format, layout};
@@ -29,8 +33,8 @@ fn check(ok: bool, theme: Theme) -> Span<'static> {
 
 fn stop_name(s: StopTraffic) -> &'static str {
     match s {
-        StopTraffic::ReadOnly => "SET READ_ONLY",
-        StopTraffic::RestrictedUser => "SET RESTRICTED_USER",
+        StopTraffic::ReadOnly => "READ_ONLY",
+        StopTraffic::RestrictedUser => "RESTRICTED_USER",
     }
 }
 
@@ -41,6 +45,7 @@ pub fn render(
     db: Option<&DatabaseSnapshot>,
     ctx: &TuiContext,
     tick: u64,
+    now_unix: i64,
 ) {
     let t = ctx.theme;
     let mut lines = match db {
@@ -48,7 +53,7 @@ pub fn render(
             Line::raw("This database is no longer part of the migration."),
             keys_line(&[("Esc", "close")], t),
         ],
-        Some(db) => body(d, db, ctx, tick),
+        Some(db) => body(d, db, ctx, tick, now_unix),
     };
     // Every body ends with its keys: they go in the bottom border, always visible.
     let keys = lines.pop().unwrap_or_default();
@@ -83,15 +88,17 @@ fn body(
     db: &DatabaseSnapshot,
     ctx: &TuiContext,
     tick: u64,
+    now: i64,
 ) -> Vec<Line<'static>> {
     let t = ctx.theme;
     let st = stage(Some(db));
     let mut l: Vec<Line> = Vec::new();
     match st {
-        Stage::Completing => return completing(d, db, t, tick),
-        Stage::Completed => return completed(db, ctx),
+        Stage::Completing => return completing(db, t, tick, now),
+        Stage::Completed => return completed(db, ctx, now),
         _ => {}
     }
+    let restoring = source_restoring(db);
     // Live preconditions.
     let state = &db.state;
     let pending = state.pending();
@@ -142,8 +149,18 @@ fn body(
     l.push(Line::styled("Steps", t.title()));
     let begun = st != Stage::NotBegun;
     let mut traffic_skipped = false;
+    if let Some(line) = downtime_line(db, now, t) {
+        l.push(line);
+    }
     if !begun {
-        if ctx.source_connected {
+        if restoring {
+            l.push(Line::from(vec![
+                check(true, t),
+                Span::raw(
+                    "1 Traffic: the source is RESTORING (tail-log backup WITH NORECOVERY taken before): no writes reach it, nothing to stop",
+                ),
+            ]));
+        } else if ctx.source_connected {
             let opt = |key: &'static str, label: &'static str, on: bool| {
                 vec![
                     Span::styled(key, t.key()),
@@ -168,6 +185,22 @@ fn body(
             spans.extend(opt("n", "don't stop", d.stop == StopChoice::DontStop));
             l.push(Line::from(spans));
             traffic_skipped = d.stop == StopChoice::DontStop;
+            match d.stop_to_run(db, ctx) {
+                Some(s) => l.push(Line::from(vec![
+                    Span::styled("  runs on the source: ", t.dim()),
+                    Span::styled(statements::stop_traffic(s, &db.state.name), t.accent()),
+                ])),
+                None => l.push(Line::styled(
+                    "  nothing is run on the source: stop the application's writes yourself",
+                    t.dim(),
+                )),
+            }
+            if d.pending == Some(Pending::Begin) {
+                l.push(Line::styled(
+                    "  y runs it now and begins the cutover; any other key goes back",
+                    t.warn(),
+                ));
+            }
         } else {
             l.push(Line::raw(
                 "1 Stop traffic: cutover is not connected to the source; stop the application's writes yourself",
@@ -175,25 +208,30 @@ fn body(
             traffic_skipped = true;
         }
     } else {
-        match db.traffic_stopped {
-            Some(s) => l.push(Line::from(vec![
+        // What the source really is (the engine's word), not what was asked of it.
+        let stopped = |s: StopTraffic| {
+            Line::from(vec![
+                check(true, t),
+                Span::raw(format!(
+                    "1 Traffic stopped: the source is {}; abandoning undoes it",
+                    stop_name(s)
+                )),
+            ])
+        };
+        match source_access(db) {
+            Some(SourceAccess::Restoring) => l.push(Line::from(vec![
                 check(true, t),
                 Span::raw(
-                    if matches!(db.state.tail, crate::engine::TailState::Taken { .. }) {
-                        format!(
-                            "1 Traffic stopped ({}); the tail-log backup left the source restoring",
-                            stop_name(s)
-                        )
-                    } else {
-                        format!("1 Traffic stopped ({}); abandoning undoes it", stop_name(s))
-                    },
+                    "1 The source is RESTORING after the tail-log backup WITH NORECOVERY: no writes reach it",
                 ),
             ])),
-            None => {
+            Some(SourceAccess::ReadOnly) => l.push(stopped(StopTraffic::ReadOnly)),
+            Some(SourceAccess::RestrictedUser) => l.push(stopped(StopTraffic::RestrictedUser)),
+            Some(SourceAccess::ReadWrite) | None => {
                 traffic_skipped = true;
                 l.push(Line::from(vec![
                     Span::styled("[-] ", t.warn()),
-                    Span::raw("1 Traffic not stopped by cutover"),
+                    Span::raw("1 Traffic not stopped: the source takes writes"),
                 ]));
             }
         }
@@ -208,7 +246,7 @@ fn body(
             Span::raw(format!("2 Tail-log backup {file} is in the backup folder")),
         ])),
         (TailState::NoMoreBackups, _) => {
-            tail_skipped = true;
+            tail_skipped = !restoring;
             l.push(Line::from(vec![
                 Span::styled("[-] ", t.warn()),
                 Span::raw("2 No tail-log backup: you confirmed that no more backups will come"),
@@ -216,43 +254,64 @@ fn body(
         }
         (TailState::Undecided, _) => {
             l.push(Line::raw("2 Tail-log backup:"));
-            let take_style = if ctx.source_connected {
-                t.normal()
-            } else {
-                t.disabled()
-            };
+            let can_take = ctx.source_connected && !restoring;
+            let take_style = if can_take { t.normal() } else { t.disabled() };
             l.push(Line::from(vec![
                 Span::raw("  "),
+                Span::styled("t", if can_take { t.key() } else { t.disabled() }),
                 Span::styled(
-                    "t",
-                    if ctx.source_connected {
-                        t.key()
-                    } else {
-                        t.disabled()
-                    },
-                ),
-                Span::styled(
-                    if ctx.source_connected {
-                        " take it now (through the source connection)"
+                    if restoring {
+                        " take it now: unavailable, the source is RESTORING (its tail-log backup was taken before)"
+                    } else if ctx.source_connected {
+                        " take it now (through the source connection; the source is left RESTORING)"
                     } else {
                         " take it now: unavailable, cutover has no connection to the source"
                     },
                     take_style,
                 ),
             ]));
-            l.push(Line::from(vec![
-                Span::raw("  "),
-                Span::styled("w", t.key()),
-                Span::raw(format!(
-                    " I took it / I'll take it: wait until it lands in {}",
-                    db.folder
-                )),
-            ]));
+            if d.pending == Some(Pending::TakeTail) {
+                l.push(Line::from(vec![
+                    Span::styled("  runs on the source: ", t.dim()),
+                    Span::styled(
+                        statements::tail_log_backup(
+                            &db.state.name,
+                            &db.folder,
+                            &format!("{}_TAIL_<now>.trn", db.state.name),
+                        ),
+                        t.accent(),
+                    ),
+                ]));
+                l.push(Line::styled(
+                    "  y takes it now; any other key goes back",
+                    t.warn(),
+                ));
+            }
+            if !restoring {
+                l.push(Line::from(vec![
+                    Span::raw("  "),
+                    Span::styled("w", t.key()),
+                    Span::raw(format!(
+                        " I took it / I'll take it: wait until it lands in {}",
+                        db.folder
+                    )),
+                ]));
+            }
             l.push(Line::from(vec![
                 Span::raw("  "),
                 Span::styled("x", t.key()),
-                Span::raw(" no more backups will come "),
-                Span::styled("(data-loss risk)", t.warn()),
+                if restoring {
+                    Span::raw(
+                        " no more backups will come: the tail-log backup taken before is the last",
+                    )
+                } else {
+                    Span::raw(" no more backups will come ")
+                },
+                if restoring {
+                    Span::raw("")
+                } else {
+                    Span::styled("(data-loss risk)", t.warn())
+                },
             ]));
             let spin = format::spinner(tick);
             match d.tail {
@@ -260,16 +319,24 @@ fn body(
                     format!("  {spin} taking the tail-log backup..."),
                     t.busy(),
                 )),
-                Some(TailMode::Wait) => l.push(Line::styled(
-                    format!(
-                        "  {spin} waiting for the tail-log backup to land in the backup folder..."
-                    ),
-                    t.busy(),
-                )),
+                Some(TailMode::Wait) => {
+                    if let Some(sql) = &d.wait_statement {
+                        l.push(Line::from(vec![
+                            Span::styled("  run on the source: ", t.dim()),
+                            Span::styled(sql.clone(), t.accent()),
+                        ]));
+                    }
+                    l.push(Line::styled(
+                        format!(
+                            "  {spin} waiting for the tail-log backup to land in the backup folder..."
+                        ),
+                        t.busy(),
+                    ))
+                }
                 _ => {}
             }
             if d.skip_armed {
-                tail_skipped = true;
+                tail_skipped = !restoring;
                 l.push(Line::styled(
                     "  press x again to confirm that no more backups will come",
                     t.warn(),
@@ -299,7 +366,7 @@ fn body(
     l.push(Line::from(spans));
 
     // Data-loss warnings.
-    if traffic_skipped {
+    if traffic_skipped && !restoring {
         l.push(Line::styled(
             "Data loss: traffic is not stopped by cutover; writes after the tail-log backup are lost.",
             t.warn(),
@@ -319,6 +386,24 @@ fn body(
     }
     l.push(Line::raw(""));
 
+    // A statement waiting for `y`: the keys say so.
+    let confirm_keys = |what: &'static str| keys_line(&[("y", what), ("any other key", "back")], t);
+    match (st, d.pending) {
+        (Stage::NotBegun, Some(Pending::Begin)) => {
+            l.push(confirm_keys("run it and begin the cutover"));
+            return l;
+        }
+        (Stage::Tail, Some(Pending::TakeTail)) => {
+            l.push(confirm_keys("take the tail-log backup"));
+            return l;
+        }
+        (Stage::Tail | Stage::Confirm, Some(Pending::Abandon)) => {
+            abandon_warning(&mut l, db, t);
+            l.push(confirm_keys("abandon the cutover"));
+            return l;
+        }
+        _ => {}
+    }
     match st {
         Stage::NotBegun => match begin_refusal(db) {
             None => l.push(keys_line(
@@ -334,12 +419,27 @@ fn body(
             }
         },
         Stage::Tail => l.push(keys_line(
-            &[("t/w/x", "tail-log backup"), ("Esc/a", "abandon cutover")],
+            &[
+                (if restoring { "x" } else { "t/w/x" }, "tail-log backup"),
+                ("Esc/a", "abandon cutover"),
+            ],
             t,
         )),
         _ => confirm(&mut l, d, db, t),
     }
     l
+}
+
+/// Abandoning leaves the source RESTORING: say so, with the statement that brings it back.
+fn abandon_warning(l: &mut Vec<Line<'static>>, db: &DatabaseSnapshot, t: Theme) {
+    l.push(Line::styled(
+        "Abandon? The tail-log backup WITH NORECOVERY left the source RESTORING; abandoning keeps it so.",
+        t.warn(),
+    ));
+    l.push(Line::from(vec![
+        Span::raw("To bring the source back online, run on it: "),
+        Span::styled(statements::recovery(&db.state.name), t.accent()),
+    ]));
 }
 
 fn confirm(l: &mut Vec<Line<'static>>, d: &CutoverDialog, db: &DatabaseSnapshot, t: Theme) {
@@ -378,7 +478,7 @@ fn confirm(l: &mut Vec<Line<'static>>, d: &CutoverDialog, db: &DatabaseSnapshot,
     l.push(keys_line(&[("Esc", "abandon cutover")], t));
 }
 
-fn completing(d: &CutoverDialog, db: &DatabaseSnapshot, t: Theme, tick: u64) -> Vec<Line<'static>> {
+fn completing(db: &DatabaseSnapshot, t: Theme, tick: u64, now: i64) -> Vec<Line<'static>> {
     let mut l = vec![
         Line::styled(
             format!(
@@ -394,6 +494,9 @@ fn completing(d: &CutoverDialog, db: &DatabaseSnapshot, t: Theme, tick: u64) -> 
         )),
         Line::raw("This can take minutes. Closing this dialog does not stop it."),
     ];
+    if let Some(line) = downtime_line(db, now, t) {
+        l.push(line);
+    }
     if let Some(e) = &db.state.error {
         l.push(Line::from(vec![
             Span::styled("Error: ", t.error()),
@@ -402,12 +505,17 @@ fn completing(d: &CutoverDialog, db: &DatabaseSnapshot, t: Theme, tick: u64) -> 
     }
     l.push(Line::raw(""));
     l.push(keys_line(&[("Esc", "close (completion goes on)")], t));
-    let _ = d;
     l
 }
 
-fn completed(db: &DatabaseSnapshot, ctx: &TuiContext) -> Vec<Line<'static>> {
+fn completed(db: &DatabaseSnapshot, ctx: &TuiContext, now: i64) -> Vec<Line<'static>> {
     let t = ctx.theme;
+    let downtime = downtime_line(db, now, t).unwrap_or_else(|| {
+        Line::styled(
+            "Downtime: not measured (the cutover began before cutover measured it)",
+            t.dim(),
+        )
+    });
     vec![
         Line::styled(
             format!(
@@ -420,6 +528,7 @@ fn completed(db: &DatabaseSnapshot, ctx: &TuiContext) -> Vec<Line<'static>> {
             "Last backup restored: {}",
             db.state.completed_with.as_deref().unwrap_or("-")
         )),
+        downtime,
         Line::raw(""),
         Line::styled("Point the applications at:", t.title()),
         Line::raw(ctx.connection_for(&db.target_name)),

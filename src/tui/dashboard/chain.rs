@@ -12,6 +12,9 @@ use crate::engine::{BackupFile, DatabaseSnapshot, FileStatus};
 use crate::tui::theme::Theme;
 use crate::tui::{format, layout};
 
+/// Width of the Status column ("Uploading 100%").
+const STATUS_W: u16 = 14;
+
 /// Something wrong with one file of the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
@@ -76,10 +79,11 @@ pub fn explain(files: &[BackupFile], p: &Problem, block_reason: Option<&str>) ->
     }
 }
 
-/// The explanation lines of the chain's problems (at most `max`).
+/// The explanation lines of the chain's problems (at most `max`), then what "Ignored" means when
+/// a file is.
 pub fn notes(db: &DatabaseSnapshot, max: usize, theme: Theme) -> Vec<Line<'static>> {
     let files = &db.state.files;
-    problems(files)
+    let mut out: Vec<Line<'static>> = problems(files)
         .iter()
         .take(max)
         .map(|p| {
@@ -88,7 +92,25 @@ pub fn notes(db: &DatabaseSnapshot, max: usize, theme: Theme) -> Vec<Line<'stati
                 Span::raw(explain(files, p, db.state.block_reason.as_deref())),
             ])
         })
-        .collect()
+        .collect();
+    let ignored: Vec<&str> = files
+        .iter()
+        .filter(|f| f.status == FileStatus::Skipped)
+        .map(|f| f.name.as_str())
+        .collect();
+    if let Some(first) = ignored.first() {
+        let more = match ignored.len() {
+            1 => String::new(),
+            n => format!(" and {} more", n - 1),
+        };
+        out.push(Line::from(vec![
+            Span::styled("Ignored: ", theme.dim()),
+            Span::raw(format!(
+                "{first}{more}: not in the restore plan (LRS restores the newest full backup and the backups after it; older or already covered backups are not needed)"
+            )),
+        ]));
+    }
+    out
 }
 
 pub fn render(
@@ -136,6 +158,16 @@ pub fn render(
         .max()
         .unwrap_or(9)
         .max(9) as u16;
+    // The file name takes what the other columns leave (cut with an ellipsis only when that is
+    // less than the name).
+    let inner_w = if compact {
+        area.width
+    } else {
+        area.width.saturating_sub(2)
+    };
+    let lsn_cols = if wide { 2 } else { 1 };
+    let fixed = 1 + 4 + lsn_w * lsn_cols + 10 + STATUS_W + (4 + lsn_cols); // + spacing
+    let file_w = inner_w.saturating_sub(fixed).max(12);
     let rows = shown.iter().map(|&i| {
         let f = &files[i];
         let gap = probs.contains(&Problem::Gap { index: i });
@@ -149,12 +181,10 @@ pub fn render(
         } else {
             Span::raw(" ")
         };
-        let status = match f.status {
-            FileStatus::Uploading => {
-                format!("Uploading {}%", format::percent(f.uploaded_bytes, f.size))
-            }
-            s if gap => format!("{} GAP", format::file_status(s)),
-            s => format::file_status(s).to_string(),
+        let status = if gap {
+            format!("{} GAP", format::file_status(f.status))
+        } else {
+            format::file_progress(f)
         };
         let status_style = if gap {
             theme.error()
@@ -164,7 +194,7 @@ pub fn render(
         let mut cells = vec![
             Cell::from(marker),
             Cell::from(format::backup_type(f.backup_type)),
-            Cell::from(f.name.as_str()),
+            Cell::from(format::truncate(&f.name, file_w as usize)),
         ];
         if wide {
             cells.push(Cell::from(f.first_lsn.to_string()));
@@ -182,7 +212,7 @@ pub fn render(
     let mut widths = vec![
         Constraint::Length(1),
         Constraint::Length(4),
-        Constraint::Min(12),
+        Constraint::Length(file_w),
     ];
     let mut header = vec!["", "Type", "File"];
     if wide {
@@ -193,7 +223,7 @@ pub fn render(
     header.push("Last LSN");
     widths.push(Constraint::Length(10));
     header.push("      Size");
-    widths.push(Constraint::Length(13));
+    widths.push(Constraint::Length(STATUS_W));
     header.push("Status");
     let title = if n > rows_avail && rows_avail > 0 {
         format!(
@@ -205,7 +235,7 @@ pub fn render(
         format!(" Backup chain, newest first ({n}) ")
     };
     let block = layout::panel(compact)
-        .title(Span::styled(title, theme.title()))
+        .title(layout::panel_title(title, focused, theme))
         .border_style(if focused {
             theme.focused()
         } else {

@@ -6,8 +6,9 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline, Wrap};
 
-use super::{DashboardState, Focus, chain, findings};
-use crate::engine::{DatabaseSnapshot, Phase};
+use super::{DashboardState, Focus, chain, findings, live};
+use crate::engine::{DatabaseSnapshot, MigrationSnapshot, Phase};
+use crate::tui::context::TuiContext;
 use crate::tui::theme::Theme;
 use crate::tui::{format, layout};
 
@@ -16,9 +17,11 @@ pub fn render(
     area: Rect,
     db: Option<&DatabaseSnapshot>,
     state: &DashboardState,
-    theme: Theme,
+    snap: &MigrationSnapshot,
+    ctx: &TuiContext,
     compact: bool,
 ) {
+    let theme = ctx.theme;
     let Some(db) = db else {
         let block = layout::panel(compact).title(" Detail ");
         frame.render_widget(Paragraph::new("Select a database.").block(block), area);
@@ -36,7 +39,8 @@ pub fn render(
     let inner = block.inner(area);
     frame.render_widget(block, area);
 
-    let status = status_line(db, theme);
+    let now = live::now(snap, state.now_unix);
+    let status = status_line(db, now, theme);
     let status_h = u16::from(status.is_some());
     // Chain problems, then findings with their fixes, under the chain.
     let mut notes = chain::notes(db, if compact { 2 } else { 6 }, theme);
@@ -51,7 +55,7 @@ pub fn render(
         Constraint::Length(notes_h),
     ])
     .areas(inner);
-    upload(frame, up, db, theme);
+    upload(frame, up, db, snap.paused, theme);
     position(frame, pos, db, theme);
     if let Some(s) = status {
         frame.render_widget(Paragraph::new(s), st);
@@ -68,7 +72,7 @@ pub fn render(
     frame.render_widget(Paragraph::new(notes).wrap(Wrap { trim: true }), fi);
 }
 
-fn upload(frame: &mut Frame, area: Rect, db: &DatabaseSnapshot, theme: Theme) {
+fn upload(frame: &mut Frame, area: Rect, db: &DatabaseSnapshot, paused: bool, theme: Theme) {
     let spark_w = (area.width / 4).clamp(8, 30);
     let [spark, text] = Layout::horizontal([Constraint::Length(spark_w), Constraint::Min(10)])
         .spacing(1)
@@ -79,15 +83,22 @@ fn upload(frame: &mut Frame, area: Rect, db: &DatabaseSnapshot, theme: Theme) {
         Sparkline::default().data(&hist[from..]).style(theme.busy()),
         spark,
     );
+    let all_uploaded = db.bytes_total > 0 && db.bytes_uploaded >= db.bytes_total;
+    // Paused: no rate and no ETA, which would only describe the time before the pause.
+    let paused = paused && !all_uploaded;
     let eta = match db.upload_eta_secs {
+        _ if paused => "no ETA while paused".to_string(),
         Some(s) if db.bytes_uploaded < db.bytes_total => format!("ETA {}", format::duration(s)),
-        _ if db.bytes_total > 0 && db.bytes_uploaded >= db.bytes_total => {
-            "all uploaded".to_string()
-        }
+        _ if all_uploaded => "all uploaded".to_string(),
         _ => "ETA -".to_string(),
     };
+    let rate = if paused {
+        Span::styled("paused", theme.warn())
+    } else {
+        Span::styled(format::rate(db.upload_bytes_per_sec), theme.busy())
+    };
     let line = Line::from(vec![
-        Span::styled(format::rate(db.upload_bytes_per_sec), theme.busy()),
+        rate,
         Span::raw(format!(
             "  {} of {} ({}%)  {eta}",
             format::bytes(db.bytes_uploaded),
@@ -100,9 +111,13 @@ fn upload(frame: &mut Frame, area: Rect, db: &DatabaseSnapshot, theme: Theme) {
 
 fn position(frame: &mut Frame, area: Rect, db: &DatabaseSnapshot, theme: Theme) {
     let lsn = db.last_applied_lsn.as_deref().unwrap_or("-");
-    let lag = db
+    let mut lag = db
         .data_lag_secs
         .map_or_else(|| "-".to_string(), format::duration);
+    if db.data_lag_secs.is_some() && !db.data_lag_utc_known {
+        // Backup times are the server's local time and its offset is not known (folder only).
+        lag.push_str(" (server time zone unknown)");
+    }
     let restoring = match (&db.state.currently_restoring, &db.state.last_restored_file) {
         (Some(c), Some(l)) if c == l && db.pending_log_backups == 0 => {
             Span::styled("All backups restored".to_string(), theme.ok())
@@ -124,7 +139,7 @@ fn position(frame: &mut Frame, area: Rect, db: &DatabaseSnapshot, theme: Theme) 
     frame.render_widget(Paragraph::new(line), area);
 }
 
-fn status_line(db: &DatabaseSnapshot, theme: Theme) -> Option<Line<'static>> {
+fn status_line(db: &DatabaseSnapshot, now: i64, theme: Theme) -> Option<Line<'static>> {
     if let Some(e) = &db.state.error {
         let hint = if db.state.phase == Phase::Failed {
             "  (r retries)"
@@ -142,5 +157,26 @@ fn status_line(db: &DatabaseSnapshot, theme: Theme) -> Option<Line<'static>> {
             Span::raw(r.clone()),
         ]));
     }
-    None
+    downtime_line(db, now, theme)
+}
+
+/// While cutting over: the downtime so far and what completion waits for; once Completed, the
+/// final downtime.
+pub fn downtime_line(db: &DatabaseSnapshot, now: i64, theme: Theme) -> Option<Line<'static>> {
+    let secs = live::downtime_secs(db, now)?;
+    let mut spans = vec![
+        Span::styled("Downtime ", theme.dim()),
+        Span::styled(format::duration(secs), theme.accent()),
+    ];
+    match db.state.phase {
+        Phase::Completed => spans.push(Span::raw(" in all (traffic stopped to Completed)")),
+        _ => {
+            spans.push(Span::raw(" so far"));
+            if let Some(w) = &db.cutover_waiting_for {
+                spans.push(Span::styled("; waiting for ", theme.dim()));
+                spans.push(Span::raw(w.clone()));
+            }
+        }
+    }
+    Some(Line::from(spans))
 }

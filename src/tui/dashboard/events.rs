@@ -18,6 +18,7 @@ pub fn render(
     only: Option<&str>,
     state: &DashboardState,
     theme: Theme,
+    local_offset: Option<time::UtcOffset>,
     compact: bool,
 ) {
     let focused = state.focus == Focus::Events;
@@ -33,7 +34,7 @@ pub fn render(
         format!(" {what} ")
     };
     let block = layout::panel(compact)
-        .title(Span::styled(title, theme.title()))
+        .title(layout::panel_title(title, focused, theme))
         .border_style(if focused {
             theme.focused()
         } else {
@@ -50,10 +51,13 @@ pub fn render(
                 "warning" => theme.warn(),
                 _ => theme.normal(),
             };
-            let mut spans = vec![Span::styled(
-                format!("{} ", format::clock(e.at_secs)),
-                theme.dim(),
-            )];
+            // Wall-clock time of the event (local), or time since the engine started (old states).
+            let at = if e.unix_secs > 0 {
+                format::time_of_day(e.unix_secs, local_offset)
+            } else {
+                format::clock(e.at_secs)
+            };
+            let mut spans = vec![Span::styled(format!("{at} "), theme.dim())];
             if let Some(db) = &e.database
                 && only.is_none()
             {

@@ -40,6 +40,21 @@ pub fn render(
             Span::styled(n.clone(), theme.accent()),
             Span::styled("   ? help", theme.dim()),
         ])
+    } else if super::live::finished(snap) {
+        keys_line(
+            &[
+                ("q", "quit and print the summary"),
+                ("e", "events of one / all"),
+                ("Tab", "focus"),
+                ("?", "help"),
+            ],
+            theme,
+        )
+    } else if let Some(why) = &snap.stale {
+        Line::from(vec![
+            Span::styled(format!("STALE: {why}"), theme.warn()),
+            Span::styled("   ? help", theme.dim()),
+        ])
     } else {
         let pause = if snap.paused { "resume" } else { "pause" };
         keys_line(

@@ -20,9 +20,10 @@ pub fn render(
     compact: bool,
 ) {
     let focused = state.focus == Focus::Databases && !state.filter_editing;
-    let mut title = vec![Span::styled(
+    let mut title = vec![layout::panel_title(
         format!(" Databases ({}) ", visible.len()),
-        theme.title(),
+        focused,
+        theme,
     )];
     if !state.filter.is_empty() || state.filter_editing {
         title.push(Span::styled(

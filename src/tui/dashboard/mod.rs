@@ -7,10 +7,12 @@ pub mod chain;
 pub mod detail;
 pub mod events;
 pub mod findings;
+pub mod finished;
 pub mod footer;
 pub mod header;
 pub mod help;
 pub mod list;
+pub mod live;
 pub mod quit;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -77,6 +79,9 @@ pub struct DashboardState {
     pub quit: bool,
     /// Animation frame (advanced by the app loop only while something animates).
     pub tick: u64,
+    /// Wall clock (Unix seconds) the app loop sets once a second; 0 until then (the render then
+    /// takes the newest time the snapshot knows).
+    pub now_unix: i64,
 }
 
 impl DashboardState {
@@ -147,6 +152,26 @@ impl DashboardState {
         }
     }
 
+    /// The once-a-second clock changes more than the header: a downtime is counting in the detail
+    /// panel or the cutover dialog (otherwise the app redraws only the header line).
+    pub fn clock_beyond_header(&self, snap: &MigrationSnapshot) -> bool {
+        let counting = |name: &str| {
+            snap.databases.iter().any(|d| {
+                d.state.name == name
+                    && d.downtime_started_unix.is_some()
+                    && matches!(d.state.phase, Phase::CuttingOver | Phase::Completing)
+            })
+        };
+        let dialog = match &self.overlay {
+            Overlay::Cutover(d) => counting(&d.database),
+            _ => false,
+        };
+        dialog
+            || self
+                .selected_database(snap)
+                .is_some_and(|d| counting(&d.state.name))
+    }
+
     /// Handles one key; returns the commands to send to the engine (in order).
     pub fn handle_key(
         &mut self,
@@ -196,9 +221,9 @@ impl DashboardState {
                 if out.close {
                     self.overlay = Overlay::None;
                 }
-                if let Some(n) = out.notice {
-                    self.notice = Some(n);
-                }
+                // Each key's answer replaces the last one: a refusal must not outlive the state
+                // it was about ("Complete is disabled" after completion).
+                self.notice = out.notice;
                 return out.commands;
             }
             Overlay::None => {}
@@ -212,6 +237,13 @@ impl DashboardState {
             return Vec::new();
         }
         self.notice = None;
+        if live::finished(snap) && matches!(key.code, KeyCode::Char('p') | KeyCode::Char('r')) {
+            self.notice = Some(format!(
+                "{}: nothing to pause or retry (q quits and prints the summary)",
+                finished::title(snap)
+            ));
+            return Vec::new();
+        }
         match key.code {
             KeyCode::Char('q') => self.overlay = Overlay::QuitConfirm,
             KeyCode::Char('?') => self.overlay = Overlay::Help,
@@ -367,6 +399,9 @@ pub fn render(
         return;
     }
     let wide = area.width >= 120;
+    // List and detail side by side only when the detail keeps room for the chain's file names and
+    // both LSNs; below that the detail takes the whole width under the list.
+    let side_by_side = area.width >= 150;
     let compact = !wide || area.height < 40;
     let events_h = if compact { 4 } else { 10 };
     let [head, body, ev, foot] = Layout::vertical([
@@ -376,21 +411,26 @@ pub fn render(
         Constraint::Length(1),
     ])
     .areas(area);
-    header::render(frame, head, snap, ctx.theme);
+    header::render(frame, head, snap, state.now_unix, ctx);
     let visible = state.visible(snap);
     let selected = state.selected_index(&visible);
-    let (list_area, detail_area) = split_body(body, wide, compact, visible.len());
-    list::render(
-        frame, list_area, &visible, selected, state, ctx.theme, compact,
-    );
-    detail::render(
-        frame,
-        detail_area,
-        selected.map(|i| visible[i]),
-        state,
-        ctx.theme,
-        compact,
-    );
+    if live::finished(snap) {
+        finished::render(frame, body, snap, ctx, state.now_unix);
+    } else {
+        let (list_area, detail_area) = split_body(body, side_by_side, compact, visible.len());
+        list::render(
+            frame, list_area, &visible, selected, state, ctx.theme, compact,
+        );
+        detail::render(
+            frame,
+            detail_area,
+            selected.map(|i| visible[i]),
+            state,
+            snap,
+            ctx,
+            compact,
+        );
+    }
     events::render(
         frame,
         ev,
@@ -398,22 +438,24 @@ pub fn render(
         state.events_database(snap),
         state,
         ctx.theme,
+        ctx.local_offset,
         compact,
     );
     footer::render(frame, foot, snap, state, ctx.theme);
     match &state.overlay {
         Overlay::None => {}
         Overlay::Help => help::render(frame, area, ctx.theme),
-        Overlay::QuitConfirm => quit::render(frame, area, ctx.theme),
+        Overlay::QuitConfirm => quit::render(frame, area, ctx.theme, live::finished(snap)),
         Overlay::Cutover(d) => {
             let db = snap.databases.iter().find(|x| x.state.name == d.database);
-            cutover::render(frame, area, d, db, ctx, state.tick);
+            let now = live::now(snap, state.now_unix);
+            cutover::render(frame, area, d, db, ctx, state.tick, now);
         }
     }
 }
 
-fn split_body(body: Rect, wide: bool, compact: bool, n: usize) -> (Rect, Rect) {
-    if wide {
+fn split_body(body: Rect, side_by_side: bool, compact: bool, n: usize) -> (Rect, Rect) {
+    if side_by_side {
         let [l, r] = Layout::horizontal([Constraint::Length(56), Constraint::Min(40)]).areas(body);
         (l, r)
     } else {

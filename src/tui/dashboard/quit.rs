@@ -8,21 +8,31 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use crate::tui::layout;
 use crate::tui::theme::Theme;
 
-pub fn render(frame: &mut Frame, area: Rect, theme: Theme) {
+/// `finished`: every database is Completed or Canceled (nothing is left to go on).
+pub fn render(frame: &mut Frame, area: Rect, theme: Theme, finished: bool) {
     let r = layout::dialog(area, 60, 9);
-    let lines = vec![
-        Line::raw(
-            "The migration state is kept: run `cutover` again to re-attach and go on where it stopped.",
-        ),
-        Line::raw("Uploads stop until then; nothing is cut over or canceled."),
-        Line::raw(""),
-        Line::from(vec![
-            Span::styled("y", theme.key()),
-            Span::raw(" quit    "),
-            Span::styled("n", theme.key()),
-            Span::raw(" / Esc stay"),
-        ]),
-    ];
+    let mut lines = if finished {
+        vec![
+            Line::raw("Every database is finished; the engine has stopped."),
+            Line::raw(
+                "The summary (status, target, connection string, downtime) is printed on the terminal.",
+            ),
+        ]
+    } else {
+        vec![
+            Line::raw(
+                "The migration state is kept: run the same command again to re-attach and go on where it stopped.",
+            ),
+            Line::raw("Uploads stop until then; nothing is cut over or canceled."),
+        ]
+    };
+    lines.push(Line::raw(""));
+    lines.push(Line::from(vec![
+        Span::styled("y", theme.key()),
+        Span::raw(" quit    "),
+        Span::styled("n", theme.key()),
+        Span::raw(" / Esc stay"),
+    ]));
     let block = Block::bordered().title(Span::styled(" Quit cutover? ", theme.title()));
     frame.render_widget(Clear, r);
     frame.render_widget(

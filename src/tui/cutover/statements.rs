@@ -1,0 +1,47 @@
+//! The exact T-SQL the cutover dialog shows before anything changes the source: the traffic stop
+//! cutover runs ([`StopTraffic::sql`]), the tail-log backup cutover takes, the one the operator
+//! takes, and the statement that brings a source left RESTORING back online.
+
+use crate::source::quote::{quote_ident, quote_literal};
+use crate::source::tail::{StopTraffic, server_path_join};
+
+/// The statement cutover runs to stop traffic.
+pub fn stop_traffic(how: StopTraffic, database: &str) -> String {
+    how.sql(database)
+}
+
+/// The tail-log backup into `folder` (the database's backup folder), as cutover's own
+/// (`source::tail::TAIL_LOG_BACKUP`) with the values in place: `file` names the new file.
+pub fn tail_log_backup(database: &str, folder: &str, file: &str) -> String {
+    format!(
+        "BACKUP LOG {} TO DISK = {} WITH NORECOVERY, CHECKSUM",
+        quote_ident(database),
+        quote_literal(&server_path_join(folder, file))
+    )
+}
+
+/// Brings a source database left RESTORING by a tail-log backup WITH NORECOVERY back online.
+pub fn recovery(database: &str) -> String {
+    format!("RESTORE DATABASE {} WITH RECOVERY", quote_ident(database))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_quote_names_and_paths() {
+        assert_eq!(
+            recovery("we]ird 'name"),
+            "RESTORE DATABASE [we]]ird 'name] WITH RECOVERY"
+        );
+        assert_eq!(
+            tail_log_backup("O'Neil", r"D:\Backups\O'Neil", "x.trn"),
+            r"BACKUP LOG [O'Neil] TO DISK = N'D:\Backups\O''Neil\x.trn' WITH NORECOVERY, CHECKSUM"
+        );
+        assert_eq!(
+            stop_traffic(StopTraffic::ReadOnly, "Sales"),
+            "ALTER DATABASE [Sales] SET READ_ONLY WITH ROLLBACK IMMEDIATE"
+        );
+    }
+}
