@@ -54,6 +54,9 @@ impl Phase {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum FileStatus {
     Arrived,
+    /// An upload attempt failed in a way that may pass (network outage, throttling, the file
+    /// changed while it was read): it is uploaded again after a wait; the database goes on.
+    Retrying,
     Uploading,
     Uploaded,
     Restoring,
@@ -197,9 +200,15 @@ pub enum Event {
     Uploaded {
         file: String,
     },
+    /// The upload failed for good (refused, unreadable, a URL that never answered): the database
+    /// is Failed, the others go on.
     UploadFailed {
         file: String,
         error: String,
+    },
+    /// The upload failed in a way that may pass: the file is uploaded again after a wait.
+    UploadRetrying {
+        file: String,
     },
     /// LRS accepted the start request.
     LrsStarted,
@@ -369,7 +378,7 @@ impl DatabaseState {
             }
             Event::UploadStarted { file } => {
                 if let Some(f) = self.file_mut(&file)
-                    && f.status == FileStatus::Arrived
+                    && matches!(f.status, FileStatus::Arrived | FileStatus::Retrying)
                 {
                     f.status = FileStatus::Uploading;
                 }
@@ -382,7 +391,10 @@ impl DatabaseState {
             Event::Uploaded { file } => {
                 if let Some(f) = self.file_mut(&file) {
                     f.uploaded_bytes = f.size;
-                    if matches!(f.status, FileStatus::Arrived | FileStatus::Uploading) {
+                    if matches!(
+                        f.status,
+                        FileStatus::Arrived | FileStatus::Retrying | FileStatus::Uploading
+                    ) {
                         f.status = FileStatus::Uploaded;
                     }
                 }
@@ -398,6 +410,14 @@ impl DatabaseState {
             Event::UploadFailed { file, error } => {
                 self.phase = Phase::Failed;
                 self.error = Some(format!("upload of {file} failed: {error}"));
+            }
+            Event::UploadRetrying { file } => {
+                if let Some(f) = self.file_mut(&file)
+                    && matches!(f.status, FileStatus::Arrived | FileStatus::Uploading)
+                {
+                    f.status = FileStatus::Retrying;
+                    f.uploaded_bytes = 0;
+                }
             }
             Event::LrsStarted => self.lrs_started = true,
             Event::Lrs(s) => self.on_lrs(s),
