@@ -4,6 +4,7 @@
 //! with the key named.
 
 mod common;
+mod support;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -11,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use azure_core::credentials::Secret;
+use cutover::engine::{EventLine, MigrationSnapshot, Phase};
 use serde_json::Value;
 
 /// The activity's index and every database's file, as one text.
@@ -557,4 +560,169 @@ fn bad_configurations_name_the_key() {
         assert_eq!(out.status.code(), Some(2), "{text}: {err}");
         assert!(err.contains(expect), "{text}: expected {expect:?} in {err}");
     }
+}
+
+/// The configuration of [`write_config`] with every storage request going through `proxy` (the
+/// sandbox's managed instance still reads the container directly).
+fn write_config_via(sb: &SandboxProc, dir: &Path, proxy: &support::proxy::FaultProxy) -> PathBuf {
+    let p = write_config(sb, dir);
+    let text = std::fs::read_to_string(&p).expect("read config");
+    let via = format!("http://127.0.0.1:{}/devstoreaccount1", proxy.port());
+    std::fs::write(&p, text.replace(&sb.s("blob_endpoint"), &via)).expect("write config");
+    p
+}
+
+/// A proxy in front of the sandbox's Blob service that injects no fault by itself.
+fn quiet_proxy(sb: &SandboxProc) -> support::proxy::FaultProxy {
+    support::proxy::FaultProxy::start(
+        support::endpoint_addr(&sb.s("blob_endpoint")),
+        1,
+        0,
+        u64::MAX,
+    )
+}
+
+/// Runs the engine in this process, as `cutover run --json` does, with uploads through `proxy` and
+/// the managed instance reading the sandbox's container itself; `during` runs beside it. Returns the
+/// exit code and the last snapshot.
+fn run_via_proxy(
+    sb: &SandboxProc,
+    dir: &Path,
+    proxy: &support::proxy::FaultProxy,
+    during: impl FnOnce() + Send,
+) -> (i32, MigrationSnapshot) {
+    let config = write_config_via(sb, dir, proxy);
+    let file = cutover::config::ConfigFile::load(&config).expect("config");
+    let mut secrets = cutover::setup::ProvidedSecrets::default();
+    for (var, key) in [("SBX_PW", "sql_password"), ("SBX_KEY", "account_key")] {
+        secrets.by_env.insert(var.into(), Secret::new(sb.s(key)));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    std::thread::scope(|scope| {
+        scope.spawn(during);
+        rt.block_on(async {
+            let (mut cfg, _) =
+                cutover::setup::engine_config_with(&file, &Default::default(), &secrets)
+                    .expect("engine config");
+            cfg.container_url = format!("{}/{}", sb.s("blob_endpoint"), sb.s("container"));
+            let mut h = cutover::engine::runner::start(cfg).expect("engine");
+            let code = tokio::time::timeout(
+                Duration::from_secs(120),
+                cutover::cli::headless::run(&mut h, true),
+            )
+            .await
+            .expect("the run ended within 2 minutes");
+            (code, h.snapshots.borrow().clone())
+        })
+    })
+}
+
+/// Index of the first event of `db` whose message contains `text` (any case).
+fn event_index(events: &[EventLine], db: &str, text: &str) -> Option<usize> {
+    let text = text.to_lowercase();
+    events
+        .iter()
+        .position(|e| e.database.as_deref() == Some(db) && e.message.to_lowercase().contains(&text))
+}
+
+fn event_text(events: &[EventLine]) -> String {
+    events
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {}\n",
+                e.database.as_deref().unwrap_or("-"),
+                e.level,
+                e.message
+            )
+        })
+        .collect()
+}
+
+/// The full backup is touched while the proxy holds the answer to its first block: the engine says
+/// it changed, uploads it again once it is stable, and every database completes (none ever fails).
+#[test]
+fn a_file_changed_during_its_upload_is_uploaded_again_and_nothing_stops() {
+    let sb = SandboxProc::start();
+    let proxy =
+        quiet_proxy(&sb).also_on_first("PUT", "/Sales/Sales_FULL_", support::proxy::Fault::Delay);
+    let dir = tempfile::tempdir().expect("tmp");
+    let full = std::fs::read_dir(PathBuf::from(sb.s("backup_dir")).join("Sales"))
+        .expect("Sales folder")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.to_string_lossy().contains("_FULL_"))
+        .expect("the full backup of Sales");
+    let touch = || {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while proxy.injected().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::fs::File::options()
+            .append(true)
+            .open(&full)
+            .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+            .expect("touch the full backup");
+    };
+    let (code, snap) = run_via_proxy(&sb, dir.path(), &proxy, touch);
+    let events = &snap.events;
+    let text = event_text(events);
+    assert_eq!(code, 0, "{text}");
+    let file = full
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let changed = event_index(events, "Sales", "changed while it was uploaded")
+        .unwrap_or_else(|| panic!("no event says the file changed:\n{text}"));
+    assert_eq!(events[changed].level, "warning", "{text}");
+    let uploaded = event_index(events, "Sales", &format!("uploaded {file}"))
+        .unwrap_or_else(|| panic!("{file} was not uploaded:\n{text}"));
+    assert!(
+        uploaded > changed,
+        "uploaded again after the change:\n{text}"
+    );
+    assert!(
+        !events.iter().any(|e| e.level == "error"),
+        "nothing failed:\n{text}"
+    );
+    for d in &snap.databases {
+        assert_eq!(d.state.phase, Phase::Completed, "{text}");
+    }
+}
+
+/// Every storage request for Inventory's folder is refused (403): Inventory fails with the reason,
+/// Sales goes on to complete after that, and the exit code says a database failed.
+#[test]
+fn a_database_that_fails_for_good_stops_alone_and_the_exit_code_says_so() {
+    let sb = SandboxProc::start();
+    let proxy = quiet_proxy(&sb).refusing(&format!("/{}/Inventory/", sb.s("container")));
+    let dir = tempfile::tempdir().expect("tmp");
+    let (code, snap) = run_via_proxy(&sb, dir.path(), &proxy, || {});
+    let events = &snap.events;
+    let text = event_text(events);
+    assert_eq!(code, 1, "{text}");
+    let failed = event_index(events, "Inventory", "access denied")
+        .unwrap_or_else(|| panic!("no failure of Inventory:\n{text}"));
+    assert_eq!(events[failed].level, "error", "{text}");
+    assert!(
+        events[failed].message.contains("the other databases go on"),
+        "{text}"
+    );
+    let completed = event_index(events, "Sales", "-> Completed")
+        .unwrap_or_else(|| panic!("Sales did not complete:\n{text}"));
+    assert!(
+        completed > failed,
+        "Sales went on after Inventory failed:\n{text}"
+    );
+    let phase = |name: &str| {
+        snap.databases
+            .iter()
+            .find(|d| d.state.name == name)
+            .map(|d| d.state.phase)
+    };
+    assert_eq!(phase("Sales"), Some(Phase::Completed), "{text}");
+    assert_eq!(phase("Inventory"), Some(Phase::Failed), "{text}");
 }

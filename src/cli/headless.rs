@@ -154,12 +154,14 @@ async fn stop_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// Runs until every database is Completed (exit 0), one fails (exit 1, state kept), or a signal
-/// stops it (exit 130, state kept and resumable). Prints the summary as the last line.
+/// Runs until every database has ended (Completed, Canceled or Failed: a failed database stops
+/// alone, the others go on) or a signal stops it (state kept and resumable). Prints the summary as
+/// the last line; the exit code is the worst end state ([`exit_code`]).
 pub async fn run(h: &mut EngineHandle, json: bool) -> i32 {
     let mut snaps = h.snapshots.clone();
     let mut stopped_by_signal = false;
     let mut failed = false;
+    let mut shutdown_sent = false;
     let signal = stop_signal();
     tokio::pin!(signal);
     loop {
@@ -169,9 +171,13 @@ pub async fn run(h: &mut EngineHandle, json: bool) -> i32 {
                 if changed.is_err() {
                     break;
                 }
-                let s = snaps.borrow_and_update().clone();
-                if s.databases.iter().any(|d| d.state.phase == Phase::Failed) {
-                    failed = true;
+                // A failed database stops alone: the run goes on until every database has ended.
+                let all_ended = {
+                    let s = snaps.borrow_and_update();
+                    !s.databases.is_empty() && s.databases.iter().all(|d| has_ended(d.state.phase))
+                };
+                if all_ended && !shutdown_sent {
+                    shutdown_sent = true;
                     let _ = h.commands.send(EngineCommand::Shutdown);
                 }
             }
@@ -195,17 +201,29 @@ pub async fn run(h: &mut EngineHandle, json: bool) -> i32 {
     }
     let last = h.snapshots.borrow().clone();
     print_summary(&last, json);
-    let all_completed = !last.databases.is_empty()
-        && last
-            .databases
-            .iter()
-            .all(|d| d.state.phase == Phase::Completed);
-    if all_completed {
+    let phases: Vec<Phase> = last.databases.iter().map(|d| d.state.phase).collect();
+    exit_code(&phases, failed, stopped_by_signal)
+}
+
+/// Nothing more happens to the database by itself: Completed, Canceled, or Failed (until retried).
+fn has_ended(p: Phase) -> bool {
+    p.is_final() || p == Phase::Failed
+}
+
+/// The worst end state decides: 1 when a database failed (or the engine itself stopped on an
+/// error), 130 when a signal stopped the run before the end, 3 when a database was canceled and
+/// none failed, 0 when every database completed.
+fn exit_code(phases: &[Phase], engine_failed: bool, stopped_by_signal: bool) -> i32 {
+    if engine_failed || phases.contains(&Phase::Failed) {
+        1
+    } else if !phases.is_empty() && phases.iter().all(|p| *p == Phase::Completed) {
         0
     } else if stopped_by_signal {
         130
+    } else if phases.contains(&Phase::Canceled) && phases.iter().all(|p| has_ended(*p)) {
+        3
     } else {
-        i32::from(failed).max(1)
+        1
     }
 }
 
@@ -254,5 +272,20 @@ mod tests {
         assert!(
             text.contains("HR ") && text.contains("CATCHING UP") && text.contains("no downtime")
         );
+    }
+
+    #[test]
+    fn the_exit_code_is_the_worst_end_state() {
+        use Phase::*;
+        assert_eq!(exit_code(&[Completed, Completed], false, false), 0);
+        assert_eq!(exit_code(&[Completed, Failed], false, false), 1);
+        assert_eq!(exit_code(&[Failed, Canceled], false, false), 1);
+        assert_eq!(exit_code(&[Completed, Canceled], false, false), 3);
+        assert_eq!(exit_code(&[Completed, CatchingUp], false, true), 130);
+        assert_eq!(exit_code(&[Completed, Failed], false, true), 1);
+        assert_eq!(exit_code(&[Completed, Completed], true, false), 1);
+        assert_eq!(exit_code(&[], false, false), 1);
+        assert!(has_ended(Failed) && has_ended(Canceled) && has_ended(Completed));
+        assert!(!has_ended(Blocked) && !has_ended(ReadyForCutover));
     }
 }

@@ -2,7 +2,7 @@
 
 mod check;
 mod demo;
-mod headless;
+pub mod headless;
 mod inspect;
 mod logging;
 mod lrs;

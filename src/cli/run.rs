@@ -1,6 +1,9 @@
 //! `cutover run --config FILE [--json] [--activity NAME] [--cutover when-ready|never] [--tail take|wait|skip]`:
-//! the engine without a TUI, for automation. Exit 0 when every database is completed, 1 on failure,
-//! 2 for bad configuration, 130 when stopped by a signal (the state is kept: run again to resume).
+//! the engine without a TUI, for automation. A database that fails stops alone: the run goes on until
+//! every database has ended (Completed, Canceled or Failed), and the exit code is the worst end state:
+//! 0 every database completed, 1 at least one failed (or the engine stopped on an error), 3 none
+//! failed but one was canceled, 2 for bad configuration, 130 when stopped by a signal before the end
+//! (the state is kept: run again to resume; `--retry-failed` retries the failed databases).
 
 use std::path::PathBuf;
 

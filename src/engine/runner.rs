@@ -23,6 +23,7 @@ use crate::catalog::{self, Finding, Severity};
 use crate::source::SourceOptions;
 use crate::source::tail::{StopTraffic, TailRequest, take_tail_log_backup};
 use crate::storage::client::BlobStore;
+use crate::storage::error::StorageError;
 use crate::storage::layout::{self, Layout};
 use crate::storage::progress::{ThroughputMeter, UploadEvent};
 use crate::storage::upload::{UploadItem, UploadOptions, Uploader};
@@ -88,7 +89,7 @@ enum Msg {
     UploadDone {
         db: usize,
         file: String,
-        result: Result<(), String>,
+        result: Result<(), StorageError>,
     },
     LrsStarted {
         db: usize,
@@ -156,6 +157,26 @@ fn seconds(d: Duration) -> String {
     }
 }
 
+/// A file's next upload attempt after failures that may pass.
+#[derive(Debug, Clone, Copy)]
+struct UploadRetry {
+    due: Instant,
+    /// Failures in a row (a changed file does not count: it is no fault of the service).
+    failures: u32,
+}
+
+/// The wait before uploading a file again: soon after it changed (the uploader waits until it is
+/// stable anyway); after a storage failure (the uploader already retried each request for minutes)
+/// 15 s, doubled each failure in a row, at most 5 minutes, for as long as it takes.
+fn upload_retry_delay(failures: u32) -> Duration {
+    if failures == 0 {
+        return Duration::from_secs(1);
+    }
+    Duration::from_secs(15)
+        .saturating_mul(1u32 << (failures - 1).min(10))
+        .min(Duration::from_secs(300))
+}
+
 /// Restore-status reads in a row that find no restore (404) before the database is Failed.
 const RESTORE_GONE_AFTER: u32 = 3;
 
@@ -188,6 +209,8 @@ struct RunDb {
     /// The operator takes the tail (`WaitForTail`): the next log that lands is it.
     tail_wait: bool,
     uploading: HashSet<String>,
+    /// Files whose last upload attempt failed in a way that may pass: when to try again.
+    upload_retry: HashMap<String, UploadRetry>,
     last_poll: Option<Instant>,
     /// Restore-status reads that failed in a row (the next poll waits longer: `poll_delay`).
     poll_failures: u32,
@@ -280,6 +303,7 @@ pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
             target_checked: false,
             restore,
             uploading: HashSet::new(),
+            upload_retry: HashMap::new(),
             last_poll: None,
             poll_failures: 0,
             polls_not_found: 0,
@@ -417,6 +441,9 @@ impl Engine {
                     }
                     self.poll_lrs(&tx, now);
                     self.announce_time_limits();
+                    if self.upload_retry_due(Instant::now()) {
+                        self.drive_due = true;
+                    }
                 }
                 _ = flush.tick(), if self.publish_dirty => {}
                 Some(c) = commands.recv() => {
@@ -761,7 +788,8 @@ impl Engine {
                     last_backup_name: None,
                 };
                 tokio::spawn(async move {
-                    let result = reattach::start_or_adopt(&lrs, &req, prior, want, &our_files).await;
+                    let result =
+                        reattach::start_or_adopt(&lrs, &req, prior, want, &our_files).await;
                     let _ = tx.send(Msg::LrsStarted { db: i, result });
                 });
             }
@@ -823,6 +851,66 @@ impl Engine {
         }
     }
 
+    /// A file's upload ended: uploaded; or to be tried again later (the file changed, the service
+    /// was away or busy), the database going on; or failed for good: that database alone is Failed.
+    fn on_upload_done(
+        &mut self,
+        db: usize,
+        file: String,
+        result: Result<(), StorageError>,
+        tx: &mpsc::UnboundedSender<Msg>,
+    ) {
+        let name = self.dbs[db].cfg.name.clone();
+        self.dbs[db].uploading.remove(&file);
+        match result {
+            Ok(()) => {
+                self.dbs[db].upload_retry.remove(&file);
+                self.log(Some(&name), "info", format!("uploaded {file}"));
+                self.apply(db, Event::Uploaded { file }, tx);
+            }
+            Err(e) if e.may_succeed_later() => {
+                let changed = matches!(e, StorageError::Changed { .. });
+                let failures = match self.dbs[db].upload_retry.get(&file) {
+                    _ if changed => 0,
+                    Some(r) => r.failures.saturating_add(1),
+                    None => 1,
+                };
+                let wait = upload_retry_delay(failures);
+                self.dbs[db].upload_retry.insert(
+                    file.clone(),
+                    UploadRetry {
+                        due: Instant::now() + wait,
+                        failures,
+                    },
+                );
+                let msg = if changed {
+                    format!("{file}: {e}")
+                } else {
+                    format!(
+                        "{file}: upload failed ({e}); uploading it again in {} (failure {failures} in a row); the other files and databases go on",
+                        seconds(wait)
+                    )
+                };
+                self.log(Some(&name), "warning", msg);
+                self.apply(db, Event::UploadRetrying { file }, tx);
+            }
+            Err(e) => {
+                self.dbs[db].upload_retry.remove(&file);
+                let error = format!(
+                    "{e}; the other databases go on: fix the cause, then retry this database (r on the dashboard, or cutover run --retry-failed)"
+                );
+                self.apply(db, Event::UploadFailed { file, error }, tx);
+            }
+        }
+    }
+
+    /// A file's upload retry is due (the tick then drives the uploads).
+    fn upload_retry_due(&self, now: Instant) -> bool {
+        self.dbs
+            .iter()
+            .any(|d| !d.state.phase.is_final() && d.upload_retry.values().any(|r| r.due <= now))
+    }
+
     fn locate_blob(&self, blob: &str) -> Option<(usize, String)> {
         let (folder, file) = blob.split_once('/')?;
         let i = self.dbs.iter().position(|d| d.layout.folder() == folder)?;
@@ -855,21 +943,7 @@ impl Engine {
                     }
                 }
             }
-            Msg::UploadDone { db, file, result } => {
-                self.dbs[db].uploading.remove(&file);
-                let ev = match result {
-                    Ok(()) => Event::Uploaded { file: file.clone() },
-                    Err(error) => Event::UploadFailed {
-                        file: file.clone(),
-                        error,
-                    },
-                };
-                if matches!(ev, Event::Uploaded { .. }) {
-                    let name = self.dbs[db].cfg.name.clone();
-                    self.log(Some(&name), "info", format!("uploaded {file}"));
-                }
-                self.apply(db, ev, tx);
-            }
+            Msg::UploadDone { db, file, result } => self.on_upload_done(db, file, result, tx),
             Msg::TargetChecked { db, verdict } => self.on_target_checked(db, verdict, tx),
             Msg::LrsStarted { db, result } => {
                 self.dbs[db].lrs_busy = false;
@@ -1401,11 +1475,19 @@ impl Engine {
     }
 
     fn start_uploads(&mut self, i: usize, tx: &mpsc::UnboundedSender<Msg>) {
-        let todo: Vec<String> = self.dbs[i]
+        let now = Instant::now();
+        let d = &self.dbs[i];
+        let todo: Vec<String> = d
             .state
             .files
             .iter()
-            .filter(|f| f.status == FileStatus::Arrived && !self.dbs[i].uploading.contains(&f.name))
+            .filter(|f| match f.status {
+                FileStatus::Arrived => true,
+                // After a restart there is no due time: at once.
+                FileStatus::Retrying => d.upload_retry.get(&f.name).is_none_or(|r| r.due <= now),
+                _ => false,
+            })
+            .filter(|f| !d.uploading.contains(&f.name))
             .map(|f| f.name.clone())
             .collect();
         for file in todo {
@@ -1431,7 +1513,7 @@ impl Engine {
                 let mut result = Ok(());
                 for item in &items {
                     if let Err(e) = up.upload_file(item).await {
-                        result = Err(e.to_string());
+                        result = Err(e);
                         break;
                     }
                 }

@@ -15,6 +15,9 @@
 //! - [`Fault::Error500`] / [`Fault::Error503`]: answered by the proxy with that status,
 //!   `Retry-After: 1` and a Blob Storage error body (`InternalError` / `ServerBusy`);
 //! - [`Fault::Delay`]: the response is held for 1.5 s (slow, not failed: no retry expected).
+//!
+//! [`FaultProxy::refusing`] answers every request whose line contains a pattern with 403
+//! `AuthorizationFailure` (a refusal for good, e.g. one database's folder).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -74,6 +77,8 @@ struct Shared {
     /// Faults for the first request with this method whose line contains the pattern (each used
     /// once).
     targeted: Mutex<Vec<(String, String, Fault)>>,
+    /// Request-line patterns refused with 403 every time.
+    refused: Mutex<Vec<String>>,
     requests: AtomicU64,
     schedule: Mutex<Schedule>,
     injected: Mutex<Vec<Injected>>,
@@ -107,6 +112,7 @@ impl FaultProxy {
         let shared = Arc::new(Shared {
             upstream,
             targeted: Mutex::new(Vec::new()),
+            refused: Mutex::new(Vec::new()),
             requests: AtomicU64::new(0),
             schedule: Mutex::new(Schedule {
                 rng,
@@ -158,6 +164,17 @@ impl FaultProxy {
             fault,
         ));
         self.planned += 1;
+        self
+    }
+
+    /// Refuses every request whose request line contains `pattern` with 403 AuthorizationFailure
+    /// (not counted as a fault: it never passes).
+    pub fn refusing(self, pattern: &str) -> FaultProxy {
+        self.shared
+            .refused
+            .lock()
+            .expect("lock")
+            .push(pattern.to_string());
         self
     }
 
@@ -313,6 +330,16 @@ async fn handle(mut conn: TcpStream, s: &Shared) -> Result<(), String> {
     body.truncate(len);
 
     let index = s.requests.fetch_add(1, Ordering::SeqCst);
+    let refused = {
+        let r = s.refused.lock().expect("lock");
+        r.iter().any(|p| request_line.contains(p.as_str()))
+    };
+    if refused {
+        let _ = conn
+            .write_all(&error_response(403, "Forbidden", "AuthorizationFailure"))
+            .await;
+        return Ok(());
+    }
     let targeted = {
         let mut t = s.targeted.lock().expect("lock");
         t.iter()

@@ -1,0 +1,127 @@
+//! Failures that must not stop a migration: a storage endpoint that answered and then went away is
+//! retried until it is back (the sandbox's Blob service stopped and started again on the same port).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cutover::sandbox::blob::{BlobService, BlobServiceConfig, DEV_ACCOUNT, DEV_KEY};
+use cutover::storage::auth::StorageAuth;
+use cutover::storage::client::BlobStore;
+use cutover::storage::container::ContainerUrl;
+use cutover::storage::progress::UploadEvent;
+use cutover::storage::upload::{FileResult, UploadItem, UploadOptions, Uploader};
+use tokio::sync::{mpsc, oneshot};
+
+/// The Blob service served on `addr` until the sender is used (or dropped).
+async fn serve(
+    svc: &Arc<BlobService>,
+    addr: SocketAddr,
+) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .unwrap_or_else(|e| panic!("bind {addr}: {e}"));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let s = svc.clone();
+    let task = tokio::spawn(async move {
+        let _ = s
+            .serve_until(listener, async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    (stop, task)
+}
+
+fn file(dir: &std::path::Path, name: &str, size: usize, seed: u8) -> UploadItem {
+    let local = dir.join(name);
+    let data: Vec<u8> = (0..size)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect();
+    std::fs::write(&local, data).expect("write");
+    UploadItem {
+        local,
+        blob: format!("Sales/{name}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storage_endpoint_that_worked_is_retried_until_it_comes_back() {
+    let data = tempfile::tempdir().expect("tmp");
+    let svc = BlobService::new(BlobServiceConfig {
+        root: data.path().join("blob"),
+        account: DEV_ACCOUNT.into(),
+        key: DEV_KEY.into(),
+    })
+    .expect("blob service");
+    svc.create_container("migration").expect("container");
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let (stop, task) = serve(&svc, addr).await;
+
+    let url = ContainerUrl::parse(&format!("http://{addr}/{DEV_ACCOUNT}/migration")).expect("url");
+    let store = Arc::new(BlobStore::new(
+        url,
+        StorageAuth::account_key(DEV_ACCOUNT, "migration", DEV_KEY.into()),
+    ));
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let opts = UploadOptions {
+        stable_for: Duration::ZERO,
+        ..Default::default()
+    };
+    let up = Uploader::new(store.clone(), opts, tx);
+    let files = tempfile::tempdir().expect("tmp");
+    let first = file(files.path(), "full.bak", 300_000, 1);
+    let second = file(files.path(), "log1.trn", 200_000, 2);
+
+    let r = up.upload_file(&first).await;
+    assert!(matches!(r, Ok(FileResult::Uploaded { .. })), "{r:?}");
+    assert!(store.reached());
+
+    // The service goes away; the next file's upload keeps trying.
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .expect("the service stopped")
+        .expect("serve task");
+    let up2 = up.clone();
+    let upload = tokio::spawn(async move { up2.upload_file(&second).await });
+    let mut retries = Vec::new();
+    while retries.len() < 3 {
+        let e = tokio::time::timeout(Duration::from_secs(30), events.recv())
+            .await
+            .expect("retry events while the service is away")
+            .expect("event channel");
+        if let UploadEvent::Retrying { reason, .. } = e {
+            retries.push(reason);
+        }
+    }
+    for reason in &retries {
+        assert!(reason.contains("connection refused"), "{reason}");
+        assert!(reason.contains(&addr.to_string()), "{reason}");
+        assert!(reason.contains("keeps retrying"), "{reason}");
+        assert!(!reason.contains("reqwest"), "{reason}");
+    }
+    assert!(
+        !upload.is_finished(),
+        "more than the quick first-contact tries"
+    );
+
+    // Back on the same port: the upload finishes by itself.
+    let (_stop, _task) = serve(&svc, addr).await;
+    let r = tokio::time::timeout(Duration::from_secs(90), upload)
+        .await
+        .expect("the upload finished after the service came back")
+        .expect("upload task");
+    assert!(matches!(r, Ok(FileResult::Uploaded { .. })), "{r:?}");
+    let blobs = svc.list_blobs("migration", "Sales/").expect("list");
+    let sizes: Vec<(String, u64)> = blobs.into_iter().map(|b| (b.name, b.size)).collect();
+    assert_eq!(
+        sizes,
+        vec![
+            ("Sales/full.bak".to_string(), 300_000),
+            ("Sales/log1.trn".to_string(), 200_000)
+        ]
+    );
+}
