@@ -108,6 +108,8 @@ pub struct SourceSection {
     pub plaintext: Option<bool>,
     /// Seconds for connect + login.
     pub connect_timeout_seconds: Option<u64>,
+    /// PEM file of the CA (or self-signed server certificate) to trust for TLS.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[backups]`: where the backup files are.

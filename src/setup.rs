@@ -31,6 +31,7 @@ pub struct SourceFlags {
     pub trust_server_certificate: bool,
     pub plaintext: bool,
     pub connect_timeout: Option<u64>,
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// Secrets already in hand (typed into the wizard), keyed by the environment variable the
@@ -159,6 +160,20 @@ pub fn source_options_with(
             return Err("connect timeout (--connect-timeout / [source] connect_timeout_seconds) must be 1..600 seconds".into());
         }
         opts.connect_timeout = Duration::from_secs(t);
+    }
+    if let Some(path) = f.ca_file.as_ref().or(s.ca_file.as_ref()) {
+        let key = if f.ca_file.is_some() {
+            "--ca-file"
+        } else {
+            "[source] ca_file"
+        };
+        if plaintext || trust {
+            return Err(format!(
+                "{key} validates the server's certificate: remove --plaintext / --trust-server-certificate (or their config keys)"
+            ));
+        }
+        opts.ca_file =
+            Some(crate::source::tls::CaFile::load(path).map_err(|e| format!("{key}: {e}"))?);
     }
     Ok((opts, warnings))
 }

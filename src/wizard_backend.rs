@@ -95,6 +95,7 @@ pub fn config_file(v: &WizardValues, sandbox_arm: Option<&str>) -> ConfigFile {
             trust_server_certificate: Some(s.encrypt && s.trust_server_certificate),
             plaintext: Some(!s.encrypt),
             connect_timeout_seconds: v.carried.connect_timeout_seconds,
+            ca_file: v.carried.ca_file.clone(),
         }
     });
     let m = &v.settings;
@@ -307,6 +308,7 @@ pub fn config_toml(v: &WizardValues, sandbox_arm: Option<&str>) -> String {
             s.trust_server_certificate,
         );
         opt_bool(&mut o, "plaintext", s.plaintext);
+        opt_path(&mut o, "ca_file", &s.ca_file);
         opt_int(
             &mut o,
             "connect_timeout_seconds",
@@ -434,6 +436,7 @@ pub fn values_from_config(c: &ConfigFile) -> WizardValues {
             v.source.port_or_instance = rest.trim().to_string();
             v.source.user = s.user.clone().unwrap_or_default();
             v.carried.connect_timeout_seconds = s.connect_timeout_seconds;
+            v.carried.ca_file = s.ca_file.clone();
             v.source.encrypt = !s.plaintext.unwrap_or(false);
             v.source.trust_server_certificate = s.trust_server_certificate.unwrap_or(false);
             if let Some(p) = &s.password_env {

@@ -393,6 +393,77 @@ async fn connection_failures_are_clear_and_quick() {
     .await
     .expect_err("the sandbox does not speak TLS");
     assert!(e.to_string().contains(&sb.info.sql_server), "{e}");
+    // Said as what it is (the server offers no encryption), not as "not TDS".
+    assert!(
+        matches!(e, SourceError::EncryptionNotOffered { .. }),
+        "{e:?}"
+    );
+    assert!(!e.to_string().contains("not TDS"), "{e}");
+    assert!(e.to_string().contains("--plaintext"), "{e}");
+}
+
+/// A proxy in front of the sandbox that passes the pre-login and login answers, then swallows
+/// every later answer: a server that accepts a login and then never answers a query.
+async fn silent_after_login(target: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let target = target.replace(',', ":");
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = l.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
+                return;
+            };
+            let (mut cr, mut cw) = client.into_split();
+            let (mut sr, mut sw) = server.into_split();
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut cr, &mut sw).await;
+            });
+            tokio::spawn(async move {
+                // Forward two whole messages (pre-login reply, login reply), then nothing.
+                let mut messages = 0;
+                while messages < 2 {
+                    let mut header = [0u8; 8];
+                    if sr.read_exact(&mut header).await.is_err() {
+                        return;
+                    }
+                    let len = usize::from(u16::from_be_bytes([header[2], header[3]]));
+                    let mut body = vec![0u8; len.saturating_sub(8)];
+                    if sr.read_exact(&mut body).await.is_err() {
+                        return;
+                    }
+                    let _ = cw.write_all(&header).await;
+                    let _ = cw.write_all(&body).await;
+                    if header[1] & 0x01 != 0 {
+                        messages += 1;
+                    }
+                }
+                let mut sink = vec![0u8; 4096];
+                while matches!(sr.read(&mut sink).await, Ok(n) if n > 0) {}
+                drop(cw);
+            });
+        }
+    });
+    format!("127.0.0.1,{port}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_timeout_under_a_second_is_shown_in_milliseconds() {
+    let sb = sandbox().await;
+    let proxy = silent_after_login(&sb.info.sql_server).await;
+    let mut o = options(&sb, &sb.info.sql_password);
+    o.server = proxy.parse().expect("address");
+    let mut client = SourceClient::connect_with_timeout(&o, Duration::from_millis(300))
+        .await
+        .expect("login passes through the proxy");
+    let t = Instant::now();
+    let e = client.server_info().await.expect_err("no answer");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert!(matches!(e, SourceError::Timeout { .. }), "{e:?}");
+    assert!(e.to_string().contains("within 300 ms"), "{e}");
+    assert!(e.to_string().contains(&proxy), "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -30,6 +30,10 @@ pub struct SourceConnArgs {
     /// Accept the server's certificate without validating it (self-signed: man-in-the-middle risk).
     #[arg(long)]
     pub trust_server_certificate: bool,
+    /// PEM file of the CA that issued the server's certificate (or the self-signed certificate
+    /// itself), trusted on top of the system's roots.
+    #[arg(long, value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
     /// No TLS at all: only for loopback test servers such as `cutover sandbox`.
     #[arg(long)]
     pub plaintext: bool,
@@ -83,6 +87,7 @@ pub fn source_options(a: &SourceConnArgs) -> Result<(SourceOptions, Vec<String>)
         trust_server_certificate: a.trust_server_certificate,
         plaintext: a.plaintext,
         connect_timeout: a.connect_timeout,
+        ca_file: a.ca_file.clone(),
     };
     crate::setup::source_options(&file.source.unwrap_or_default(), &flags)
 }

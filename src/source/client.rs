@@ -10,15 +10,18 @@ use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
 use super::error::{SourceError, server_error_fix};
 use super::options::{Encryption, SourceAuth, SourceOptions};
 use super::queries::{
-    BACKUP_HISTORY, DATABASES, HistoryEntry, MEMORY_OPTIMIZED_FILEGROUPS, SERVER_INFO, ServerInfo,
-    SourceDatabase,
+    BACKUP_HISTORY, DATABASES, HistoryEntry, MEMORY_OPTIMIZED_FILEGROUPS, SERVER_INFO,
+    SERVER_UTC_OFFSET, ServerInfo, SourceDatabase, utc_offset_from_row,
 };
 use super::quote::quote_ident;
+use super::tls::TlsProblem;
 
 /// An open, logged-in connection.
 pub struct SourceClient {
     client: Client<Compat<TcpStream>>,
     label: String,
+    /// The longest wait for one answer (named when it runs out).
+    command_timeout: Duration,
 }
 
 impl std::fmt::Debug for SourceClient {
@@ -51,8 +54,11 @@ fn tiberius_config(opts: &SourceOptions, command_timeout: Duration) -> Config {
             trust_server_certificate,
         } => {
             config.encryption(EncryptionLevel::Required);
+            // One or the other: tiberius refuses (panics on) both at once.
             if trust_server_certificate {
                 config.trust_cert();
+            } else if let Some(ca) = &opts.ca_file {
+                config.trust_cert_ca_bundle(ca.pem().to_vec());
             }
         }
     }
@@ -69,8 +75,13 @@ fn tiberius_config(opts: &SourceOptions, command_timeout: Duration) -> Config {
     config
 }
 
-/// Maps a tiberius error to what the operator should read.
-pub(crate) fn map_error(label: &str, login: &str, e: tiberius::error::Error) -> SourceError {
+/// Maps a tiberius error to what the operator should read; `waited` is the timeout that applied.
+pub(crate) fn map_error(
+    label: &str,
+    login: &str,
+    waited: Duration,
+    e: tiberius::error::Error,
+) -> SourceError {
     use tiberius::error::{Error, IoErrorKind};
     match e {
         Error::Server(t) if t.code() == 18456 || t.code() == 18452 || t.code() == 4060 => {
@@ -88,15 +99,24 @@ pub(crate) fn map_error(label: &str, login: &str, e: tiberius::error::Error) -> 
         },
         Error::Tls(d) => SourceError::Tls {
             server: label.to_string(),
-            detail: d,
+            problem: TlsProblem::from_library(&d),
         },
+        Error::Protocol(m) if m.contains("does not allow the requested encryption level") => {
+            SourceError::EncryptionNotOffered {
+                server: label.to_string(),
+            }
+        }
         Error::Io {
             kind: IoErrorKind::TimedOut,
             ..
         } => SourceError::Timeout {
             server: label.to_string(),
             step: "waiting for the server's answer",
-            after: Duration::ZERO,
+            after: waited,
+        },
+        Error::Io { message, .. } if message.contains("CA source") => SourceError::Tls {
+            server: label.to_string(),
+            problem: TlsProblem::Other { detail: message },
         },
         Error::Io { message, .. } => SourceError::Io {
             server: label.to_string(),
@@ -230,7 +250,7 @@ impl SourceClient {
                 step: "logging in (TDS pre-login, TLS and login)",
                 after: opts.connect_timeout,
             }),
-            Ok(Err(e)) => Err(match map_error(&label, &login, e) {
+            Ok(Err(e)) => Err(match map_error(&label, &login, opts.connect_timeout, e) {
                 SourceError::Timeout { server, .. } => SourceError::Timeout {
                     server,
                     step: "logging in (TDS pre-login, TLS and login)",
@@ -238,7 +258,11 @@ impl SourceClient {
                 },
                 other => other,
             }),
-            Ok(Ok(client)) => Ok(SourceClient { client, label }),
+            Ok(Ok(client)) => Ok(SourceClient {
+                client,
+                label,
+                command_timeout,
+            }),
         }
     }
 
@@ -248,7 +272,7 @@ impl SourceClient {
     }
 
     fn err(&self, e: tiberius::error::Error) -> SourceError {
-        map_error(&self.label, "", e)
+        map_error(&self.label, "", self.command_timeout, e)
     }
 
     async fn rows(
@@ -256,17 +280,17 @@ impl SourceClient {
         sql: &str,
         params: &[&dyn tiberius::ToSql],
     ) -> Result<Vec<tiberius::Row>, SourceError> {
-        let label = &self.label;
+        let (label, waited) = (&self.label, self.command_timeout);
         let stream = if params.is_empty() {
             self.client.simple_query(sql).await
         } else {
             self.client.query(sql, params).await
         };
-        let stream = stream.map_err(|e| map_error(label, "", e))?;
+        let stream = stream.map_err(|e| map_error(label, "", waited, e))?;
         stream
             .into_first_result()
             .await
-            .map_err(|e| map_error(label, "", e))
+            .map_err(|e| map_error(label, "", waited, e))
     }
 
     /// Runs a statement that returns no rows (ALTER DATABASE, BACKUP).
@@ -334,6 +358,19 @@ impl SourceClient {
             }
         }
         Ok(out)
+    }
+
+    /// The server's offset from UTC in minutes (local time minus UTC): what turns the backups'
+    /// start times (server local time) into UTC.
+    pub async fn utc_offset_minutes(&mut self) -> Result<i32, SourceError> {
+        let rows = self.rows(SERVER_UTC_OFFSET, &[]).await?;
+        let unexpected = |detail: String| SourceError::Unexpected {
+            server: self.label.clone(),
+            what: "the time zone query",
+            detail,
+        };
+        let row = rows.first().ok_or_else(|| unexpected("no row".into()))?;
+        utc_offset_from_row(row).map_err(|e| unexpected(e.to_string()))
     }
 
     /// msdb's backup history of one database, oldest first (one entry per stripe).

@@ -25,9 +25,9 @@ pub enum SourceError {
         detail: String,
     },
     #[error(
-        "SQL Server {server} did not answer within {} s ({step}); check the address and port, or that nothing \
+        "SQL Server {server} did not answer within {} ({step}); check the address and port, or that nothing \
          but SQL Server listens there",
-        .after.as_secs()
+        duration_words(*.after)
     )]
     Timeout {
         server: String,
@@ -44,11 +44,17 @@ pub enum SourceError {
         port: u16,
         detail: String,
     },
+    #[error("TLS with SQL Server {server} failed: {problem}")]
+    Tls {
+        server: String,
+        problem: super::tls::TlsProblem,
+    },
     #[error(
-        "TLS with SQL Server {server} failed: {detail}; if the server has a self-signed certificate, \
-         --trust-server-certificate connects anyway (open to man-in-the-middle attacks)"
+        "SQL Server {server} does not offer encryption (its pre-login answer refused TLS, which cutover requires): \
+         configure a certificate for the instance (SQL Server Configuration Manager, Force Encryption), or, \
+         for a loopback test server such as `cutover sandbox`, add --plaintext"
     )]
-    Tls { server: String, detail: String },
+    EncryptionNotOffered { server: String },
     #[error(
         "login to SQL Server {server} as {login} failed: {message} (check the login name and password, and that SQL Server authentication is enabled)"
     )]
@@ -90,6 +96,17 @@ impl SourceError {
     }
 }
 
+/// A duration as an operator reads it: "300 ms" below a second, "1.5 s", "30 s".
+pub fn duration_words(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
 /// What to do about the server errors cutover's statements can meet.
 pub fn server_error_fix(number: u32) -> Option<&'static str> {
     Some(match number {
@@ -112,4 +129,23 @@ pub fn server_error_fix(number: u32) -> Option<&'static str> {
         }
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_under_a_second_are_shown_in_milliseconds() {
+        assert_eq!(duration_words(Duration::from_millis(300)), "300 ms");
+        assert_eq!(duration_words(Duration::from_millis(1500)), "1.5 s");
+        assert_eq!(duration_words(Duration::from_secs(30)), "30 s");
+        let e = SourceError::Timeout {
+            server: "sql01".into(),
+            step: "waiting for the server's answer",
+            after: Duration::from_millis(250),
+        };
+        assert!(e.to_string().contains("within 250 ms"), "{e}");
+        assert!(!e.to_string().contains("0 s"), "{e}");
+    }
 }

@@ -11,6 +11,7 @@ pub mod options;
 pub mod queries;
 pub mod quote;
 pub mod tail;
+pub mod tls;
 
 pub use address::ServerAddress;
 pub use client::SourceClient;

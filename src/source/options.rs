@@ -5,6 +5,7 @@ use std::time::Duration;
 use azure_core::credentials::Secret;
 
 use super::address::ServerAddress;
+use super::tls::CaFile;
 
 /// How the login is proven. Secrets are `azure_core` `Secret`s: their `Debug` never shows them.
 #[derive(Debug, Clone)]
@@ -57,6 +58,8 @@ pub struct SourceOptions {
     pub backup_timeout: Duration,
     /// UDP port of the SQL Server Browser (1434) used for `HOST\INSTANCE`.
     pub browser_port: u16,
+    /// Certificates trusted on top of the system's roots (`--ca-file` / `[source] ca_file`).
+    pub ca_file: Option<CaFile>,
 }
 
 impl SourceOptions {
@@ -70,6 +73,7 @@ impl SourceOptions {
             command_timeout: Duration::from_secs(30),
             backup_timeout: Duration::from_secs(4 * 3600),
             browser_port: 1434,
+            ca_file: None,
         }
     }
 }

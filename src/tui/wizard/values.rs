@@ -217,6 +217,8 @@ pub struct WizardValues {
 #[serde(default)]
 pub struct CarriedKeys {
     pub connect_timeout_seconds: Option<u64>,
+    /// `[source] ca_file`: the PEM file of the CA trusted for the source's TLS.
+    pub ca_file: Option<std::path::PathBuf>,
     pub settle_seconds: Option<String>,
     pub location: Option<String>,
     pub collation: Option<String>,
