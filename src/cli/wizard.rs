@@ -145,6 +145,7 @@ pub(super) async fn dashboard(
     // output) is not read here, so close it: a migration running for days must not queue every line.
     engine.event_log.close();
     while engine.event_log.try_recv().is_ok() {}
+    let target_connection = ctx.target_connection.clone();
     let exit = crate::tui::run_dashboard(
         &mut guard,
         ctx,
@@ -156,7 +157,9 @@ pub(super) async fn dashboard(
     let result = (&mut engine.task).await;
     // The terminal leaves the alternate screen first: the summary stays readable after exit.
     drop(guard);
-    let last = engine.snapshots.borrow().clone();
+    let mut last = engine.snapshots.borrow().clone();
+    // The summary names the connection string the dashboard showed.
+    last.target_connection.get_or_insert(target_connection);
     super::headless::print_summary(&last, false);
     let engine_error = match result {
         Ok(Ok(())) => None,
