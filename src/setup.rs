@@ -382,6 +382,11 @@ pub fn engine_config_with(
     if expiry_days == 0 || expiry_days > 365 {
         return Err("[storage] sas_expiry_days must be 1..365".into());
     }
+    // One instant, in whole seconds (as a SAS writes its expiry), for signing and checking: the SAS
+    // cutover signs lasts exactly the migration's length and does not warn about itself.
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
     let lrs_access = match st.mi_access.as_deref().unwrap_or("sas") {
         "managed-identity" => StorageAccess::ManagedIdentity,
         "sas" => {
@@ -393,7 +398,7 @@ pub fn engine_config_with(
                     &url.container,
                     &SasPermissions::read_list(),
                     None,
-                    time::OffsetDateTime::now_utc() + time::Duration::days(i64::from(expiry_days)),
+                    now + time::Duration::days(i64::from(expiry_days)),
                 )
                 .map_err(|e| format!("[storage] account key: {e}"))?
                 .into_query(),
@@ -403,7 +408,7 @@ pub fn engine_config_with(
             };
             let w = sas::check_lrs_sas(
                 &token,
-                time::OffsetDateTime::now_utc(),
+                now,
                 time::Duration::days(i64::from(expiry_days)),
             )
             .map_err(|e| format!("[storage] the managed instance's SAS: {e}"))?;

@@ -1,9 +1,11 @@
 //! What the wizard asks of the outside world, done here (the TUI never connects itself): test the
 //! source (connect, list databases), or list the databases of the backup folder when there is no
-//! source connection; test the target (reach the ARM endpoint); the preflight findings per selected
-//! database (the catalog's check of its backup folder plus the source cross-check: msdb history vs
-//! folder, SIMPLE recovery, TDE, In-Memory OLTP, FILESTREAM, sysadmin); and saving the values as a
-//! configuration file.
+//! source connection; test the target (sign in with the chosen credential and read the managed
+//! instance from ARM); the preflight findings per selected database (the catalog's check of its
+//! backup folder plus the source cross-check: msdb history vs folder, SIMPLE recovery, TDE,
+//! In-Memory OLTP, FILESTREAM, sysadmin) and the configuration check `cutover run` makes (its
+//! warnings, e.g. a SAS that expires during the migration, shown before Run); and saving the
+//! values as a configuration file.
 //!
 //! The values and the configuration file are one mapping ([`config_file`]): the file the Summary
 //! saves is what `cutover run --config` reads, and the wizard's own migration goes through the same
@@ -28,10 +30,15 @@ use crate::setup::{self, ProvidedSecrets, RunFlags};
 use crate::source::{
     Encryption, ServerAddress, SourceAuth, SourceClient, SourceDatabase, SourceOptions, crosscheck,
 };
+use crate::storage::auth::{AadKind, aad_credential};
+use crate::target::lrs::{
+    DEFAULT_ARM_ENDPOINT, InstanceRef, LrsClient, StaticToken, is_local_endpoint,
+};
 use crate::tui::format::without_query;
 use crate::tui::wizard::values::{
-    MiAccess, SaveOutcome, SecretText, SourceAuthKind, SourceForm, StorageAuthKind,
-    TargetCredential, TargetForm, WizardValues,
+    CutoverMode, MiAccess, PreflightReport, SaveOutcome, SecretText, SourceAuthKind, SourceForm,
+    StopTrafficChoice, StorageAuthKind, TailChoice, TargetCredential, TargetForm, WizardValues,
+    from_word,
 };
 use crate::tui::{SourceSummary, WizardBackend};
 
@@ -180,12 +187,10 @@ pub fn config_file(v: &WizardValues, sandbox_arm: Option<&str>) -> ConfigFile {
     let migration = MigrationSection {
         activity: some(&v.activity),
         databases: Some(v.databases.clone()),
-        // The operator cuts over (the TUI's dialog, or `cutover run --cutover when-ready`); the
-        // tail-log backup is the operator's unless `--tail take` says otherwise.
-        // (A file the wizard was prefilled from keeps its own choices.)
-        cutover: Some(carried_or(&v.carried.cutover, "never")),
-        tail: Some(carried_or(&v.carried.tail, "wait")),
-        stop_traffic: Some(carried_or(&v.carried.stop_traffic, "none")),
+        // As chosen on the Migration settings screen.
+        cutover: Some(m.cutover.word().to_string()),
+        tail: Some(m.tail.word().to_string()),
+        stop_traffic: Some(m.stop_traffic.word().to_string()),
         concurrency: Some(m.concurrency as usize),
         max_mbps: m.bandwidth_mbps.map(f64::from),
         scan_seconds: number(&v.carried.scan_seconds),
@@ -204,10 +209,6 @@ pub fn config_file(v: &WizardValues, sandbox_arm: Option<&str>) -> ConfigFile {
 /// A number kept as the configuration file's text (it was parsed from a number, so it parses).
 fn number(text: &Option<String>) -> Option<f64> {
     text.as_deref().and_then(|t| t.parse().ok())
-}
-
-fn carried_or(v: &Option<String>, default: &str) -> String {
-    v.clone().unwrap_or_else(|| default.to_string())
 }
 
 /// The environment variables a saved configuration needs, `VAR (what)`, in the file's order.
@@ -406,11 +407,29 @@ pub fn values_from_config(c: &ConfigFile) -> WizardValues {
     let m = c.migration.clone().unwrap_or_default();
     v.activity = m.activity.clone().unwrap_or_default();
     v.databases = m.databases.clone().unwrap_or_default();
-    // (The wizard's own defaults need no keeping: they are written anyway.)
-    let unless = |v: &Option<String>, default: &str| v.clone().filter(|x| x != default);
-    v.carried.cutover = unless(&m.cutover, "never");
-    v.carried.tail = unless(&m.tail, "wait");
-    v.carried.stop_traffic = unless(&m.stop_traffic, "none");
+    // (A word the file's loader let through but the wizard does not know keeps the default; setup
+    // refuses such a word anyway.)
+    if let Some(c) = m
+        .cutover
+        .as_deref()
+        .and_then(|w| from_word(&CutoverMode::ALL, w, CutoverMode::word))
+    {
+        v.settings.cutover = c;
+    }
+    if let Some(t) = m
+        .tail
+        .as_deref()
+        .and_then(|w| from_word(&TailChoice::ALL, w, TailChoice::word))
+    {
+        v.settings.tail = t;
+    }
+    if let Some(st) = m
+        .stop_traffic
+        .as_deref()
+        .and_then(|w| from_word(&StopTrafficChoice::ALL, w, StopTrafficChoice::word))
+    {
+        v.settings.stop_traffic = st;
+    }
     v.carried.scan_seconds = m.scan_seconds.map(|n| n.to_string());
     v.carried.poll_seconds = m.poll_seconds.map(|n| n.to_string());
     v.carried.state_dir = m
@@ -559,43 +578,134 @@ pub fn provided_secrets(v: &WizardValues) -> Result<ProvidedSecrets, String> {
     if m.mi_access == MiAccess::Sas && m.storage_auth != StorageAuthKind::AccountKeyEnv {
         put(&env.mi_sas, m.mi_sas_token.expose().trim_start_matches('?'));
     }
-    let t = &v.target;
-    let credential = if !t.sandbox
-        && t.credential == TargetCredential::ServicePrincipal
-        && !t.client_secret.expose().is_empty()
+    Ok(ProvidedSecrets {
+        by_env,
+        credential: typed_service_principal(&v.target)?,
+    })
+}
+
+/// The service principal typed on the Target screen (None: another credential, or no secret).
+fn typed_service_principal(t: &TargetForm) -> Result<Option<Arc<dyn TokenCredential>>, String> {
+    if t.sandbox
+        || t.credential != TargetCredential::ServicePrincipal
+        || t.client_secret.expose().is_empty()
     {
-        let c: Arc<dyn TokenCredential> = azure_identity::ClientSecretCredential::new(
-            t.tenant_id.trim(),
-            t.app_id.trim().to_string(),
-            Secret::new(t.client_secret.expose().to_string()),
-            None,
-        )
-        .map_err(|e| format!("Target: service principal: {e}"))?;
-        Some(c)
-    } else {
-        None
+        return Ok(None);
+    }
+    let c: Arc<dyn TokenCredential> = azure_identity::ClientSecretCredential::new(
+        t.tenant_id.trim(),
+        t.app_id.trim().to_string(),
+        Secret::new(t.client_secret.expose().to_string()),
+        None,
+    )
+    .map_err(|e| format!("Target: service principal: {e}"))?;
+    Ok(Some(c))
+}
+
+/// The credential the Target screen describes, as the migration will use it: a static token for
+/// a local (sandbox) endpoint, the typed service principal, or `azure_identity`'s credential.
+fn target_credential(t: &TargetForm, arm: &str) -> Result<Arc<dyn TokenCredential>, String> {
+    if is_local_endpoint(arm) {
+        return Ok(Arc::new(StaticToken("cutover-sandbox".into())));
+    }
+    if let Some(c) = typed_service_principal(t)? {
+        return Ok(c);
+    }
+    let kind = match t.credential {
+        TargetCredential::ServicePrincipal => AadKind::ServicePrincipal,
+        TargetCredential::AzureCli => AadKind::AzureCli,
+        TargetCredential::ManagedIdentity => AadKind::ManagedIdentity,
+        TargetCredential::WorkloadIdentity => AadKind::WorkloadIdentity,
+        TargetCredential::Auto => AadKind::Auto,
     };
-    Ok(ProvidedSecrets { by_env, credential })
+    aad_credential(kind)
+}
+
+/// "mi-contoso (GeneralPurpose, 8 vCores, westeurope, Ready)" from ARM's managed instance.
+fn describe_instance(name: &str, v: &serde_json::Value) -> String {
+    let s = |p: &str| v.pointer(p).and_then(serde_json::Value::as_str);
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(t) = s("/sku/tier") {
+        parts.push(t.to_string());
+    }
+    if let Some(c) = v
+        .pointer("/properties/vCores")
+        .or_else(|| v.pointer("/sku/capacity"))
+        .and_then(serde_json::Value::as_u64)
+    {
+        parts.push(format!("{c} vCores"));
+    }
+    if let Some(l) = s("/location") {
+        parts.push(l.to_string());
+    }
+    if let Some(st) = s("/properties/state") {
+        parts.push(st.to_string());
+    }
+    let name = s("/name").unwrap_or(name);
+    if parts.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name} ({})", parts.join(", "))
+    }
+}
+
+/// Signs in with the credential of `t` and reads the managed instance at `arm` (one GET, no
+/// retries, at most 30 s): the answer says the credential works and may read the instance.
+pub async fn check_target(t: &TargetForm, arm: &str) -> Result<String, String> {
+    for (v, name) in [
+        (&t.subscription, "Subscription ID"),
+        (&t.resource_group, "Resource group"),
+        (&t.managed_instance, "Managed instance"),
+    ] {
+        if v.trim().is_empty() {
+            return Err(format!("{name} is empty"));
+        }
+    }
+    let credential = target_credential(t, arm)?;
+    let mut lrs = LrsClient::new(
+        arm,
+        credential,
+        InstanceRef {
+            subscription: t.subscription.trim().to_string(),
+            resource_group: t.resource_group.trim().to_string(),
+            managed_instance: t.managed_instance.trim().to_string(),
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    lrs.max_attempts = 1;
+    let v = tokio::time::timeout(Duration::from_secs(30), lrs.instance())
+        .await
+        .map_err(|_| {
+            format!("no answer from {arm} within 30 s: check the network or the ARM endpoint")
+        })?
+        .map_err(|e| e.to_string())?;
+    let signed_in = if is_local_endpoint(arm) {
+        "the sandbox's ARM".to_string()
+    } else {
+        format!("signed in to {arm}")
+    };
+    Ok(format!(
+        "{} ({signed_in})",
+        describe_instance(t.managed_instance.trim(), &v)
+    ))
 }
 
 /// The engine's configuration for the wizard's values: the same mapping as the saved file, through
-/// `setup::engine_config_with` (every value checked there), with the secrets typed. The operator
-/// cuts over from the dashboard. `state_dir`: where the state file goes (default: the platform
-/// data folder).
+/// `setup::engine_config_with` (every value checked there, the cutover / tail / stop-traffic
+/// modes as chosen on the Settings screen), with the secrets typed. `state_dir`: where the state
+/// file goes (default: the values' state folder, else the platform data folder).
 pub fn engine_config(
     v: &WizardValues,
     sandbox_arm: Option<&str>,
     state_dir: Option<PathBuf>,
 ) -> Result<(EngineConfig, Vec<String>), String> {
     let mut file = config_file(v, sandbox_arm);
-    if let Some(m) = file.migration.as_mut() {
+    if let Some(m) = file.migration.as_mut()
+        && state_dir.is_some()
+    {
         m.state_dir = state_dir;
     }
-    let flags = RunFlags {
-        cutover_when_ready: Some(false),
-        ..Default::default()
-    };
-    setup::engine_config_with(&file, &flags, &provided_secrets(v)?)
+    setup::engine_config_with(&file, &RunFlags::default(), &provided_secrets(v)?)
 }
 
 /// Writes `text` at `path`: a new file, or (with `overwrite`) replacing the old one atomically.
@@ -740,37 +850,61 @@ impl WizardBackend for Backend {
     }
 
     async fn test_target(&self, form: &TargetForm) -> Result<String, String> {
-        if form.sandbox {
-            let arm = self
-                .sandbox_arm
+        let arm = if form.sandbox {
+            self.sandbox_arm
                 .clone()
-                .ok_or("no sandbox runs here: start `cutover sandbox` or choose Azure")?;
-            let hostport = arm.trim_start_matches("http://").to_string();
-            tokio::time::timeout(
-                Duration::from_secs(5),
-                tokio::net::TcpStream::connect(&hostport),
-            )
-            .await
-            .map_err(|_| format!("the sandbox at {arm} does not answer"))?
-            .map_err(|e| format!("the sandbox at {arm}: {e}"))?;
-            return Ok(format!("sandbox managed instance at {arm}"));
-        }
-        for (v, name) in [
-            (&form.subscription, "Subscription"),
-            (&form.resource_group, "Resource group"),
-            (&form.managed_instance, "Managed instance"),
-        ] {
-            if v.trim().is_empty() {
-                return Err(format!("{name} is empty"));
-            }
-        }
-        Ok(format!(
-            "{} in {} ({}): credentials are checked when the migration starts",
-            form.managed_instance, form.resource_group, form.subscription
-        ))
+                .ok_or("no sandbox runs here: start `cutover sandbox` or choose Azure")?
+        } else if form.arm_endpoint.trim().is_empty() {
+            DEFAULT_ARM_ENDPOINT.to_string()
+        } else {
+            form.arm_endpoint.trim().to_string()
+        };
+        check_target(form, &arm).await
     }
 
-    async fn preflight(&self, values: &WizardValues) -> Vec<(String, Vec<Finding>)> {
+    async fn preflight(&self, values: &WizardValues) -> PreflightReport {
+        let mut report = PreflightReport {
+            databases: self.database_findings(values).await,
+            ..Default::default()
+        };
+        // What `cutover run --config` would check and print (not for the sandbox: the demo runs
+        // it with its own development key).
+        if !values.target.sandbox {
+            let v = values.clone();
+            let arm = self.sandbox_arm.clone();
+            match tokio::task::spawn_blocking(move || engine_config(&v, arm.as_deref(), None)).await
+            {
+                Ok(Ok((_, warnings))) => report.config_warnings = warnings,
+                Ok(Err(e)) => report.config_error = Some(e),
+                Err(e) => report.config_error = Some(format!("the check stopped: {e}")),
+            }
+        }
+        report
+    }
+
+    async fn save_config(
+        &self,
+        path: &str,
+        values: &WizardValues,
+        overwrite: bool,
+    ) -> Result<SaveOutcome, String> {
+        let text = config_toml(values, self.sandbox_arm.as_deref());
+        let env = secret_env_vars(values);
+        let path = PathBuf::from(path.trim());
+        let r = tokio::task::spawn_blocking(move || write_config(&path, &text, overwrite))
+            .await
+            .map_err(|e| format!("saving stopped: {e}"))??;
+        Ok(match r {
+            SaveOutcome::Saved { path, .. } => SaveOutcome::Saved { path, env },
+            e => e,
+        })
+    }
+}
+
+impl Backend {
+    /// The findings per selected database: the catalog's check of its backup folder and, with a
+    /// source connection, the source cross-check.
+    async fn database_findings(&self, values: &WizardValues) -> Vec<(String, Vec<Finding>)> {
         let mut client = match source_options(&values.source) {
             Ok(o) => SourceClient::connect(&o).await.ok(),
             Err(_) => None,
@@ -858,23 +992,5 @@ impl WizardBackend for Backend {
             c.close().await;
         }
         out
-    }
-
-    async fn save_config(
-        &self,
-        path: &str,
-        values: &WizardValues,
-        overwrite: bool,
-    ) -> Result<SaveOutcome, String> {
-        let text = config_toml(values, self.sandbox_arm.as_deref());
-        let env = secret_env_vars(values);
-        let path = PathBuf::from(path.trim());
-        let r = tokio::task::spawn_blocking(move || write_config(&path, &text, overwrite))
-            .await
-            .map_err(|e| format!("saving stopped: {e}"))??;
-        Ok(match r {
-            SaveOutcome::Saved { path, .. } => SaveOutcome::Saved { path, env },
-            e => e,
-        })
     }
 }

@@ -6,8 +6,8 @@ use cutover::catalog::{Code, Finding, Severity};
 use cutover::tui::Theme;
 use cutover::tui::sample;
 use cutover::tui::wizard::{
-    self, JobStatus, SaveOutcome, Screen, SourceSummary, WizardOutcome, WizardRequest,
-    WizardResult, WizardState, WizardValues,
+    self, EnvCheck, JobStatus, PreflightReport, SaveOutcome, Screen, SourceSummary, WizardOutcome,
+    WizardRequest, WizardResult, WizardState, WizardValues,
 };
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -68,7 +68,10 @@ fn answer(s: &mut WizardState, reqs: Vec<WizardRequest>, preflight: &[(String, V
             },
             WizardRequest::Preflight { id, .. } => WizardResult::Preflight {
                 id,
-                result: Ok(preflight.to_vec()),
+                result: Ok(PreflightReport {
+                    databases: preflight.to_vec(),
+                    ..Default::default()
+                }),
             },
             WizardRequest::SaveConfig { id, path, .. } => WizardResult::Save {
                 id,
@@ -82,9 +85,15 @@ fn answer(s: &mut WizardState, reqs: Vec<WizardRequest>, preflight: &[(String, V
     }
 }
 
+/// A wizard on `values` in a shell where no environment variable is set (the screens do not
+/// depend on the machine's environment).
+fn wizard(values: WizardValues) -> WizardState {
+    WizardState::new(values).with_env(EnvCheck::Fixed(Default::default()))
+}
+
 /// Walks a prefilled wizard to `screen`, answering every request.
 fn at(screen: Screen, preflight: &[(String, Vec<Finding>)]) -> WizardState {
-    let mut s = WizardState::new(sample::wizard_values());
+    let mut s = wizard(sample::wizard_values());
     while s.screen != screen {
         let reqs = press(&mut s, &[key(KeyCode::Enter)]);
         assert_eq!(s.error, None, "on {:?}", s.screen);
@@ -117,7 +126,7 @@ fn warnings() -> Vec<(String, Vec<Finding>)> {
 
 #[test]
 fn screens_render() {
-    let mut s = WizardState::new(WizardValues::default());
+    let mut s = wizard(WizardValues::default());
     snap("1_source_empty", &s);
     press(&mut s, &[key(KeyCode::Enter)]);
     snap("1_source_error", &s);
@@ -169,7 +178,7 @@ fn screens_render() {
 
 #[test]
 fn each_screen_validates_before_next_and_names_the_field() {
-    let mut s = WizardState::new(WizardValues::default());
+    let mut s = wizard(WizardValues::default());
     press(&mut s, &[key(KeyCode::Enter)]);
     assert_eq!(s.screen, Screen::Source);
     assert_eq!(s.error.as_deref(), Some("Server: required"));
@@ -447,7 +456,7 @@ fn ctrl_s_needs_a_valid_activity_name_and_a_path() {
 
 #[test]
 fn backup_folder_only_lists_the_folder_and_skips_the_connection() {
-    let mut s = WizardState::new(sample::wizard_values());
+    let mut s = wizard(sample::wizard_values());
     s.source.focus("mode");
     press(&mut s, &[key(KeyCode::Char(' '))]);
     // The connection fields are gone; the backup folder (prefilled) is asked here.
@@ -553,6 +562,17 @@ fn the_managed_instance_sas_is_asked_unless_cutover_can_sign_it() {
     assert!(!s.settings.visible(i));
     s.settings.focus("key_env");
     type_text(&mut s, "CUTOVER_STORAGE_KEY");
+    // The key is read from the variable when the migration starts: not set here, refused here.
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert_eq!(s.screen, Screen::Settings);
+    assert!(
+        s.error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("Account key variable: CUTOVER_STORAGE_KEY is not set")),
+        "{:?}",
+        s.error
+    );
+    s.env = EnvCheck::Fixed(["CUTOVER_STORAGE_KEY".to_string()].into());
     press(&mut s, &[key(KeyCode::Enter)]);
     assert_eq!(s.error, None);
     assert_eq!(s.screen, Screen::Summary);
@@ -561,7 +581,7 @@ fn the_managed_instance_sas_is_asked_unless_cutover_can_sign_it() {
 
 #[test]
 fn a_real_migration_does_not_offer_the_sandbox() {
-    let s = WizardState::new(WizardValues::default()).without_sandbox();
+    let s = wizard(WizardValues::default()).without_sandbox();
     let i = s
         .target
         .fields
@@ -617,4 +637,327 @@ fn a_sas_pasted_with_the_container_url_is_masked_after_entry() {
     t.draw(|f| wizard::render(f, &s, Theme::default())).unwrap();
     let screen = t.backend().to_string();
     assert!(!screen.contains("sig=pasted"), "{screen}");
+}
+
+/// The rendered screen as text, one string per row.
+fn rows(s: &WizardState, w: u16, h: u16) -> Vec<String> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| wizard::render(f, s, Theme::default())).unwrap();
+    let buf = t.backend().buffer().clone();
+    (0..h)
+        .map(|y| (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect())
+        .collect()
+}
+
+/// Defect 6: the validation message of the last Next goes when what it asked for is done (it
+/// said "select at least one" with 4 of 4 selected), and names the next problem otherwise.
+#[test]
+fn a_validation_message_goes_once_the_screen_is_fixed() {
+    let mut s = at(Screen::Databases, &[]);
+    press(&mut s, &[key(KeyCode::Char('a')), key(KeyCode::Char('a'))]);
+    assert!(s.values.databases.is_empty());
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert!(
+        s.error
+            .as_deref()
+            .unwrap()
+            .starts_with("Databases: select at least one")
+    );
+    press(&mut s, &[key(KeyCode::Char('a'))]);
+    assert_eq!(s.values.databases.len(), 4);
+    assert_eq!(s.error, None, "4 of 4 selected: nothing to complain about");
+    assert!(!rows(&s, 80, 24).concat().contains("select at least one"));
+
+    // On a form: the message follows the fields.
+    let mut s = wizard(WizardValues::default());
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert_eq!(s.error.as_deref(), Some("Server: required"));
+    type_text(&mut s, "sql01");
+    assert!(
+        s.error.as_deref().is_some_and(|e| e.starts_with("User:")),
+        "{:?}",
+        s.error
+    );
+    // Moving the cursor changes nothing and keeps the message.
+    press(&mut s, &[key(KeyCode::Down)]);
+    assert!(s.error.as_deref().is_some_and(|e| e.starts_with("User:")));
+}
+
+/// Defect 6: a connection test's result belongs to the values it tested: any edit of a field
+/// of the screen clears it ("Connected" stayed after the subscription was changed to garbage).
+#[test]
+fn editing_a_tested_field_clears_the_test_result() {
+    let mut s = at(Screen::Target, &[]);
+    let reqs = press(&mut s, &[ctrl('t')]);
+    answer(&mut s, reqs, &[]);
+    assert!(matches!(s.target_test, JobStatus::Done(Ok(_))));
+    assert!(rows(&s, 80, 24).concat().contains("Connected: mi-contoso"));
+    s.target.focus("subscription");
+    type_text(&mut s, "garbage");
+    assert_eq!(s.target_test, JobStatus::Idle);
+    let screen = rows(&s, 80, 24).concat();
+    assert!(!screen.contains("Connected"), "{screen}");
+    assert!(screen.contains("Test connection (Ctrl-T)"), "{screen}");
+    // A late answer to the request made before the edit is dropped.
+    let mut s = at(Screen::Target, &[]);
+    let reqs = press(&mut s, &[ctrl('t')]);
+    s.target.focus("group");
+    type_text(&mut s, "x");
+    answer(&mut s, reqs, &[]);
+    assert_eq!(s.target_test, JobStatus::Idle);
+    // The Source screen likewise.
+    let mut s = at(Screen::Source, &[]);
+    let reqs = press(&mut s, &[ctrl('t')]);
+    answer(&mut s, reqs, &[]);
+    assert!(matches!(s.source_test, JobStatus::Done(Ok(_))));
+    s.source.focus("password");
+    type_text(&mut s, "!");
+    assert_eq!(s.source_test, JobStatus::Idle);
+}
+
+/// Defect 10: the footer names Space only where Space toggles or chooses; on the Summary's
+/// "Activity name" Space is typed, so the footer says so.
+#[test]
+fn the_footer_names_what_keys_do_on_the_focused_field() {
+    let mut s = at(Screen::Summary, &warnings());
+    assert_eq!(s.summary.focused_key(), "activity");
+    let foot = rows(&s, 80, 24).pop().unwrap();
+    assert!(!foot.contains("Space"), "{foot}");
+    assert!(foot.contains("type edit"), "{foot}");
+    press(&mut s, &[key(KeyCode::Char(' '))]);
+    assert_eq!(
+        s.summary.text("activity"),
+        "contoso-2026-03 ",
+        "Space is typed"
+    );
+    press(&mut s, &[key(KeyCode::Backspace), key(KeyCode::Down)]);
+    assert_eq!(s.summary.focused_key(), "ack");
+    let foot = rows(&s, 80, 24).pop().unwrap();
+    assert!(foot.contains("Space toggle"), "{foot}");
+    press(&mut s, &[key(KeyCode::Char(' '))]);
+    assert!(s.summary.on("ack"));
+    // A choice.
+    let s = at(Screen::Source, &[]);
+    let mut s2 = s.clone();
+    s2.source.focus("auth");
+    let foot = rows(&s2, 80, 24).pop().unwrap();
+    assert!(foot.contains("Space choose"), "{foot}");
+}
+
+/// Defect 7: the configuration check's warnings (what `cutover run` would print) are on the
+/// Summary before Run and need the acknowledgement; its error blocks Run.
+#[test]
+fn configuration_warnings_are_on_the_summary_before_run() {
+    let mut s = at(Screen::Summary, &[]);
+    let reqs = press(&mut s, &[key(KeyCode::Esc), key(KeyCode::Enter)]);
+    let id = match reqs.as_slice() {
+        [WizardRequest::Preflight { id, .. }] => *id,
+        r => panic!("{r:?}"),
+    };
+    s.on_result(WizardResult::Preflight {
+        id,
+        result: Ok(PreflightReport {
+            databases: vec![("sales".to_string(), vec![])],
+            config_warnings: vec![
+                "managed instance SAS: the SAS expires at 2026-03-08T00:00:00Z (in 6d 23h), before the migration is expected to finish".to_string(),
+            ],
+            config_error: None,
+        }),
+    });
+    snap("5_summary_config_warning", &s);
+    let screen = rows(&s, 120, 40).concat();
+    assert!(
+        screen.contains("Preflight: 0 error(s), 1 warning(s)"),
+        "{screen}"
+    );
+    assert!(screen.contains("the SAS expires at 2026-03-08"), "{screen}");
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert_eq!(s.outcome, None);
+    assert!(
+        s.error
+            .as_deref()
+            .unwrap()
+            .starts_with("Acknowledge the 1 warning")
+    );
+    press(&mut s, &[key(KeyCode::Char(' ')), key(KeyCode::Enter)]);
+    assert!(matches!(s.outcome, Some(WizardOutcome::Run(_))));
+
+    let mut s = at(Screen::Summary, &[]);
+    let reqs = press(&mut s, &[key(KeyCode::Esc), key(KeyCode::Enter)]);
+    let [WizardRequest::Preflight { id, .. }] = reqs.as_slice() else {
+        panic!("{reqs:?}")
+    };
+    s.on_result(WizardResult::Preflight {
+        id: *id,
+        result: Ok(PreflightReport {
+            databases: vec![],
+            config_warnings: vec![],
+            config_error: Some(
+                "the environment variable CUTOVER_MI_SAS (managed instance SAS) is empty"
+                    .to_string(),
+            ),
+        }),
+    });
+    assert!(
+        rows(&s, 120, 40)
+            .concat()
+            .contains("Configuration: error: the environment variable CUTOVER_MI_SAS")
+    );
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert_eq!(s.outcome, None);
+    assert!(s.error.as_deref().unwrap().starts_with("Run is blocked"));
+}
+
+/// Defect 7: the default migration length is LRS's 30-day limit (it was 7 days).
+#[test]
+fn the_default_migration_length_is_lrs_job_limit() {
+    let s = wizard(WizardValues::default());
+    assert_eq!(s.values.settings.sas_expiry_days, 30);
+    assert_eq!(s.settings.text("expiry"), "30");
+}
+
+/// Secret fields name the environment variable a saved configuration reads them from, and say
+/// on the screen when it is not set.
+#[test]
+fn secret_fields_name_their_environment_variable() {
+    let s = at(Screen::Source, &[]);
+    let screen = rows(&s, 80, 24).concat();
+    assert!(
+        screen.contains("($CUTOVER_SOURCE_PASSWORD not set)"),
+        "{screen}"
+    );
+    let s = s.with_env(EnvCheck::Fixed(
+        ["CUTOVER_SOURCE_PASSWORD".to_string()].into(),
+    ));
+    let screen = rows(&s, 80, 24).concat();
+    assert!(screen.contains("($CUTOVER_SOURCE_PASSWORD)"), "{screen}");
+    assert!(!screen.contains("not set"), "{screen}");
+
+    let mut s = at(Screen::Settings, &[]);
+    let screen = rows(&s, 120, 40).concat();
+    assert!(
+        screen.contains("($CUTOVER_STORAGE_SAS not set)"),
+        "{screen}"
+    );
+    assert!(screen.contains("($CUTOVER_MI_SAS not set)"), "{screen}");
+    // The account key variable: its value is never typed, so a missing one is flagged here.
+    s.settings.focus("storage_auth");
+    press(&mut s, &[key(KeyCode::Right)]);
+    s.settings.focus("key_env");
+    type_text(&mut s, "MY_KEY");
+    snap("4_settings_account_key_not_set", &s);
+    assert!(
+        rows(&s, 80, 24)
+            .concat()
+            .contains("MY_KEY_  (NOT SET in this shell)")
+    );
+
+    let mut s = at(Screen::Target, &[]);
+    s.target.focus("credential");
+    press(&mut s, &[key(KeyCode::Left)]);
+    assert!(
+        rows(&s, 80, 24)
+            .concat()
+            .contains("($AZURE_CLIENT_SECRET not set)")
+    );
+}
+
+/// The Settings screen asks the cutover, tail and stop-traffic modes the configuration saves.
+#[test]
+fn settings_ask_the_cutover_tail_and_stop_traffic_modes() {
+    use wizard::{CutoverMode, StopTrafficChoice, TailChoice};
+    let mut s = at(Screen::Settings, &[]);
+    let d = &s.values.settings;
+    assert_eq!(
+        (d.cutover, d.tail, d.stop_traffic),
+        (
+            CutoverMode::Never,
+            TailChoice::Wait,
+            StopTrafficChoice::None
+        ),
+        "the defaults: the operator cuts over and takes the tail"
+    );
+    s.settings.focus("cutover");
+    press(&mut s, &[key(KeyCode::Char(' '))]);
+    s.settings.focus("tail");
+    press(&mut s, &[key(KeyCode::Left)]);
+    s.settings.focus("stop_traffic");
+    press(&mut s, &[key(KeyCode::Right)]); // none -> READ_ONLY
+    snap("4_settings_modes", &s);
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert_eq!(s.error, None);
+    let d = &s.values.settings;
+    assert_eq!(
+        (d.cutover, d.tail, d.stop_traffic),
+        (
+            CutoverMode::WhenReady,
+            TailChoice::Take,
+            StopTrafficChoice::ReadOnly
+        )
+    );
+    let review = rows(&s, 120, 40).concat();
+    assert!(
+        review.contains("automatic when ready; tail-log backup: take; stop traffic: read-only"),
+        "{review}"
+    );
+
+    // Without a source connection cutover can neither take the tail nor stop traffic.
+    let mut s = wizard(sample::wizard_values());
+    s.source.focus("mode");
+    press(&mut s, &[key(KeyCode::Char(' '))]);
+    let reqs = press(&mut s, &[key(KeyCode::Enter), key(KeyCode::Enter)]);
+    answer(&mut s, reqs, &[]);
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert_eq!(s.screen, Screen::Settings);
+    let i = s
+        .settings
+        .fields
+        .iter()
+        .position(|f| f.key == "stop_traffic")
+        .unwrap();
+    assert!(!s.settings.visible(i));
+    s.settings.focus("tail");
+    press(&mut s, &[key(KeyCode::Left), key(KeyCode::Enter)]);
+    assert!(
+        s.error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("Tail-log backup:")),
+        "{:?}",
+        s.error
+    );
+}
+
+/// Advanced on the Target screen has the ARM endpoint (another cloud, or the sandbox).
+#[test]
+fn the_target_screen_has_the_arm_endpoint_under_advanced() {
+    let mut s = at(Screen::Target, &[]);
+    let i = s.target.fields.iter().position(|f| f.key == "arm").unwrap();
+    assert!(!s.target.visible(i), "hidden until Advanced");
+    s.target.focus("advanced");
+    press(&mut s, &[key(KeyCode::Char(' ')), key(KeyCode::Down)]);
+    assert_eq!(s.target.focused_key(), "arm");
+    type_text(&mut s, "http://example.com");
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert!(
+        s.error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("ARM endpoint:")),
+        "plain http only to this machine: {:?}",
+        s.error
+    );
+    for _ in 0.."http://example.com".len() {
+        press(&mut s, &[key(KeyCode::Backspace)]);
+    }
+    type_text(&mut s, "http://127.0.0.1:34719/");
+    let reqs = press(&mut s, &[ctrl('t')]);
+    match reqs.as_slice() {
+        [WizardRequest::TestTarget { form, .. }] => {
+            assert_eq!(form.arm_endpoint, "http://127.0.0.1:34719")
+        }
+        r => panic!("{r:?}"),
+    }
+    answer(&mut s, reqs, &[]);
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert_eq!(s.screen, Screen::Databases);
+    assert_eq!(s.values.target.arm_endpoint, "http://127.0.0.1:34719");
 }

@@ -22,7 +22,7 @@ use cutover::target::lrs::StaticToken;
 use cutover::tui::WizardBackend;
 use cutover::tui::sample;
 use cutover::tui::wizard::{
-    MiAccess, SaveOutcome, SecretText, StorageAuthKind, TargetCredential, WizardValues,
+    MiAccess, SaveOutcome, SecretText, StorageAuthKind, TargetCredential, TargetForm, WizardValues,
 };
 use cutover::wizard_backend::{self, Backend};
 
@@ -445,6 +445,11 @@ fn the_wizard_from_a_config_file_to_the_dashboard_in_a_real_terminal() {
         Some("http://127.0.0.1:9"),
         "kept from the file"
     );
+    assert_eq!(
+        file.migration.and_then(|m| m.state_dir).as_deref(),
+        Some(state.as_path()),
+        "the state folder of this run, so that `cutover run --config` re-attaches:\n{saved}"
+    );
     // Run: the dashboard of the real engine.
     t.keys(&["Enter"]);
     t.wait_for("dashboard", &["Databases (1)", "Sales", "Events"]);
@@ -546,4 +551,250 @@ fn target_credential_survives_a_prefill_and_a_save() {
             "{written:?}:\n{saved}"
         );
     }
+}
+
+/// The sample values with the storage account key (cutover signs the managed instance's SAS)
+/// and everything else at the wizard's defaults, on a real folder.
+fn account_key_values(root: &Path) -> WizardValues {
+    let mut v = sample::wizard_values();
+    v.settings = Default::default();
+    v.settings.backup_folder = root.display().to_string();
+    v.settings.container_url = "https://contosomig.blob.core.windows.net/migration".to_string();
+    v.settings.storage_auth = StorageAuthKind::AccountKeyEnv;
+    v.settings.account_key_env = "H4_TEST_ACCOUNT_KEY".to_string();
+    v
+}
+
+/// Defect 7: the wizard's defaults raise no configuration warning of their own. With the account
+/// key cutover signs the managed instance's SAS for the migration's length and then checked it
+/// against that same length a moment later: it always "expired during the migration".
+#[test]
+fn the_wizard_defaults_raise_no_warning_of_their_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = account_key_values(tmp.path());
+    assert_eq!(v.settings.sas_expiry_days, 30, "LRS's job limit");
+    let file = wizard_backend::config_file(&v, None);
+    let mut p = ProvidedSecrets::default();
+    for (var, value) in [
+        ("H4_TEST_ACCOUNT_KEY", DEV_KEY),
+        ("CUTOVER_SOURCE_PASSWORD", PASSWORD),
+    ] {
+        p.by_env
+            .insert(var.to_string(), Secret::new(value.to_string()));
+    }
+    p.credential = Some(Arc::new(StaticToken("test".into())));
+    let (_, warnings) = setup::engine_config_with(&file, &RunFlags::default(), &p)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(warnings.is_empty(), "{warnings:?}");
+
+    // A given SAS valid for longer than the default length: no warning.
+    let mut v = values(tmp.path());
+    v.settings.sas_expiry_days = cutover::tui::wizard::MigrationSettings::default().sas_expiry_days;
+    let file = wizard_backend::config_file(&v, None);
+    let (_, warnings) = setup::engine_config_with(&file, &RunFlags::default(), &exported(&v))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !warnings.iter().any(|w| w.contains("SAS")),
+        "a 60-day SAS outlives 30 days: {warnings:?}"
+    );
+}
+
+/// Defect 7: the Summary's preflight carries what `cutover run` would print (a warning), or why
+/// the values cannot start a migration (an error), before Run.
+#[tokio::test]
+async fn the_preflight_carries_the_configuration_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = Backend { sandbox_arm: None };
+    let mut v = values(tmp.path());
+    // Nobody listens there: the source cross-check is skipped quickly.
+    v.source.server = "127.0.0.1".to_string();
+    v.source.port_or_instance = "9".to_string();
+    let r = b.preflight(&v).await;
+    assert_eq!(r.config_error, None);
+    assert!(
+        r.config_warnings.iter().any(|w| w.contains("certificate")),
+        "trust server certificate: {:?}",
+        r.config_warnings
+    );
+    // A managed instance SAS that ends in 3 days: the warning is there before Run.
+    v.settings.mi_sas_token = SecretText(
+        service_sas_for_container(
+            DEV_ACCOUNT,
+            DEV_KEY,
+            "migration",
+            &SasPermissions::read_list(),
+            None,
+            time::OffsetDateTime::now_utc() + time::Duration::days(3),
+        )
+        .unwrap()
+        .into_query(),
+    );
+    let r = b.preflight(&v).await;
+    assert!(
+        r.config_warnings
+            .iter()
+            .any(|w| w.contains("managed instance SAS") && w.contains("expires")),
+        "{:?}",
+        r.config_warnings
+    );
+    // The account key's variable is not set: the error says so.
+    let v = account_key_values(tmp.path());
+    let r = b.preflight(&v).await;
+    assert!(
+        r.config_error
+            .as_deref()
+            .is_some_and(|e| e.contains("H4_TEST_ACCOUNT_KEY")),
+        "{r:?}"
+    );
+    // The demo's sandbox is not checked as a configuration (it runs with its own key).
+    let mut v = account_key_values(tmp.path());
+    v.target.sandbox = true;
+    let r = b.preflight(&v).await;
+    assert_eq!((r.config_error, r.config_warnings.len()), (None, 0));
+}
+
+/// Defect 6: the target test signs in and reads the managed instance; it fails with ARM's
+/// answer when the subscription, group or instance is wrong, and says it could not when no
+/// token can be had.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_target_test_reads_the_managed_instance() {
+    let sb = cutover::sandbox::Sandbox::start(Default::default())
+        .await
+        .expect("sandbox");
+    let i = &sb.info;
+    let form = TargetForm {
+        subscription: i.subscription_id.clone(),
+        resource_group: i.resource_group.clone(),
+        managed_instance: i.managed_instance.clone(),
+        arm_endpoint: i.arm_endpoint.clone(),
+        ..Default::default()
+    };
+    let b = Backend { sandbox_arm: None };
+    let ok = b.test_target(&form).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(ok.starts_with(&i.managed_instance), "{ok}");
+    assert!(
+        ok.contains("GeneralPurpose") && ok.contains("Ready"),
+        "{ok}"
+    );
+    // The demo's sandbox toggle reads the same endpoint.
+    let demo = Backend {
+        sandbox_arm: Some(i.arm_endpoint.clone()),
+    };
+    let sandbox_form = TargetForm {
+        sandbox: true,
+        arm_endpoint: String::new(),
+        ..form.clone()
+    };
+    assert!(demo.test_target(&sandbox_form).await.is_ok());
+
+    for (what, f, code) in [
+        (
+            "subscription",
+            TargetForm {
+                subscription: "11111111-2222-3333-4444-555555555555".to_string(),
+                ..form.clone()
+            },
+            "SubscriptionNotFound",
+        ),
+        (
+            "group",
+            TargetForm {
+                resource_group: "rg-nope".to_string(),
+                ..form.clone()
+            },
+            "ResourceGroupNotFound",
+        ),
+        (
+            "instance",
+            TargetForm {
+                managed_instance: "mi-nope".to_string(),
+                ..form.clone()
+            },
+            "ParentResourceNotFound",
+        ),
+    ] {
+        let e = b.test_target(&f).await.unwrap_err();
+        assert!(e.contains(code), "{what}: {e}");
+    }
+    // Azure itself, with a credential that cannot give a token (no workload identity here):
+    // the test says it could not, and nothing says "Connected".
+    let azure = TargetForm {
+        arm_endpoint: "https://management.invalid".to_string(),
+        credential: TargetCredential::WorkloadIdentity,
+        ..form.clone()
+    };
+    let e = tokio::time::timeout(std::time::Duration::from_secs(40), b.test_target(&azure))
+        .await
+        .expect("answers within its own timeout")
+        .unwrap_err();
+    assert!(!e.is_empty());
+}
+
+/// Defect 8: the state folder the wizard's run uses is saved, so that `cutover run --config`
+/// re-attaches to the same activity; the cutover, tail and stop-traffic modes chosen on the
+/// Settings screen are saved and run as chosen.
+#[test]
+fn the_saved_file_names_the_state_folder_and_the_modes() {
+    use cutover::source::tail::StopTraffic;
+    use cutover::tui::wizard::{CutoverMode, StopTrafficChoice, TailChoice};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut v = values(tmp.path());
+    let state = tmp.path().join("state");
+    v.carried.state_dir = Some(state.display().to_string());
+    v.settings.cutover = CutoverMode::WhenReady;
+    v.settings.tail = TailChoice::Take;
+    v.settings.stop_traffic = StopTrafficChoice::RestrictedUser;
+    let text = wizard_backend::config_toml(&v, None);
+    let file = ConfigFile::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let m = file.migration.clone().unwrap();
+    assert_eq!(m.state_dir.as_deref(), Some(state.as_path()), "{text}");
+    let (cfg, _) = setup::engine_config_with(&file, &RunFlags::default(), &exported(&v))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.state_file.parent(), Some(state.as_path()));
+    assert!(cfg.cutover_when_ready);
+    assert_eq!(cfg.tail, TailMode::Take);
+    assert_eq!(cfg.stop_traffic, Some(StopTraffic::RestrictedUser));
+    // The wizard's own run: the same state folder and modes.
+    let (wcfg, _) = wizard_backend::engine_config(&v, None, None).unwrap();
+    assert_eq!(wcfg.state_file, cfg.state_file);
+    assert!(wcfg.cutover_when_ready);
+    // Read back: the same choices on the Settings screen.
+    let back = wizard_backend::values_from_config(&file);
+    assert_eq!(
+        (
+            back.settings.cutover,
+            back.settings.tail,
+            back.settings.stop_traffic
+        ),
+        (
+            CutoverMode::WhenReady,
+            TailChoice::Take,
+            StopTrafficChoice::RestrictedUser
+        )
+    );
+}
+
+/// `cutover demo`: the Databases screen comes with the demo's databases selected.
+#[test]
+fn the_demo_preselects_its_databases() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cmd = format!(
+        "{} demo --state-dir {} --data-dir {} 2>{}; sleep 60",
+        env!("CARGO_BIN_EXE_cutover"),
+        tmp.path().join("state").display(),
+        tmp.path().join("data").display(),
+        tmp.path().join("stderr.txt").display(),
+    );
+    let Some(t) = Tmux::start("demo-preselect", &cmd) else {
+        return;
+    };
+    t.wait_for("source", &["Test connection (Ctrl-T)"]);
+    t.keys(&["Enter"]);
+    t.wait_for("target", &["Sandbox"]);
+    t.keys(&["Enter"]);
+    let s = t.wait_for("databases", &["4 of 4 selected"]);
+    assert!(!s.contains("[ ]"), "{s}");
+    t.keys(&["C-c"]);
+    t.wait_for("leave?", &["Leave the wizard?"]);
+    t.keys(&["y"]);
 }

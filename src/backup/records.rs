@@ -99,17 +99,28 @@ impl Piece {
     }
 }
 
-/// The record header at `at` if it looks valid and its chunk ends inside the file (not decoded).
+/// The record header at `at` if it looks valid and its chunk ends inside the file (not decoded),
+/// read through the source's window: for scans over neighbouring offsets.
 pub fn record_header_at<S: Source>(src: &mut S, at: u64) -> io::Result<Option<RecordHeader>> {
+    let word = u32_at(src.read_at(at, 4)?, 0);
+    Ok(fitting_header(src, at, word))
+}
+
+/// The same as [`record_header_at`] for one header far from the last read (walking records by their
+/// lengths): 4 bytes read, the window left where it is.
+fn record_header_peek<S: Source>(src: &mut S, at: u64) -> io::Result<Option<RecordHeader>> {
     let mut word = [0u8; 4];
-    if src.peek(at, &mut word)? < 4 {
-        return Ok(None);
-    }
-    let Some(h) = RecordHeader::parse(u32::from_le_bytes(word)) else {
-        return Ok(None);
-    };
-    let fits = at + RECORD_HEADER_LEN + h.body as u64 <= src.len();
-    Ok(fits.then_some(h))
+    let got = src.peek(at, &mut word)?;
+    Ok(fitting_header(
+        src,
+        at,
+        (got == 4).then(|| u32::from_le_bytes(word)),
+    ))
+}
+
+fn fitting_header<S: Source>(src: &S, at: u64, word: Option<u32>) -> Option<RecordHeader> {
+    let h = RecordHeader::parse(word?)?;
+    (at + RECORD_HEADER_LEN + h.body as u64 <= src.len()).then_some(h)
 }
 
 /// Whether a plausible record header at `at` declares a chunk longer than what is left of the file.
@@ -159,7 +170,7 @@ pub fn decode_piece<S: Source>(src: &mut S, piece: &Piece) -> io::Result<Option<
 /// chunk is decoded only when its output is needed); otherwise the first filemark on a sector
 /// boundary or record that decodes within [`RESYNC`] bytes (padding, raw blocks, damage).
 pub fn next_piece<S: Source>(src: &mut S, from: u64) -> io::Result<Option<Piece>> {
-    if let Some(h) = record_header_at(src, from)? {
+    if let Some(h) = record_header_peek(src, from)? {
         return Ok(Some(Piece {
             at: from,
             kind: PieceKind::Record(h),
@@ -179,8 +190,7 @@ pub fn resync<S: Source>(src: &mut S, from: u64) -> io::Result<Option<Piece>> {
                 kind: PieceKind::Filemark,
             }));
         }
-        let looks = u32_at(src.read_at(at, 4)?, 0).and_then(RecordHeader::parse);
-        if let Some(h) = looks
+        if let Some(h) = record_header_at(src, at)?
             && decode_record(src, at)?.is_some()
         {
             return Ok(Some(Piece {

@@ -24,6 +24,10 @@ pub enum Payload {
     Pages,
     /// A hole: the file is extended without writing (multi-GB test files in no disk space).
     Sparse,
+    /// 8 KiB pages of pseudo-random bytes (derived from the set's LSN and the page id, so stable):
+    /// what already compressed or encrypted data looks like, which XPRESS cannot shrink (compressed
+    /// files of a real size from few pages).
+    Noise,
 }
 
 /// Everything that defines one backup set to write.
@@ -331,6 +335,24 @@ fn write_payload<W: Write + Seek>(
     match payload {
         Payload::Sparse => {
             w.seek(SeekFrom::Current(bytes as i64))?;
+        }
+        Payload::Noise => {
+            let mut x = u64::from(lsn.vlf) << 32 | u64::from(lsn.block) | 1;
+            let mut page = vec![0u8; 8192];
+            let mut left = bytes;
+            while left > 0 {
+                for b in page.chunks_mut(8) {
+                    // xorshift64*
+                    x ^= x >> 12;
+                    x ^= x << 25;
+                    x ^= x >> 27;
+                    let v = x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes();
+                    b.copy_from_slice(&v[..b.len()]);
+                }
+                let n = left.min(8192) as usize;
+                w.write_all(&page[..n])?;
+                left -= n as u64;
+            }
         }
         Payload::Pages => {
             let mut page = vec![0u8; 8192];

@@ -166,6 +166,7 @@ async fn interactive(mut opts: DemoOptions) -> i32 {
     v.target.resource_group = info.resource_group.clone();
     v.target.managed_instance = info.managed_instance.clone();
     v.settings.backup_folder = info.backup_dir.clone();
+    v.databases = info.databases.clone(); // the demo migrates all of its databases unless unselected
     for n in &info.databases {
         v.settings.folder_overrides.insert(
             n.clone(),

@@ -46,15 +46,23 @@ pub fn run(a: &WizardArgs) -> i32 {
         eprintln!("{NOT_A_TERMINAL}");
         return 2;
     }
-    let values = file
+    let mut values = file
         .as_ref()
         .map(wizard_backend::values_from_config)
         .unwrap_or_default();
-    let state_dir = a.state_dir.clone().or_else(|| {
-        file.as_ref()
-            .and_then(|f| f.migration.as_ref())
-            .and_then(|m| m.state_dir.clone())
-    });
+    // The folder this run keeps the activity's state in: a configuration saved from the wizard
+    // names it, so that `cutover run --config` re-attaches to the same activity.
+    let state_dir = a
+        .state_dir
+        .clone()
+        .or_else(|| {
+            file.as_ref()
+                .and_then(|f| f.migration.as_ref())
+                .and_then(|m| m.state_dir.clone())
+        })
+        .unwrap_or_else(crate::engine::persist::default_state_dir);
+    let state_dir = std::path::absolute(&state_dir).unwrap_or(state_dir);
+    values.carried.state_dir = Some(state_dir.display().to_string());
     let mut state = WizardState::new(values).without_sandbox();
     if let Some(p) = &a.config {
         state = state.with_config_path(p.display().to_string());
@@ -65,7 +73,7 @@ pub fn run(a: &WizardArgs) -> i32 {
     rt.block_on(interactive(state, state_dir))
 }
 
-async fn interactive(mut state: WizardState, state_dir: Option<PathBuf>) -> i32 {
+async fn interactive(mut state: WizardState, state_dir: PathBuf) -> i32 {
     let mut guard = match TerminalGuard::enter() {
         Ok(g) => g,
         Err(e) => {
@@ -87,7 +95,7 @@ async fn interactive(mut state: WizardState, state_dir: Option<PathBuf>) -> i32 
                 return 1;
             }
         };
-        match wizard_backend::engine_config(&values, None, state_dir.clone()) {
+        match wizard_backend::engine_config(&values, None, Some(state_dir.clone())) {
             Ok((cfg, warnings)) => break (cfg, warnings, values),
             Err(e) => {
                 state = WizardState::new(values)
@@ -105,6 +113,7 @@ async fn interactive(mut state: WizardState, state_dir: Option<PathBuf>) -> i32 
         .map(Path::to_path_buf)
         .unwrap_or_else(std::env::temp_dir);
     let _log = super::logging::init(&dir);
+    // Shown on the Summary before Run; kept in the log.
     for w in &warnings {
         tracing::warn!("{w}");
     }
@@ -126,11 +135,7 @@ async fn interactive(mut state: WizardState, state_dir: Option<PathBuf>) -> i32 
         ),
     )
     .with_stop_traffic(stop_traffic);
-    let code = dashboard(guard, ctx, &mut engine, &dir).await;
-    for w in &warnings {
-        eprintln!("warning: {w}");
-    }
-    code
+    dashboard(guard, ctx, &mut engine, &dir).await
 }
 
 /// Runs the dashboard on `guard`, then stops the engine, gives the terminal back and prints where

@@ -131,6 +131,10 @@ impl LrsService {
     pub fn router(self: &Arc<Self>) -> Router {
         let base = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Sql/managedInstances/{mi}/databases/{db}";
         Router::new()
+            .route(
+                "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Sql/managedInstances/{mi}",
+                get(get_instance),
+            )
             .route(base, get(get_db).put(put_db).delete(delete_db))
             .route(&format!("{base}/restoreDetails/{{name}}"), get(get_details))
             .route(&format!("{base}/completeRestore"), post(post_complete))
@@ -547,6 +551,41 @@ async fn put_db(
         "properties": {"collation": collation, "status": "Restoring", "creationDate": iso(created)},
     });
     s.accepted(StatusCode::CREATED, &p.db, "start", &api, body)
+}
+
+#[derive(serde::Deserialize)]
+struct InstancePath {
+    sub: String,
+    rg: String,
+    mi: String,
+}
+
+/// The managed instance itself (what the wizard's target test reads).
+async fn get_instance(
+    State(s): State<Arc<LrsService>>,
+    Path(p): Path<InstancePath>,
+    Query(q): Query<ApiVersion>,
+    headers: HeaderMap,
+) -> Response {
+    let p = DbPath {
+        sub: p.sub,
+        rg: p.rg,
+        mi: p.mi,
+        db: String::new(),
+    };
+    if let Err(r) = s.check(&headers, &p, &q) {
+        return r;
+    }
+    let cfg = s.cfg();
+    Json(json!({
+        "id": format!("/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}", cfg.subscription, cfg.resource_group, cfg.managed_instance),
+        "name": cfg.managed_instance,
+        "type": "Microsoft.Sql/managedInstances",
+        "location": cfg.location,
+        "sku": {"name": "GP_Gen5", "tier": "GeneralPurpose", "capacity": 4},
+        "properties": {"state": "Ready", "vCores": 4},
+    }))
+    .into_response()
 }
 
 async fn get_db(

@@ -177,21 +177,20 @@ impl LrsClient {
         )))
     }
 
-    /// `.../managedInstances/{mi}/databases/{db}` (names percent-encoded).
-    pub fn database_url(&self, db: &str) -> String {
-        let enc = |s: &str| {
-            url::form_urlencoded::byte_serialize(s.as_bytes())
-                .collect::<String>()
-                .replace('+', "%20")
-        };
+    /// `.../managedInstances/{mi}` (names percent-encoded).
+    pub fn instance_url(&self) -> String {
         format!(
-            "{}/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}/databases/{}",
+            "{}/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}",
             self.endpoint,
             enc(&self.instance.subscription),
             enc(&self.instance.resource_group),
             enc(&self.instance.managed_instance),
-            enc(db)
         )
+    }
+
+    /// `.../managedInstances/{mi}/databases/{db}` (names percent-encoded).
+    pub fn database_url(&self, db: &str) -> String {
+        format!("{}/databases/{}", self.instance_url(), enc(db))
     }
 
     async fn token(&self) -> Result<String, LrsError> {
@@ -338,6 +337,23 @@ impl LrsClient {
                 return Ok(v);
             }
         }
+    }
+
+    /// Reads the managed instance itself (one authorised GET): proves that the credential signs
+    /// in and may read the instance (the wizard's target test).
+    pub async fn instance(&self) -> Result<Value, LrsError> {
+        let url = format!("{}?api-version={API_VERSION}", self.instance_url());
+        let name = self.instance.managed_instance.clone();
+        let (_, _, v) = self
+            .call(
+                "read the managed instance",
+                &name,
+                reqwest::Method::GET,
+                &url,
+                None,
+            )
+            .await?;
+        Ok(v)
     }
 
     /// Starts a continuous-mode (or autocomplete) LRS restore of `db`.
@@ -493,6 +509,13 @@ fn operation_id(url: &str) -> Option<String> {
         .next()
         .filter(|s| !s.is_empty())
         .map(str::to_string)
+}
+
+/// A name as one URL path segment (percent-encoded, spaces as %20).
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }
 
 /// A name as one URL path segment (percent-encoded, spaces as %20).

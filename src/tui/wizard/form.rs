@@ -7,7 +7,19 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
+use super::values::EnvCheck;
 use crate::tui::theme::Theme;
+
+/// The environment variable a field is tied to.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum EnvRef {
+    #[default]
+    None,
+    /// A secret a saved configuration reads from this variable (this run uses what is typed).
+    Var(String),
+    /// The field's text is the name of a variable this run reads (the value is never typed).
+    Named,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
@@ -31,6 +43,8 @@ pub struct Field {
     pub show_if: Vec<(&'static str, usize)>,
     /// Hidden by the screen regardless of other fields.
     pub hidden: bool,
+    /// The environment variable shown beside the value, and whether it is set.
+    pub env: EnvRef,
 }
 
 impl Field {
@@ -45,6 +59,7 @@ impl Field {
             help: String::new(),
             show_if: Vec::new(),
             hidden: false,
+            env: EnvRef::None,
         }
     }
     pub fn text(key: impl Into<String>, label: impl Into<String>, value: &str) -> Self {
@@ -75,6 +90,20 @@ impl Field {
     pub fn help(mut self, h: impl Into<String>) -> Self {
         self.help = h.into();
         self
+    }
+    /// A secret a saved configuration reads from `var`.
+    pub fn env_var(mut self, var: &str) -> Self {
+        self.env = EnvRef::Var(var.to_string());
+        self
+    }
+    /// The text is the name of an environment variable this run reads.
+    pub fn names_env(mut self) -> Self {
+        self.env = EnvRef::Named;
+        self
+    }
+    /// The value as the configuration check sees it (text, toggle or choice index).
+    fn value_key(&self) -> (String, bool, usize) {
+        (self.text.clone(), self.on, self.choice)
     }
     pub fn show_if(mut self, key: &'static str, value: usize) -> Self {
         self.show_if.push((key, value));
@@ -145,6 +174,28 @@ impl Form {
         let key = old.focused_key().to_string();
         self.focus(&key);
         self.fix_cursor();
+    }
+
+    /// The keys of the fields whose value differs from `old`'s (same form, before a key).
+    pub fn changed_from(&self, old: &Form) -> Vec<String> {
+        self.fields
+            .iter()
+            .zip(&old.fields)
+            .filter(|(a, b)| a.value_key() != b.value_key())
+            .map(|(a, _)| a.key.clone())
+            .collect()
+    }
+
+    /// The focused field, if any.
+    pub fn focused(&self) -> Option<&Field> {
+        self.fields.get(self.cursor)
+    }
+
+    /// Sets the environment variable a secret field names.
+    pub fn set_env_var(&mut self, key: &str, var: &str) {
+        if let Some(f) = self.fields.iter_mut().find(|f| f.key == key) {
+            f.env = EnvRef::Var(var.to_string());
+        }
     }
 
     pub fn set_hidden(&mut self, key: &str, hidden: bool) {
@@ -240,8 +291,41 @@ impl Form {
     }
 }
 
-/// Draws the visible fields, one a line (`label  value`), and the focused field's help.
-pub fn render(frame: &mut Frame, area: Rect, form: &Form, focused: bool, theme: Theme) {
+/// A secret as the screen shows it: a star per character, a long one (a SAS) cut with an
+/// ellipsis so that the line stays one line.
+fn masked(n: usize) -> String {
+    if n <= 16 {
+        "*".repeat(n)
+    } else {
+        format!("{}…", "*".repeat(15))
+    }
+}
+
+/// What is shown beside a field tied to an environment variable: the variable, and a warning when
+/// it is not set.
+fn env_note(f: &Field, env: &EnvCheck, theme: Theme) -> Option<Span<'static>> {
+    match &f.env {
+        EnvRef::None => None,
+        EnvRef::Var(var) if env.is_set(var) => {
+            Some(Span::styled(format!("  (${var})"), theme.dim()))
+        }
+        EnvRef::Var(var) => Some(Span::styled(format!("  (${var} not set)"), theme.warn())),
+        EnvRef::Named => {
+            let var = f.text.trim();
+            if var.is_empty() {
+                None
+            } else if env.is_set(var) {
+                Some(Span::styled("  (set)", theme.ok()))
+            } else {
+                Some(Span::styled("  (NOT SET in this shell)", theme.error()))
+            }
+        }
+    }
+}
+
+/// Draws the visible fields, one a line (`label  value`), and the focused field's help. `env`
+/// tells which environment variables are set (shown beside the fields tied to one).
+pub fn render(frame: &mut Frame, area: Rect, form: &Form, env: &EnvCheck, theme: Theme) {
     let label_w = form
         .fields
         .iter()
@@ -258,10 +342,10 @@ pub fn render(frame: &mut Frame, area: Rect, form: &Form, focused: bool, theme: 
         if i == form.cursor {
             cursor_line = lines.len();
         }
-        let here = focused && i == form.cursor;
+        let here = i == form.cursor;
         let value = match &f.kind {
             Kind::Text => f.text.clone(),
-            Kind::Secret => "*".repeat(f.text.chars().count()),
+            Kind::Secret => masked(f.text.chars().count()),
             Kind::Toggle => if f.on { "[x]" } else { "[ ]" }.to_string(),
             Kind::Choice(opts) => format!("< {} >", opts.get(f.choice).copied().unwrap_or("")),
         };
@@ -275,7 +359,7 @@ pub fn render(frame: &mut Frame, area: Rect, form: &Form, focused: bool, theme: 
         } else {
             theme.normal()
         };
-        lines.push(Line::from(vec![
+        let mut spans = vec![
             Span::styled(if here { "> " } else { "  " }, theme.key()),
             Span::styled(
                 format!(
@@ -285,12 +369,14 @@ pub fn render(frame: &mut Frame, area: Rect, form: &Form, focused: bool, theme: 
                 if here { theme.title() } else { theme.dim() },
             ),
             Span::styled(format!("{value}{cursor}"), value_style),
-        ]));
+        ];
+        spans.extend(env_note(f, env, theme));
+        lines.push(Line::from(spans));
     }
     let help = form
         .fields
         .get(form.cursor)
-        .filter(|f| focused && !f.help.is_empty())
+        .filter(|f| !f.help.is_empty())
         .map(|f| f.help.clone());
     let help_height = help.as_ref().map_or(0, |h| {
         1 + h.chars().count().div_ceil(usize::from(area.width.max(1)))
@@ -348,7 +434,7 @@ mod tests {
 
     fn screen(form: &Form) -> String {
         let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
-        t.draw(|f| render(f, f.area(), form, true, Theme::default()))
+        t.draw(|f| render(f, f.area(), form, &EnvCheck::Process, Theme::default()))
             .unwrap();
         let buf = t.backend().buffer().clone();
         (0..buf.area.height)

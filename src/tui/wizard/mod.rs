@@ -25,12 +25,12 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 pub use databases::DatabaseList;
 pub use form::Form;
 pub use values::{
-    MiAccess, MigrationSettings, SaveOutcome, SecretEnvNames, SecretText, SourceAuthKind,
-    SourceForm, SourceSummary, StorageAuthKind, TargetCredential, TargetForm, WizardBackend,
-    WizardOutcome, WizardValues,
+    CutoverMode, EnvCheck, MiAccess, MigrationSettings, PreflightReport, SaveOutcome,
+    SecretEnvNames, SecretText, SourceAuthKind, SourceForm, SourceSummary, StopTrafficChoice,
+    StorageAuthKind, TailChoice, TargetCredential, TargetForm, WizardBackend, WizardOutcome,
+    WizardValues,
 };
 
-use crate::catalog::Finding;
 use crate::tui::dashboard::footer::keys_line;
 use crate::tui::theme::Theme;
 use crate::tui::{format, layout, small};
@@ -140,7 +140,7 @@ pub enum WizardResult {
     },
     Preflight {
         id: u64,
-        result: Result<Vec<(String, Vec<Finding>)>, String>,
+        result: Result<PreflightReport, String>,
     },
     Save {
         id: u64,
@@ -177,7 +177,9 @@ pub struct WizardState {
     pub summary_scroll: u16,
     pub source_test: JobStatus<SourceSummary>,
     pub target_test: JobStatus<String>,
-    pub preflight: JobStatus<Vec<(String, Vec<Finding>)>>,
+    pub preflight: JobStatus<PreflightReport>,
+    /// Which environment variables are set (the process's; tests fix them).
+    pub env: EnvCheck,
     /// The validation error of the last Next (names the field).
     pub error: Option<String>,
     /// Esc on the first screen or Ctrl-C: "leave the wizard?" is shown.
@@ -197,7 +199,7 @@ pub struct WizardState {
 impl WizardState {
     /// A wizard prefilled with `values` (use `WizardValues::default()` for an empty one).
     pub fn new(values: WizardValues) -> Self {
-        WizardState {
+        let mut s = WizardState {
             screen: Screen::Source,
             source: source::form(&values.source, &values.settings.backup_folder),
             target: target::form(&values.target),
@@ -212,6 +214,7 @@ impl WizardState {
             source_test: JobStatus::Idle,
             target_test: JobStatus::Idle,
             preflight: JobStatus::Idle,
+            env: EnvCheck::Process,
             error: None,
             confirm_cancel: false,
             outcome: None,
@@ -221,7 +224,25 @@ impl WizardState {
             tick: 0,
             next_id: 1,
             values,
-        }
+        };
+        s.name_secret_vars();
+        s
+    }
+
+    /// Which environment variables count as set (tests: a fixed set instead of the process's).
+    pub fn with_env(mut self, env: EnvCheck) -> Self {
+        self.env = env;
+        self
+    }
+
+    /// Each secret field names the environment variable a saved configuration reads it from.
+    fn name_secret_vars(&mut self) {
+        let e = self.values.secret_env.clone();
+        self.source.set_env_var("password", &e.source_password);
+        self.source.set_env_var("token", &e.source_token);
+        self.target.set_env_var("secret", values::CLIENT_SECRET_ENV);
+        self.settings.set_env_var("sas", &e.storage_sas);
+        self.settings.set_env_var("mi_sas", &e.mi_sas);
     }
 
     /// No sandbox here (a real migration): the Target screen does not offer it.
@@ -420,13 +441,15 @@ impl WizardState {
             Screen::Target => target::apply(&self.target, &mut self.values.target),
             Screen::Databases => databases::apply(self),
             Screen::Settings => {
+                let sandbox = self.values.target.sandbox;
                 settings::apply(
                     &self.settings,
                     &mut self.values.settings,
                     &self.values.databases,
+                    self.values.source.folder_only,
                 )?;
                 self.sync_backup_folder();
-                Ok(())
+                settings::check_env(&self.values.settings, sandbox, &self.env)
             }
             Screen::Summary => summary::apply_activity(&self.summary, &mut self.values),
         }
@@ -478,6 +501,7 @@ impl WizardState {
                 f.set_hidden("server_folder", folder_only);
                 settings::refresh(&mut f);
                 self.settings = f;
+                self.name_secret_vars();
                 Vec::new()
             }
             Screen::Summary => {
@@ -596,6 +620,7 @@ impl WizardState {
                 return self.request_source();
             }
             if databases::handle_key(self, key) {
+                self.revalidate();
                 return Vec::new();
             }
         } else if self.screen == Screen::Summary
@@ -607,11 +632,18 @@ impl WizardState {
                 self.summary_scroll.saturating_sub(5)
             };
             return Vec::new();
-        } else if let Some(f) = self.form_mut()
+        } else if let Some(before) = self.form_mut().map(|f| f.clone())
+            && let Some(f) = self.form_mut()
             && f.handle_key(key)
         {
             if self.screen == Screen::Settings {
                 settings::refresh(&mut self.settings);
+            }
+            let changed = self
+                .form_mut()
+                .map_or_else(Vec::new, |f| f.changed_from(&before));
+            if !changed.is_empty() {
+                self.edited();
             }
             return Vec::new();
         }
@@ -629,6 +661,28 @@ impl WizardState {
             }
             _ => Vec::new(),
         }
+    }
+
+    /// A field of the current screen changed: a connection test of the old values says nothing
+    /// of the new ones (every field of Source and Target is one the test depends on), and the
+    /// validation message is checked again.
+    fn edited(&mut self) {
+        match self.screen {
+            Screen::Source => self.source_test = JobStatus::Idle,
+            Screen::Target => self.target_test = JobStatus::Idle,
+            _ => {}
+        }
+        self.revalidate();
+    }
+
+    /// After an edit, the message of the last Next is checked again on a copy of the values: it
+    /// goes when the screen is valid now, and names the next problem otherwise.
+    fn revalidate(&mut self) {
+        if self.error.is_none() {
+            return;
+        }
+        let mut probe = self.clone();
+        self.error = probe.apply().err();
     }
 
     fn form_mut(&mut self) -> Option<&mut Form> {
@@ -803,6 +857,16 @@ fn steps(frame: &mut Frame, area: Rect, current: Screen, theme: Theme) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
+/// The key that changes the focused field, as the footer names it: Space only where Space
+/// toggles or chooses (in a text field it is typed like any other character).
+fn field_hint(form: &Form) -> (&'static str, &'static str) {
+    match form.focused().map(|f| &f.kind) {
+        Some(form::Kind::Toggle) => ("Space", "toggle"),
+        Some(form::Kind::Choice(_)) => ("Space", "choose"),
+        _ => ("type", "edit"),
+    }
+}
+
 fn footer(s: &WizardState, theme: Theme) -> Line<'static> {
     let back = if s.screen == Screen::Source {
         "cancel"
@@ -815,23 +879,30 @@ fn footer(s: &WizardState, theme: Theme) -> Line<'static> {
         "next"
     };
     match s.screen {
-        Screen::Source | Screen::Target => keys_line(
-            &[
-                ("Up/Down", "field"),
-                ("Space", "toggle"),
-                (
-                    "Ctrl-T",
-                    if s.screen == Screen::Source && s.source.choice("mode") == 1 {
-                        "scan folder"
-                    } else {
-                        "test connection"
-                    },
-                ),
-                ("Enter", next),
-                ("Esc", back),
-            ],
-            theme,
-        ),
+        Screen::Source | Screen::Target => {
+            let form = if s.screen == Screen::Source {
+                &s.source
+            } else {
+                &s.target
+            };
+            keys_line(
+                &[
+                    ("Up/Down", "field"),
+                    field_hint(form),
+                    (
+                        "Ctrl-T",
+                        if s.screen == Screen::Source && s.source.choice("mode") == 1 {
+                            "scan folder"
+                        } else {
+                            "test"
+                        },
+                    ),
+                    ("Enter", next),
+                    ("Esc", back),
+                ],
+                theme,
+            )
+        }
         Screen::Databases => keys_line(
             &[
                 ("j/k", "move"),
@@ -847,7 +918,7 @@ fn footer(s: &WizardState, theme: Theme) -> Line<'static> {
         Screen::Settings => keys_line(
             &[
                 ("Up/Down", "field"),
-                ("Space", "toggle"),
+                field_hint(&s.settings),
                 ("Enter", next),
                 ("Esc", back),
             ],
@@ -856,8 +927,8 @@ fn footer(s: &WizardState, theme: Theme) -> Line<'static> {
         Screen::Summary => keys_line(
             &[
                 ("Up/Down", "field"),
+                field_hint(&s.summary),
                 ("PgDn/Up", "scroll"),
-                ("Space", "toggle"),
                 ("Ctrl-S", "save"),
                 ("Enter", next),
                 ("Esc", back),

@@ -1,6 +1,7 @@
 //! Screen 4, Migration settings: backup folder (and per-database folders under Advanced), the
 //! folder as the source server sees it, storage container and its authentication, how the managed
-//! instance reads it, SAS expiry, concurrency, bandwidth limit.
+//! instance reads it, migration length (the SAS's lifetime), concurrency, bandwidth limit, and the
+//! cutover, tail-log backup and stop-traffic modes the configuration saves.
 
 use std::collections::BTreeMap;
 
@@ -9,11 +10,22 @@ use ratatui::layout::Rect;
 
 use super::WizardState;
 use super::form::{Field, Form};
-use super::values::{MiAccess, MigrationSettings, SecretText, StorageAuthKind};
+use super::values::{
+    CutoverMode, EnvCheck, MiAccess, MigrationSettings, SecretText, StopTrafficChoice,
+    StorageAuthKind, TailChoice,
+};
 use crate::tui::theme::Theme;
 
 const STORAGE_AUTH: &[&str] = &["SAS token", "Account key (env var)", "Entra ID"];
 const MI_ACCESS: &[&str] = &["SAS (Read + List)", "Managed identity"];
+/// In the order of [`CutoverMode::ALL`], [`TailChoice::ALL`], [`StopTrafficChoice::ALL`].
+const CUTOVER: &[&str] = &["You, from the dashboard", "Automatic when ready"];
+const TAIL: &[&str] = &["cutover takes it", "You take it (wait)", "Skip (data loss)"];
+const STOP: &[&str] = &["READ_ONLY", "RESTRICTED_USER", "None (you stop it)"];
+
+fn index_of<T: PartialEq>(all: &[T], v: &T) -> usize {
+    all.iter().position(|x| x == v).unwrap_or(0)
+}
 
 /// The form of the screen; `folder_only`: the backup folder was chosen on the Source screen (and
 /// no tail-log backup is written by cutover, so the server's view of the folder is not asked).
@@ -44,14 +56,15 @@ pub fn form(v: &MigrationSettings, databases: &[String], folder_only: bool) -> F
             .help("needs read, create, write, list (rcwl); no stored access policy"),
         Field::text("key_env", "Account key variable", &v.account_key_env)
             .show_if("storage_auth", 1)
-            .help("the environment variable holding the key (the key itself is never stored)"),
+            .names_env()
+            .help("the environment variable holding the key (the key itself is never stored); it must be set in the shell that starts cutover"),
         Field::choice("mi_access", "MI reads backups with", MI_ACCESS, mi)
             .help("managed identity: the instance needs Storage Blob Data Reader on the account"),
         Field::secret("mi_sas", "MI SAS (Read + List)", v.mi_sas_token.expose())
             .show_if("mi_access", 0)
             .help("sp=rl only, container-wide, no stored access policy, valid for the whole migration"),
-        Field::text("expiry", "SAS expiry (days)", &v.sas_expiry_days.to_string())
-            .help("lifetime of the read SAS given to LRS; at most 30 (LRS's own limit)"),
+        Field::text("expiry", "Migration length (days)", &v.sas_expiry_days.to_string())
+            .help("how long the migration may take, at most 30 (LRS's job limit): the SAS cutover signs for LRS lasts this long, and a SAS given must not expire sooner"),
         Field::text("concurrency", "Files uploaded at once", &v.concurrency.to_string()),
         Field::text(
             "bandwidth",
@@ -59,6 +72,22 @@ pub fn form(v: &MigrationSettings, databases: &[String], folder_only: bool) -> F
             &v.bandwidth_mbps.map(|b| b.to_string()).unwrap_or_default(),
         )
         .help("empty: no limit"),
+        Field::choice(
+            "cutover",
+            "Cutover",
+            CUTOVER,
+            index_of(&CutoverMode::ALL, &v.cutover),
+        )
+        .help("you: begin the cutover from the dashboard; automatic: cutover completes each database as soon as it is ready ([migration] cutover)"),
+        Field::choice("tail", "Tail-log backup", TAIL, index_of(&TailChoice::ALL, &v.tail))
+            .help("cutover takes it: BACKUP LOG ... WITH NORECOVERY on the source; you: cutover waits for your file in the backup folder; skip: transactions after the last log backup are lost"),
+        Field::choice(
+            "stop_traffic",
+            "Stop traffic with",
+            STOP,
+            index_of(&StopTrafficChoice::ALL, &v.stop_traffic),
+        )
+        .help("how cutover stops the application's writes before the tail-log backup (ALTER DATABASE ... SET READ_ONLY or RESTRICTED_USER), or none: you stop them"),
         Field::toggle("advanced", "Advanced: per-db folders", !v.folder_overrides.is_empty()),
     ];
     for db in databases {
@@ -70,6 +99,7 @@ pub fn form(v: &MigrationSettings, databases: &[String], folder_only: bool) -> F
         );
     }
     let mut f = Form::new(fields);
+    f.set_hidden("stop_traffic", folder_only);
     refresh(&mut f);
     f
 }
@@ -92,7 +122,14 @@ fn number(f: &Form, key: &str, lo: u32, hi: u32) -> Result<u32, String> {
     }
 }
 
-pub fn apply(f: &Form, v: &mut MigrationSettings, databases: &[String]) -> Result<(), String> {
+/// Validates the screen into `v`; `folder_only`: no source connection (cutover can neither take
+/// the tail-log backup nor stop traffic).
+pub fn apply(
+    f: &Form,
+    v: &mut MigrationSettings,
+    databases: &[String],
+    folder_only: bool,
+) -> Result<(), String> {
     let folder = f.trimmed("folder");
     if folder.is_empty() {
         return Err("Backup folder: required".to_string());
@@ -170,6 +207,25 @@ pub fn apply(f: &Form, v: &mut MigrationSettings, databases: &[String]) -> Resul
             );
         }
     }
+    let cutover = CutoverMode::ALL
+        .get(f.choice("cutover"))
+        .copied()
+        .unwrap_or_default();
+    let tail = TailChoice::ALL
+        .get(f.choice("tail"))
+        .copied()
+        .unwrap_or_default();
+    let stop_traffic = if folder_only {
+        StopTrafficChoice::None
+    } else {
+        StopTrafficChoice::ALL
+            .get(f.choice("stop_traffic"))
+            .copied()
+            .unwrap_or_default()
+    };
+    if folder_only && tail == TailChoice::Take {
+        return Err("Tail-log backup: cutover takes it only with a connection to the source; choose 'You take it' or 'Skip'".to_string());
+    }
     let mut overrides = BTreeMap::new();
     if f.on("advanced") {
         for db in databases {
@@ -196,10 +252,26 @@ pub fn apply(f: &Form, v: &mut MigrationSettings, databases: &[String]) -> Resul
         sas_expiry_days: expiry,
         concurrency,
         bandwidth_mbps: bandwidth,
+        cutover,
+        tail,
+        stop_traffic,
     };
     Ok(())
 }
 
+/// The account key is read from its variable when the migration starts, never typed: a variable
+/// this shell does not have is refused here rather than after Run. (The sandbox signs with its
+/// own development key.)
+pub fn check_env(v: &MigrationSettings, sandbox: bool, env: &EnvCheck) -> Result<(), String> {
+    let var = v.account_key_env.trim();
+    if v.storage_auth == StorageAuthKind::AccountKeyEnv && !sandbox && !env.is_set(var) {
+        return Err(format!(
+            "Account key variable: {var} is not set in the shell that started cutover: leave (Ctrl-C), export {var}=<key> and start cutover again, or choose another container authentication"
+        ));
+    }
+    Ok(())
+}
+
 pub fn render(frame: &mut Frame, area: Rect, s: &WizardState, theme: Theme) {
-    super::form::render(frame, area, &s.settings, true, theme);
+    super::form::render(frame, area, &s.settings, &s.env, theme);
 }

@@ -148,7 +148,7 @@ pub fn apply(f: &Form, values: &mut WizardValues) -> Result<(), String> {
 pub fn render(frame: &mut Frame, area: Rect, s: &WizardState, theme: Theme) {
     let [form_area, info] =
         Layout::vertical([Constraint::Min(6), Constraint::Length(5)]).areas(area);
-    super::form::render(frame, form_area, &s.source, true, theme);
+    super::form::render(frame, form_area, &s.source, &s.env, theme);
     let mut lines = Vec::new();
     if s.source.choice("mode") == 1 {
         lines.push(Line::styled(FOLDER_ONLY_NOTE, theme.warn()));

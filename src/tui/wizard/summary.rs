@@ -1,5 +1,6 @@
-//! Screen 5, Summary: the activity name, everything chosen, and the preflight findings per
-//! database. Errors block Run; warnings need the explicit acknowledgement (Space on the toggle).
+//! Screen 5, Summary: the activity name, everything chosen, the preflight findings per database
+//! and the configuration check's warnings (everything `cutover run --config` would print). Errors
+//! block Run; warnings need the explicit acknowledgement (Space on the toggle).
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -7,9 +8,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::form::{Field, Form};
-use super::values::{MiAccess, SourceAuthKind, StorageAuthKind, TargetCredential, WizardValues};
+use super::values::{
+    MiAccess, PreflightReport, SourceAuthKind, StorageAuthKind, TargetCredential, WizardValues,
+};
 use super::{JobStatus, WizardState};
-use crate::catalog::{Finding, Severity};
+use crate::catalog::Severity;
 use crate::tui::dashboard::findings;
 use crate::tui::format;
 use crate::tui::theme::Theme;
@@ -41,11 +44,11 @@ pub fn apply_activity(f: &Form, v: &mut WizardValues) -> Result<(), String> {
     Ok(())
 }
 
-/// (errors, warnings) in the preflight's findings.
-pub fn counts(pre: &[(String, Vec<Finding>)]) -> (usize, usize) {
-    let all = pre.iter().flat_map(|(_, f)| f.iter());
-    let mut e = 0;
-    let mut w = 0;
+/// (errors, warnings) in the preflight's findings and the configuration check.
+pub fn counts(pre: &PreflightReport) -> (usize, usize) {
+    let all = pre.databases.iter().flat_map(|(_, f)| f.iter());
+    let mut e = usize::from(pre.config_error.is_some());
+    let mut w = pre.config_warnings.len();
     for f in all {
         match f.severity {
             Severity::Error => e += 1,
@@ -135,6 +138,21 @@ fn review(v: &WizardValues) -> Vec<Line<'static>> {
         "Uploads",
         format!("{} files at once, {bw}", m.concurrency),
     ));
+    let cutover = match m.cutover {
+        super::CutoverMode::Never => "you cut over (dashboard)",
+        super::CutoverMode::WhenReady => "automatic when ready",
+    };
+    lines.push(kv(
+        "Cutover",
+        format!(
+            "{cutover}; tail-log backup: {}; stop traffic: {}",
+            m.tail.word(),
+            m.stop_traffic.word()
+        ),
+    ));
+    if let Some(d) = &v.carried.state_dir {
+        lines.push(kv("State folder", d.clone()));
+    }
     lines
 }
 
@@ -145,7 +163,7 @@ fn kv(k: &str, v: String) -> Line<'static> {
 pub fn render(frame: &mut Frame, area: Rect, s: &WizardState, theme: Theme) {
     let [form_area, rest] =
         Layout::vertical([Constraint::Length(3), Constraint::Min(4)]).areas(area);
-    super::form::render(frame, form_area, &s.summary, true, theme);
+    super::form::render(frame, form_area, &s.summary, &s.env, theme);
     // The findings first (they decide whether Run is possible), then everything chosen.
     let mut lines = Vec::new();
     match &s.preflight {
@@ -173,7 +191,22 @@ pub fn render(frame: &mut Frame, area: Rect, s: &WizardState, theme: Theme) {
                     theme.ok()
                 },
             ));
-            for (db, f) in pre {
+            if let Some(err) = &pre.config_error {
+                lines.push(Line::from(vec![
+                    Span::styled("Configuration: ", theme.title()),
+                    Span::styled(format!("error: {err}"), theme.error()),
+                ]));
+            }
+            if !pre.config_warnings.is_empty() {
+                lines.push(Line::styled("Configuration:", theme.title()));
+                for w in &pre.config_warnings {
+                    lines.push(Line::from(vec![
+                        Span::styled("  warning ", theme.warn()),
+                        Span::raw(w.clone()),
+                    ]));
+                }
+            }
+            for (db, f) in &pre.databases {
                 if f.is_empty() {
                     lines.push(Line::from(vec![
                         Span::styled(format!("{db}: "), theme.title()),

@@ -1,4 +1,5 @@
-//! Screen 2, Target: subscription, resource group, managed instance, credential, or the sandbox.
+//! Screen 2, Target: subscription, resource group, managed instance, credential, the ARM endpoint
+//! (Advanced), or the sandbox.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -7,6 +8,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use super::form::{Field, Form};
 use super::values::{SecretText, TargetCredential, TargetForm};
 use super::{WizardState, job_line};
+use crate::target::lrs::{DEFAULT_ARM_ENDPOINT, is_local_endpoint};
 use crate::tui::theme::Theme;
 
 const CREDENTIALS: &[&str] = &[
@@ -46,7 +48,36 @@ pub fn form(v: &TargetForm) -> Form {
         Field::secret("secret", "Client secret", v.client_secret.expose())
             .show_if("sandbox", 0)
             .show_if("credential", 0),
+        Field::toggle(
+            "advanced",
+            "Advanced: ARM endpoint",
+            !v.arm_endpoint.trim().is_empty(),
+        )
+        .show_if("sandbox", 0),
+        Field::text("arm", "ARM endpoint", &v.arm_endpoint)
+            .show_if("sandbox", 0)
+            .show_if("advanced", 1)
+            .help("Azure Resource Manager of another cloud, or http://127.0.0.1:PORT of `cutover sandbox` (its arm_endpoint); empty: https://management.azure.com"),
     ])
+}
+
+/// The ARM endpoint typed (empty: Azure's), refused unless https (or http on this machine: the
+/// sandbox), as the LRS client would.
+fn arm_endpoint(f: &Form) -> Result<String, String> {
+    if !f.on("advanced") {
+        return Ok(String::new());
+    }
+    let arm = f.trimmed("arm").trim_end_matches('/').to_string();
+    if arm.is_empty() {
+        return Ok(arm);
+    }
+    match url::Url::parse(&arm) {
+        Ok(u) if u.scheme() == "https" && u.host_str().is_some() => Ok(arm),
+        Ok(u) if u.scheme() == "http" && is_local_endpoint(&arm) => Ok(arm),
+        _ => Err(format!(
+            "ARM endpoint: https://... such as {DEFAULT_ARM_ENDPOINT} (http:// only for a sandbox on this machine), or empty"
+        )),
+    }
 }
 
 fn guid(s: &str) -> bool {
@@ -67,6 +98,7 @@ pub fn apply(f: &Form, v: &mut TargetForm) -> Result<(), String> {
         4 => TargetCredential::Auto,
         _ => TargetCredential::AzureCli,
     };
+    let arm = arm_endpoint(f)?;
     if !sandbox {
         let sub = f.trimmed("subscription");
         if sub.is_empty() {
@@ -87,7 +119,7 @@ pub fn apply(f: &Form, v: &mut TargetForm) -> Result<(), String> {
         if mi.contains('.') {
             return Err("Managed instance: the name only, not the host name".to_string());
         }
-        if credential == TargetCredential::ServicePrincipal {
+        if credential == TargetCredential::ServicePrincipal && !is_local_endpoint(&arm) {
             if !guid(&f.trimmed("tenant")) {
                 return Err("Tenant ID: a GUID is required for a service principal".to_string());
             }
@@ -108,7 +140,7 @@ pub fn apply(f: &Form, v: &mut TargetForm) -> Result<(), String> {
         tenant_id: f.trimmed("tenant"),
         app_id: f.trimmed("app"),
         client_secret: SecretText(f.text("secret").to_string()),
-        arm_endpoint: v.arm_endpoint.clone(),
+        arm_endpoint: if sandbox { v.arm_endpoint.clone() } else { arm },
     };
     Ok(())
 }
@@ -116,7 +148,7 @@ pub fn apply(f: &Form, v: &mut TargetForm) -> Result<(), String> {
 pub fn render(frame: &mut Frame, area: Rect, s: &WizardState, theme: Theme) {
     let [form_area, info] =
         Layout::vertical([Constraint::Min(6), Constraint::Length(3)]).areas(area);
-    super::form::render(frame, form_area, &s.target, true, theme);
+    super::form::render(frame, form_area, &s.target, &s.env, theme);
     let line = job_line(
         &s.target_test,
         "Test connection (Ctrl-T)",

@@ -117,8 +117,8 @@ pub struct TargetForm {
     pub app_id: String,
     #[serde(skip)]
     pub client_secret: SecretText,
-    /// Azure Resource Manager endpoint, kept from a configuration file (another cloud, or a local
-    /// sandbox); empty: https://management.azure.com. Not asked by the wizard.
+    /// Azure Resource Manager endpoint (another cloud, or a local sandbox); empty:
+    /// https://management.azure.com. Asked under Advanced on the Target screen.
     pub arm_endpoint: String,
 }
 
@@ -145,6 +145,11 @@ pub enum MiAccess {
     ManagedIdentity,
 }
 
+/// The default migration length, days: LRS's job limit (a restore LRS accepts lasts at most 30
+/// days), so the SAS cutover signs outlives any migration LRS allows and raises no "expires during
+/// the migration" warning.
+pub const DEFAULT_SAS_DAYS: u32 = 30;
+
 /// The Migration settings screen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -166,12 +171,96 @@ pub struct MigrationSettings {
     /// account key).
     #[serde(skip)]
     pub mi_sas_token: SecretText,
-    /// Lifetime of the SAS given to LRS, days.
+    /// How long the migration may take, days (at most 30, LRS's job limit): the lifetime of the
+    /// SAS cutover signs for LRS, and a SAS given must not expire sooner.
     pub sas_expiry_days: u32,
     /// Files uploaded at once.
     pub concurrency: u32,
     /// Upload cap, megabits per second (None: no cap).
     pub bandwidth_mbps: Option<u32>,
+    /// `[migration] cutover`: the operator cuts over, or cutover does when a database is ready.
+    pub cutover: CutoverMode,
+    /// `[migration] tail`: who takes the tail-log backup at cutover.
+    pub tail: TailChoice,
+    /// `[migration] stop_traffic`: how cutover stops the application's writes before the tail.
+    pub stop_traffic: StopTrafficChoice,
+}
+
+/// `[migration] cutover`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CutoverMode {
+    /// The operator cuts over (the dashboard's dialog).
+    #[default]
+    Never,
+    /// cutover completes each database as soon as it is ready.
+    WhenReady,
+}
+
+/// `[migration] tail`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TailChoice {
+    /// cutover takes the tail-log backup on the source (needs the source connection).
+    Take,
+    /// The operator takes it; cutover waits for the file in the backup folder.
+    #[default]
+    Wait,
+    /// No tail-log backup: transactions after the last log backup are lost.
+    Skip,
+}
+
+/// `[migration] stop_traffic`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StopTrafficChoice {
+    ReadOnly,
+    RestrictedUser,
+    /// cutover does not stop traffic (the operator does).
+    #[default]
+    None,
+}
+
+impl CutoverMode {
+    pub const ALL: [CutoverMode; 2] = [CutoverMode::Never, CutoverMode::WhenReady];
+    /// The configuration file's word.
+    pub fn word(self) -> &'static str {
+        match self {
+            CutoverMode::Never => "never",
+            CutoverMode::WhenReady => "when-ready",
+        }
+    }
+}
+
+impl TailChoice {
+    pub const ALL: [TailChoice; 3] = [TailChoice::Take, TailChoice::Wait, TailChoice::Skip];
+    pub fn word(self) -> &'static str {
+        match self {
+            TailChoice::Take => "take",
+            TailChoice::Wait => "wait",
+            TailChoice::Skip => "skip",
+        }
+    }
+}
+
+impl StopTrafficChoice {
+    pub const ALL: [StopTrafficChoice; 3] = [
+        StopTrafficChoice::ReadOnly,
+        StopTrafficChoice::RestrictedUser,
+        StopTrafficChoice::None,
+    ];
+    pub fn word(self) -> &'static str {
+        match self {
+            StopTrafficChoice::ReadOnly => "read-only",
+            StopTrafficChoice::RestrictedUser => "restricted-user",
+            StopTrafficChoice::None => "none",
+        }
+    }
+}
+
+/// The choice whose configuration word is `word` (None: not one of them).
+pub fn from_word<T: Copy>(all: &[T], word: &str, name: impl Fn(T) -> &'static str) -> Option<T> {
+    all.iter().copied().find(|c| name(*c) == word)
 }
 
 impl Default for MigrationSettings {
@@ -186,9 +275,12 @@ impl Default for MigrationSettings {
             account_key_env: String::new(),
             mi_access: MiAccess::Sas,
             mi_sas_token: SecretText::default(),
-            sas_expiry_days: 7,
+            sas_expiry_days: DEFAULT_SAS_DAYS,
             concurrency: 4,
             bandwidth_mbps: None,
+            cutover: CutoverMode::default(),
+            tail: TailChoice::default(),
+            stop_traffic: StopTrafficChoice::default(),
         }
     }
 }
@@ -222,14 +314,34 @@ pub struct CarriedKeys {
     pub settle_seconds: Option<String>,
     pub location: Option<String>,
     pub collation: Option<String>,
-    pub cutover: Option<String>,
-    pub tail: Option<String>,
-    pub stop_traffic: Option<String>,
     pub scan_seconds: Option<String>,
     pub poll_seconds: Option<String>,
+    /// The folder of the activity's state (the wizard's run sets it to the folder it uses, so that
+    /// a saved configuration re-attaches to the same activity).
     pub state_dir: Option<String>,
     /// `[[backups.database]]` keys per database name: server_folder, target_name.
     pub database: BTreeMap<String, (Option<String>, Option<String>)>,
+}
+
+/// Where `cutover run --config` reads a service principal's secret (azure_identity's variable).
+pub const CLIENT_SECRET_ENV: &str = "AZURE_CLIENT_SECRET";
+
+/// Which environment variables are set: the process's own, or a fixed set (tests).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum EnvCheck {
+    #[default]
+    Process,
+    Fixed(std::collections::BTreeSet<String>),
+}
+
+impl EnvCheck {
+    /// True when `var` is set to something other than blanks.
+    pub fn is_set(&self, var: &str) -> bool {
+        match self {
+            EnvCheck::Process => std::env::var(var).is_ok_and(|v| !v.trim().is_empty()),
+            EnvCheck::Fixed(set) => set.contains(var),
+        }
+    }
 }
 
 /// Names of the environment variables that hold the secrets when the values are saved as a
@@ -265,6 +377,17 @@ pub enum SaveOutcome {
     Exists { path: String },
 }
 
+/// What the Summary's preflight found: the findings per selected database, and what the
+/// configuration check (the one `cutover run --config` makes) says of the values.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PreflightReport {
+    pub databases: Vec<(String, Vec<Finding>)>,
+    /// Warnings of the configuration check (e.g. a SAS that expires during the migration).
+    pub config_warnings: Vec<String>,
+    /// Why the values do not make a configuration the migration can start with.
+    pub config_error: Option<String>,
+}
+
 /// What a successful source test returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceSummary {
@@ -281,10 +404,12 @@ pub trait WizardBackend: Send + Sync {
     async fn test_source(&self, form: &SourceForm) -> Result<SourceSummary, String>;
     /// Without a source connection: the databases found in the backup folder.
     async fn scan_folder(&self, folder: &str) -> Result<SourceSummary, String>;
-    /// Reaches the managed instance (or the sandbox); Ok: a line describing it.
+    /// Signs in with the chosen credential and reads the managed instance (one authorised ARM
+    /// GET; the sandbox's ARM endpoint for the sandbox); Ok: a line describing it.
     async fn test_target(&self, form: &TargetForm) -> Result<String, String>;
-    /// The findings per selected database (catalog of the backup folder, source cross-check).
-    async fn preflight(&self, values: &WizardValues) -> Vec<(String, Vec<Finding>)>;
+    /// The findings per selected database (catalog of the backup folder, source cross-check) and
+    /// the configuration check's warnings or error.
+    async fn preflight(&self, values: &WizardValues) -> PreflightReport;
     /// Writes the values as a configuration file at `path` (secrets as the names of the
     /// environment variables holding them, never the values); an existing file is replaced only
     /// when `overwrite`.
