@@ -518,13 +518,6 @@ fn enc(s: &str) -> String {
         .replace('+', "%20")
 }
 
-/// A name as one URL path segment (percent-encoded, spaces as %20).
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
-}
-
 fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
     let exp = Duration::from_millis(500)
         .saturating_mul(1 << attempt.min(6))
