@@ -113,9 +113,41 @@ fn demo_headless_cuts_over_every_database_at_its_tail() {
             "full + 2 logs + tail at least: {d}"
         );
         assert!(d["bytes_uploaded"].as_u64().unwrap_or(0) > 0);
+        // Traffic was stopped (read-only, the demo's default) and the database completed: the
+        // downtime between the two is measured, and the summary speaks the dashboard's words.
+        let downtime = d["downtime_seconds"].as_f64().unwrap_or(-1.0);
+        assert!(downtime > 0.0, "{name}: downtime_seconds {d}");
+        assert_eq!(d["label"], "COMPLETED", "{d}");
+        assert_eq!(d["target_name"], name, "{d}");
     }
     // Events were JSON lines, and the state file holds no secret.
-    assert!(lines(&out.stdout).iter().any(|v| v["event"] == "log"));
+    let events = lines(&out.stdout);
+    assert!(events.iter().any(|v| v["event"] == "log"));
+    // Every database's completion says its downtime; transitions use the dashboard's labels.
+    for d in dbs {
+        let name = d["name"].as_str().unwrap_or_default();
+        let said = events.iter().any(|e| {
+            e["database"] == name
+                && e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with(&format!("{name} completed: downtime ")))
+        });
+        assert!(said, "{name}: no downtime event");
+    }
+    let messages: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.contains("READY -> CUTOVER")),
+        "{messages:?}"
+    );
+    assert!(
+        !messages
+            .iter()
+            .any(|m| m.contains("ReadyForCutover") || m.contains("CatchingUp")),
+        "internal phase names in events: {messages:?}"
+    );
     let state_text = state_text(&state.path().join("demo.json"));
     assert!(
         state_text.contains("\"Completed\""),
@@ -725,4 +757,215 @@ fn a_database_that_fails_for_good_stops_alone_and_the_exit_code_says_so() {
     };
     assert_eq!(phase("Sales"), Some(Phase::Completed), "{text}");
     assert_eq!(phase("Inventory"), Some(Phase::Failed), "{text}");
+}
+
+/// The newest snapshot once `done` holds for it (the engine publishes on every change), or a panic
+/// naming `what` with the events so far.
+async fn wait_for(
+    h: &mut cutover::engine::runner::EngineHandle,
+    what: &str,
+    limit: Duration,
+    done: impl Fn(&cutover::engine::MigrationSnapshot) -> bool,
+) -> cutover::engine::MigrationSnapshot {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let s = h.snapshots.borrow_and_update().clone();
+        if done(&s) {
+            return s;
+        }
+        let events: Vec<String> = s
+            .events
+            .iter()
+            .map(|e| format!("{}: {}", e.level, e.message))
+            .collect();
+        if tokio::time::timeout_at(deadline, h.snapshots.changed())
+            .await
+            .is_err()
+        {
+            panic!(
+                "timed out waiting for {what}; events:\n{}",
+                events.join("\n")
+            );
+        }
+    }
+}
+
+fn db<'a>(
+    s: &'a cutover::engine::MigrationSnapshot,
+    name: &str,
+) -> &'a cutover::engine::DatabaseSnapshot {
+    s.databases
+        .iter()
+        .find(|d| d.state.name == name)
+        .expect("database in the snapshot")
+}
+
+/// Defect 3: abandoned after a tail-log backup WITH NORECOVERY, a second cutover neither stops
+/// traffic (the RESTORING source refuses ALTER DATABASE, error 5052) nor takes a second tail: the
+/// engine knows the source is RESTORING, says the tail is taken and restored, and completes with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandon_after_a_norecovery_tail_then_cut_over_again_with_that_tail() {
+    use cutover::engine::{EngineCommand, Phase, SourceAccess, TailMode, TailState};
+    use cutover::source::tail::StopTraffic;
+    let state = tempfile::tempdir().expect("tmp");
+    let opts = cutover::demo::DemoOptions {
+        fast: true,
+        backups: None,
+        cutover_when_ready: false,
+        tail: TailMode::Take,
+        stop_traffic: Some(StopTraffic::ReadOnly),
+        activity: "abandon".into(),
+        state_dir: state.path().to_path_buf(),
+        data_dir: None,
+    };
+    let sandbox = cutover::demo::start_sandbox(&opts).await.expect("sandbox");
+    let hr = "HR".to_string();
+    let mut demo = cutover::demo::start_engine(&opts, sandbox, Some(std::slice::from_ref(&hr)))
+        .expect("engine");
+    let sql = demo.sandbox.sql.clone();
+    let folder = sql.database_dir(&hr);
+    let h = &mut demo.engine;
+    let minute = Duration::from_secs(60);
+    let send = |h: &cutover::engine::runner::EngineHandle, c: EngineCommand| {
+        h.commands.send(c).expect("engine running");
+    };
+
+    wait_for(h, "HR ready", minute, |s| {
+        db(s, "HR").state.phase == Phase::ReadyForCutover
+    })
+    .await;
+    send(
+        h,
+        EngineCommand::BeginCutover {
+            database: hr.clone(),
+            stop_traffic: Some(StopTraffic::ReadOnly),
+        },
+    );
+    let s = wait_for(h, "traffic stopped", minute, |s| {
+        db(s, "HR").source_access == Some(SourceAccess::ReadOnly)
+    })
+    .await;
+    assert!(db(&s, "HR").downtime_started_unix.is_some());
+    send(
+        h,
+        EngineCommand::TakeTail {
+            database: hr.clone(),
+        },
+    );
+    let s = wait_for(h, "the tail restored", minute, |s| {
+        let d = db(s, "HR");
+        matches!(&d.state.tail, TailState::Taken { file }
+            if d.state.last_restored_file.as_deref() == Some(file.as_str()))
+    })
+    .await;
+    let d = db(&s, "HR");
+    assert_eq!(d.source_access, Some(SourceAccess::Restoring));
+    assert_eq!(sql.database_state("HR").as_deref(), Some("RESTORING"));
+    assert_eq!(d.cutover_waiting_for.as_deref(), Some("completion"));
+    let tail = d.state.tail.clone();
+
+    send(
+        h,
+        EngineCommand::AbandonCutover {
+            database: hr.clone(),
+        },
+    );
+    let s = wait_for(h, "abandoned", minute, |s| {
+        db(s, "HR").state.phase != Phase::CuttingOver
+    })
+    .await;
+    let d = db(&s, "HR");
+    assert_eq!(
+        d.source_access,
+        Some(SourceAccess::Restoring),
+        "still RESTORING"
+    );
+    assert_eq!(d.state.tail, tail, "the tail stays the tail");
+    assert!(
+        d.downtime_secs.is_some(),
+        "the source is still down: the downtime goes on"
+    );
+    let events_before = s.events.len();
+
+    send(
+        h,
+        EngineCommand::BeginCutover {
+            database: hr.clone(),
+            stop_traffic: Some(StopTraffic::ReadOnly),
+        },
+    );
+    let s = wait_for(h, "cutting over again", minute, |s| {
+        db(s, "HR").state.phase == Phase::CuttingOver
+    })
+    .await;
+    send(
+        h,
+        EngineCommand::TakeTail {
+            database: hr.clone(),
+        },
+    );
+    let s2 = wait_for(
+        h,
+        "the tail reported as taken",
+        Duration::from_secs(10),
+        |s| {
+            s.events
+                .iter()
+                .filter(|e| e.message.contains("is already taken"))
+                .count()
+                >= 2
+        },
+    )
+    .await;
+    let d = db(&s2, "HR");
+    assert_eq!(d.state.tail, tail);
+    assert_eq!(
+        d.cutover_refusal, None,
+        "the guard allows completing: {d:?}"
+    );
+    assert_eq!(d.cutover_waiting_for.as_deref(), Some("completion"));
+    let new_events: Vec<&str> = s2.events[events_before.min(s2.events.len())..]
+        .iter()
+        .map(|e| e.message.as_str())
+        .collect();
+    assert!(
+        new_events
+            .iter()
+            .any(|m| m.contains("already taken") && m.contains("already restored")),
+        "{new_events:?}"
+    );
+    assert!(
+        !new_events.iter().any(|m| m.contains("5052")
+            || m.contains("source:")
+            || m.contains("tail-log backup taken")),
+        "no stop traffic, no second tail: {new_events:?}"
+    );
+    drop(s);
+    let tails = std::fs::read_dir(&folder)
+        .expect("folder")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("_TAIL_"))
+        .count();
+    assert_eq!(tails, 1, "one tail-log backup");
+
+    send(
+        h,
+        EngineCommand::Complete {
+            database: hr.clone(),
+        },
+    );
+    let s = wait_for(h, "completed", minute, |s| {
+        db(s, "HR").state.phase == Phase::Completed
+    })
+    .await;
+    let d = db(&s, "HR");
+    let downtime = d.downtime_secs.expect("downtime");
+    assert!(downtime > 0.0);
+    assert!(d.completed_unix.is_some());
+    assert_eq!(d.cutover_waiting_for, None);
+    // Frozen at completion: a later snapshot says the same.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let _ = h.commands.send(EngineCommand::Shutdown);
+    let last = h.snapshots.borrow().clone();
+    assert_eq!(db(&last, "HR").downtime_secs, Some(downtime));
 }

@@ -11,12 +11,17 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
+use super::downtime;
+use super::guard::StepsInFlight;
+use super::liveness::{self, PollHealth};
 use super::lrs_view::lrs_status;
 use super::persist::{self, PersistedDatabase};
 use super::reattach::{self, RestoreIdentity};
-use super::snapshot::{DatabaseSnapshot, EngineCommand, EventLine, MigrationSnapshot, TailMode};
+use super::snapshot::{
+    DatabaseSnapshot, EngineCommand, EventLine, MigrationSnapshot, SourceAccess, TailMode,
+};
 use super::state::{
-    Action, BackupFile, Command, DatabaseState, Event, FileStatus, Phase, TailState,
+    Action, BackupFile, Command, DatabaseState, Event, FileStatus, IgnoredFile, Phase, TailState,
 };
 use crate::backup::BackupType;
 use crate::catalog::{self, Finding, Severity};
@@ -216,6 +221,8 @@ struct RunDb {
     poll_failures: u32,
     /// Of those, the ones that found no restore of the database (HTTP 404).
     polls_not_found: u32,
+    /// Restore-status reads as the liveness indicators see them (last answer, failing since).
+    poll: PollHealth,
     /// The LRS time-limit severity last announced in the event log (once per level).
     time_limit_said: Option<Severity>,
     /// Its state changed since its file was last written.
@@ -307,6 +314,7 @@ pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
             last_poll: None,
             poll_failures: 0,
             polls_not_found: 0,
+            poll: PollHealth::default(),
             time_limit_said: None,
             unsaved: true,
             saved: None,
@@ -330,6 +338,9 @@ pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
         changes: 0,
         events: Vec::new(),
         started: now,
+        started_unix: time::OffsetDateTime::now_utc().unix_timestamp(),
+        source_utc_offset_minutes: None,
+        rate_showing: false,
         generation: 0,
         tx: None,
     };
@@ -364,6 +375,13 @@ struct Engine {
     changes: u64,
     events: Vec<EventLine>,
     started: Instant,
+    /// The engine's start, wall clock (Unix seconds): UIs tick elapsed time from it.
+    started_unix: i64,
+    /// The source server's offset from UTC in minutes (read once at start; None: not known).
+    source_utc_offset_minutes: Option<i32>,
+    /// The last published snapshot showed an upload rate: republish about once a second until it
+    /// has decayed to 0.
+    rate_showing: bool,
     generation: u64,
     tx: Option<watch::Sender<MigrationSnapshot>>,
 }
@@ -407,6 +425,12 @@ impl Engine {
         let mut flush = tokio::time::interval(Duration::from_millis(250));
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_publish = Instant::now();
+        // While any rate shows, republish about once a second so it decays to 0 when nothing moves.
+        let mut decay = tokio::time::interval(Duration::from_secs(1));
+        decay.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The source server's offset from UTC, once (backup start times are its local time).
+        let mut source_offset = self.read_source_offset();
+        let mut source_offset_pending = true;
         self.persist_dirty = true;
         if self.cfg.retry_failed {
             for i in 0..self.dbs.len() {
@@ -446,6 +470,11 @@ impl Engine {
                     }
                 }
                 _ = flush.tick(), if self.publish_dirty => {}
+                _ = decay.tick(), if self.rate_showing => self.publish_dirty = true,
+                offset = &mut source_offset, if source_offset_pending => {
+                    source_offset_pending = false;
+                    self.on_source_offset(offset.ok());
+                }
                 Some(c) = commands.recv() => {
                     if c == EngineCommand::Shutdown {
                         self.save()?;
@@ -626,15 +655,69 @@ impl Engine {
         self.publish_dirty = false;
         self.generation += 1;
         let snap = self.snapshot();
+        self.rate_showing = snap.total_upload_bytes_per_sec > 0.0;
         if let Some(tx) = &self.tx {
             tx.send_replace(snap);
         }
     }
 
+    /// Reads the source server's offset from UTC on a connection of its own (the answer, or why not;
+    /// the channel closes at once without a source connection).
+    fn read_source_offset(&self) -> tokio::sync::oneshot::Receiver<Result<i32, String>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if let Some(opts) = self.cfg.source.clone() {
+            tokio::spawn(async move {
+                let result = async {
+                    let mut c = crate::source::SourceClient::connect(&opts).await?;
+                    let r = c.utc_offset_minutes().await;
+                    c.close().await;
+                    r
+                }
+                .await
+                .map_err(|e| e.to_string());
+                let _ = tx.send(result);
+            });
+        }
+        rx
+    }
+
+    fn on_source_offset(&mut self, answer: Option<Result<i32, String>>) {
+        match answer {
+            Some(Ok(minutes)) => {
+                self.source_utc_offset_minutes = Some(minutes);
+                let sign = if minutes < 0 { '-' } else { '+' };
+                let m = minutes.unsigned_abs();
+                self.log(
+                    None,
+                    "info",
+                    format!(
+                        "the source server's clock is UTC{sign}{:02}:{:02}: data lag is computed in UTC",
+                        m / 60,
+                        m % 60
+                    ),
+                );
+            }
+            Some(Err(e)) => self.log(
+                None,
+                "warning",
+                format!("cannot read the source server's time zone ({e}): data lag reads the backups' start times (server local time) as UTC"),
+            ),
+            None => {}
+        }
+    }
+
     fn snapshot(&self) -> MigrationSnapshot {
         let now = Instant::now();
-        let databases: Vec<DatabaseSnapshot> =
-            self.dbs.iter().map(|d| db_snapshot(d, now)).collect();
+        let clock = SnapshotClock {
+            now_ms: downtime::now_unix_ms(),
+            paused: self.paused,
+            utc_offset_minutes: self.source_utc_offset_minutes,
+        };
+        let databases: Vec<DatabaseSnapshot> = self
+            .dbs
+            .iter()
+            .map(|d| db_snapshot(d, now, &clock))
+            .collect();
         MigrationSnapshot {
             activity: self.cfg.activity.clone(),
             source: self.cfg.source_label.clone(),
@@ -645,9 +728,9 @@ impl Engine {
             databases,
             events: self.events.clone(),
             generation: self.generation,
-            started_unix: 0,
-            last_poll_unix: None,
-            stale: None,
+            started_unix: self.started_unix,
+            last_poll_unix: liveness::last_poll_unix(self.dbs.iter().map(|d| &d.poll)),
+            stale: liveness::stale_message(self.dbs.iter().map(|d| (d.cfg.name.as_str(), &d.poll))),
             target_connection: None,
         }
     }
@@ -717,8 +800,8 @@ impl Engine {
                 let after = self.dbs[i].state.phase;
                 if after != before {
                     let msg = match (&self.dbs[i].state.error, after) {
-                        (Some(e), Phase::Failed) => format!("{after:?}: {e}"),
-                        _ => format!("{before:?} -> {after:?}"),
+                        (Some(e), Phase::Failed) => format!("{}: {e}", after.label()),
+                        _ => format!("{} -> {}", before.label(), after.label()),
                     };
                     let level = if after == Phase::Failed {
                         "error"
@@ -726,6 +809,9 @@ impl Engine {
                         "info"
                     };
                     self.log(Some(&name), level, msg);
+                    if after == Phase::Completed {
+                        self.on_completed(i);
+                    }
                 }
                 for a in actions {
                     self.act(i, a, tx);
@@ -736,6 +822,32 @@ impl Engine {
                 self.log(Some(&name), "warning", format!("refused: {r}"));
                 false
             }
+        }
+    }
+
+    /// The downtime ends at completion: recorded (it survives a restart) and said in the events.
+    fn on_completed(&mut self, i: usize) {
+        let now_ms = downtime::now_unix_ms();
+        let st = &mut self.dbs[i].state;
+        st.completed_unix_ms.get_or_insert(now_ms);
+        let took =
+            downtime::downtime_secs(st.downtime_started_unix_ms, st.completed_unix_ms, now_ms);
+        let name = self.dbs[i].cfg.name.clone();
+        let msg = match took {
+            Some(s) => format!("{name} completed: downtime {}", downtime::words(s)),
+            None => format!("{name} completed"),
+        };
+        self.log(Some(&name), "info", msg);
+    }
+
+    /// The downtime begins (traffic stopped, or the cutover begun without stopping it); a
+    /// downtime already running (the source still RESTORING after an abandon) goes on.
+    fn downtime_begins(&mut self, i: usize) {
+        let st = &mut self.dbs[i].state;
+        if st.downtime_started_unix_ms.is_none() {
+            st.downtime_started_unix_ms = Some(downtime::now_unix_ms());
+            self.dbs[i].unsaved = true;
+            self.persist_dirty = true;
         }
     }
 
@@ -974,6 +1086,13 @@ impl Engine {
             }
             Msg::LrsPolled { db, result } => {
                 self.dbs[db].lrs_busy = false;
+                // "Polled N s ago" and the stale warning move with every answer or failure.
+                self.publish_dirty = true;
+                let now_unix = time::OffsetDateTime::now_utc().unix_timestamp();
+                match &result {
+                    Ok(_) => self.dbs[db].poll.answered(now_unix),
+                    Err((_, e)) => self.dbs[db].poll.failed(now_unix, e),
+                }
                 match result {
                     Ok(det) => {
                         self.dbs[db].poll_failures = 0;
@@ -1055,13 +1174,27 @@ impl Engine {
                     Ok(()) => {
                         self.dbs[db].traffic_stopped = stopped.then_some(how);
                         let what = if stopped {
+                            self.dbs[db].state.source_access = Some(match how {
+                                StopTraffic::ReadOnly => SourceAccess::ReadOnly,
+                                StopTraffic::RestrictedUser => SourceAccess::RestrictedUser,
+                            });
+                            self.downtime_begins(db);
                             format!("traffic stopped on the source ({how:?})")
                         } else {
+                            self.dbs[db].state.source_access = Some(SourceAccess::ReadWrite);
+                            self.dbs[db].state.downtime_started_unix_ms = None;
                             "traffic to the source restored".into()
                         };
                         self.log(Some(&name), "info", what);
                     }
-                    Err(e) => self.log(Some(&name), "error", format!("source: {e}")),
+                    Err(e) => {
+                        // The cutover goes on without stopped traffic: the downtime counts from now
+                        // (the tail-log backup WITH NORECOVERY stops traffic itself).
+                        if stopped && self.dbs[db].state.phase == Phase::CuttingOver {
+                            self.downtime_begins(db);
+                        }
+                        self.log(Some(&name), "error", format!("source: {e}"))
+                    }
                 }
             }
             Msg::TailTaken { db, result } => {
@@ -1074,12 +1207,17 @@ impl Engine {
                             "info",
                             format!("tail-log backup taken: {}", path.display()),
                         );
+                        // BACKUP LOG ... WITH NORECOVERY left the source RESTORING.
+                        self.dbs[db].state.source_access = Some(SourceAccess::Restoring);
+                        self.downtime_begins(db);
                         self.dbs[db].pending_tail = Some(path);
                         self.scan_all(tx);
                     }
                     Err((Some(927), e)) => {
                         // The database is already restoring: the tail was taken before a restart.
                         self.log(Some(&name), "info", format!("the source database is already restoring ({e}): looking for its tail-log backup in the folder"));
+                        self.dbs[db].state.source_access = Some(SourceAccess::Restoring);
+                        self.downtime_begins(db);
                         self.dbs[db].tail_detect = true;
                     }
                     Err((_, e)) => {
@@ -1107,6 +1245,17 @@ impl Engine {
             return;
         };
         self.dbs[i].findings = plan.findings.clone();
+        // DMS's "Ignored": the folder's files the plan leaves out, with why.
+        let ignored: Vec<IgnoredFile> = plan
+            .skipped
+            .iter()
+            .map(|s| IgnoredFile::new(&s.file, s.backup_type, s.reason))
+            .collect();
+        if self.dbs[i].state.ignored != ignored {
+            self.dbs[i].state.ignored = ignored;
+            self.dbs[i].unsaved = true;
+            self.persist_dirty = true;
+        }
         let mut arrived = Vec::new();
         for step in &plan.plan {
             let d = &mut self.dbs[i];
@@ -1211,6 +1360,15 @@ impl Engine {
             self.log(Some(&name), "error", "no source connection configured: take the tail-log backup yourself, cutover detects it when it lands");
             return;
         };
+        if d.state.source_access == Some(SourceAccess::Restoring) {
+            // BACKUP LOG would fail: the tail was taken already. Look for it in the folder.
+            if !d.tail_detect {
+                d.tail_detect = true;
+                let name = d.cfg.name.clone();
+                self.log(Some(&name), "info", "the source database is RESTORING (its tail-log backup was taken WITH NORECOVERY): looking for that backup in the folder");
+            }
+            return;
+        }
         d.tail_busy = true;
         let req = TailRequest {
             database: d.cfg.name.clone(),
@@ -1312,7 +1470,12 @@ impl Engine {
             }
             EngineCommand::TakeTail { database } => {
                 if let Some(i) = lookup(self, &database) {
-                    if self.dbs[i].state.phase == Phase::CuttingOver {
+                    if self.dbs[i].state.phase == Phase::CuttingOver
+                        && self.dbs[i].state.tail_kept_by_source()
+                    {
+                        let msg = self.tail_already_taken(i);
+                        self.log(Some(&database), "info", msg);
+                    } else if self.dbs[i].state.phase == Phase::CuttingOver {
                         self.take_tail(i, tx);
                     } else {
                         self.log(
@@ -1360,22 +1523,27 @@ impl Engine {
                     return;
                 };
                 // A tail-log backup taken WITH NORECOVERY left the source restoring: that cannot be
-                // undone by cutover (no ALTER DATABASE is possible there).
+                // undone by cutover (no ALTER DATABASE is possible there). State files written
+                // before the source's access was recorded say so only by the tail cutover took.
                 let tail_taken_here = matches!(self.dbs[i].state.tail, TailState::Taken { .. })
                     && !self.dbs[i].tail_wait;
+                if tail_taken_here && self.dbs[i].state.source_access.is_none() {
+                    self.dbs[i].state.source_access = Some(SourceAccess::Restoring);
+                }
                 if self.apply(i, Event::Command(Command::AbandonCutover), tx) {
                     self.dbs[i].files_at_cutover = None;
                     self.dbs[i].tail_wait = false;
                     self.dbs[i].pending_tail = None;
-                    match self.dbs[i].traffic_stopped {
-                        Some(_) if tail_taken_here => {
-                            self.log(Some(&database), "warning", format!(
-                                "cutover abandoned after the tail-log backup: the source database stays RESTORING (the tail was taken WITH NORECOVERY); to use it again run RESTORE DATABASE {} WITH RECOVERY on the source",
-                                crate::source::quote::quote_ident(&database)
-                            ));
-                        }
-                        Some(how) => self.set_traffic(i, how, false, tx),
-                        None => {}
+                    if self.dbs[i].state.source_access == Some(SourceAccess::Restoring) {
+                        self.log(Some(&database), "warning", format!(
+                            "cutover abandoned after the tail-log backup: the source database stays RESTORING (the tail was taken WITH NORECOVERY) and the downtime goes on; begin the cutover again to complete with that tail, or run RESTORE DATABASE {} WITH RECOVERY on the source to use it again",
+                            crate::source::quote::quote_ident(&database)
+                        ));
+                    } else if let Some(how) = self.dbs[i].traffic_stopped {
+                        // The downtime ends when traffic is back (Msg::Traffic).
+                        self.set_traffic(i, how, false, tx);
+                    } else {
+                        self.dbs[i].state.downtime_started_unix_ms = None;
                     }
                 }
             }
@@ -1394,11 +1562,43 @@ impl Engine {
         self.dbs[i].files_at_cutover = Some(self.dbs[i].state.files.len());
         self.dbs[i].traffic_tried = false;
         self.dbs[i].tail_wait = false;
-        if let Some(how) = stop
-            && self.cfg.source.is_some()
-        {
-            self.set_traffic(i, how, true, tx);
+        if self.dbs[i].state.source_access == Some(SourceAccess::Restoring) {
+            // RESTORING since the tail-log backup taken WITH NORECOVERY: the source refuses ALTER
+            // DATABASE (error 5052) and writes no more log; there is no traffic to stop.
+            self.dbs[i].traffic_tried = true;
+            let name = self.dbs[i].cfg.name.clone();
+            let msg = if self.dbs[i].state.tail_kept_by_source() {
+                self.tail_already_taken(i)
+            } else {
+                "the source database is RESTORING (a tail-log backup WITH NORECOVERY was taken): traffic is already stopped and no more log can be backed up".into()
+            };
+            self.log(Some(&name), "info", msg);
+            self.downtime_begins(i);
+            return;
         }
+        match stop {
+            // The downtime begins when traffic is stopped (Msg::Traffic).
+            Some(how) if self.cfg.source.is_some() => self.set_traffic(i, how, true, tx),
+            _ => self.downtime_begins(i),
+        }
+    }
+
+    /// What the cutover says of a tail taken WITH NORECOVERY in an earlier cutover: taken, and how
+    /// far it is.
+    fn tail_already_taken(&self, i: usize) -> String {
+        let st = &self.dbs[i].state;
+        let TailState::Taken { file } = &st.tail else {
+            return "the tail-log backup is not taken yet".into();
+        };
+        let how_far = match st.files.iter().find(|f| &f.name == file).map(|f| f.status) {
+            Some(FileStatus::Restored) => "already restored",
+            Some(FileStatus::Restoring) => "being restored",
+            Some(FileStatus::Uploaded) => "uploaded, waiting to be restored",
+            _ => "not uploaded yet",
+        };
+        format!(
+            "the tail-log backup {file} is already taken (WITH NORECOVERY: the source database is RESTORING, traffic is stopped) and {how_far}: nothing more to take"
+        )
     }
 
     /// The automatic cutover steps (`--cutover when-ready`), resumable after a restart: stop traffic,
@@ -1414,6 +1614,7 @@ impl Engine {
         if let Some(how) = self.cfg.stop_traffic
             && self.cfg.source.is_some()
             && !d.traffic_tried
+            && d.state.source_access != Some(SourceAccess::Restoring)
         {
             self.set_traffic(i, how, true, tx);
             return;
@@ -1535,7 +1736,14 @@ fn time_limit_finding(st: &DatabaseState, now_unix: i64) -> Option<Finding> {
     super::lrs_limit::finding(st.lrs_started_unix?, now_unix)
 }
 
-fn db_snapshot(d: &RunDb, now: Instant) -> DatabaseSnapshot {
+/// The wall clock and engine-wide facts a database's snapshot is computed with.
+struct SnapshotClock {
+    now_ms: i64,
+    paused: bool,
+    utc_offset_minutes: Option<i32>,
+}
+
+fn db_snapshot(d: &RunDb, now: Instant, clock: &SnapshotClock) -> DatabaseSnapshot {
     let st = &d.state;
     let bytes_total: u64 = st
         .files
@@ -1544,23 +1752,26 @@ fn db_snapshot(d: &RunDb, now: Instant) -> DatabaseSnapshot {
         .map(|f| f.size)
         .sum();
     let bytes_uploaded: u64 = st.files.iter().map(|f| f.uploaded_bytes.min(f.size)).sum();
-    let rate = d.meter.rate_bytes_per_sec(now);
+    // Paused: nothing moves, so no rate and no ETA (the UI says "paused").
+    let rate = if clock.paused {
+        0.0
+    } else {
+        d.meter.rate_bytes_per_sec(now)
+    };
     let restored_last = st
         .last_restored_file
         .as_deref()
         .and_then(|n| st.files.iter().find(|f| f.name == n));
+    // Lag stops at completion: the target no longer follows the source.
+    let lag_at_ms = st.completed_unix_ms.unwrap_or(clock.now_ms);
     let data_lag_secs = restored_last
         .and_then(|f| f.backup_start.as_deref())
-        .and_then(|s| {
-            let fmt =
-                time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
-            let t = time::PrimitiveDateTime::parse(s, fmt).ok()?.assume_utc();
-            Some(
-                (time::OffsetDateTime::now_utc() - t)
-                    .as_seconds_f64()
-                    .max(0.0),
-            )
-        });
+        .and_then(|s| liveness::data_lag_secs(s, clock.utc_offset_minutes, lag_at_ms));
+    let steps = StepsInFlight {
+        stopping_traffic: d.traffic_busy,
+        taking_tail: d.tail_busy,
+        tail_awaited_in_folder: d.tail_wait || d.tail_detect || d.pending_tail.is_some(),
+    };
     DatabaseSnapshot {
         target_name: d.cfg.target_name.clone(),
         folder: d.cfg.folder.to_string_lossy().into_owned(),
@@ -1588,12 +1799,16 @@ fn db_snapshot(d: &RunDb, now: Instant) -> DatabaseSnapshot {
         cutover_refusal: super::guard::may_complete(st).err().map(|r| r.to_string()),
         traffic_stopped: d.traffic_stopped,
         elapsed_secs: d.started.elapsed().as_secs_f64(),
-        data_lag_utc_known: false,
-        downtime_started_unix: None,
-        downtime_secs: None,
-        cutover_waiting_for: None,
-        completed_unix: None,
-        source_access: None,
+        data_lag_utc_known: clock.utc_offset_minutes.is_some(),
+        downtime_started_unix: st.downtime_started_unix_ms.map(|ms| ms.div_euclid(1000)),
+        downtime_secs: downtime::downtime_secs(
+            st.downtime_started_unix_ms,
+            st.completed_unix_ms,
+            clock.now_ms,
+        ),
+        cutover_waiting_for: super::guard::waiting_for(st, steps),
+        completed_unix: st.completed_unix_ms.map(|ms| ms.div_euclid(1000)),
+        source_access: st.source_access,
         state: st.clone(),
     }
 }

@@ -141,6 +141,9 @@ struct State {
 pub struct SqlInstance {
     opts: InstanceOptions,
     state: Mutex<State>,
+    /// The server's time zone: local time minus UTC, minutes. Its clock functions and the dates it
+    /// writes (backup headers, msdb) are in local time, as SQL Server's are.
+    utc_offset_minutes: i32,
 }
 
 /// VLF sequence of the synthetic log (per database id, so two databases never share LSNs).
@@ -177,6 +180,15 @@ impl SqlInstance {
     /// Creates the databases and writes each one's initial full backup and log backups (a SIMPLE
     /// database gets a full only) into the backup folder.
     pub fn new(opts: InstanceOptions) -> Result<SqlInstance, SqlError> {
+        SqlInstance::in_time_zone(opts, 0)
+    }
+
+    /// [`SqlInstance::new`] for a server whose clock runs `utc_offset_minutes` from UTC (e.g. -300 at
+    /// UTC-5): its backups carry that local time, `SYSDATETIMEOFFSET()` and `GETDATE()` answer it.
+    pub fn in_time_zone(
+        opts: InstanceOptions,
+        utc_offset_minutes: i32,
+    ) -> Result<SqlInstance, SqlError> {
         std::fs::create_dir_all(&opts.backup_dir).map_err(|e| {
             SqlError::new(
                 3201,
@@ -208,6 +220,7 @@ impl SqlInstance {
         let inst = SqlInstance {
             opts,
             state: Mutex::new(state),
+            utc_offset_minutes,
         };
         let specs = inst.opts.databases.clone();
         for spec in &specs {
@@ -335,7 +348,7 @@ impl SqlInstance {
             ));
         }
         let v = vlf(db.id);
-        let start = now();
+        let start = now() + time::Duration::minutes(i64::from(self.utc_offset_minutes));
         let mut spec = SetSpec {
             database_name: name.to_string(),
             server_name: server,
@@ -514,6 +527,14 @@ impl SqlInstance {
         {
             return Ok(vec![Reply::Done {
                 rows_affected: None,
+            }]);
+        }
+        if let Some(sel) = sql::parse_clock_select(tokens, originals) {
+            return Ok(vec![Reply::Rows {
+                columns: vec![col(&sel.column, ColumnType::Int)],
+                rows: vec![vec![Value::Int(i64::from(
+                    sel.utc_offset_factor * self.utc_offset_minutes,
+                ))]],
             }]);
         }
         match sql::parse_statement(tokens, originals) {

@@ -235,6 +235,77 @@ pub enum Statement {
     },
 }
 
+/// `SELECT <clock expression> [[AS] alias]` over the server's clock: what it answers is the server's
+/// offset from UTC (minutes) times `utc_offset_factor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClockSelect {
+    /// 1, 0 or -1.
+    pub utc_offset_factor: i32,
+    /// The alias, or "" (SQL Server names no column of an expression without one).
+    pub column: String,
+}
+
+/// Where a date function's clock is: 1 for the server's local time (`GETDATE()`, `SYSDATETIME()`,
+/// `CURRENT_TIMESTAMP`), 0 for UTC (`GETUTCDATE()`, `SYSUTCDATETIME()`); and the tokens it took.
+fn clock_at(tokens: &[Token], i: usize) -> Option<(i32, usize)> {
+    let Token::Word(f) = tokens.get(i)? else {
+        return None;
+    };
+    let zone = match f.as_str() {
+        "CURRENT_TIMESTAMP" => return Some((1, 1)),
+        "GETDATE" | "SYSDATETIME" => 1,
+        "GETUTCDATE" | "SYSUTCDATETIME" => 0,
+        _ => return None,
+    };
+    (tokens.get(i + 1)?.is_punct("(") && tokens.get(i + 2)?.is_punct(")")).then_some((zone, 3))
+}
+
+/// Parses the documented ways to ask SQL Server for its offset from UTC:
+/// `DATEPART(TZOFFSET, SYSDATETIMEOFFSET())` (the offset in minutes) and
+/// `DATEDIFF(MINUTE, <clock>, <clock>)` over a local and a UTC clock (`DATEDIFF` is end minus start,
+/// so `DATEDIFF(MINUTE, GETUTCDATE(), GETDATE())` is the offset and the reverse its negation).
+pub fn parse_clock_select(tokens: &[Token], originals: &[String]) -> Option<ClockSelect> {
+    let p = |i: usize, s: &str| tokens.get(i).is_some_and(|t| t.is_punct(s));
+    let w = |i: usize, s: &str| tokens.get(i).is_some_and(|t| t.is_word(s));
+    if !w(0, "SELECT") {
+        return None;
+    }
+    let (factor, end) =
+        if w(1, "DATEPART") && p(2, "(") && (w(3, "TZOFFSET") || w(3, "TZ")) && p(4, ",") {
+            let ok = w(5, "SYSDATETIMEOFFSET") && p(6, "(") && p(7, ")") && p(8, ")");
+            ok.then_some((1, 9))?
+        } else if w(1, "DATEDIFF")
+            && p(2, "(")
+            && (w(3, "MINUTE") || w(3, "MI") || w(3, "N"))
+            && p(4, ",")
+        {
+            let (from, used) = clock_at(tokens, 5)?;
+            if !p(5 + used, ",") {
+                return None;
+            }
+            let (to, used2) = clock_at(tokens, 6 + used)?;
+            let close = 6 + used + used2;
+            p(close, ")").then_some((to - from, close + 1))?
+        } else {
+            return None;
+        };
+    let column = match &tokens[end..] {
+        [] => String::new(),
+        [Token::Word(a), alias] if a == "AS" => {
+            name_at(&tokens[end + 1..], &originals[end + 1..], 0)
+                .filter(|_| !matches!(alias, Token::Punct(_)))?
+        }
+        [alias] if !matches!(alias, Token::Punct(_)) => {
+            name_at(&tokens[end..], &originals[end..], 0)?
+        }
+        _ => return None,
+    };
+    Some(ClockSelect {
+        utc_offset_factor: factor,
+        column,
+    })
+}
+
 fn name_at(tokens: &[Token], originals: &[String], i: usize) -> Option<String> {
     match tokens.get(i)? {
         Token::Word(_) => Some(originals[i].clone()),
@@ -342,6 +413,44 @@ mod tests {
     fn parse(sql: &str) -> Option<Statement> {
         let (t, o) = tokenize(sql).unwrap();
         parse_statement(&t, &o)
+    }
+
+    fn clock(sql: &str) -> Option<(i32, String)> {
+        let (t, o) = tokenize(sql).unwrap();
+        parse_clock_select(&t, &o).map(|c| (c.utc_offset_factor, c.column))
+    }
+
+    #[test]
+    fn the_ways_to_ask_for_the_servers_offset_from_utc() {
+        assert_eq!(
+            clock("SELECT DATEPART(TZOFFSET, SYSDATETIMEOFFSET()) AS off"),
+            Some((1, "off".into()))
+        );
+        assert_eq!(
+            clock("select datepart(tz, sysdatetimeoffset())"),
+            Some((1, String::new()))
+        );
+        assert_eq!(
+            clock("SELECT DATEDIFF(MINUTE, GETUTCDATE(), GETDATE()) [Offset]"),
+            Some((1, "Offset".into()))
+        );
+        assert_eq!(
+            clock("SELECT DATEDIFF(mi, SYSDATETIME(), SYSUTCDATETIME())"),
+            Some((-1, String::new()))
+        );
+        assert_eq!(
+            clock("SELECT DATEDIFF(MINUTE, CURRENT_TIMESTAMP, GETDATE())"),
+            Some((0, String::new()))
+        );
+        assert_eq!(
+            clock("SELECT DATEDIFF(HOUR, GETUTCDATE(), GETDATE())"),
+            None
+        );
+        assert_eq!(
+            clock("SELECT DATEPART(TZOFFSET, SYSDATETIMEOFFSET()) AS"),
+            None
+        );
+        assert_eq!(clock("SELECT GETDATE()"), None);
     }
 
     #[test]

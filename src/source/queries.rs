@@ -40,6 +40,26 @@ b.backup_size, b.server_name, mf.family_sequence_number, mf.physical_device_name
 FROM msdb.dbo.backupset b JOIN msdb.dbo.backupmediafamily mf ON mf.media_set_id = b.media_set_id \
 WHERE b.database_name = @P1 ORDER BY b.backup_start_date, b.backup_set_id, mf.family_sequence_number";
 
+/// The server's offset from UTC in minutes (its local time minus UTC, e.g. -300 at UTC-5): backup
+/// headers' and msdb's dates are in the server's local time.
+pub const SERVER_UTC_OFFSET: &str =
+    "SELECT DATEPART(TZOFFSET, SYSDATETIMEOFFSET()) AS utc_offset_minutes";
+
+/// The one value SERVER_UTC_OFFSET returns.
+pub fn utc_offset_from_row(row: &Row) -> Result<i32, RowError> {
+    let v = int(row, "utc_offset_minutes")?.ok_or_else(|| bad("utc_offset_minutes", "NULL"))?;
+    // Time zones lie within -14:00..+14:00.
+    i32::try_from(v)
+        .ok()
+        .filter(|m| m.abs() <= 14 * 60)
+        .ok_or_else(|| {
+            bad(
+                "utc_offset_minutes",
+                format!("{v} is not a time zone offset"),
+            )
+        })
+}
+
 /// What SERVER_INFO returns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServerInfo {
