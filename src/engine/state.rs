@@ -716,4 +716,50 @@ mod tests {
         .expect("a state file written before these fields still reads");
         assert!(old.ignored.is_empty() && old.source_access.is_none());
     }
+
+    #[test]
+    fn an_upload_that_may_pass_is_retrying_and_only_a_failure_for_good_fails_the_database() {
+        let mut full = file("full.bak", BackupType::Full, 1, 5);
+        full.status = FileStatus::Arrived;
+        full.uploaded_bytes = 0;
+        let name = || "full.bak".to_string();
+        let mut db = DatabaseState::new("Sales");
+        db.apply(Event::FileArrived(full.clone())).expect("arrived");
+        db.apply(Event::UploadStarted { file: name() })
+            .expect("started");
+        db.apply(Event::UploadProgress {
+            file: name(),
+            done: 4,
+        })
+        .expect("progress");
+        db.apply(Event::UploadRetrying { file: name() })
+            .expect("retrying");
+        assert_eq!(db.files[0].status, FileStatus::Retrying);
+        assert_eq!(db.files[0].uploaded_bytes, 0, "sent again from the start");
+        assert_eq!(db.phase, Phase::UploadingFullBackup);
+        assert_eq!(db.error, None);
+        db.apply(Event::UploadStarted { file: name() })
+            .expect("started again");
+        assert_eq!(db.files[0].status, FileStatus::Uploading);
+        let actions = db
+            .apply(Event::Uploaded { file: name() })
+            .expect("uploaded");
+        assert_eq!(db.files[0].status, FileStatus::Uploaded);
+        assert_eq!(actions, vec![Action::StartLrs]);
+
+        let mut db = DatabaseState::new("HR");
+        db.apply(Event::FileArrived(full)).expect("arrived");
+        db.apply(Event::UploadStarted { file: name() })
+            .expect("started");
+        db.apply(Event::UploadFailed {
+            file: name(),
+            error: "access denied".into(),
+        })
+        .expect("failed");
+        assert_eq!(db.phase, Phase::Failed);
+        assert!(db.error.as_deref().is_some_and(|e| e.contains("full.bak")));
+        db.apply(Event::Command(Command::Retry)).expect("retry");
+        assert_eq!(db.phase, Phase::UploadingFullBackup);
+        assert_eq!(db.files[0].status, FileStatus::Arrived, "uploaded again");
+    }
 }
