@@ -322,15 +322,23 @@ pub fn engine_config_with(
                 db_folder.display()
             ));
         }
+        let target_name = o
+            .and_then(|o| o.target_name.clone())
+            .unwrap_or_else(|| name.clone());
+        let field = match o.and_then(|o| o.target_name.as_ref()) {
+            Some(_) => format!("[[backups.database]] target_name of {name}"),
+            None => format!(
+                "the target name of database {name} (its own; set another with [[backups.database]] target_name)"
+            ),
+        };
+        crate::target::names::check_target_name(&field, &target_name)?;
         databases.push(DatabaseConfig {
             name: name.clone(),
             folder: db_folder,
             server_folder: o
                 .and_then(|o| o.server_folder.clone())
                 .or(b.server_folder.clone()),
-            target_name: o
-                .and_then(|o| o.target_name.clone())
-                .unwrap_or_else(|| name.clone()),
+            target_name,
         });
     }
     for o in &overrides {

@@ -235,3 +235,19 @@ async fn an_operation_url_on_the_endpoint_is_followed_with_the_token() {
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert!(seen.iter().all(|a| a == "Bearer bearer-secret-token"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_name_azure_refuses_never_reaches_the_endpoint() {
+    let (arm, seen) = succeeded_operation().await;
+    let client =
+        LrsClient::new(&arm, Arc::new(RecordingToken::default()), instance()).expect("client");
+    for bad in ["..", "a/b"] {
+        let e = client.status(bad).await.expect_err(bad);
+        assert!(e.to_string().contains("target database name"), "{e}");
+        let e = client.start(bad, &start_request()).await.expect_err(bad);
+        assert!(e.to_string().contains("target database name"), "{e}");
+        let e = client.complete(bad, "x.trn").await.expect_err(bad);
+        assert!(e.to_string().contains("target database name"), "{e}");
+    }
+    assert!(seen.lock().expect("lock").is_empty(), "a request was sent");
+}

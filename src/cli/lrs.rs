@@ -12,6 +12,7 @@ use crate::target::lrs::{
     DEFAULT_ARM_ENDPOINT, InstanceRef, LrsClient, StartRequest, StaticToken, StorageAccess,
     is_local_endpoint,
 };
+use crate::target::names::check_target_name;
 
 #[derive(Debug, clap::Args)]
 pub struct Target {
@@ -177,6 +178,10 @@ async fn run_async(cmd: &LrsCommand) -> i32 {
         | LrsCommand::Complete { target, .. }
         | LrsCommand::Cancel { target } => target,
     };
+    if let Err(e) = check_target_name("-n/--name", &t.name) {
+        eprintln!("error: {e}");
+        return 2;
+    }
     let c = match client(t) {
         Ok(c) => c,
         Err(e) => {

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::codes::explain;
+use super::names::check_target_name;
 use super::details::{RestoreDetails, RestoreDetailsResource};
 use crate::storage::container::is_loopback;
 
@@ -186,6 +187,13 @@ impl LrsClient {
             enc(&self.instance.resource_group),
             enc(&self.instance.managed_instance),
         )
+    }
+
+    /// The database's URL, after checking `db` is a name Azure accepts (refused before any request).
+    fn checked_database_url(&self, op: &'static str, db: &str) -> Result<String, LrsError> {
+        check_target_name("the target database name", db)
+            .map_err(|e| LrsError::Refused(format!("{op}: {e}")))?;
+        Ok(self.database_url(db))
     }
 
     /// `.../managedInstances/{mi}/databases/{db}` (names percent-encoded).
@@ -394,7 +402,10 @@ impl LrsClient {
             last_backup_name: req.last_backup_name.as_deref(),
         };
         let body = serde_json::json!({"location": req.location, "properties": props});
-        let url = format!("{}?api-version={API_VERSION}", self.database_url(db));
+        let url = format!(
+            "{}?api-version={API_VERSION}",
+            self.checked_database_url("start", db)?
+        );
         let (st, h, v) = self
             .call("start", db, reqwest::Method::PUT, &url, Some(&body))
             .await?;
@@ -429,7 +440,7 @@ impl LrsClient {
     pub async fn status(&self, db: &str) -> Result<RestoreDetails, LrsError> {
         let url = format!(
             "{}/restoreDetails/Default?api-version={API_VERSION}",
-            self.database_url(db)
+            self.checked_database_url("status", db)?
         );
         let (_st, _h, v) = self
             .call("status", db, reqwest::Method::GET, &url, None)
@@ -447,7 +458,7 @@ impl LrsClient {
     pub async fn complete(&self, db: &str, last_backup_name: &str) -> Result<Value, LrsError> {
         let url = format!(
             "{}/completeRestore?api-version={API_VERSION}",
-            self.database_url(db)
+            self.checked_database_url("complete", db)?
         );
         let body = serde_json::json!({"lastBackupName": last_backup_name});
         let (st, h, v) = self

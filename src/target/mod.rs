@@ -3,3 +3,4 @@
 pub mod codes;
 pub mod details;
 pub mod lrs;
+pub mod names;
