@@ -10,8 +10,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::codes::explain;
-use super::names::check_target_name;
 use super::details::{RestoreDetails, RestoreDetailsResource};
+use super::names::check_target_name;
 use crate::storage::container::is_loopback;
 
 /// The api-version cutover speaks (stable; restoreDetails also parses the preview shape).
