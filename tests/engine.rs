@@ -962,10 +962,84 @@ async fn abandon_after_a_norecovery_tail_then_cut_over_again_with_that_tail() {
     let downtime = d.downtime_secs.expect("downtime");
     assert!(downtime > 0.0);
     assert!(d.completed_unix.is_some());
+    assert!(
+        d.data_lag_utc_known,
+        "the source answered its offset from UTC"
+    );
     assert_eq!(d.cutover_waiting_for, None);
     // Frozen at completion: a later snapshot says the same.
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let _ = h.commands.send(EngineCommand::Shutdown);
     let last = h.snapshots.borrow().clone();
     assert_eq!(db(&last, "HR").downtime_secs, Some(downtime));
+}
+
+/// Defect 4: a source server at UTC-5 writes its backups' start times in its local time; cutover asks
+/// the server its offset from UTC, so the data lag of a backup taken just now is seconds, not 5 hours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_source_servers_offset_from_utc_turns_backup_times_into_utc() {
+    use azure_core::credentials::Secret;
+    use cutover::sandbox::instance::{DatabaseSpec, InstanceOptions, LoginSpec, SqlInstance};
+    use cutover::source::{Encryption, SourceAuth, SourceClient, SourceOptions};
+    let dir = tempfile::tempdir().expect("tmp");
+    let sql = std::sync::Arc::new(
+        SqlInstance::in_time_zone(
+            InstanceOptions {
+                backup_dir: dir.path().to_path_buf(),
+                server_name: "EAST".into(),
+                logins: vec![LoginSpec {
+                    user: "sa".into(),
+                    password: "Tz-test-1!".into(),
+                    sysadmin: true,
+                }],
+                databases: vec![DatabaseSpec::new("Sales")],
+            },
+            -300,
+        )
+        .expect("instance"),
+    );
+    let server = cutover::sandbox::tds::server::TdsServer::bind(sql.clone())
+        .await
+        .expect("bind");
+    let addr = server.local_addr();
+    let serving = tokio::spawn(server.serve());
+    let mut o = SourceOptions::new(
+        format!("127.0.0.1,{}", addr.port())
+            .parse()
+            .expect("address"),
+        SourceAuth::SqlLogin {
+            user: "sa".into(),
+            password: Secret::new("Tz-test-1!".to_string()),
+        },
+        Encryption::Plaintext,
+    );
+    o.connect_timeout = Duration::from_secs(5);
+    let mut c = SourceClient::connect(&o).await.expect("connect");
+    assert_eq!(c.utc_offset_minutes().await.expect("offset"), -300);
+    c.close().await;
+
+    // The newest backup's header says local time; read with the offset, it started moments ago.
+    let newest = std::fs::read_dir(sql.database_dir("Sales"))
+        .expect("folder")
+        .flatten()
+        .map(|e| e.path())
+        .max()
+        .expect("a backup");
+    let set = &cutover::backup::read_backup_file(&newest).expect("header")[0];
+    let start = set
+        .backup_start_date
+        .expect("BackupStartDate")
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]"
+        ))
+        .expect("format");
+    let now_ms = cutover::engine::downtime::now_unix_ms();
+    let lag = cutover::engine::liveness::data_lag_secs(&start, Some(-300), now_ms).expect("lag");
+    assert!(lag < 120.0, "lag in UTC: {lag} s");
+    let as_utc = cutover::engine::liveness::data_lag_secs(&start, None, now_ms).expect("lag");
+    assert!(
+        as_utc > 4.0 * 3600.0,
+        "read as UTC it looks 5 h old: {as_utc} s"
+    );
+    serving.abort();
 }
