@@ -1018,9 +1018,11 @@ impl Engine {
 
     /// A file's upload retry is due (the tick then drives the uploads).
     fn upload_retry_due(&self, now: Instant) -> bool {
-        self.dbs
-            .iter()
-            .any(|d| !d.state.phase.is_final() && d.upload_retry.values().any(|r| r.due <= now))
+        self.dbs.iter().any(|d| {
+            !d.state.phase.is_final()
+                && d.state.phase != Phase::Failed
+                && d.upload_retry.values().any(|r| r.due <= now)
+        })
     }
 
     fn locate_blob(&self, blob: &str) -> Option<(usize, String)> {
@@ -1829,5 +1831,15 @@ mod tests {
         assert_eq!(poll_delay(long, 4), long, "never shorter than the interval");
         assert_eq!(seconds(Duration::from_millis(600)), "0.6 s");
         assert_eq!(seconds(Duration::from_secs(20)), "20 s");
+    }
+
+    #[test]
+    fn uploads_are_tried_again_soon_after_a_change_and_backing_off_after_failures() {
+        assert_eq!(upload_retry_delay(0), Duration::from_secs(1));
+        assert_eq!(upload_retry_delay(1), Duration::from_secs(15));
+        assert_eq!(upload_retry_delay(2), Duration::from_secs(30));
+        assert_eq!(upload_retry_delay(5), Duration::from_secs(240));
+        assert_eq!(upload_retry_delay(6), Duration::from_secs(300));
+        assert_eq!(upload_retry_delay(u32::MAX), Duration::from_secs(300));
     }
 }
