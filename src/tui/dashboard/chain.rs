@@ -79,8 +79,8 @@ pub fn explain(files: &[BackupFile], p: &Problem, block_reason: Option<&str>) ->
     }
 }
 
-/// The explanation lines of the chain's problems (at most `max`), then what "Ignored" means when
-/// a file is.
+/// The explanation lines of the chain's problems (at most `max`), then the files the restore plan
+/// leaves out ("Ignored") with why.
 pub fn notes(db: &DatabaseSnapshot, max: usize, theme: Theme) -> Vec<Line<'static>> {
     let files = &db.state.files;
     let mut out: Vec<Line<'static>> = problems(files)
@@ -93,20 +93,43 @@ pub fn notes(db: &DatabaseSnapshot, max: usize, theme: Theme) -> Vec<Line<'stati
             ])
         })
         .collect();
-    let ignored: Vec<&str> = files
+    // Files the restore plan leaves out, each with why (DMS's "Ignored").
+    let room = max.saturating_sub(out.len()).max(1);
+    for f in db.state.ignored.iter().take(room) {
+        out.push(Line::from(vec![
+            Span::styled("Ignored ", theme.dim()),
+            Span::raw(format!(
+                "{} ({}): {}",
+                f.name,
+                format::backup_type(f.backup_type),
+                f.reason
+            )),
+        ]));
+    }
+    if db.state.ignored.len() > room {
+        out.push(Line::styled(
+            format!(
+                "and {} more file(s) not in the restore plan",
+                db.state.ignored.len() - room
+            ),
+            theme.dim(),
+        ));
+    }
+    // Files of the plan LRS itself skipped.
+    let skipped: Vec<&str> = files
         .iter()
         .filter(|f| f.status == FileStatus::Skipped)
         .map(|f| f.name.as_str())
         .collect();
-    if let Some(first) = ignored.first() {
-        let more = match ignored.len() {
+    if let Some(first) = skipped.first() {
+        let more = match skipped.len() {
             1 => String::new(),
             n => format!(" and {} more", n - 1),
         };
         out.push(Line::from(vec![
-            Span::styled("Ignored: ", theme.dim()),
+            Span::styled("Ignored ", theme.dim()),
             Span::raw(format!(
-                "{first}{more}: not in the restore plan (LRS restores the newest full backup and the backups after it; older or already covered backups are not needed)"
+                "{first}{more}: skipped by LRS, its log is already in the backups restored before it"
             )),
         ]));
     }

@@ -8,7 +8,7 @@ use ratatui::widgets::Paragraph;
 
 use super::{DashboardState, Focus};
 use crate::engine::EventLine;
-use crate::tui::theme::Theme;
+use crate::tui::context::TuiContext;
 use crate::tui::{format, layout};
 
 pub fn render(
@@ -17,10 +17,11 @@ pub fn render(
     events: &[&EventLine],
     only: Option<&str>,
     state: &DashboardState,
-    theme: Theme,
-    local_offset: Option<time::UtcOffset>,
+    ctx: &TuiContext,
     compact: bool,
 ) {
+    let theme = ctx.theme;
+    let local_offset = ctx.local_offset;
     let focused = state.focus == Focus::Events;
     let what = match only {
         Some(db) => format!("Events of {db}"),

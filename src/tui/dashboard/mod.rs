@@ -437,8 +437,7 @@ pub fn render(
         &state.events(snap),
         state.events_database(snap),
         state,
-        ctx.theme,
-        ctx.local_offset,
+        ctx,
         compact,
     );
     footer::render(frame, foot, snap, state, ctx.theme);
