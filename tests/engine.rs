@@ -1043,3 +1043,95 @@ async fn the_source_servers_offset_from_utc_turns_backup_times_into_utc() {
     );
     serving.abort();
 }
+
+fn demo_options(activity: &str, state: &Path) -> cutover::demo::DemoOptions {
+    cutover::demo::DemoOptions {
+        fast: true,
+        backups: None,
+        cutover_when_ready: false,
+        tail: cutover::engine::TailMode::Take,
+        stop_traffic: None,
+        activity: activity.into(),
+        state_dir: state.to_path_buf(),
+        data_dir: None,
+    }
+}
+
+/// Defect 5 (engine side): once nothing is uploaded the rate decays to 0 by itself, with no other
+/// change to publish (scans and polls a minute apart, no backup job); paused shows no rate and no ETA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upload_rate_decays_to_zero_and_a_pause_shows_none() {
+    use cutover::engine::EngineCommand;
+    let state = tempfile::tempdir().expect("tmp");
+    let opts = demo_options("decay", state.path());
+    let sandbox = cutover::demo::start_sandbox(&opts).await.expect("sandbox");
+    let sales = ["Sales".to_string()];
+    let mut cfg = cutover::demo::engine_config(&opts, &sandbox, Some(&sales)).expect("config");
+    cfg.scan_interval = Duration::from_secs(60);
+    cfg.lrs_poll = Duration::from_secs(60);
+    let mut h = cutover::engine::runner::start(cfg).expect("engine");
+    let s = wait_for(&mut h, "uploaded", Duration::from_secs(60), |s| {
+        let d = db(s, "Sales");
+        d.bytes_total > 0 && d.bytes_uploaded == d.bytes_total && d.upload_bytes_per_sec > 0.0
+    })
+    .await;
+    assert!(s.started_unix > 1_700_000_000, "wall clock of the start");
+    h.commands.send(EngineCommand::PauseUploads).expect("pause");
+    let s = wait_for(&mut h, "paused", Duration::from_secs(5), |s| s.paused).await;
+    let d = db(&s, "Sales");
+    assert_eq!(d.upload_bytes_per_sec, 0.0, "paused: no rate");
+    assert_eq!(s.total_upload_bytes_per_sec, 0.0);
+    assert_eq!(d.upload_eta_secs, None, "paused: no ETA");
+    h.commands
+        .send(EngineCommand::ResumeUploads)
+        .expect("resume");
+    wait_for(&mut h, "resumed", Duration::from_secs(5), |s| !s.paused).await;
+    let s = wait_for(&mut h, "the rate decayed", Duration::from_secs(15), |s| {
+        s.total_upload_bytes_per_sec == 0.0
+    })
+    .await;
+    assert_eq!(db(&s, "Sales").upload_eta_secs, None);
+    let _ = h.commands.send(EngineCommand::Shutdown);
+}
+
+/// Liveness: while restore-status reads fail in a row the snapshot says so (which database, since
+/// when), next to the time of the last answered read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_restore_status_reads_make_the_migration_stale() {
+    use cutover::engine::EngineCommand;
+    let state = tempfile::tempdir().expect("tmp");
+    let opts = demo_options("stale", state.path());
+    // This sandbox cancels a restore 2 s after it started: its status reads answer 404 from then on.
+    let sandbox = cutover::sandbox::Sandbox::start(cutover::sandbox::SandboxOptions {
+        restore_mbps: 400.0,
+        databases: Some(cutover::demo::demo_databases(true)),
+        lrs_job_limit: Duration::from_secs(2),
+        ..Default::default()
+    })
+    .await
+    .expect("sandbox");
+    let hr = ["HR".to_string()];
+    let mut cfg = cutover::demo::engine_config(&opts, &sandbox, Some(&hr)).expect("config");
+    cfg.lrs_poll = Duration::from_millis(300);
+    let mut h = cutover::engine::runner::start(cfg).expect("engine");
+    let answered = wait_for(&mut h, "an answered read", Duration::from_secs(60), |s| {
+        s.last_poll_unix.is_some()
+    })
+    .await;
+    assert_eq!(answered.stale, None);
+    let s = wait_for(&mut h, "stale", Duration::from_secs(60), |s| {
+        s.stale.is_some()
+    })
+    .await;
+    let stale = s.stale.clone().unwrap_or_default();
+    assert!(stale.contains("HR"), "{stale}");
+    assert!(
+        stale.contains("not read since") && stale.contains("UTC"),
+        "{stale}"
+    );
+    assert!(
+        s.last_poll_unix >= answered.last_poll_unix,
+        "the last answer is kept"
+    );
+    let _ = h.commands.send(EngineCommand::Shutdown);
+}
