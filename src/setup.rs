@@ -186,6 +186,8 @@ pub struct RunFlags {
     pub retry_failed: bool,
     pub cutover_when_ready: Option<bool>,
     pub tail: Option<TailMode>,
+    /// `--state-dir` (wins over `[migration] state_dir`).
+    pub state_dir: Option<PathBuf>,
 }
 
 fn need<'a>(v: &'a Option<String>, key: &str) -> Result<&'a str, String> {
@@ -470,9 +472,10 @@ pub fn engine_config_with(
         }
         upload.max_mbps = Some(mbps);
     }
-    let state_dir = m
+    let state_dir = flags
         .state_dir
         .clone()
+        .or(m.state_dir.clone())
         .unwrap_or_else(persist::default_state_dir);
     let source_label = source
         .as_ref()
@@ -510,4 +513,28 @@ pub fn engine_config_with(
         },
         warnings,
     ))
+}
+
+/// Checks the credentials before anything is uploaded: the upload credential lists the container
+/// and the Azure credential reads the first target database on the managed instance (one that
+/// does not exist yet is fine). The error says which failed, why, and what to check.
+pub async fn check_access(cfg: &EngineConfig) -> Result<(), String> {
+    cfg.store
+        .list(Some("cutover-access-check/"))
+        .await
+        .map_err(|e| {
+            format!(
+                "[storage] the upload credential cannot list the container {}: {e}; check [storage] auth and the SAS / account key it names (a SAS needs read, create, write and list)",
+                cfg.container_url
+            )
+        })?;
+    if let Some(d) = cfg.databases.first() {
+        cfg.lrs.database(&d.target_name).await.map_err(|e| {
+            format!(
+                "[target] cannot read the managed instance {} with the Azure credential: {e}; check [target] subscription, resource_group, managed_instance and credential",
+                cfg.lrs.instance.managed_instance
+            )
+        })?;
+    }
+    Ok(())
 }

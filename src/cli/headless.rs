@@ -139,6 +139,21 @@ pub fn print_summary(s: &MigrationSnapshot, json: bool) {
     let _ = out.flush();
 }
 
+/// Prints why the engine task ended, if on an error; true then.
+fn engine_ended(r: Result<Result<(), String>, tokio::task::JoinError>) -> bool {
+    match r {
+        Ok(Ok(())) => false,
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            true
+        }
+        Err(e) => {
+            eprintln!("error: the engine stopped: {e}");
+            true
+        }
+    }
+}
+
 async fn stop_signal() {
     #[cfg(unix)]
     {
@@ -169,6 +184,9 @@ pub async fn run(h: &mut EngineHandle, json: bool) -> i32 {
             Some(e) = h.event_log.recv() => print_event(&e, json),
             changed = snaps.changed() => {
                 if changed.is_err() {
+                    // The engine ended (its snapshot sender is gone): what it ended with is the
+                    // task's result, an error to print included.
+                    failed |= engine_ended((&mut h.task).await);
                     break;
                 }
                 // A failed database stops alone: the run goes on until every database has ended.
@@ -187,11 +205,7 @@ pub async fn run(h: &mut EngineHandle, json: bool) -> i32 {
                 let _ = h.commands.send(EngineCommand::Shutdown);
             }
             r = &mut h.task => {
-                match r {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => { eprintln!("error: {e}"); failed = true; }
-                    Err(e) => { eprintln!("error: the engine stopped: {e}"); failed = true; }
-                }
+                failed |= engine_ended(r);
                 break;
             }
         }

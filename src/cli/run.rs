@@ -1,4 +1,4 @@
-//! `cutover run --config FILE [--json] [--activity NAME] [--cutover when-ready|never] [--tail take|wait|skip]`:
+//! `cutover run --config FILE [--json] [--activity NAME] [--state-dir DIR] [--cutover when-ready|never] [--tail take|wait|skip]`:
 //! the engine without a TUI, for automation. A database that fails stops alone: the run goes on until
 //! every database has ended (Completed, Canceled or Failed), and the exit code is the worst end state:
 //! 0 every database completed, 1 at least one failed (or the engine stopped on an error), 3 none
@@ -29,6 +29,10 @@ pub struct RunArgs {
     /// How the tail-log backup is obtained (overrides [migration] tail).
     #[arg(long, value_enum)]
     pub tail: Option<TailArg>,
+    /// Folder of the activity's state and logs (overrides [migration] state_dir; default: the
+    /// platform data folder). The same folder and activity name re-attach.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Retry the databases the activity's state says Failed (a restore the managed instance no
     /// longer has is started again from the full backup in the container).
     #[arg(long)]
@@ -48,6 +52,7 @@ pub fn run(a: &RunArgs) -> i32 {
         cutover_when_ready: a.cutover.map(|c| c == CutoverWhen::WhenReady),
         tail: a.tail.map(TailMode::from),
         retry_failed: a.retry_failed,
+        state_dir: a.state_dir.clone(),
     };
     let Some(rt) = super::runtime(true) else {
         return 2;
@@ -62,6 +67,11 @@ pub fn run(a: &RunArgs) -> i32 {
         };
         for w in &warnings {
             eprintln!("warning: {w}");
+        }
+        // Credentials fail here, with the reason, not after an upload started.
+        if let Err(e) = setup::check_access(&cfg).await {
+            eprintln!("error: {}: {e}", a.config.display());
+            return 2;
         }
         let state_dir = cfg
             .state_file

@@ -2,9 +2,11 @@
 //! LRS time limit as pure functions, so that every rule is testable without I/O; the one async task
 //! that feeds them (folder scans, uploads, LRS polling, the source client, persistence) in `runner`.
 
+pub mod activities;
 pub mod downtime;
 pub mod folder_scan;
 pub mod guard;
+pub mod liveness;
 pub mod lock;
 pub mod lrs_limit;
 pub mod lrs_view;

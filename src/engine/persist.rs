@@ -50,6 +50,23 @@ struct Index {
     version: u32,
     activity: String,
     databases: Vec<IndexEntry>,
+    /// Where the activity migrates (absent in files written before it was recorded).
+    #[serde(default, flatten)]
+    about: ActivityAbout,
+}
+
+/// Where an activity migrates to: what tells two activities of one state folder apart.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityAbout {
+    /// The container URL (no credentials).
+    #[serde(default)]
+    pub container: Option<String>,
+    /// The managed instance.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// The database names on the managed instance.
+    #[serde(default)]
+    pub target_databases: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,6 +170,43 @@ pub fn load(path: &Path) -> Result<Option<PersistedActivity>, String> {
     }))
 }
 
+/// An activity found in a state folder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivitySummary {
+    pub activity: String,
+    /// Its index file.
+    pub path: PathBuf,
+    pub about: ActivityAbout,
+    pub databases: Vec<PersistedDatabase>,
+}
+
+/// Every activity whose index is in `dir` (files that are not an activity's index are skipped).
+pub fn activities(dir: &Path) -> Vec<ActivitySummary> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<ActivitySummary> = rd
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter_map(|p| {
+            let bytes = std::fs::read(&p).ok()?;
+            let about = serde_json::from_slice::<Index>(&bytes)
+                .map(|i| i.about)
+                .unwrap_or_default();
+            let a = load(&p).ok()??;
+            Some(ActivitySummary {
+                activity: a.activity,
+                path: p,
+                about,
+                databases: a.databases,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.activity.cmp(&b.activity));
+    out
+}
+
 fn damaged(path: &Path, e: &serde_json::Error) -> String {
     format!(
         "{}: the state file is damaged ({e}); move it away to start the activity afresh",
@@ -178,16 +232,22 @@ pub fn save(path: &Path, state: &PersistedActivity) -> Result<(), String> {
         .iter()
         .map(|d| d.state.name.as_str())
         .collect();
-    save_index(path, &state.activity, &names)?;
+    save_index(path, &state.activity, &names, &ActivityAbout::default())?;
     state
         .databases
         .iter()
         .try_for_each(|d| save_database(path, d))
 }
 
-/// Writes the index: the activity and the names of its databases.
-pub fn save_index(path: &Path, activity: &str, databases: &[&str]) -> Result<(), String> {
+/// Writes the index: the activity, the names of its databases and where it migrates.
+pub fn save_index(
+    path: &Path,
+    activity: &str,
+    databases: &[&str],
+    about: &ActivityAbout,
+) -> Result<(), String> {
     let index = Index {
+        about: about.clone(),
         version: VERSION,
         activity: activity.to_string(),
         databases: databases
@@ -220,7 +280,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let dir = path.parent().unwrap_or(Path::new("."));
     crate::private_files::create_dir_all(dir).map_err(|e| {
         format!(
-            "{}: cannot create the state folder: {e}; choose a folder you can write (--state-dir or [migration] state_dir)",
+            "{}: cannot create the state folder: {e}; the previous state is kept as it was. Make the folder writable (or choose another: --state-dir or [migration] state_dir), then run the same command again to resume",
             dir.display()
         )
     })?;
@@ -359,7 +419,10 @@ mod tests {
         let p = state_path(dir.path(), "x");
         let (a, b) = (temporary_path(&p), temporary_path(&p));
         assert_ne!(a, b);
-        assert!(a.to_string_lossy().contains(&std::process::id().to_string()));
+        assert!(
+            a.to_string_lossy()
+                .contains(&std::process::id().to_string())
+        );
         // Temporaries left by a killed writer, beside the index and in the databases' folder; the
         // files of another activity in the same folder are not touched.
         std::fs::create_dir_all(databases_dir(&p)).unwrap();
@@ -406,7 +469,13 @@ mod tests {
         // A state folder that cannot exist (under a regular file) names the folder and the fix.
         let file = dir.path().join("plain-file");
         std::fs::write(&file, b"").unwrap();
-        let e = save_index(&state_path(&file.join("state"), "x"), "x", &[]).unwrap_err();
+        let e = save_index(
+            &state_path(&file.join("state"), "x"),
+            "x",
+            &[],
+            &ActivityAbout::default(),
+        )
+        .unwrap_err();
         assert!(e.contains("cannot create the state folder"), "{e}");
         assert!(e.contains("--state-dir"), "{e}");
     }

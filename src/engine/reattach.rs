@@ -123,7 +123,11 @@ impl ExistingTarget {
             "a database"
         };
         let mut parts = vec![format!("status {status}")];
-        if let Some(c) = self.database.as_ref().and_then(|d| d.creation_date.as_ref()) {
+        if let Some(c) = self
+            .database
+            .as_ref()
+            .and_then(|d| d.creation_date.as_ref())
+        {
             parts.push(format!("created {c}"));
         }
         if let Some(f) = self.file_names().first() {
@@ -202,7 +206,10 @@ pub async fn start_or_adopt(
         },
         // The start itself never takes up an existing restore (LRS answers
         // DuplicateRestoreOperation / ManagedDatabaseNameInUse): go on.
-        Err(e) => tracing::warn!(database = want.target, "cannot read what the target has: {e}"),
+        Err(e) => tracing::warn!(
+            database = want.target,
+            "cannot read what the target has: {e}"
+        ),
     }
     match lrs.start_identified(&want.target, req).await {
         Ok((started, _)) => Ok(Started {
@@ -410,8 +417,7 @@ mod tests {
         e.restore.as_mut().unwrap().status = Some("Completed".into());
         e.database.as_mut().unwrap().status = Some("Online".into());
         let prior = want();
-        let Decision::Refuse(m) = before_start(Some(&prior), &want(), &e, &["x.bak".into()])
-        else {
+        let Decision::Refuse(m) = before_start(Some(&prior), &want(), &e, &["x.bak".into()]) else {
             panic!("a completed database is never re-attached")
         };
         assert!(m.contains("a database (status Completed"), "{m}");

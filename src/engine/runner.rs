@@ -257,6 +257,8 @@ impl RunDb {
 pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
     let lock = super::lock::acquire(&cfg.state_file, &cfg.activity)?;
     persist::remove_stale_temporaries(&cfg.state_file);
+    let about = super::activities::about(&cfg);
+    let existing = super::activities::check(&cfg.state_file, &cfg.activity, &about)?;
     let previous = persist::load(&cfg.state_file)?;
     let now = Instant::now();
     let mut dbs = Vec::new();
@@ -344,6 +346,9 @@ pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
         generation: 0,
         tx: None,
     };
+    if let Some(notice) = existing {
+        engine.log(None, "info", notice);
+    }
     let (snap_tx, snap_rx) = watch::channel(engine.snapshot());
     engine.tx = Some(snap_tx);
     let task = tokio::spawn(engine.run(cmd_rx, up_rx));
@@ -619,7 +624,8 @@ impl Engine {
         let path = &self.cfg.state_file;
         if self.index_unsaved {
             let names: Vec<&str> = self.dbs.iter().map(|d| d.cfg.name.as_str()).collect();
-            persist::save_index(path, &self.cfg.activity, &names)?;
+            let about = super::activities::about(&self.cfg);
+            persist::save_index(path, &self.cfg.activity, &names, &about)?;
             self.index_unsaved = false;
         }
         for d in &mut self.dbs {
