@@ -377,8 +377,9 @@ pub fn config_toml(v: &WizardValues, sandbox_arm: Option<&str>) -> String {
             );
         }
         o.push_str(
-            "# The operator cuts over (the dashboard's dialog, or `cutover run --cutover when-ready`);\n\
-             # the tail-log backup: \"wait\" for the operator's, \"take\" (needs [source]) or \"skip\".\n",
+            "# As chosen on the wizard's Settings screen: cutover \"never\" (the operator cuts over from the\n\
+             # dashboard) or \"when-ready\"; the tail-log backup: \"wait\" for the operator's, \"take\" (needs\n\
+             # [source]) or \"skip\"; stop_traffic: \"read-only\", \"restricted-user\" or \"none\".\n",
         );
         opt_str(&mut o, "cutover", &m.cutover);
         opt_str(&mut o, "tail", &m.tail);
@@ -870,7 +871,11 @@ impl WizardBackend for Backend {
         // What `cutover run --config` would check and print (not for the sandbox: the demo runs
         // it with its own development key).
         if !values.target.sandbox {
-            let v = values.clone();
+            let mut v = values.clone();
+            // The activity is named on the Summary itself (and checked there): the check needs one.
+            if v.activity.trim().is_empty() {
+                v.activity = "unnamed".to_string();
+            }
             let arm = self.sandbox_arm.clone();
             match tokio::task::spawn_blocking(move || engine_config(&v, arm.as_deref(), None)).await
             {

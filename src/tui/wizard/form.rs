@@ -294,10 +294,10 @@ impl Form {
 /// A secret as the screen shows it: a star per character, a long one (a SAS) cut with an
 /// ellipsis so that the line stays one line.
 fn masked(n: usize) -> String {
-    if n <= 16 {
+    if n <= 12 {
         "*".repeat(n)
     } else {
-        format!("{}…", "*".repeat(15))
+        format!("{}…", "*".repeat(11))
     }
 }
 

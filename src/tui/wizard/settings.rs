@@ -266,7 +266,7 @@ pub fn check_env(v: &MigrationSettings, sandbox: bool, env: &EnvCheck) -> Result
     let var = v.account_key_env.trim();
     if v.storage_auth == StorageAuthKind::AccountKeyEnv && !sandbox && !env.is_set(var) {
         return Err(format!(
-            "Account key variable: {var} is not set in the shell that started cutover: leave (Ctrl-C), export {var}=<key> and start cutover again, or choose another container authentication"
+            "Account key variable: {var} is not set here: export it, then start cutover again (Ctrl-C leaves), or choose another authentication"
         ));
     }
     Ok(())

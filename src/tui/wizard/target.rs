@@ -147,7 +147,7 @@ pub fn apply(f: &Form, v: &mut TargetForm) -> Result<(), String> {
 
 pub fn render(frame: &mut Frame, area: Rect, s: &WizardState, theme: Theme) {
     let [form_area, info] =
-        Layout::vertical([Constraint::Min(6), Constraint::Length(3)]).areas(area);
+        Layout::vertical([Constraint::Min(6), Constraint::Length(5)]).areas(area);
     super::form::render(frame, form_area, &s.target, &s.env, theme);
     let line = job_line(
         &s.target_test,
