@@ -153,6 +153,20 @@ fn demo_headless_cuts_over_every_database_at_its_tail() {
         state_text.contains("\"Completed\""),
         "the databases' own files were read"
     );
+    // What must survive a restart: when the downtime began and ended, and the source's state
+    // (RESTORING after the tail WITH NORECOVERY).
+    assert!(
+        state_text.contains("\"downtime_started_unix_ms\":1"),
+        "{state_text}"
+    );
+    assert!(
+        state_text.contains("\"completed_unix_ms\":1"),
+        "{state_text}"
+    );
+    assert!(
+        state_text.contains("\"source_access\":\"restoring\""),
+        "{state_text}"
+    );
     assert!(
         !state_text.contains("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq"),
         "no account key"
@@ -820,8 +834,10 @@ async fn abandon_after_a_norecovery_tail_then_cut_over_again_with_that_tail() {
     };
     let sandbox = cutover::demo::start_sandbox(&opts).await.expect("sandbox");
     let hr = "HR".to_string();
-    let mut demo = cutover::demo::start_engine(&opts, sandbox, Some(std::slice::from_ref(&hr)))
-        .expect("engine");
+    // Inventory keeps catching up (the backup job writes its logs) while HR is cut over: the engine
+    // goes on publishing after HR completed.
+    let selected = [hr.clone(), "Inventory".to_string()];
+    let mut demo = cutover::demo::start_engine(&opts, sandbox, Some(&selected)).expect("engine");
     let sql = demo.sandbox.sql.clone();
     let folder = sql.database_dir(&hr);
     let h = &mut demo.engine;
@@ -967,11 +983,24 @@ async fn abandon_after_a_norecovery_tail_then_cut_over_again_with_that_tail() {
         "the source answered its offset from UTC"
     );
     assert_eq!(d.cutover_waiting_for, None);
-    // Frozen at completion: a later snapshot says the same.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let lag = d.data_lag_secs.expect("lag");
+    // Frozen at completion: snapshots published seconds later (Inventory moving on) say the same.
+    let generation = s.generation;
+    let later = wait_for(h, "later snapshots", minute, |s| {
+        s.generation >= generation + 3
+            && s.events
+                .last()
+                .is_some_and(|e| e.unix_secs > d.completed_unix.unwrap_or(0) + 1)
+    })
+    .await;
     let _ = h.commands.send(EngineCommand::Shutdown);
-    let last = h.snapshots.borrow().clone();
-    assert_eq!(db(&last, "HR").downtime_secs, Some(downtime));
+    let hr_later = db(&later, "HR");
+    assert_eq!(hr_later.downtime_secs, Some(downtime), "downtime frozen");
+    assert_eq!(
+        hr_later.data_lag_secs,
+        Some(lag),
+        "lag frozen at completion"
+    );
 }
 
 /// Defect 4: a source server at UTC-5 writes its backups' start times in its local time; cutover asks
@@ -1042,4 +1071,135 @@ async fn the_source_servers_offset_from_utc_turns_backup_times_into_utc() {
         "read as UTC it looks 5 h old: {as_utc} s"
     );
     serving.abort();
+}
+
+fn demo_options(activity: &str, state: &Path) -> cutover::demo::DemoOptions {
+    cutover::demo::DemoOptions {
+        fast: true,
+        backups: None,
+        cutover_when_ready: false,
+        tail: cutover::engine::TailMode::Take,
+        stop_traffic: None,
+        activity: activity.into(),
+        state_dir: state.to_path_buf(),
+        data_dir: None,
+    }
+}
+
+/// Defect 5 (engine side): once nothing is uploaded the rate decays to 0 by itself, with no other
+/// change to publish (scans and polls a minute apart, no backup job); paused shows no rate and no ETA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upload_rate_decays_to_zero_and_a_pause_shows_none() {
+    use cutover::engine::EngineCommand;
+    let state = tempfile::tempdir().expect("tmp");
+    let opts = demo_options("decay", state.path());
+    let sandbox = cutover::demo::start_sandbox(&opts).await.expect("sandbox");
+    let sales = ["Sales".to_string()];
+    let mut cfg = cutover::demo::engine_config(&opts, &sandbox, Some(&sales)).expect("config");
+    cfg.scan_interval = Duration::from_secs(60);
+    cfg.lrs_poll = Duration::from_secs(60);
+    let mut h = cutover::engine::runner::start(cfg).expect("engine");
+    let s = wait_for(&mut h, "uploaded", Duration::from_secs(60), |s| {
+        let d = db(s, "Sales");
+        d.bytes_total > 0 && d.bytes_uploaded == d.bytes_total && d.upload_bytes_per_sec > 0.0
+    })
+    .await;
+    assert!(s.started_unix > 1_700_000_000, "wall clock of the start");
+    h.commands.send(EngineCommand::PauseUploads).expect("pause");
+    let s = wait_for(&mut h, "paused", Duration::from_secs(5), |s| s.paused).await;
+    let d = db(&s, "Sales");
+    assert_eq!(d.upload_bytes_per_sec, 0.0, "paused: no rate");
+    assert_eq!(s.total_upload_bytes_per_sec, 0.0);
+    assert_eq!(d.upload_eta_secs, None, "paused: no ETA");
+    h.commands
+        .send(EngineCommand::ResumeUploads)
+        .expect("resume");
+    wait_for(&mut h, "resumed", Duration::from_secs(5), |s| !s.paused).await;
+    let s = wait_for(&mut h, "the rate decayed", Duration::from_secs(15), |s| {
+        s.total_upload_bytes_per_sec == 0.0
+    })
+    .await;
+    assert_eq!(db(&s, "Sales").upload_eta_secs, None);
+    let _ = h.commands.send(EngineCommand::Shutdown);
+}
+
+/// Liveness: while restore-status reads fail in a row the snapshot says so (which database, since
+/// when), next to the time of the last answered read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_restore_status_reads_make_the_migration_stale() {
+    use cutover::engine::EngineCommand;
+    let state = tempfile::tempdir().expect("tmp");
+    let opts = demo_options("stale", state.path());
+    // This sandbox cancels a restore 2 s after it started: its status reads answer 404 from then on.
+    let sandbox = cutover::sandbox::Sandbox::start(cutover::sandbox::SandboxOptions {
+        restore_mbps: 400.0,
+        databases: Some(cutover::demo::demo_databases(true)),
+        lrs_job_limit: Duration::from_secs(2),
+        ..Default::default()
+    })
+    .await
+    .expect("sandbox");
+    let hr = ["HR".to_string()];
+    let mut cfg = cutover::demo::engine_config(&opts, &sandbox, Some(&hr)).expect("config");
+    cfg.lrs_poll = Duration::from_millis(300);
+    let mut h = cutover::engine::runner::start(cfg).expect("engine");
+    let answered = wait_for(&mut h, "an answered read", Duration::from_secs(60), |s| {
+        s.last_poll_unix.is_some()
+    })
+    .await;
+    assert_eq!(answered.stale, None);
+    let s = wait_for(&mut h, "stale", Duration::from_secs(60), |s| {
+        s.stale.is_some()
+    })
+    .await;
+    let stale = s.stale.clone().unwrap_or_default();
+    assert!(stale.contains("HR"), "{stale}");
+    assert!(
+        stale.contains("not read since") && stale.contains("UTC"),
+        "{stale}"
+    );
+    assert!(
+        s.last_poll_unix >= answered.last_poll_unix,
+        "the last answer is kept"
+    );
+    let _ = h.commands.send(EngineCommand::Shutdown);
+}
+
+/// DMS's "Ignored": a file in the folder the restore plan leaves out is in the database's state with
+/// why (here a second copy of the full backup).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_the_plan_leaves_out_are_ignored_with_the_reason() {
+    use cutover::engine::EngineCommand;
+    let state = tempfile::tempdir().expect("tmp");
+    let opts = demo_options("ignored", state.path());
+    let sandbox = cutover::demo::start_sandbox(&opts).await.expect("sandbox");
+    let folder = sandbox.sql.database_dir("HR");
+    let full = std::fs::read_dir(&folder)
+        .expect("folder")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            cutover::backup::read_backup_file(p)
+                .is_ok_and(|s| s[0].backup_type == cutover::backup::BackupType::Full)
+        })
+        .min()
+        .expect("HR's full backup");
+    std::fs::copy(&full, folder.join("HR_FULL_copy.bak")).expect("copy");
+    let hr = ["HR".to_string()];
+    let cfg = cutover::demo::engine_config(&opts, &sandbox, Some(&hr)).expect("config");
+    let mut h = cutover::engine::runner::start(cfg).expect("engine");
+    let s = wait_for(&mut h, "an ignored file", Duration::from_secs(60), |s| {
+        !db(s, "HR").state.ignored.is_empty()
+    })
+    .await;
+    let ignored = &db(&s, "HR").state.ignored;
+    assert_eq!(ignored.len(), 1, "{ignored:?}");
+    assert!(
+        ignored[0]
+            .reason
+            .contains("same backup set as another file"),
+        "{ignored:?}"
+    );
+    assert_eq!(cutover::engine::state::IgnoredFile::STATUS, "Ignored");
+    let _ = h.commands.send(EngineCommand::Shutdown);
 }

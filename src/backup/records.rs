@@ -237,8 +237,6 @@ pub struct RecordStream<'a, S: Source> {
     buf_start: u64,
     /// The last piece decoded into `buf` and its stream offset: where a later read continues from.
     cursor: Option<(u64, Piece)>,
-    /// File offset just past the last piece.
-    pub end: u64,
 }
 
 impl<'a, S: Source> RecordStream<'a, S> {
@@ -264,7 +262,6 @@ impl<'a, S: Source> RecordStream<'a, S> {
             buf: Vec::new(),
             buf_start: 0,
             cursor: None,
-            end: piece.end(),
         })
     }
 
