@@ -147,6 +147,7 @@ pub async fn run_dashboard(
     let mut engine_done = false;
     loop {
         if pacer.ready() {
+            state.now_unix = unix_now();
             let snap = snapshots.borrow();
             let frame = guard
                 .terminal()

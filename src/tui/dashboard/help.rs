@@ -13,11 +13,18 @@ const KEYS: &[(&str, &str)] = &[
         "j k / Down Up",
         "move in the focused panel (PgDn PgUp: by 10)",
     ),
-    ("Tab / Shift-Tab", "focus: databases, backup chain, events"),
+    (
+        "Tab / Shift-Tab",
+        "focus: databases, chain, events (▶ marks it)",
+    ),
     ("Enter", "from the list to the backup chain and back"),
     ("/", "filter databases by name (Enter keeps, Esc clears)"),
     ("e", "events: only the selected database's / all"),
     ("c", "cutover dialog of the selected database"),
+    (
+        "y (in the dialog)",
+        "run the statement shown; no other key changes the source",
+    ),
     ("r", "retry the selected database after a failure"),
     ("p", "pause / resume all uploads"),
     ("?", "this help (Esc closes)"),
@@ -25,12 +32,12 @@ const KEYS: &[(&str, &str)] = &[
 ];
 
 pub fn render(frame: &mut Frame, area: Rect, theme: Theme) {
-    let r = layout::dialog(area, 72, 20);
+    let r = layout::dialog(area, 76, 22);
     let mut lines: Vec<Line> = KEYS
         .iter()
         .map(|(k, what)| {
             Line::from(vec![
-                Span::styled(format!("{k:<16}"), theme.key()),
+                Span::styled(format!("{k:<18}"), theme.key()),
                 Span::raw(*what),
             ])
         })
