@@ -85,8 +85,84 @@ pub async fn start(opts: &DemoOptions) -> Result<Demo, String> {
     start_engine(opts, sandbox, None)
 }
 
+/// What a demo run leaves behind for the next one, said honestly: the sandbox (its SQL Server,
+/// storage and managed instance) runs inside the demo's process and never outlives it.
+pub fn kept_after_exit(opts: &DemoOptions, state_dir_given: bool) -> String {
+    if state_dir_given {
+        format!(
+            "the demo's state and logs stay in {}; its sandbox stopped with this process, so running `cutover demo` with the same --state-dir / --data-dir starts the demo again from the beginning",
+            opts.state_dir.display()
+        )
+    } else {
+        "nothing of this demo is kept: its state, logs and sandbox were in temporary folders, removed now".into()
+    }
+}
+
+/// A previous demo in the same folders (killed, or stopped before the end): its sandbox stopped
+/// with its process, so its restores are gone and its source backups would be written again. The
+/// previous state is moved aside (`<activity>.json.previous-<unix time>`), the sandbox's container
+/// and source backups in `--data-dir` are removed, and the demo starts from the beginning.
+/// Refused while another demo still owns the activity. Returns what was done, to print.
+pub fn prepare_restart(opts: &DemoOptions) -> Result<Option<String>, String> {
+    let state = persist::state_path(&opts.state_dir, &opts.activity);
+    // Only a folder the sandbox laid out (containers/ beside backups/) is cleared.
+    let sandbox_data = opts
+        .data_dir
+        .as_ref()
+        .filter(|d| d.join("containers").is_dir());
+    let data_left = sandbox_data.is_some();
+    if !state.exists() && !data_left {
+        return Ok(None);
+    }
+    // Not while another demo runs on these folders.
+    let _lock = crate::engine::lock::acquire(&state, &opts.activity)?;
+    let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut moved = Vec::new();
+    for p in [state.clone(), persist::databases_dir(&state)] {
+        if p.exists() {
+            let mut name = p.file_name().unwrap_or_default().to_os_string();
+            name.push(format!(".previous-{stamp}"));
+            let to = p.with_file_name(name);
+            std::fs::rename(&p, &to).map_err(|e| {
+                format!(
+                    "demo: cannot move the previous state {} aside: {e}",
+                    p.display()
+                )
+            })?;
+            moved.push(to.display().to_string());
+        }
+    }
+    if let Some(d) = sandbox_data {
+        for p in [d.join("containers").join(DEMO_CONTAINER), d.join("backups")] {
+            if p.exists() {
+                std::fs::remove_dir_all(&p).map_err(|e| {
+                    format!(
+                        "demo: cannot clear the previous sandbox's data {}: {e}",
+                        p.display()
+                    )
+                })?;
+            }
+        }
+    }
+    let kept = if moved.is_empty() {
+        String::new()
+    } else {
+        format!(" (the previous state is kept as {})", moved.join(" and "))
+    };
+    Ok(Some(format!(
+        "a previous demo ran in these folders; its sandbox (SQL Server, storage and managed instance) stopped with its process, so this demo starts again from the beginning{kept}"
+    )))
+}
+
+/// The sandbox container the demo migrates into.
+const DEMO_CONTAINER: &str = "migration";
+
 /// Starts the sandbox with the demo's estate (or none with `--backups`).
 pub async fn start_sandbox(opts: &DemoOptions) -> Result<Sandbox, String> {
+    if let Some(said) = prepare_restart(opts)? {
+        tracing::info!("{said}");
+        eprintln!("demo: {said}");
+    }
     let seeded = opts.backups.is_some();
     Sandbox::start(SandboxOptions {
         restore_mbps: if opts.fast { 400.0 } else { 1.5 },
@@ -96,6 +172,7 @@ pub async fn start_sandbox(opts: &DemoOptions) -> Result<Sandbox, String> {
             demo_databases(opts.fast)
         }),
         data_dir: opts.data_dir.clone(),
+        container: DEMO_CONTAINER.into(),
         ..Default::default()
     })
     .await

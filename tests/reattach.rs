@@ -447,3 +447,67 @@ fn a_state_folder_that_cannot_exist_is_refused_at_once_with_the_folder_named() {
     );
     assert!(err.contains("--state-dir"), "{err}");
 }
+
+#[test]
+fn a_demo_killed_mid_run_and_started_again_with_the_same_folders_completes() {
+    let state = tempfile::tempdir().expect("tmp");
+    let data = tempfile::tempdir().expect("tmp");
+    let args = |extra: &[&str]| {
+        let mut a = demo_args(state.path(), data.path());
+        a.retain(|x| x != "never" && x != "--cutover");
+        a.extend(extra.iter().map(Into::into));
+        a
+    };
+    let mut first = bin()
+        .args(args(&[
+            "--cutover",
+            "when-ready",
+            "--tail",
+            "take",
+            "--json",
+        ]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("demo");
+    let index = state.path().join("demo.json");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !lrs_started(&index) {
+        assert!(
+            Instant::now() < deadline,
+            "the first demo never started LRS"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = first.kill(); // SIGKILL mid-run
+    let _ = first.wait();
+    let out = bin()
+        .args(args(&[
+            "--cutover",
+            "when-ready",
+            "--tail",
+            "take",
+            "--json",
+        ]))
+        .output()
+        .expect("demo again");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}\n{stdout}");
+    assert!(
+        stderr.contains("starts again from the beginning"),
+        "{stderr}"
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    let s: serde_json::Value = serde_json::from_str(last).expect("summary");
+    let dbs = s["databases"].as_array().expect("databases");
+    assert_eq!(dbs.len(), 4, "{s}");
+    assert!(dbs.iter().all(|d| d["status"] == "Completed"), "{s}");
+    // The killed run's state is kept aside, not mixed into the new one.
+    let aside = std::fs::read_dir(state.path())
+        .expect("state")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".previous-"))
+        .count();
+    assert_eq!(aside, 2, "index and databases' folder moved aside");
+}

@@ -118,7 +118,7 @@ pub fn run(a: &DemoArgs) -> i32 {
     };
     rt.block_on(async {
         if !a.headless {
-            return interactive(opts).await;
+            return interactive(opts, a.state_dir.is_some()).await;
         }
         let mut d = match demo::start(&opts).await {
             Ok(d) => d,
@@ -127,12 +127,19 @@ pub fn run(a: &DemoArgs) -> i32 {
                 return 2;
             }
         };
-        super::headless::run(&mut d.engine, a.json).await
+        let code = super::headless::run(&mut d.engine, a.json).await;
+        if code != 0 {
+            eprintln!(
+                "demo: {}",
+                demo::kept_after_exit(&opts, a.state_dir.is_some())
+            );
+        }
+        code
     })
 }
 
 /// The wizard pre-filled with the sandbox, then the dashboard; the operator drives the cutover.
-async fn interactive(mut opts: DemoOptions) -> i32 {
+async fn interactive(mut opts: DemoOptions, state_dir_given: bool) -> i32 {
     use crate::tui::wizard::values::{StorageAuthKind, WizardValues};
     use crate::tui::{TerminalGuard, Theme, TuiContext, WizardOutcome};
 
@@ -223,5 +230,6 @@ async fn interactive(mut opts: DemoOptions) -> i32 {
         ),
     )
     .with_stop_traffic(opts.stop_traffic);
-    super::wizard::dashboard(guard, ctx, &mut d.engine, &opts.state_dir).await
+    let kept = demo::kept_after_exit(&opts, state_dir_given);
+    super::wizard::dashboard(guard, ctx, &mut d.engine, &kept).await
 }

@@ -135,16 +135,21 @@ async fn interactive(mut state: WizardState, state_dir: PathBuf) -> i32 {
         ),
     )
     .with_stop_traffic(stop_traffic);
-    dashboard(guard, ctx, &mut engine, &dir).await
+    let kept = format!(
+        "the migration state is kept in {}: run the same command again to re-attach",
+        dir.display()
+    );
+    dashboard(guard, ctx, &mut engine, &kept).await
 }
 
 /// Runs the dashboard on `guard`, then stops the engine, gives the terminal back and prints where
-/// each database stands. Shared by `cutover demo` and the wizard.
+/// each database stands, and (unless every database finished) `kept`: what stays for a next run.
+/// Shared by `cutover demo` and the wizard.
 pub(super) async fn dashboard(
     mut guard: TerminalGuard,
     ctx: TuiContext,
     engine: &mut EngineHandle,
-    state_dir: &Path,
+    kept: &str,
 ) -> i32 {
     // The dashboard reads the newest events from the snapshots; the full event log (for headless
     // output) is not read here, so close it: a migration running for days must not queue every line.
@@ -175,10 +180,7 @@ pub(super) async fn dashboard(
         eprintln!("error: the migration engine stopped: {e}");
     }
     if !crate::tui::dashboard::live::finished(&last) {
-        println!(
-            "the migration state is kept in {}: run the same command again to re-attach",
-            state_dir.display()
-        );
+        println!("{kept}");
     }
     match exit {
         Ok(DashboardExit::Quit) if engine_error.is_none() => 0,

@@ -4,5 +4,3 @@ pub mod codes;
 pub mod details;
 pub mod lrs;
 pub mod names;
-pub mod subscription;
-pub mod wait;
