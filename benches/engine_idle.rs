@@ -157,6 +157,7 @@ fn write_database(root: &Path, d: usize, files: usize, aged: Duration) -> Persis
             completed_with: None,
             lrs_started_unix: None,
             restore_gone: false,
+            ..DatabaseState::new(&db)
         },
         blobs,
         traffic_stopped: None,

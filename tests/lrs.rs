@@ -494,3 +494,140 @@ async fn rules_with_documented_codes() {
     let (code, out, _) = env.lrs("status", "Gap", &[]);
     assert_eq!(code, 1, "{out}");
 }
+
+/// az's verbs beside cutover's: `show` (= status), `wait` (until a file is restored, a status, or
+/// the restore is gone; exit 3 on timeout), `stop` (= cancel, same checks); and `--subscription`
+/// taken from AZURE_SUBSCRIPTION_ID or the Azure CLI's default subscription, saying which.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn az_verbs_show_wait_stop_and_the_default_subscription() {
+    let env = Env::new(50.0).await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let paths = common::write_chain(tmp.path(), "Waits", 2, true);
+    env.upload(tmp.path());
+    let (code, _, err) = env.start("Waits", "Waits", &env.sb.info.container_sas.clone());
+    assert_eq!(code, 0, "start: {err}");
+    let last = name_of(paths.last().expect("last"));
+
+    // wait --last-restored: returns 0 once the file is restored.
+    let (code, out, err) = env.lrs(
+        "wait",
+        "Waits",
+        &[
+            "--last-restored",
+            &last,
+            "--timeout",
+            "60",
+            "--interval",
+            "0.2",
+        ],
+    );
+    assert_eq!(code, 0, "{out} {err}");
+    let v: Value = serde_json::from_str(out.trim()).expect("wait json");
+    assert_eq!(v["outcome"], "met");
+    assert_eq!(v["restoreDetails"]["lastRestoredFileName"], last.as_str());
+    // show is status.
+    let (code, out, err) = env.lrs("show", "Waits", &[]);
+    assert_eq!(code, 0, "{err}");
+    let shown: Value = serde_json::from_str(&out).expect("show json");
+    assert_eq!(shown["lastRestoredFileName"], last.as_str());
+    // A status that does not come within the timeout: exit 3, said so.
+    let started = Instant::now();
+    let (code, out, _) = env.lrs(
+        "wait",
+        "Waits",
+        &[
+            "--status",
+            "Completed",
+            "--timeout",
+            "0.5",
+            "--interval",
+            "0.1",
+        ],
+    );
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("\"outcome\":\"timeout\""), "{out}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+
+    // The subscription from AZURE_SUBSCRIPTION_ID, then from the Azure CLI's profile.
+    let i = &env.sb.info;
+    let mut args: Vec<String> = vec!["lrs".into(), "show".into()];
+    args.extend(
+        [
+            "-g",
+            &i.resource_group,
+            "--mi",
+            &i.managed_instance,
+            "-n",
+            "Waits",
+            "--arm-endpoint",
+            &i.arm_endpoint,
+        ]
+        .map(str::to_string),
+    );
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let profile_dir = tempfile::tempdir().expect("tmp");
+    let (code, _, err) = cutover(
+        &refs,
+        &[
+            ("AZURE_SUBSCRIPTION_ID", &i.subscription_id),
+            ("AZURE_CONFIG_DIR", &profile_dir.path().to_string_lossy()),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!(
+            "using subscription {} from AZURE_SUBSCRIPTION_ID",
+            i.subscription_id
+        )),
+        "{err}"
+    );
+    std::fs::write(
+        profile_dir.path().join("azureProfile.json"),
+        format!(
+            "\u{feff}{{\"subscriptions\":[{{\"id\":\"00000000-0000-0000-0000-00000000dead\",\"name\":\"Other\",\"isDefault\":false}},{{\"id\":\"{}\",\"name\":\"Migration\",\"isDefault\":true}}]}}",
+            i.subscription_id
+        ),
+    )
+    .expect("profile");
+    let (code, _, err) = cutover(
+        &refs,
+        &[
+            ("AZURE_SUBSCRIPTION_ID", ""),
+            ("AZURE_CONFIG_DIR", &profile_dir.path().to_string_lossy()),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("the Azure CLI's default subscription 'Migration'"),
+        "{err}"
+    );
+    // Neither: refused with the three ways to give one.
+    std::fs::remove_file(profile_dir.path().join("azureProfile.json")).expect("rm");
+    let (code, _, err) = cutover(
+        &refs,
+        &[
+            ("AZURE_SUBSCRIPTION_ID", ""),
+            ("AZURE_CONFIG_DIR", &profile_dir.path().to_string_lossy()),
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("az account set"), "{err}");
+
+    // stop is cancel (the same checks), then wait --deleted returns once the restore is gone.
+    let (code, _, err) = env.lrs("stop", "Waits", &[]);
+    assert_eq!(code, 0, "stop: {err}");
+    let (code, out, err) = env.lrs(
+        "wait",
+        "Waits",
+        &["--deleted", "--timeout", "30", "--interval", "0.2"],
+    );
+    assert_eq!(code, 0, "{out} {err}");
+    // Waiting for a file on a restore that is gone cannot succeed: exit 1 at once.
+    let (code, out, _) = env.lrs(
+        "wait",
+        "Waits",
+        &["--last-restored", &last, "--timeout", "30"],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("\"outcome\":\"never\""), "{out}");
+}

@@ -300,6 +300,12 @@ fn compressed_file_with_one_two_and_three_appended_sets_reads_back() {
             }
         }
     }
+    // Appended sets with a sparse hole cannot be walked: refused, not written unreadable.
+    let mut sparse: Vec<SetSpec> = chain[..2].to_vec();
+    sparse[0].payload = Payload::Sparse;
+    let refused = write_compressed_backup(&tmp.path().join("sparse.bak"), &media, &sparse)
+        .expect_err("sparse appended sets must be refused");
+    assert_eq!(refused.kind(), std::io::ErrorKind::InvalidInput);
 }
 
 // ---------------------------------------------------------------------------------------------------

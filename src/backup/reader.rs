@@ -1,15 +1,15 @@
 //! Reads every backup set's header from a backup file: walks the MTF descriptor blocks, skipping the
 //! data streams by their lengths, so only the first and last few KiB of each set are read.
 //!
-//! What the format protects: every descriptor block and stream header carries an XOR checksum, and the
-//! set header (SCIN) is written twice, at the start (MSCI) and the end (MSLS) of the set; the reader
-//! compares the two copies, so the LSNs, backup type, database and server names, dates of start and
-//! creation, flags and versions are cross-checked. Other header fields are not integrity-protected:
-//! the media set GUID and family count/sequence (stored once, in the TAPE block's RAID stream, whose
-//! data no checksum covers), the backup size and finish date (only in the end copy), and in compressed
-//! files the record contents themselves (XPRESS has no checksum). A flipped bit there reads as a
-//! plausible value. Reading headers (`cutover inspect`) does not validate a chain; `cutover check`
-//! does (LSN links, bases, gaps, stripes).
+//! What the format protects: every descriptor block and stream header carries an XOR checksum (of the
+//! header, not of the data), and the set header (SCIN) is written twice, at the start (MSCI) and the
+//! end (MSLS) of the set; the reader compares the two copies, so the LSNs, backup type, database and
+//! server names, start and creation dates, flags and versions are cross-checked. Other header fields
+//! are not integrity-protected: the media set GUID and family count/sequence (stored once, in the TAPE
+//! block's RAID stream, whose data no checksum covers) and the backup size and finish date (only in the
+//! end copy). A flipped bit there reads as a plausible value. In compressed files a record is only
+//! checked to decode to its declared size; the blocks inside keep their checksums. Reading headers
+//! (`cutover inspect`) does not validate a chain; `cutover check` does (LSN links, bases, stripes).
 
 use std::fs::File;
 use std::path::Path;

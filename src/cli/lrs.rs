@@ -2,6 +2,7 @@
 //! option names, for operators and scripts.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use azure_core::credentials::{Secret, TokenCredential};
 
@@ -13,6 +14,8 @@ use crate::target::lrs::{
     is_local_endpoint,
 };
 use crate::target::names::check_target_name;
+use crate::target::subscription::{azure_cli_profile_path, choose_subscription};
+use crate::target::wait::{Verdict, WaitFor};
 
 #[derive(Debug, clap::Args)]
 pub struct Target {
@@ -35,9 +38,10 @@ pub struct Target {
     /// The database to restore on the managed instance.
     #[arg(short = 'n', long = "name", value_name = "DB")]
     pub name: String,
-    /// Subscription ID.
-    #[arg(long, value_name = "ID", env = "AZURE_SUBSCRIPTION_ID")]
-    pub subscription: String,
+    /// Subscription ID [default: AZURE_SUBSCRIPTION_ID, else the Azure CLI's default subscription
+    /// (azureProfile.json)].
+    #[arg(long, value_name = "ID")]
+    pub subscription: Option<String>,
     /// Azure Resource Manager endpoint (the sandbox's for local runs).
     #[arg(long, value_name = "URL", default_value = DEFAULT_ARM_ENDPOINT, env = "CUTOVER_ARM_ENDPOINT")]
     pub arm_endpoint: String,
@@ -79,9 +83,31 @@ pub enum LrsCommand {
         last_backup_name: Option<String>,
     },
     /// Show the restore's progress (restoreDetails).
+    #[command(visible_alias = "show")]
     Status {
         #[command(flatten)]
         target: Target,
+    },
+    /// Wait until the restore reaches a status, restores a file, or is gone; exit 0 when it did, 1
+    /// when it failed or cannot get there, 3 when --timeout ran out.
+    Wait {
+        #[command(flatten)]
+        target: Target,
+        /// Until restoreDetails' status is this one (e.g. Restoring, Completed).
+        #[arg(long, value_name = "STATUS", group = "condition")]
+        status: Option<String>,
+        /// Until this file is the last restored one (then `complete --last-backup-name` it).
+        #[arg(long, value_name = "NAME", group = "condition")]
+        last_restored: Option<String>,
+        /// Until the restore is gone (after stop/cancel).
+        #[arg(long, group = "condition")]
+        deleted: bool,
+        /// Give up after this many seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 3600.0)]
+        timeout: f64,
+        /// Seconds between two readings.
+        #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+        interval: f64,
     },
     /// Complete (cut over): bring the database online after the named last restored file.
     Complete {
@@ -92,6 +118,7 @@ pub enum LrsCommand {
         last_backup_name: String,
     },
     /// Cancel: drop the restoring database (only for an LRS restore that has not completed).
+    #[command(visible_alias = "stop")]
     Cancel {
         #[command(flatten)]
         target: Target,
@@ -99,6 +126,19 @@ pub enum LrsCommand {
 }
 
 fn client(t: &Target) -> Result<LrsClient, String> {
+    let env = std::env::var("AZURE_SUBSCRIPTION_ID").ok();
+    let profile = azure_cli_profile_path();
+    let subscription = choose_subscription(
+        t.subscription.as_deref(),
+        env.as_deref(),
+        profile.as_deref(),
+    )?;
+    if t.subscription.is_none() {
+        eprintln!(
+            "using subscription {} from {}",
+            subscription.id, subscription.source
+        );
+    }
     let cred: Arc<dyn TokenCredential> = if is_local_endpoint(&t.arm_endpoint) {
         Arc::new(StaticToken("cutover-sandbox".into()))
     } else {
@@ -108,7 +148,7 @@ fn client(t: &Target) -> Result<LrsClient, String> {
         &t.arm_endpoint,
         cred,
         InstanceRef {
-            subscription: t.subscription.clone(),
+            subscription: subscription.id,
             resource_group: t.resource_group.clone(),
             managed_instance: t.managed_instance.clone(),
         },
@@ -175,9 +215,21 @@ async fn run_async(cmd: &LrsCommand) -> i32 {
     let t = match cmd {
         LrsCommand::Start { target, .. }
         | LrsCommand::Status { target }
+        | LrsCommand::Wait { target, .. }
         | LrsCommand::Complete { target, .. }
         | LrsCommand::Cancel { target } => target,
     };
+    if let LrsCommand::Wait {
+        timeout, interval, ..
+    } = cmd
+    {
+        for (flag, v) in [("--timeout", *timeout), ("--interval", *interval)] {
+            if !v.is_finite() || v <= 0.0 || v > 30.0 * 86_400.0 {
+                eprintln!("error: {flag} must be a positive number of seconds (at most 30 days)");
+                return 2;
+            }
+        }
+    }
     if let Err(e) = check_target_name("-n/--name", &t.name) {
         eprintln!("error: {e}");
         return 2;
@@ -256,6 +308,34 @@ async fn run_async(cmd: &LrsCommand) -> i32 {
             })
         }
         LrsCommand::Status { .. } => c.status(&t.name).await.map(|d| print_status(&d, t.json)),
+        LrsCommand::Wait {
+            status,
+            last_restored,
+            deleted,
+            timeout,
+            interval,
+            ..
+        } => {
+            let want = match (status, last_restored, deleted) {
+                (Some(s), _, _) => WaitFor::Status(s.clone()),
+                (_, Some(n), _) => WaitFor::LastRestored(n.clone()),
+                (_, _, true) => WaitFor::Deleted,
+                _ => {
+                    eprintln!(
+                        "error: give what to wait for: --status STATUS, --last-restored NAME or --deleted"
+                    );
+                    return 2;
+                }
+            };
+            return wait(
+                &c,
+                t,
+                &want,
+                Duration::from_secs_f64(*timeout),
+                Duration::from_secs_f64(*interval),
+            )
+            .await;
+        }
         LrsCommand::Complete {
             last_backup_name, ..
         } => c.complete(&t.name, last_backup_name).await.map(|_| {
@@ -288,5 +368,60 @@ async fn run_async(cmd: &LrsCommand) -> i32 {
             eprintln!("error: {e}");
             1
         }
+    }
+}
+
+/// Exit code of `lrs wait` when the timeout ran out.
+const WAIT_TIMED_OUT: i32 = 3;
+
+/// Polls restoreDetails until `want` is met (0), cannot be (1), or `timeout` passes (3).
+async fn wait(
+    c: &LrsClient,
+    t: &Target,
+    want: &WaitFor,
+    timeout: Duration,
+    interval: Duration,
+) -> i32 {
+    let deadline = Instant::now() + timeout;
+    let mut last_said = String::new();
+    loop {
+        let reading = c.status(&t.name).await;
+        let verdict = want.judge(reading.as_ref());
+        let (code, outcome, said) = match &verdict {
+            Verdict::Met => (Some(0), "met", format!("{}: {}", t.name, want.describe())),
+            Verdict::Never(why) => (Some(1), "never", format!("{}: {why}", t.name)),
+            Verdict::Pending(at) => (None, "waiting", format!("{}: {at}", t.name)),
+        };
+        let timed_out = code.is_none() && Instant::now() >= deadline;
+        let (code, outcome) = if timed_out {
+            (Some(WAIT_TIMED_OUT), "timeout")
+        } else {
+            (code, outcome)
+        };
+        if t.json {
+            if code.is_some() {
+                let details = reading.as_ref().ok();
+                println!(
+                    "{}",
+                    serde_json::json!({"outcome": outcome, "waited_for": want.describe(), "message": said, "restoreDetails": details})
+                );
+            }
+        } else if said != last_said || code.is_some() {
+            match (code, timed_out) {
+                (Some(0), _) => println!("done: {said}"),
+                (Some(_), true) => eprintln!(
+                    "error: {} did not happen within {:.0} s ({said}); wait again, or check the restore with `cutover lrs show`",
+                    want.describe(),
+                    timeout.as_secs_f64()
+                ),
+                (Some(_), false) => eprintln!("error: {said}"),
+                (None, _) => eprintln!("waiting for {}: {said}", want.describe()),
+            }
+        }
+        if let Some(code) = code {
+            return code;
+        }
+        last_said = said;
+        tokio::time::sleep(interval.min(deadline.saturating_duration_since(Instant::now()))).await;
     }
 }

@@ -176,8 +176,8 @@ impl fmt::Display for TlsProblem {
             ),
             TlsProblem::Rejected { detail } => write!(
                 f,
-                "the server's certificate was refused ({detail}); check the certificate installed on \
-                 the instance"
+                "certificate refused: the server's certificate is not acceptable ({detail}); check \
+                 the certificate installed on the instance"
             ),
             TlsProblem::Other { detail } => write!(
                 f,

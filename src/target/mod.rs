@@ -4,3 +4,5 @@ pub mod codes;
 pub mod details;
 pub mod lrs;
 pub mod names;
+pub mod subscription;
+pub mod wait;
