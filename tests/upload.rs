@@ -849,3 +849,26 @@ fn upload_to_a_name_that_does_not_resolve_says_so() {
     );
     assert!(error.contains("DNS"), "{error}");
 }
+
+#[test]
+fn upload_over_https_to_a_plain_http_port_says_tls_failed() {
+    // A service that answers in clear text whatever it is sent.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            use std::io::Write;
+            let _ = conn.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    let (code, stderr, secs) = upload_to(&format!("https://127.0.0.1:{port}/acct/migration"));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(secs < 10.0, "took {secs:.1} s: {stderr}");
+    let error = stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line: {stderr}"));
+    assert!(error.contains("TLS handshake failed"), "{error}");
+    assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
+    assert!(error.contains("https endpoint"), "{error}");
+}

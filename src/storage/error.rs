@@ -224,10 +224,19 @@ pub fn network_cause(e: &(dyn std::error::Error + 'static)) -> Option<(NetCause,
             || lower.contains("no such host")
         {
             Some(NetCause::NameNotFound)
-        } else if lower.contains("certificate")
-            || lower.contains("tls")
-            || lower.contains("handshake")
-            || lower.contains("invalid peer")
+        } else if [
+            "certificate",
+            "tls",
+            "handshake",
+            "invalid peer",
+            "peer is incompatible",
+            "peer misbehaved",
+            "fatal alert",
+            // TLS spoken to a port that does not speak it (an http:// service).
+            "corrupt message",
+        ]
+        .iter()
+        .any(|w| lower.contains(w))
         {
             Some(NetCause::Tls)
         } else {
@@ -242,6 +251,12 @@ pub fn network_cause(e: &(dyn std::error::Error + 'static)) -> Option<(NetCause,
         cur = err.source();
     }
     match cause {
+        // The certificate problem in the words the source's TLS errors use (unknown CA, name
+        // mismatch, expired, self-signed).
+        Some(NetCause::Tls) => {
+            let problem = crate::source::tls::TlsProblem::from_library(&detail);
+            Some((NetCause::Tls, format!("{}: {detail}", problem.kind())))
+        }
         Some(c) => Some((c, detail)),
         None if connect => Some((NetCause::Connect, detail)),
         None => None,
@@ -412,7 +427,21 @@ mod tests {
                 "invalid peer certificate: UnknownIssuer",
             ),
         );
-        assert_eq!(network_cause(&tls).map(|c| c.0), Some(NetCause::Tls));
+        assert_eq!(
+            network_cause(&tls),
+            Some((
+                NetCause::Tls,
+                "unknown CA: invalid peer certificate: UnknownIssuer".to_string()
+            ))
+        );
+        let not_tls = Layer(
+            "client error (Connect)",
+            io(
+                std::io::ErrorKind::InvalidData,
+                "received corrupt message of type InvalidContentType",
+            ),
+        );
+        assert_eq!(network_cause(&not_tls).map(|c| c.0), Some(NetCause::Tls));
         let reset = Layer(
             "connection error",
             io(std::io::ErrorKind::ConnectionReset, "reset by peer"),
