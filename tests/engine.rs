@@ -123,6 +123,19 @@ fn demo_headless_cuts_over_every_database_at_its_tail() {
     // Events were JSON lines, and the state file holds no secret.
     let events = lines(&out.stdout);
     assert!(events.iter().any(|v| v["event"] == "log"));
+    // Each event carries its wall-clock time.
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+        - 600;
+    assert!(
+        events
+            .iter()
+            .filter(|v| v["event"] == "log")
+            .all(|v| v["unix"].as_i64().is_some_and(|t| t > started)),
+        "events without a wall-clock time"
+    );
     // Every database's completion says its downtime; transitions use the dashboard's labels.
     for d in dbs {
         let name = d["name"].as_str().unwrap_or_default();

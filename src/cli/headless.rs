@@ -43,7 +43,7 @@ fn print_event(e: &EventLine, json: bool) {
     let mut out = std::io::stdout().lock();
     if json {
         if let Ok(s) = serde_json::to_string(&serde_json::json!({
-            "event": "log", "at": e.at_secs, "database": e.database, "level": e.level, "message": e.message
+            "event": "log", "at": e.at_secs, "unix": e.unix_secs, "database": e.database, "level": e.level, "message": e.message
         })) {
             let _ = writeln!(out, "{s}");
         }
