@@ -542,7 +542,7 @@ fn w_shows_the_backup_log_statement_to_run() {
     let sql = d.wait_statement.as_deref().unwrap();
     assert!(
         sql.starts_with(
-            "BACKUP LOG [we]]ird 'name] TO DISK = N'/backups/we]ird ''name/we_ird__name_TAIL_"
+            r"BACKUP LOG [we]]ird 'name] TO DISK = N'\\fs01\backups\we]ird ''name\we_ird__name_TAIL_"
         ),
         "{sql}"
     );

@@ -16,6 +16,10 @@ pub struct DatabaseSnapshot {
     pub target_name: String,
     /// Local backup folder of this database.
     pub folder: String,
+    /// The same folder as the source SQL Server sees it (where a tail-log backup is written);
+    /// empty when it is `folder`.
+    #[serde(default)]
+    pub server_folder: String,
     /// Bytes of the plan's files, and bytes in the container.
     pub bytes_total: u64,
     pub bytes_uploaded: u64,

@@ -174,6 +174,7 @@ pub fn database(name: &str, phase: Phase, logs: usize) -> DatabaseSnapshot {
     DatabaseSnapshot {
         target_name: name.to_string(),
         folder: format!("/backups/{name}"),
+        server_folder: format!(r"\\fs01\backups\{name}"),
         bytes_total,
         bytes_uploaded,
         upload_bytes_per_sec: if uploading { 48.5 * MIB as f64 } else { 0.0 },

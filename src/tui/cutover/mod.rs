@@ -319,7 +319,7 @@ impl CutoverDialog {
                     );
                     self.wait_statement = Some(statements::tail_log_backup(
                         &db.state.name,
-                        &db.folder,
+                        statements::server_folder(db),
                         &file,
                     ));
                     DialogOutcome::send(EngineCommand::WaitForTail {

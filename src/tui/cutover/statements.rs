@@ -20,6 +20,16 @@ pub fn tail_log_backup(database: &str, folder: &str, file: &str) -> String {
     )
 }
 
+/// The database's backup folder as the source SQL Server sees it (the local folder when the
+/// configuration names no other).
+pub fn server_folder(db: &crate::engine::DatabaseSnapshot) -> &str {
+    if db.server_folder.is_empty() {
+        &db.folder
+    } else {
+        &db.server_folder
+    }
+}
+
 /// Brings a source database left RESTORING by a tail-log backup WITH NORECOVERY back online.
 pub fn recovery(database: &str) -> String {
     format!("RESTORE DATABASE {} WITH RECOVERY", quote_ident(database))

@@ -276,7 +276,7 @@ fn body(
                     Span::styled(
                         statements::tail_log_backup(
                             &db.state.name,
-                            &db.folder,
+                            statements::server_folder(db),
                             &format!("{}_TAIL_<now>.trn", db.state.name),
                         ),
                         t.accent(),
