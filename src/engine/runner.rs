@@ -1001,8 +1001,10 @@ impl Engine {
                         failures,
                     },
                 );
-                let msg = if changed {
-                    format!("{file}: {e}")
+                let msg = if let StorageError::Changed { what, .. } = &e {
+                    format!(
+                        "{file} changed while it was uploaded ({what}): uploading it again once it is stable; the database goes on"
+                    )
                 } else {
                     format!(
                         "{file}: upload failed ({e}); uploading it again in {} (failure {failures} in a row); the other files and databases go on",
@@ -1783,7 +1785,6 @@ fn db_snapshot(d: &RunDb, now: Instant, clock: &SnapshotClock) -> DatabaseSnapsh
     DatabaseSnapshot {
         target_name: d.cfg.target_name.clone(),
         folder: d.cfg.folder.to_string_lossy().into_owned(),
-        server_folder: d.cfg.server_folder.clone().unwrap_or_default(),
         bytes_total,
         bytes_uploaded,
         upload_bytes_per_sec: rate,

@@ -49,7 +49,7 @@ pub enum StorageError {
     },
     /// The local file changed (or shrank) while it was read: it is uploaded again once stable.
     #[error(
-        "{path}: the file changed while it was uploaded ({what}); it is uploaded again once it is stable"
+        "{path}: the file changed while it was uploaded ({what}); upload it again once it is stable (cutover run and upload --watch do so by themselves)"
     )]
     Changed { path: String, what: String },
     /// A local problem: the file could not be read, or data did not verify.
