@@ -15,6 +15,7 @@ use super::queries::{
 };
 use super::quote::quote_ident;
 use super::tls::TlsProblem;
+use super::tls_probe;
 
 /// An open, logged-in connection.
 pub struct SourceClient {
@@ -217,6 +218,22 @@ async fn open_tcp(
     })
 }
 
+/// An unknown issuer, or a self-signed certificate: told apart by looking at the certificate the
+/// server presents on one more connection (never trusted, nothing sent over it).
+async fn unknown_issuer_or_self_signed(
+    opts: &SourceOptions,
+    config: &Config,
+    label: &str,
+) -> TlsProblem {
+    let Ok(tcp) = open_tcp(opts, config, label).await else {
+        return TlsProblem::UnknownCa;
+    };
+    match tls_probe::presented_certificate(tcp, &opts.server.host, opts.connect_timeout).await {
+        Some(der) if tls_probe::is_self_signed(&der) => TlsProblem::SelfSignedUntrusted,
+        _ => TlsProblem::UnknownCa,
+    }
+}
+
 impl SourceClient {
     /// Connects and logs in, with the ordinary command timeout.
     pub async fn connect(opts: &SourceOptions) -> Result<SourceClient, SourceError> {
@@ -241,7 +258,7 @@ impl SourceClient {
         let login = opts.auth.login_name().to_string();
         match tokio::time::timeout(
             opts.connect_timeout,
-            Client::connect(config, tcp.compat_write()),
+            Client::connect(config.clone(), tcp.compat_write()),
         )
         .await
         {
@@ -255,6 +272,13 @@ impl SourceClient {
                     server,
                     step: "logging in (TDS pre-login, TLS and login)",
                     after: opts.connect_timeout,
+                },
+                SourceError::Tls {
+                    server,
+                    problem: TlsProblem::UnknownCa,
+                } => SourceError::Tls {
+                    problem: unknown_issuer_or_self_signed(opts, &config, &server).await,
+                    server,
                 },
                 other => other,
             }),

@@ -12,6 +12,7 @@ pub mod queries;
 pub mod quote;
 pub mod tail;
 pub mod tls;
+pub mod tls_probe;
 
 pub use address::ServerAddress;
 pub use client::SourceClient;

@@ -61,6 +61,8 @@ pub enum TlsProblem {
     Expired { on: Option<String> },
     /// The certificate is not valid yet: a clock is wrong.
     NotValidYet,
+    /// A self-signed certificate (issuer = subject) this machine does not trust.
+    SelfSignedUntrusted,
     /// An X.509 v1 certificate, as SQL Server's auto-generated self-signed one is (refused by rustls).
     SelfSignedV1,
     /// A CA certificate presented as the server's own: a self-signed certificate marked CA:TRUE, as
@@ -110,7 +112,9 @@ impl TlsProblem {
             TlsProblem::NameMismatch { .. } => "name mismatch",
             TlsProblem::Expired { .. } => "expired",
             TlsProblem::NotValidYet => "not valid yet",
-            TlsProblem::SelfSignedV1 | TlsProblem::SelfSignedCa => "self-signed",
+            TlsProblem::SelfSignedUntrusted
+            | TlsProblem::SelfSignedV1
+            | TlsProblem::SelfSignedCa => "self-signed",
             TlsProblem::Rejected { .. } => "certificate refused",
             TlsProblem::Other { .. } => "TLS error",
         }
@@ -159,6 +163,13 @@ impl fmt::Display for TlsProblem {
                 f,
                 "not valid yet: the server's certificate starts later than this machine's time; check \
                  the clocks of this machine and the server"
+            ),
+            TlsProblem::SelfSignedUntrusted => write!(
+                f,
+                "self-signed: the server presents a self-signed certificate, which this machine does \
+                 not trust; export it from the server (its certificate store, Base-64 .cer = PEM) and \
+                 give it with --ca-file PATH / [source] ca_file, or install one issued by your CA; \
+                 {NO_VALIDATION}"
             ),
             TlsProblem::SelfSignedV1 => write!(
                 f,
