@@ -25,6 +25,8 @@ use std::time::Duration;
 
 use crossterm::event::{Event, EventStream};
 use futures::StreamExt;
+use ratatui::Terminal;
+use ratatui::backend::Backend;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use tokio::sync::{mpsc, watch};
@@ -62,13 +64,13 @@ fn unix_now() -> i64 {
 /// Redraws only the header line on top of the last full frame (`last`): the diff written to the
 /// terminal is the few cells of the clock. Does nothing when there is no frame to draw on, or
 /// when the terminal's size moved (the full redraw that follows the resize does it).
-fn redraw_header(
-    guard: &mut TerminalGuard,
+pub fn redraw_header<B: Backend>(
+    terminal: &mut Terminal<B>,
     last: &mut Option<Buffer>,
     snap: &MigrationSnapshot,
     state: &DashboardState,
     ctx: &TuiContext,
-) -> io::Result<()> {
+) -> Result<(), B::Error> {
     let Some(frame) = last.as_mut() else {
         return Ok(());
     };
@@ -77,7 +79,6 @@ fn redraw_header(
         return Ok(());
     }
     header::render_into(frame, Rect { height: 1, ..area }, snap, state.now_unix, ctx);
-    let terminal = guard.terminal();
     let current = terminal.current_buffer_mut();
     if current.area != area {
         return Ok(());
@@ -85,7 +86,7 @@ fn redraw_header(
     current.clone_from(frame);
     terminal.flush()?;
     terminal.swap_buffers();
-    ratatui::backend::Backend::flush(terminal.backend_mut())
+    terminal.backend_mut().flush()
 }
 
 /// Redraw pacing: dirty flag + frame budget.
@@ -208,7 +209,7 @@ pub async fn run_dashboard(
                     pacer.dirty = true;
                 } else if !pacer.dirty {
                     let snap = snapshots.borrow();
-                    redraw_header(guard, &mut last_frame, &snap, &state, &ctx)?;
+                    redraw_header(guard.terminal(), &mut last_frame, &snap, &state, &ctx)?;
                 }
             }
             _ = far_or(pacer.due()), if pacer.dirty => {}
@@ -327,4 +328,55 @@ fn spawn_job(
         }
         let _ = notify.send(());
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::backend::TestBackend;
+
+    use super::*;
+    use crate::engine::Phase;
+    use crate::tui::sample;
+
+    /// The once-a-second clock rewrites the header line only: the clock and elapsed move, the rest
+    /// of the last frame stays as it was drawn.
+    #[test]
+    fn the_clock_redraws_only_the_header() {
+        let snap = sample::migration(vec![sample::database("db1", Phase::CatchingUp, 3)]);
+        let ctx = TuiContext {
+            source_connected: true,
+            target_connection: String::new(),
+            theme: crate::tui::Theme::plain(),
+            stop_traffic: None,
+            local_offset: None,
+        };
+        let mut state = DashboardState {
+            now_unix: sample::NOW,
+            ..Default::default()
+        };
+        let Ok(mut terminal) = Terminal::new(TestBackend::new(80, 24));
+        let Ok(frame) = terminal.draw(|f| dashboard::render(f, &snap, &state, &ctx));
+        let mut last = Some(frame.buffer.clone());
+        let before = terminal.backend().buffer().clone();
+        let row = |b: &Buffer, y: u16| -> String {
+            (0..b.area.width).map(|x| b[(x, y)].symbol()).collect()
+        };
+        assert!(
+            row(&before, 0).contains("01:02:05 UTC"),
+            "{}",
+            row(&before, 0)
+        );
+        state.now_unix = sample::NOW + 61;
+        let Ok(()) = redraw_header(&mut terminal, &mut last, &snap, &state, &ctx);
+        let after = terminal.backend().buffer().clone();
+        let head = row(&after, 0);
+        assert!(head.contains("01:03:06 UTC"), "{head}");
+        assert!(head.contains("polled 1m05s ago"), "{head}");
+        assert!(head.contains("1h03m"), "elapsed ticks: {head}");
+        for y in 1..after.area.height {
+            assert_eq!(row(&after, y), row(&before, y), "row {y} changed");
+        }
+        // The kept frame is what is on screen now: the next tick diffs against it.
+        assert_eq!(last.as_ref().map(|b| row(b, 0)), Some(head));
+    }
 }
