@@ -385,7 +385,7 @@ mod tests {
         let b = vec![7u8; 1024];
         let mut file = vec![0u8; 512];
         file[..8].copy_from_slice(MAGIC);
-        let mut put_record = |file: &mut Vec<u8>, data: &[u8]| {
+        let put_record = |file: &mut Vec<u8>, data: &[u8]| {
             let body = crate::backup::xpress::compress(data);
             let h = RecordHeader {
                 output: data.len(),
