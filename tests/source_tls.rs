@@ -429,3 +429,23 @@ async fn the_cli_takes_ca_file_and_explains_an_unknown_ca() {
     let out = run(&["--ca-file", &ca, "--trust-server-certificate"]).await;
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `[source] ca_file` survives the wizard: prefilled from a file and saved again, it is still there.
+#[test]
+fn a_ca_file_in_the_config_survives_a_prefill_and_a_save() {
+    use cutover::config::ConfigFile;
+    let sample =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.sample.toml"))
+            .expect("config.sample.toml");
+    let text = sample.replace(
+        "# ca_file = \"/etc/ssl/corp-ca.pem\"",
+        "ca_file = \"/etc/ssl/corp-ca.pem\"",
+    );
+    let before = ConfigFile::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let want = Some(PathBuf::from("/etc/ssl/corp-ca.pem"));
+    assert_eq!(before.source.as_ref().and_then(|s| s.ca_file.clone()), want);
+    let v = cutover::wizard_backend::values_from_config(&before);
+    let saved = cutover::wizard_backend::config_toml(&v, None);
+    let after = ConfigFile::parse(&saved).unwrap_or_else(|e| panic!("{e}\n{saved}"));
+    assert_eq!(after.source.and_then(|s| s.ca_file), want, "{saved}");
+}
