@@ -251,3 +251,25 @@ async fn a_target_name_azure_refuses_never_reaches_the_endpoint() {
     }
     assert!(seen.lock().expect("lock").is_empty(), "a request was sent");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_to_another_host_never_carries_the_token() {
+    let (elsewhere, elsewhere_seen) = succeeded_operation().await;
+    let target = format!("{elsewhere}/moved");
+    let (arm, _) = serve(move || {
+        let mut h = HeaderMap::new();
+        if let Ok(v) = target.parse() {
+            h.insert("location", v);
+        }
+        (StatusCode::TEMPORARY_REDIRECT, h, String::new())
+    })
+    .await;
+    let client =
+        LrsClient::new(&arm, Arc::new(RecordingToken::default()), instance()).expect("client");
+    let _ = client.status("Sales").await;
+    let seen = elsewhere_seen.lock().expect("lock").clone();
+    assert!(
+        seen.iter().all(|a| !a.contains("bearer-secret-token")),
+        "the token followed the redirect: {seen:?}"
+    );
+}
