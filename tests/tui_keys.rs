@@ -231,6 +231,15 @@ fn tail_keys_send_take_tail_and_confirm_no_more_backups_only_on_the_second_x() {
         press(&mut st, &s, &c, &[ch('t')]).is_empty(),
         "t shows the BACKUP LOG statement first"
     );
+    let Overlay::Cutover(d) = &st.overlay else {
+        panic!("dialog closed")
+    };
+    let sql = d.tail_statement.as_deref().unwrap_or_default();
+    assert!(
+        sql.starts_with(r"BACKUP LOG [db1] TO DISK = N'\\fs01\backups\db1\db1_TAIL_")
+            && sql.ends_with(".trn' WITH NORECOVERY, CHECKSUM"),
+        "{sql}"
+    );
     assert_eq!(
         press(&mut st, &s, &c, &[ch('y')]),
         vec![EngineCommand::TakeTail {
@@ -539,7 +548,7 @@ fn w_shows_the_backup_log_statement_to_run() {
     let Overlay::Cutover(d) = &st.overlay else {
         panic!("dialog closed")
     };
-    let sql = d.wait_statement.as_deref().unwrap();
+    let sql = d.tail_statement.as_deref().unwrap();
     assert!(
         sql.starts_with(
             r"BACKUP LOG [we]]ird 'name] TO DISK = N'\\fs01\backups\we]ird ''name\we_ird__name_TAIL_"

@@ -270,11 +270,13 @@ fn dashboard_chain_at_120x40_without_colour() {
     let n = db.state.files.len();
     db.state.files[n - 1].uploaded_bytes = 0; // uploading, no byte sent yet: queued
     db.state.files[0].status = FileStatus::Skipped;
-    db.state.ignored.push(cutover::engine::state::IgnoredFile::new(
-        "we]ird 'name_FULL_20260201_010000.bak",
-        cutover::backup::BackupType::Full,
-        cutover::catalog::plan::SkipReason::OlderFull,
-    ));
+    db.state
+        .ignored
+        .push(cutover::engine::state::IgnoredFile::new(
+            "we]ird 'name_FULL_20260201_010000.bak",
+            cutover::backup::BackupType::Full,
+            cutover::catalog::plan::SkipReason::OlderFull,
+        ));
     db.state.files[1].name = format!(
         "{}_with_a_very_long_suffix_{}",
         db.state.files[1].name,
@@ -320,7 +322,12 @@ fn cutover_take_tail_shows_the_statement() {
     let mut db = sample::database("db1", Phase::CuttingOver, 6);
     db.source_access = Some(cutover::engine::SourceAccess::ReadOnly);
     let (snap, state) = with_dialog(db, true, |d| {
-        d.pending = Some(cutover::tui::cutover::Pending::TakeTail)
+        d.pending = Some(cutover::tui::cutover::Pending::TakeTail);
+        d.tail_statement = Some(cutover::tui::cutover::statements::tail_log_backup(
+            "db1",
+            r"\\fs01\backups\db1",
+            "db1_TAIL_20260301_010205.trn",
+        ));
     });
     dash("cutover_3d_take_tail_statement", &snap, &state, true);
 }

@@ -99,8 +99,9 @@ pub struct CutoverDialog {
     pub complete_sent: bool,
     /// A step that changes the source, shown with its statement, waiting for `y`.
     pub pending: Option<Pending>,
-    /// After `w`: the tail-log backup statement the operator should run.
-    pub wait_statement: Option<String>,
+    /// After `t` or `w`: the tail-log backup statement cutover runs (`t`, on `y`) or the operator
+    /// should run (`w`), with the file named at the second the key was pressed.
+    pub tail_statement: Option<String>,
 }
 
 /// What a key did in the dialog.
@@ -164,7 +165,7 @@ impl CutoverDialog {
             typed: String::new(),
             complete_sent: false,
             pending: None,
-            wait_statement: None,
+            tail_statement: None,
         }
     }
 
@@ -306,22 +307,14 @@ impl CutoverDialog {
                     if self.tail == Some(TailMode::Take) {
                         return DialogOutcome::notice("the tail-log backup is being taken");
                     }
+                    self.tail_statement = Some(statements::tail_log_backup_now(db));
                     self.pending = Some(Pending::TakeTail);
                     DialogOutcome::default()
                 }
                 KeyCode::Char('w') => {
                     self.skip_armed = false;
                     self.tail = Some(TailMode::Wait);
-                    let file = crate::source::tail::tail_file_name(
-                        &db.state.name,
-                        time::OffsetDateTime::now_utc(),
-                        std::path::Path::new(&db.folder),
-                    );
-                    self.wait_statement = Some(statements::tail_log_backup(
-                        &db.state.name,
-                        statements::server_folder(db),
-                        &file,
-                    ));
+                    self.tail_statement = Some(statements::tail_log_backup_now(db));
                     DialogOutcome::send(EngineCommand::WaitForTail {
                         database: self.database.clone(),
                     })

@@ -20,6 +20,17 @@ pub fn tail_log_backup(database: &str, folder: &str, file: &str) -> String {
     )
 }
 
+/// The tail-log backup of `db` into its backup folder as the server sees it, the file named as
+/// cutover names it now (`Sales_TAIL_20260301_140205.trn`, never an existing file's name).
+pub fn tail_log_backup_now(db: &crate::engine::DatabaseSnapshot) -> String {
+    let file = crate::source::tail::tail_file_name(
+        &db.state.name,
+        time::OffsetDateTime::now_utc(),
+        std::path::Path::new(&db.folder),
+    );
+    tail_log_backup(&db.state.name, server_folder(db), &file)
+}
+
 /// The database's backup folder as the source SQL Server sees it (the local folder when the
 /// configuration names no other).
 pub fn server_folder(db: &crate::engine::DatabaseSnapshot) -> &str {

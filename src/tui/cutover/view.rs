@@ -274,11 +274,9 @@ fn body(
                 l.push(Line::from(vec![
                     Span::styled("  runs on the source: ", t.dim()),
                     Span::styled(
-                        statements::tail_log_backup(
-                            &db.state.name,
-                            statements::server_folder(db),
-                            &format!("{}_TAIL_<now>.trn", db.state.name),
-                        ),
+                        d.tail_statement
+                            .clone()
+                            .unwrap_or_else(|| statements::tail_log_backup_now(db)),
                         t.accent(),
                     ),
                 ]));
@@ -320,7 +318,7 @@ fn body(
                     t.busy(),
                 )),
                 Some(TailMode::Wait) => {
-                    if let Some(sql) = &d.wait_statement {
+                    if let Some(sql) = &d.tail_statement {
                         l.push(Line::from(vec![
                             Span::styled("  run on the source: ", t.dim()),
                             Span::styled(sql.clone(), t.accent()),
