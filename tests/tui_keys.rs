@@ -237,7 +237,7 @@ fn tail_keys_send_take_tail_and_confirm_no_more_backups_only_on_the_second_x() {
     let sql = d.tail_statement.as_deref().unwrap_or_default();
     assert!(
         sql.starts_with(r"BACKUP LOG [db1] TO DISK = N'\\fs01\backups\db1\db1_TAIL_")
-            && sql.ends_with(".trn' WITH NORECOVERY, CHECKSUM"),
+            && sql.ends_with(".trn' WITH NORECOVERY, CHECKSUM, INIT"),
         "{sql}"
     );
     assert_eq!(
@@ -555,7 +555,10 @@ fn w_shows_the_backup_log_statement_to_run() {
         ),
         "{sql}"
     );
-    assert!(sql.ends_with(".trn' WITH NORECOVERY, CHECKSUM"), "{sql}");
+    assert!(
+        sql.ends_with(".trn' WITH NORECOVERY, CHECKSUM, INIT"),
+        "{sql}"
+    );
 }
 
 #[test]

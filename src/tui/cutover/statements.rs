@@ -3,21 +3,19 @@
 //! takes, and the statement that brings a source left RESTORING back online.
 
 use crate::source::quote::{quote_ident, quote_literal};
-use crate::source::tail::{StopTraffic, server_path_join};
+use crate::source::tail::{StopTraffic, TAIL_LOG_BACKUP, server_path_join};
 
 /// The statement cutover runs to stop traffic.
 pub fn stop_traffic(how: StopTraffic, database: &str) -> String {
     how.sql(database)
 }
 
-/// The tail-log backup into `folder` (the database's backup folder), as cutover's own
-/// (`source::tail::TAIL_LOG_BACKUP`) with the values in place: `file` names the new file.
+/// The tail-log backup into `folder` (the database's backup folder): cutover's own statement
+/// ([`TAIL_LOG_BACKUP`], run with parameters) with the values in place; `file` names the new file.
 pub fn tail_log_backup(database: &str, folder: &str, file: &str) -> String {
-    format!(
-        "BACKUP LOG {} TO DISK = {} WITH NORECOVERY, CHECKSUM",
-        quote_ident(database),
-        quote_literal(&server_path_join(folder, file))
-    )
+    TAIL_LOG_BACKUP
+        .replace("@P1", &quote_ident(database))
+        .replace("@P2", &quote_literal(&server_path_join(folder, file)))
 }
 
 /// The tail-log backup of `db` into its backup folder as the server sees it, the file named as
@@ -58,7 +56,7 @@ mod tests {
         );
         assert_eq!(
             tail_log_backup("O'Neil", r"D:\Backups\O'Neil", "x.trn"),
-            r"BACKUP LOG [O'Neil] TO DISK = N'D:\Backups\O''Neil\x.trn' WITH NORECOVERY, CHECKSUM"
+            r"BACKUP LOG [O'Neil] TO DISK = N'D:\Backups\O''Neil\x.trn' WITH NORECOVERY, CHECKSUM, INIT"
         );
         assert_eq!(
             stop_traffic(StopTraffic::ReadOnly, "Sales"),
