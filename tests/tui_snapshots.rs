@@ -357,3 +357,22 @@ fn cutover_abandon_after_a_norecovery_tail() {
     });
     dash("cutover_4b_abandon_confirmation", &snap, &state, true);
 }
+
+/// Defect 10: a database name longer than the list's column ends with an ellipsis.
+#[test]
+fn dashboard_long_database_names() {
+    let snap = sample::migration(vec![
+        sample::database(
+            "we]ird 'name of a database kept since 2009",
+            Phase::CatchingUp,
+            3,
+        ),
+        sample::database("db2", Phase::ReadyForCutover, 3),
+    ]);
+    dash(
+        "dashboard_long_names",
+        &snap,
+        &DashboardState::default(),
+        true,
+    );
+}

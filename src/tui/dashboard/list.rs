@@ -38,6 +38,14 @@ pub fn render(
         } else {
             theme.normal()
         });
+    // The name takes what the other columns (11 + 16 + 7 + 6, spacing 4) leave; a longer one
+    // ends with an ellipsis.
+    let inner_w = if compact {
+        area.width
+    } else {
+        area.width.saturating_sub(2)
+    };
+    let name_w = usize::from(inner_w.saturating_sub(44).max(10));
     let rows_avail = area.height.saturating_sub(if compact { 2 } else { 3 }) as usize;
     let sel = selected.unwrap_or(0);
     let offset = if rows_avail == 0 {
@@ -50,7 +58,7 @@ pub fn render(
         .enumerate()
         .skip(offset)
         .take(rows_avail)
-        .map(|(i, d)| row(d, Some(i) == selected, focused, theme));
+        .map(|(i, d)| row(d, Some(i) == selected, focused, theme, name_w));
     let widths = [
         Constraint::Min(10),
         Constraint::Length(11),
@@ -80,7 +88,13 @@ pub fn render(
     }
 }
 
-fn row<'a>(d: &'a DatabaseSnapshot, selected: bool, focused: bool, theme: Theme) -> Row<'a> {
+fn row<'a>(
+    d: &'a DatabaseSnapshot,
+    selected: bool,
+    focused: bool,
+    theme: Theme,
+    name_w: usize,
+) -> Row<'a> {
     let p = d.state.phase;
     let marker = if selected { ">" } else { " " };
     let uploaded = format!(
@@ -92,7 +106,10 @@ fn row<'a>(d: &'a DatabaseSnapshot, selected: bool, focused: bool, theme: Theme)
         .data_lag_secs
         .map_or_else(|| "-".to_string(), format::duration);
     let r = Row::new([
-        Cell::from(format!("{marker}{}", d.state.name)),
+        Cell::from(format::truncate(
+            &format!("{marker}{}", d.state.name),
+            name_w,
+        )),
         Cell::from(Span::styled(
             format::phase_badge(p),
             format::phase_style(p, theme),
