@@ -144,6 +144,21 @@ pub fn time_of_day(unix_secs: i64, offset: Option<time::UtcOffset>) -> String {
     format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
 }
 
+/// When an event happened: `14:02:05` today, `03-01 14:02:05` on another day than `now_unix`'s
+/// (a migration runs for days); the time of day alone when `now_unix` is not known (0).
+pub fn event_time(unix_secs: i64, now_unix: i64, offset: Option<time::UtcOffset>) -> String {
+    let day = |t: i64| {
+        time::OffsetDateTime::from_unix_timestamp(t)
+            .map(|d| d.to_offset(offset.unwrap_or(time::UtcOffset::UTC)).date())
+            .ok()
+    };
+    if now_unix <= 0 || day(unix_secs) == day(now_unix) {
+        return time_of_day(unix_secs, offset);
+    }
+    let full = date_time(unix_secs, offset);
+    full.get(5..).unwrap_or(&full).to_string()
+}
+
 /// `2026-03-01 14:02:05`: date and time of a Unix time at `offset` (UTC when unknown).
 pub fn date_time(unix_secs: i64, offset: Option<time::UtcOffset>) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp(unix_secs)
@@ -192,6 +207,10 @@ mod tests {
         let cet = time::UtcOffset::from_hms(1, 0, 0).ok();
         assert_eq!(time_of_day(t, cet), "02:02:05");
         assert_eq!(date_time(t, cet), "2026-03-01 02:02:05");
+        // Events of another day carry their date.
+        assert_eq!(event_time(t, t + 60, cet), "02:02:05");
+        assert_eq!(event_time(t, t + 86_400, cet), "03-01 02:02:05");
+        assert_eq!(event_time(t, 0, cet), "02:02:05");
     }
 
     #[test]

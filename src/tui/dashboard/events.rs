@@ -54,7 +54,7 @@ pub fn render(
             };
             // Wall-clock time of the event (local), or time since the engine started (old states).
             let at = if e.unix_secs > 0 {
-                format::time_of_day(e.unix_secs, local_offset)
+                format::event_time(e.unix_secs, state.now_unix, local_offset)
             } else {
                 format::clock(e.at_secs)
             };
