@@ -919,6 +919,15 @@ impl Backend {
             Some(c) => c.databases().await.unwrap_or_default(),
             None => Vec::new(),
         };
+        // A re-attach: the activity's own word on each database corrects the source's findings.
+        let state_dir = values
+            .carried
+            .state_dir
+            .as_ref()
+            .map(PathBuf::from)
+            .unwrap_or_else(crate::engine::persist::default_state_dir);
+        let state_file = crate::engine::persist::state_path(&state_dir, values.activity.trim());
+        let saved = crate::engine::reattach_preflight::saved_states(&state_file);
         for name in &values.databases {
             let folder = PathBuf::from(
                 values
@@ -973,7 +982,10 @@ impl Backend {
                 )),
             }
             if let Some(d) = source_dbs.iter().find(|d| &d.name == name) {
-                findings.extend(crosscheck::database_findings(d));
+                findings.extend(crate::engine::reattach_preflight::database_findings(
+                    d,
+                    saved.get(name),
+                ));
                 if let Some(c) = client.as_mut()
                     && let Ok(h) = c.backup_history(name).await
                 {

@@ -59,6 +59,8 @@ pub enum Code {
     SimpleRecovery,
     /// A source database that is not ONLINE.
     DatabaseNotOnline,
+    /// A source database left READ_ONLY or RESTRICTED_USER (a cutover that stopped, or by hand).
+    SourceTrafficStopped,
     /// Transparent Data Encryption on the source: the certificate must reach the Managed Instance first.
     TdeEnabled,
     /// In-Memory OLTP (memory-optimized filegroup): Business Critical only.
@@ -95,6 +97,7 @@ impl Code {
             Code::SameNameDifferentDatabases => "SAME_NAME_DIFFERENT_DATABASES",
             Code::SimpleRecovery => "SIMPLE_RECOVERY",
             Code::DatabaseNotOnline => "DATABASE_NOT_ONLINE",
+            Code::SourceTrafficStopped => "SOURCE_TRAFFIC_STOPPED",
             Code::TdeEnabled => "TDE_ENABLED",
             Code::InMemoryOltp => "IN_MEMORY_OLTP",
             Code::Filestream => "FILESTREAM",

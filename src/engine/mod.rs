@@ -12,6 +12,7 @@ pub mod lrs_limit;
 pub mod lrs_view;
 pub mod persist;
 pub mod reattach;
+pub mod reattach_preflight;
 pub mod runner;
 pub mod snapshot;
 pub mod state;
