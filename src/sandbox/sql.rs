@@ -295,7 +295,7 @@ pub fn parse_clock_select(tokens: &[Token], originals: &[String]) -> Option<Cloc
             name_at(&tokens[end + 1..], &originals[end + 1..], 0)
                 .filter(|_| !matches!(alias, Token::Punct(_)))?
         }
-        [alias] if !matches!(alias, Token::Punct(_)) => {
+        [alias] if !matches!(alias, Token::Punct(_)) && !alias.is_word("AS") => {
             name_at(&tokens[end..], &originals[end..], 0)?
         }
         _ => return None,
