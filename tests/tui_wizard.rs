@@ -961,3 +961,23 @@ fn the_target_screen_has_the_arm_endpoint_under_advanced() {
     assert_eq!(s.screen, Screen::Databases);
     assert_eq!(s.values.target.arm_endpoint, "http://127.0.0.1:34719");
 }
+
+/// The demo (sandbox target) signs with the sandbox's own key: its account key variable is
+/// neither flagged nor required.
+#[test]
+fn the_sandbox_needs_no_account_key_variable() {
+    let mut v = sample::wizard_values();
+    v.target.sandbox = true;
+    v.settings.storage_auth = wizard::StorageAuthKind::AccountKeyEnv;
+    v.settings.account_key_env = "CUTOVER_SANDBOX_KEY".to_string();
+    let mut s = wizard(v);
+    while s.screen != Screen::Settings {
+        let reqs = press(&mut s, &[key(KeyCode::Enter)]);
+        answer(&mut s, reqs, &[]);
+    }
+    let screen = rows(&s, 80, 24).concat();
+    assert!(screen.contains("CUTOVER_SANDBOX_KEY"), "{screen}");
+    assert!(!screen.contains("NOT SET"), "{screen}");
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert_eq!((s.screen, s.error), (Screen::Summary, None));
+}

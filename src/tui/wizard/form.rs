@@ -191,10 +191,10 @@ impl Form {
         self.fields.get(self.cursor)
     }
 
-    /// Sets the environment variable a secret field names.
-    pub fn set_env_var(&mut self, key: &str, var: &str) {
+    /// Sets the environment variable a field is tied to.
+    pub fn set_env(&mut self, key: &str, env: EnvRef) {
         if let Some(f) = self.fields.iter_mut().find(|f| f.key == key) {
-            f.env = EnvRef::Var(var.to_string());
+            f.env = env;
         }
     }
 

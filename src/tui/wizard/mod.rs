@@ -235,14 +235,24 @@ impl WizardState {
         self
     }
 
-    /// Each secret field names the environment variable a saved configuration reads it from.
+    /// Each secret field names the environment variable a saved configuration reads it from; the
+    /// account key's variable is checked unless the target is the sandbox (which signs with its
+    /// own development key).
     fn name_secret_vars(&mut self) {
         let e = self.values.secret_env.clone();
-        self.source.set_env_var("password", &e.source_password);
-        self.source.set_env_var("token", &e.source_token);
-        self.target.set_env_var("secret", values::CLIENT_SECRET_ENV);
-        self.settings.set_env_var("sas", &e.storage_sas);
-        self.settings.set_env_var("mi_sas", &e.mi_sas);
+        let var = |v: &str| form::EnvRef::Var(v.to_string());
+        self.source.set_env("password", var(&e.source_password));
+        self.source.set_env("token", var(&e.source_token));
+        self.target
+            .set_env("secret", var(values::CLIENT_SECRET_ENV));
+        self.settings.set_env("sas", var(&e.storage_sas));
+        self.settings.set_env("mi_sas", var(&e.mi_sas));
+        let key = if self.values.target.sandbox {
+            form::EnvRef::None
+        } else {
+            form::EnvRef::Named
+        };
+        self.settings.set_env("key_env", key);
     }
 
     /// No sandbox here (a real migration): the Target screen does not offer it.
