@@ -416,12 +416,8 @@ pub fn engine_config_with(
                     return Err("[storage] mi_access = \"sas\" needs mi_sas_env (a Read + List SAS) or account_key_env (cutover signs one)".into());
                 }
             };
-            let w = sas::check_lrs_sas(
-                &token,
-                now,
-                time::Duration::days(i64::from(expiry_days)),
-            )
-            .map_err(|e| format!("[storage] the managed instance's SAS: {e}"))?;
+            let w = sas::check_lrs_sas(&token, now, time::Duration::days(i64::from(expiry_days)))
+                .map_err(|e| format!("[storage] the managed instance's SAS: {e}"))?;
             warnings.extend(w.iter().map(|w| format!("managed instance SAS: {w}")));
             StorageAccess::Sas(Secret::new(token))
         }

@@ -1785,6 +1785,7 @@ fn db_snapshot(d: &RunDb, now: Instant, clock: &SnapshotClock) -> DatabaseSnapsh
     DatabaseSnapshot {
         target_name: d.cfg.target_name.clone(),
         folder: d.cfg.folder.to_string_lossy().into_owned(),
+        server_folder: d.cfg.server_folder.clone().unwrap_or_default(),
         bytes_total,
         bytes_uploaded,
         upload_bytes_per_sec: rate,
