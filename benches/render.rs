@@ -17,6 +17,7 @@ fn main() {
         theme: Theme::default(),
         stop_traffic: None,
         local_offset: None,
+        quit_note: None,
     };
     let Ok(mut terminal) = Terminal::new(TestBackend::new(160, 48));
     let frames = 500;

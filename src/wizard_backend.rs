@@ -730,7 +730,8 @@ pub fn write_config(path: &Path, text: &str, overwrite: bool) -> Result<SaveOutc
         ));
     }
     if !overwrite {
-        let mut f = match std::fs::OpenOptions::new()
+        // Private (0600 on Unix): the file names servers, databases and paths.
+        let mut f = match crate::private_files::options()
             .write(true)
             .create_new(true)
             .open(path)
@@ -745,6 +746,7 @@ pub fn write_config(path: &Path, text: &str, overwrite: bool) -> Result<SaveOutc
             .and_then(|()| f.sync_all())
             .map_err(|e| format!("{shown_s}: cannot write the file: {e}"))?;
     } else {
+        // tempfile creates 0600 on Unix and `persist` keeps the mode: the replaced file is private too.
         let mut tmp = tempfile::Builder::new()
             .prefix(".cutover-config-")
             .tempfile_in(&dir)

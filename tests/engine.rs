@@ -671,7 +671,7 @@ fn run_via_proxy(
             let mut h = cutover::engine::runner::start(cfg).expect("engine");
             let code = tokio::time::timeout(
                 Duration::from_secs(120),
-                cutover::cli::headless::run(&mut h, true),
+                cutover::cli::headless::run(&mut h, true, cutover::cli::headless::KEPT),
             )
             .await
             .expect("the run ended within 2 minutes");

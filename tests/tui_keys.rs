@@ -15,6 +15,7 @@ fn ctx(source_connected: bool) -> TuiContext {
         theme: Theme::plain(),
         stop_traffic: None,
         local_offset: None,
+        quit_note: None,
     }
 }
 

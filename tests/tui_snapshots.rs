@@ -19,6 +19,7 @@ fn ctx(source_connected: bool) -> TuiContext {
         theme: Theme::default(),
         stop_traffic: None,
         local_offset: None,
+            quit_note: None,
     }
 }
 
@@ -85,6 +86,65 @@ fn quit_confirmation() {
         ..Default::default()
     };
     dash("quit", &all_phases(), &state, true);
+}
+
+/// The screen's text, one string (rows joined by spaces, runs of spaces folded).
+fn screen_text(snap: &MigrationSnapshot, state: &DashboardState, c: &TuiContext) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal
+        .draw(|f| dashboard::render(f, snap, state, c))
+        .unwrap();
+    let buf = terminal.backend().buffer();
+    let text: String = buf.content().iter().map(|cell| cell.symbol()).collect();
+    text.replace(['│', '─'], " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The demo in temporary folders keeps nothing: its quit dialog says so, not "run the same
+/// command again to re-attach" (which would open an empty wizard).
+#[test]
+fn quit_confirmation_of_a_demo_in_temporary_folders() {
+    let state = DashboardState {
+        overlay: Overlay::QuitConfirm,
+        ..Default::default()
+    };
+    let snap = all_phases();
+    let kept = ctx(true);
+    let demo = ctx(true).with_quit_note(
+        "nothing of this demo is kept: its state was in temporary folders, removed now",
+    );
+    let kept_text = screen_text(&snap, &state, &kept);
+    let demo_text = screen_text(&snap, &state, &demo);
+    assert!(
+        kept_text.contains("run the same command again"),
+        "{kept_text}"
+    );
+    assert!(
+        demo_text.contains("Nothing of this demo is kept"),
+        "{demo_text}"
+    );
+    assert!(
+        !demo_text.contains("run the same command again"),
+        "{demo_text}"
+    );
+    check("quit_demo", |f| dashboard::render(f, &snap, &state, &demo));
+}
+
+/// A lag computed without the source's time zone (folder-only source) is marked in the list.
+#[test]
+fn a_lag_without_the_servers_time_zone_is_marked() {
+    let mut known = sample::database("db1", Phase::CatchingUp, 6);
+    known.data_lag_secs = Some(125.0);
+    let mut unknown = known.clone();
+    unknown.data_lag_utc_known = false;
+    let state = DashboardState::default();
+    let a = screen_text(&sample::migration(vec![known]), &state, &ctx(true));
+    let b = screen_text(&sample::migration(vec![unknown]), &state, &ctx(true));
+    assert!(a.contains("2m05s") && !a.contains("2m05s?"), "{a}");
+    assert!(b.contains("2m05s?"), "{b}");
+    assert!(b.contains("server time zone unknown"), "{b}");
 }
 
 #[test]

@@ -132,6 +132,16 @@ fn the_saved_file_parses_and_setup_accepts_it_with_the_wizard_values() {
     let path = tmp.path().join("cutover.toml");
     let saved = wizard_backend::write_config(&path, &text, false).unwrap();
     assert!(matches!(saved, SaveOutcome::Saved { .. }), "{saved:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600, "a new saved config is private");
+        // Saving over it (the operator chose to overwrite) keeps it private.
+        let again = wizard_backend::write_config(&path, &text, true).unwrap();
+        assert!(matches!(again, SaveOutcome::Saved { .. }), "{again:?}");
+        assert_eq!(mode(&path), 0o600, "an overwritten saved config is private");
+    }
     let file = ConfigFile::load(&path).unwrap_or_else(|e| panic!("{e}\n{text}"));
 
     // `cutover run --config` with the variables exported: the wizard's values.

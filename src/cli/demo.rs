@@ -127,12 +127,10 @@ pub fn run(a: &DemoArgs) -> i32 {
                 return 2;
             }
         };
-        let code = super::headless::run(&mut d.engine, a.json).await;
+        let kept = demo::kept_after_exit(&opts, a.state_dir.is_some());
+        let code = super::headless::run(&mut d.engine, a.json, &kept).await;
         if code != 0 {
-            eprintln!(
-                "demo: {}",
-                demo::kept_after_exit(&opts, a.state_dir.is_some())
-            );
+            eprintln!("demo: {kept}");
         }
         code
     })
@@ -229,7 +227,8 @@ async fn interactive(mut opts: DemoOptions, state_dir_given: bool) -> i32 {
             info.managed_instance
         ),
     )
-    .with_stop_traffic(opts.stop_traffic);
+    .with_stop_traffic(opts.stop_traffic)
+    .with_quit_note(demo::kept_after_exit(&opts, state_dir_given));
     let kept = demo::kept_after_exit(&opts, state_dir_given);
     super::wizard::dashboard(guard, ctx, &mut d.engine, &kept).await
 }

@@ -169,10 +169,14 @@ async fn stop_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// What a stopped `cutover run` leaves: its state, from which the same command goes on.
+pub const KEPT: &str = "the migration state is kept; run the same command again to resume";
+
 /// Runs until every database has ended (Completed, Canceled or Failed: a failed database stops
 /// alone, the others go on) or a signal stops it (state kept and resumable). Prints the summary as
-/// the last line; the exit code is the worst end state ([`exit_code`]).
-pub async fn run(h: &mut EngineHandle, json: bool) -> i32 {
+/// the last line; the exit code is the worst end state ([`exit_code`]). `on_signal`: what stays for
+/// a next run, said when a signal stops it ([`KEPT`] for `run`).
+pub async fn run(h: &mut EngineHandle, json: bool, on_signal: &str) -> i32 {
     let mut snaps = h.snapshots.clone();
     let mut stopped_by_signal = false;
     let mut failed = false;
@@ -201,7 +205,7 @@ pub async fn run(h: &mut EngineHandle, json: bool) -> i32 {
             }
             _ = &mut signal, if !stopped_by_signal => {
                 stopped_by_signal = true;
-                eprintln!("stopping: the migration state is kept; run the same command again to resume");
+                eprintln!("stopping: {on_signal}");
                 let _ = h.commands.send(EngineCommand::Shutdown);
             }
             r = &mut h.task => {

@@ -86,6 +86,6 @@ pub fn run(a: &RunArgs) -> i32 {
                 return 2;
             }
         };
-        super::headless::run(&mut h, a.json).await
+        super::headless::run(&mut h, a.json, super::headless::KEPT).await
     })
 }

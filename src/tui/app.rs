@@ -349,6 +349,7 @@ mod tests {
             theme: crate::tui::Theme::plain(),
             stop_traffic: None,
             local_offset: None,
+            quit_note: None,
         };
         let mut state = DashboardState {
             now_unix: sample::NOW,

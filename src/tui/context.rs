@@ -21,6 +21,9 @@ pub struct TuiContext {
     /// The local time zone's offset from UTC, for the header clock and the event times; None shows
     /// UTC only.
     pub local_offset: Option<time::UtcOffset>,
+    /// What quitting before the end leaves for a next run, as the quit dialog says it (None: the
+    /// state is kept and the same command re-attaches). The demo in temporary folders keeps nothing.
+    pub quit_note: Option<String>,
 }
 
 impl TuiContext {
@@ -33,7 +36,14 @@ impl TuiContext {
             theme: Theme::from_env(),
             stop_traffic: None,
             local_offset: local_offset(),
+            quit_note: None,
         }
+    }
+
+    /// What the quit dialog says stays for a next run, when it is not "the state is kept".
+    pub fn with_quit_note(mut self, note: impl Into<String>) -> Self {
+        self.quit_note = Some(note.into());
+        self
     }
 
     /// Preselects the configuration's way of stopping traffic in the cutover dialog.

@@ -64,7 +64,7 @@ pub fn render(
         Constraint::Length(11),
         Constraint::Length(16),
         Constraint::Length(7),
-        Constraint::Length(6),
+        Constraint::Length(7),
     ];
     let header = Row::new(["Database", "State", "Uploaded", "Pending", "Lag"]).style(theme.dim());
     let table = Table::new(rows, widths)
@@ -102,9 +102,13 @@ fn row<'a>(
         format::percent(d.bytes_uploaded, d.bytes_total),
         format::bytes(d.bytes_total)
     );
-    let lag = d
-        .data_lag_secs
-        .map_or_else(|| "-".to_string(), format::duration);
+    // `?`: the source's time zone is unknown (folder-only source), so the lag may be off by the
+    // server's offset from UTC; the detail pane says so in words.
+    let lag = match d.data_lag_secs {
+        None => "-".to_string(),
+        Some(s) if !d.data_lag_utc_known => format!("{}?", format::duration(s)),
+        Some(s) => format::duration(s),
+    };
     let r = Row::new([
         Cell::from(format::truncate(
             &format!("{marker}{}", d.state.name),

@@ -444,7 +444,13 @@ pub fn render(
     match &state.overlay {
         Overlay::None => {}
         Overlay::Help => help::render(frame, area, ctx.theme),
-        Overlay::QuitConfirm => quit::render(frame, area, ctx.theme, live::finished(snap)),
+        Overlay::QuitConfirm => quit::render(
+            frame,
+            area,
+            ctx.theme,
+            live::finished(snap),
+            ctx.quit_note.as_deref(),
+        ),
         Overlay::Cutover(d) => {
             let db = snap.databases.iter().find(|x| x.state.name == d.database);
             let now = live::now(snap, state.now_unix);

@@ -8,8 +8,9 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use crate::tui::layout;
 use crate::tui::theme::Theme;
 
-/// `finished`: every database is Completed or Canceled (nothing is left to go on).
-pub fn render(frame: &mut Frame, area: Rect, theme: Theme, finished: bool) {
+/// `finished`: every database is Completed or Canceled (nothing is left to go on). `note`: what
+/// quitting now leaves for a next run when it is not the kept state (the demo's temporary folders).
+pub fn render(frame: &mut Frame, area: Rect, theme: Theme, finished: bool, note: Option<&str>) {
     let r = layout::dialog(area, 60, 9);
     let mut lines = if finished {
         vec![
@@ -17,6 +18,11 @@ pub fn render(frame: &mut Frame, area: Rect, theme: Theme, finished: bool) {
             Line::raw(
                 "The summary (status, target, connection string, downtime) is printed on the terminal.",
             ),
+        ]
+    } else if let Some(note) = note {
+        vec![
+            Line::raw(upper_first(note)),
+            Line::raw("Nothing is cut over or canceled by quitting."),
         ]
     } else {
         vec![
@@ -39,4 +45,13 @@ pub fn render(frame: &mut Frame, area: Rect, theme: Theme, finished: bool) {
         Paragraph::new(lines).wrap(Wrap { trim: true }).block(block),
         r,
     );
+}
+
+/// The note starts a sentence in the dialog.
+fn upper_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect::<String>() + ".",
+        None => String::new(),
+    }
 }
