@@ -20,11 +20,17 @@ use serde_json::Value;
 fn state_text(index: &std::path::Path) -> String {
     let mut text = std::fs::read_to_string(index).unwrap_or_default();
     if let Ok(rd) = std::fs::read_dir(cutover::engine::persist::databases_dir(index)) {
-        for e in rd.flatten() {
+        // A writer's temporary file (`.tmp`, left by a kill) is not the state.
+        for e in rd.flatten().filter(is_state_file) {
             text.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
         }
     }
     text
+}
+
+/// A database's state file, not an atomic write's temporary file (`<file>.<pid>-<n>.tmp`).
+fn is_state_file(e: &std::fs::DirEntry) -> bool {
+    e.path().extension().is_some_and(|x| x == "json")
 }
 
 fn bin() -> Command {
@@ -559,6 +565,7 @@ fn a_restore_near_the_30_day_limit_is_warned_about_after_a_restart() {
     for e in std::fs::read_dir(cutover::engine::persist::databases_dir(&index))
         .expect("state folder")
         .flatten()
+        .filter(is_state_file)
     {
         let text = std::fs::read_to_string(e.path()).expect("read");
         let mut v: Value = serde_json::from_str(&text).expect("state json");

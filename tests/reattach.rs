@@ -185,7 +185,7 @@ fn database_file(index: &Path) -> String {
         .read_dir()
         .expect("the databases' folder")
         .flatten()
-        .next()
+        .find(|e| e.path().extension().is_some_and(|x| x == "json"))
         .expect("a database's file");
     std::fs::read_to_string(file.path()).expect("read")
 }
@@ -271,8 +271,11 @@ fn run_for(
 fn lrs_started(state: &Path) -> bool {
     std::fs::read_dir(cutover::engine::persist::databases_dir(state))
         .map(|rd| {
+            // Only the state files, not an atomic write's temporary file (`.tmp`).
             rd.flatten().any(|e| {
-                std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("\"lrs_started\":true"))
+                e.path().extension().is_some_and(|x| x == "json")
+                    && std::fs::read_to_string(e.path())
+                        .is_ok_and(|t| t.contains("\"lrs_started\":true"))
             })
         })
         .unwrap_or(false)
