@@ -817,10 +817,20 @@ fn the_default_migration_length_is_lrs_job_limit() {
 }
 
 /// Secret fields name the environment variable a saved configuration reads them from, and say
-/// on the screen when it is not set.
+/// on the screen when it is not set and nothing was typed (a typed value serves this run).
 #[test]
 fn secret_fields_name_their_environment_variable() {
-    let s = at(Screen::Source, &[]);
+    // The sample has a password typed: no warning, but the variable a saved file reads is named.
+    let mut s = at(Screen::Source, &[]);
+    let screen = rows(&s, 80, 24).concat();
+    assert!(
+        screen.contains("(typed; $CUTOVER_SOURCE_PASSWORD unset)"),
+        "{screen}"
+    );
+    assert!(!screen.contains("not set"), "{screen}");
+    // Erased: nothing typed and the variable unset is flagged.
+    s.source.focus("password");
+    press(&mut s, &[key(KeyCode::Backspace); 12]);
     let screen = rows(&s, 80, 24).concat();
     assert!(
         screen.contains("($CUTOVER_SOURCE_PASSWORD not set)"),
@@ -836,10 +846,13 @@ fn secret_fields_name_their_environment_variable() {
     let mut s = at(Screen::Settings, &[]);
     let screen = rows(&s, 120, 40).concat();
     assert!(
-        screen.contains("($CUTOVER_STORAGE_SAS not set)"),
+        screen.contains("(typed; $CUTOVER_STORAGE_SAS unset)"),
         "{screen}"
     );
-    assert!(screen.contains("($CUTOVER_MI_SAS not set)"), "{screen}");
+    assert!(
+        screen.contains("(typed; $CUTOVER_MI_SAS unset)"),
+        "{screen}"
+    );
     // The account key variable: its value is never typed, so a missing one is flagged here.
     s.settings.focus("storage_auth");
     press(&mut s, &[key(KeyCode::Right)]);

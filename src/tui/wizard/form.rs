@@ -302,13 +302,18 @@ fn masked(n: usize) -> String {
 }
 
 /// What is shown beside a field tied to an environment variable: the variable, and a warning when
-/// it is not set.
+/// it is not set and nothing was typed (a typed value serves this run; a saved file reads the
+/// variable, which the Summary's save says).
 fn env_note(f: &Field, env: &EnvCheck, theme: Theme) -> Option<Span<'static>> {
     match &f.env {
         EnvRef::None => None,
         EnvRef::Var(var) if env.is_set(var) => {
             Some(Span::styled(format!("  (${var})"), theme.dim()))
         }
+        EnvRef::Var(var) if !f.text.is_empty() => Some(Span::styled(
+            format!("  (typed; ${var} unset)"),
+            theme.dim(),
+        )),
         EnvRef::Var(var) => Some(Span::styled(format!("  (${var} not set)"), theme.warn())),
         EnvRef::Named => {
             let var = f.text.trim();
