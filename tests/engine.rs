@@ -377,6 +377,38 @@ fn output_within(mut cmd: Command, limit: Duration) -> std::process::Output {
     child.wait_with_output().expect("output")
 }
 
+/// Runs `cmd` until its stdout so far satisfies `done` (or it exits, or `limit` passes: a busy
+/// machine gets the whole limit), then kills it; returns the stdout read.
+fn stdout_until(mut cmd: Command, limit: Duration, done: impl Fn(&[u8]) -> bool) -> Vec<u8> {
+    use std::io::Read;
+    let mut child = cmd.spawn().expect("spawn");
+    let mut out = child.stdout.take().expect("piped stdout");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock().expect("lock").extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let deadline = Instant::now() + limit;
+    while child.try_wait().expect("try_wait").is_none()
+        && Instant::now() < deadline
+        && !done(&seen.lock().expect("lock"))
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = reader.join();
+    seen.lock().map(|g| g.clone()).unwrap_or_default()
+}
+
 fn run_cmd(sb: &SandboxProc, config: &Path) -> Command {
     let mut c = bin();
     c.args(["run", "--json", "--config"])
@@ -575,15 +607,22 @@ fn a_restore_near_the_30_day_limit_is_warned_about_after_a_restart() {
     }
     let mut cmd = run_cmd(&sb, &config);
     cmd.args(["--cutover", "never"]);
-    let out = output_within(cmd, Duration::from_secs(8));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let warning = |e: &Value, db: &str| {
+        e["database"] == db
+            && e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("30 days after it started"))
+    };
+    // Until both are warned (seconds; up to a minute on a busy machine).
+    let out = stdout_until(cmd, Duration::from_secs(60), |o| {
+        let ls = lines(o);
+        ["Sales", "Inventory"]
+            .iter()
+            .all(|db| ls.iter().any(|e| warning(e, db)))
+    });
+    let stdout = String::from_utf8_lossy(&out);
     for db in ["Sales", "Inventory"] {
-        let warned = lines(&out.stdout).into_iter().find(|e| {
-            e["database"] == db
-                && e["message"]
-                    .as_str()
-                    .is_some_and(|m| m.contains("30 days after it started"))
-        });
+        let warned = lines(&out).into_iter().find(|e| warning(e, db));
         let w = warned.unwrap_or_else(|| panic!("{db} not warned:\n{stdout}"));
         assert_eq!(w["level"], "warning", "{w}");
         let m = w["message"].as_str().unwrap_or_default();
