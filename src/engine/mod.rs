@@ -6,6 +6,7 @@ pub mod activities;
 pub mod downtime;
 pub mod folder_scan;
 pub mod guard;
+pub mod in_flight;
 pub mod liveness;
 pub mod lock;
 pub mod lrs_limit;
