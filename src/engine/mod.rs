@@ -4,6 +4,7 @@
 
 pub mod activities;
 pub mod downtime;
+pub mod error;
 pub mod folder_scan;
 pub mod guard;
 pub mod liveness;
@@ -17,6 +18,7 @@ pub mod runner;
 pub mod snapshot;
 pub mod state;
 
+pub use error::Error;
 pub use guard::{Refusal, may_complete};
 pub use snapshot::{
     DatabaseSnapshot, EngineCommand, EventLine, MigrationSnapshot, SourceAccess, TailMode,
