@@ -4,6 +4,7 @@
 
 pub mod activities;
 pub mod downtime;
+pub mod error;
 pub mod folder_scan;
 pub mod guard;
 pub mod in_flight;
@@ -18,6 +19,7 @@ pub mod runner;
 pub mod snapshot;
 pub mod state;
 
+pub use error::Error;
 pub use guard::{Refusal, may_complete};
 pub use snapshot::{
     DatabaseSnapshot, EngineCommand, EventLine, MigrationSnapshot, SourceAccess, TailMode,

@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Error;
 use crate::target::details::RestoreDetails;
 use crate::target::lrs::{LrsClient, ManagedDatabase, StartRequest, StartedRestore};
 
@@ -138,13 +139,13 @@ impl ExistingTarget {
 }
 
 /// What the target has, read from the managed instance: restoreDetails, then the database.
-pub async fn look(lrs: &LrsClient, target: &str) -> Result<ExistingTarget, String> {
+pub async fn look(lrs: &LrsClient, target: &str) -> Result<ExistingTarget, Error> {
     let restore = match lrs.status(target).await {
         Ok(d) => Some(d),
         Err(e) if e.http_status() == Some(404) => None,
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(e.into()),
     };
-    let database = lrs.database(target).await.map_err(|e| e.to_string())?;
+    let database = lrs.database(target).await?;
     Ok(ExistingTarget { restore, database })
 }
 

@@ -1,0 +1,41 @@
+//! [`Error`]: what a step of the engine fails with when a client below it fails, one variant per
+//! client (the LRS client, Blob Storage, the source SQL Server). Each keeps the client's typed error,
+//! so a caller can still ask it (an HTTP status, a retry class), and shows the client's message
+//! unchanged: the operator reads the same text as before.
+
+use crate::source::SourceError;
+use crate::storage::error::StorageError;
+use crate::target::lrs::LrsError;
+
+/// A client's failure, seen from the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The Log Replay Service (ARM) client failed.
+    #[error(transparent)]
+    Lrs(#[from] LrsError),
+    /// A Blob Storage call failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The source SQL Server failed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_error_keeps_its_message() {
+        let lrs = LrsError::Http {
+            op: "status",
+            db: "Sales".into(),
+            status: 503,
+            message: "busy".into(),
+        };
+        let shown = lrs.to_string();
+        let e = Error::from(lrs);
+        assert_eq!(e.to_string(), shown);
+        assert!(matches!(e, Error::Lrs(LrsError::Http { status: 503, .. })));
+    }
+}
