@@ -11,6 +11,8 @@
 //! files were written (0: just now, so that for two minutes every file is looked at on every scan,
 //! as right after a backup job wrote them).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;

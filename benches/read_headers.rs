@@ -2,6 +2,8 @@
 //! to 1 GiB, large ones sparse, one in 7 compressed), then reads every header, cold-ish and warm, and prints files/s and the
 //! peak memory. Run with `cargo bench --bench read_headers`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
+
 use std::path::Path;
 use std::time::Instant;
 

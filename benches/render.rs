@@ -2,6 +2,8 @@
 //! drawn into a 160x48 `TestBackend`. Prints the mean and p99 frame time (target: < 2 ms in
 //! release, `cargo bench --bench render`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
+
 use std::time::{Duration, Instant};
 
 use cutover::tui::dashboard::{self, DashboardState};

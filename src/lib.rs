@@ -1,9 +1,13 @@
 //! cutover: online migration of SQL Server databases to Azure SQL Managed Instance.
 //!
-//! Layers (see ARCHITECTURE.md): `backup` reads and writes backup files; `catalog` scans folders and
-//! plans restore chains; `cli` holds the commands. Nothing below `cli` prints or exits.
+//! Layers (see ARCHITECTURE.md): `backup` (the `cutover-backup` crate) reads and writes backup files;
+//! `catalog` scans folders and plans restore chains; `cli` holds the commands. Nothing below `cli`
+//! prints or exits.
 
-pub mod backup;
+/// The backup format lives in its own crate (`crates/cutover-backup`); re-exported here so that
+/// `crate::backup::...` and `cutover::backup::...` keep naming it.
+pub use cutover_backup as backup;
+
 pub mod catalog;
 pub mod cli;
 pub mod config;

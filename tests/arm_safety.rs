@@ -1,6 +1,8 @@
 //! The ARM client never sends the bearer token (or the storage SAS in a start request) in clear text
 //! to another machine, nor to a host other than the ARM endpoint it was issued for.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
+
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

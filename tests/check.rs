@@ -1,6 +1,8 @@
 //! `cutover check`: restore plans of the real sample folders, and every finding produced from real or
 //! written files.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
+
 mod common;
 
 use std::path::Path;

@@ -3,6 +3,8 @@
 //! check` (issue 12, defect 11: they were called corrupt), and what the reader costs does not grow
 //! with the size of the file.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
+
 mod common;
 
 use std::fs::File;

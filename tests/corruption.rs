@@ -2,6 +2,8 @@
 //! header regions, must make the reader return an error naming the file (or, for a flip in bytes the
 //! header does not depend on, the very same result), and never panic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
+
 mod common;
 
 use std::collections::BTreeMap;

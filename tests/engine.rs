@@ -3,6 +3,8 @@
 //! points (nothing committed is uploaded again, same final state), and bad configurations are refused
 //! with the key named.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
+
 mod common;
 mod support;
 

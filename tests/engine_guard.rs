@@ -3,6 +3,8 @@
 //! makes the engine call LRS complete while a backup of the plan is unrestored, or with a name other
 //! than the newest backup.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
+
 use cutover::backup::{BackupType, Lsn};
 use cutover::engine::{
     Action, BackupFile, Command, DatabaseState, Event, FileStatus, LrsFileStatus, LrsStatus, Phase,

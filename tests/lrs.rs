@@ -1,6 +1,8 @@
 //! End to end against the sandbox (local Azure): upload a chain, `cutover lrs start`, follow status to
 //! all restored, pick up new logs, complete; and each LRS rule with its documented error code.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
+
 mod common;
 
 use std::path::Path;

@@ -2,6 +2,8 @@
 //! equal what MANIFEST.json (read by an independent parser, cross-checked by chain continuity) says, and
 //! the striped backups must pair up by media set.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
+
 mod common;
 
 use std::collections::BTreeMap;

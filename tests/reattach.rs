@@ -3,6 +3,8 @@
 //! before anything is uploaded, with what exists and what to do); the state folder keeps what it
 //! needs private.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

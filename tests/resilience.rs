@@ -1,6 +1,8 @@
 //! Failures that must not stop a migration: a storage endpoint that answered and then went away is
 //! retried until it is back (the sandbox's Blob service stopped and started again on the same port).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

@@ -7,6 +7,8 @@
 //! thread. The Python part prints `SKIPPED: ...` when `azure-storage-blob` is not installed, and
 //! fails on CI (`CI=true`). No assertion depends on timing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -2,6 +2,8 @@
 //! of the process arguments; the old forms (`--sas TOKEN`, a SAS in `--container URL`, `sas check
 //! TOKEN`) keep working and warn on stderr, without echoing the secret.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
+
 mod common;
 
 use std::process::Command;

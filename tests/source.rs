@@ -3,6 +3,8 @@
 //! the tail-log backup as the next link of the chain, msdb history vs the folder, connection failures
 //! with clear errors, named instances through a SQL Browser, the CLI, and an independent client (pytds).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -3,6 +3,8 @@
 //! trusted, and each failure says which it is (unknown CA, name mismatch, expired, self-signed)
 //! without the TDS library's advice to developers.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,6 +1,8 @@
 //! Target database names Azure refuses (`..`, over 128 characters, `/`...) fail at once, naming the
 //! field, before anything is uploaded or any request is sent.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
+
 mod common;
 
 use std::process::Command;

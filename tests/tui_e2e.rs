@@ -2,6 +2,8 @@
 //! every database to Completed, asserting what the screen shows at each step; the dashboard stays
 //! on the "All 4 completed" view, and quitting prints the summary on the restored terminal. Needs tmux (installed by .ci/run): fails under CI=true without it, skips elsewhere.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
+
 mod common;
 
 use common::tmux::Tmux;

@@ -1,6 +1,8 @@
 //! Key handling on the pure UI state (no terminal): which keys open what, and which
 //! `EngineCommand`s are sent.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use cutover::engine::{EngineCommand, MigrationSnapshot, Phase, TailState};
 use cutover::source::tail::StopTraffic;

@@ -2,6 +2,8 @@
 //! and 160x48, compared with insta snapshots (`tests/snapshots/`). Snapshots are built by hand
 //! (`cutover::tui::sample`): no clock, no randomness.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
+
 use cutover::engine::{MigrationSnapshot, Phase, TailState};
 use cutover::tui::cutover::CutoverDialog;
 use cutover::tui::dashboard::{self, DashboardState, Overlay};

@@ -1,6 +1,8 @@
 //! The wizard: every screen rendered (insta, 80x24 and 160x48) and its key handling driven on the
 //! pure state, with the backend's answers handed in by hand (no connection anywhere).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use cutover::catalog::{Code, Finding, Severity};
 use cutover::tui::Theme;

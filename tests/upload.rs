@@ -8,6 +8,8 @@
 //! files. Needs Azurite (`.ci/azurite.sh`) and `pip install azure-storage-blob`: without them these
 //! tests fail on CI (`CI=true`) and print `SKIPPED: ...` elsewhere. No assertion depends on timing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
+
 mod common;
 mod support;
 

@@ -4,6 +4,8 @@
 //! second confirmation; the wizard's own migration goes through the same mapping; and `cutover`
 //! without a terminal says what to use instead.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
+
 mod common;
 
 use common::tmux::Tmux;

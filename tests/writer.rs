@@ -2,6 +2,8 @@
 //! files have the block structure of real SQL Server backups, a 1 GiB sparse backup costs no disk and
 //! reads fast, and the shared synthetic chain (`common::write_chain`) links up.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -121,6 +121,7 @@ pub fn collation_name(raw: &[u8]) -> String {
 
 /// The raw bytes for a collation name the writer is asked to use (the SQL collations of the table and
 /// the common Windows ones). Unknown names fall back to SQL_Latin1_General_CP1_CI_AS.
+#[cfg(feature = "write")]
 pub fn collation_bytes(name: &str) -> [u8; 5] {
     if let Some((id, _)) = SQL_SORT_IDS.iter().find(|(_, n)| *n == name) {
         return [0x09, 0x04, 0xD0, 0x00, *id];
@@ -185,6 +186,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "write")]
     fn windows_names_round_trip() {
         for n in [
             "Latin1_General_CI_AS",

@@ -355,12 +355,13 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::backup::records::record_header_at;
+    use crate::records::record_header_at;
 
     /// The real compressed sample, when `../shared` is beside the project (on CI it must be).
     fn sample() -> Option<(PathBuf, Vec<u8>)> {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/samples/appveyor-lab/compressed/SharePoint_Config_compressed.bak");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+            "../../../shared/samples/appveyor-lab/compressed/SharePoint_Config_compressed.bak",
+        );
         match std::fs::read(&path) {
             Ok(data) => Some((path, data)),
             Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {

@@ -3,18 +3,21 @@
 
 use time::PrimitiveDateTime;
 
-use super::collation::{collation_bytes, collation_name};
+use super::collation::collation_name;
 use super::header::BackupType;
 use super::lsn::Lsn;
-use super::mtf::{
-    decode_date, encode_date, format_guid, parse_guid, put_u16, put_u32, put_u64, u16_at, u32_at,
-    u64_at,
+use super::mtf::{decode_date, format_guid, u16_at, u32_at, u64_at};
+#[cfg(feature = "write")]
+use super::{
+    collation::collation_bytes,
+    mtf::{encode_date, parse_guid, put_u16, put_u32, put_u64},
 };
 
 pub const TAG: [u8; 4] = *b"SCIN";
 /// Size of the SCIN chunk SQL Server writes.
 pub const SCIN_LEN: usize = 478;
 /// Where the variable-length strings start inside the chunk.
+#[cfg_attr(not(feature = "write"), allow(dead_code))] // only the writer fills it
 const STRINGS_AT: usize = 400;
 
 pub const FLAG_CHECKSUMS: u32 = 0x10;
@@ -35,13 +38,16 @@ const OFF_CREATED: usize = 72;
 const OFF_START: usize = 77;
 const OFF_FINISH: usize = 82;
 const OFF_TYPE: usize = 87;
+#[cfg_attr(not(feature = "write"), allow(dead_code))] // only the writer fills it
 const OFF_SORT_ORDER: usize = 88;
 const OFF_COMPAT: usize = 91;
 const OFF_DB_VERSION: usize = 94;
 const OFF_SIZE: usize = 96;
 const OFF_DB_NAME: usize = 104;
 const OFF_SERVER_NAME: usize = 108;
+#[cfg_attr(not(feature = "write"), allow(dead_code))] // only the writer fills it
 const OFF_LOCALE: usize = 116;
+#[cfg_attr(not(feature = "write"), allow(dead_code))] // only the writer fills it
 const OFF_COMPARISON: usize = 120;
 const OFF_FAMILY_GUID: usize = 124;
 const OFF_COLLATION: usize = 216;
@@ -161,6 +167,7 @@ pub fn decode(b: &[u8]) -> Result<Scin, ScinError> {
     })
 }
 
+#[cfg(feature = "write")]
 fn put_utf16(b: &mut Vec<u8>, at: usize, s: &str) {
     let off = b.len();
     for u in s.encode_utf16() {
@@ -173,6 +180,7 @@ fn put_utf16(b: &mut Vec<u8>, at: usize, s: &str) {
 
 /// Encodes a SCIN chunk as SQL Server lays it out. Names longer than the chunk allows are cut to
 /// 128 characters (SQL Server's sysname limit).
+#[cfg(feature = "write")]
 pub fn encode(s: &Scin) -> Vec<u8> {
     let mut b = vec![0u8; STRINGS_AT];
     b[0..4].copy_from_slice(&TAG);
