@@ -27,11 +27,11 @@ use cutover::engine::runner::{DatabaseConfig, EngineConfig};
 use cutover::engine::{
     BackupFile, DatabaseState, EngineCommand, FileStatus, Phase, TailMode, TailState,
 };
+use cutover::restore_target::lrs::{InstanceRef, LrsClient, StaticToken, StorageAccess};
 use cutover::storage::auth::StorageAuth;
 use cutover::storage::client::BlobStore;
 use cutover::storage::container::ContainerUrl;
 use cutover::storage::upload::UploadOptions;
-use cutover::target::lrs::{InstanceRef, LrsClient, StaticToken, StorageAccess};
 use time::macros::{datetime, format_description};
 
 const CHAIN_VLF: u32 = 40;

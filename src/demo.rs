@@ -12,6 +12,7 @@ use azure_core::credentials::{Secret, TokenCredential};
 
 use crate::engine::runner::{DatabaseConfig, EngineConfig, EngineHandle};
 use crate::engine::{TailMode, persist};
+use crate::restore_target::lrs::{InstanceRef, LrsClient, StaticToken, StorageAccess};
 use crate::sandbox::instance::DatabaseSpec;
 use crate::sandbox::{Sandbox, SandboxOptions};
 use crate::source::tail::StopTraffic;
@@ -20,7 +21,6 @@ use crate::storage::auth::StorageAuth;
 use crate::storage::client::BlobStore;
 use crate::storage::container::ContainerUrl;
 use crate::storage::upload::UploadOptions;
-use crate::target::lrs::{InstanceRef, LrsClient, StaticToken, StorageAccess};
 
 /// How the demo runs.
 #[derive(Debug, Clone)]

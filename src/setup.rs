@@ -12,6 +12,9 @@ use crate::config::{ConfigFile, SourceSection};
 use crate::engine::TailMode;
 use crate::engine::persist;
 use crate::engine::runner::{DatabaseConfig, EngineConfig};
+use crate::restore_target::lrs::{
+    InstanceRef, LrsClient, StaticToken, StorageAccess, is_local_endpoint,
+};
 use crate::source::tail::StopTraffic;
 use crate::source::{Encryption, ServerAddress, SourceAuth, SourceOptions};
 use crate::storage::auth::{AadKind, StorageAuth, aad_credential};
@@ -19,7 +22,6 @@ use crate::storage::client::BlobStore;
 use crate::storage::container::ContainerUrl;
 use crate::storage::sas::{self, SasPermissions};
 use crate::storage::upload::UploadOptions;
-use crate::target::lrs::{InstanceRef, LrsClient, StaticToken, StorageAccess, is_local_endpoint};
 
 /// Source options given as flags (they win over the file).
 #[derive(Debug, Clone, Default)]
@@ -333,7 +335,7 @@ pub fn engine_config_with(
                 "the target name of database {name} (its own; set another with [[backups.database]] target_name)"
             ),
         };
-        crate::target::names::check_target_name(&field, &target_name)?;
+        crate::restore_target::names::check_target_name(&field, &target_name)?;
         databases.push(DatabaseConfig {
             name: name.clone(),
             folder: db_folder,

@@ -26,14 +26,14 @@ use crate::config::{
     TargetSection,
 };
 use crate::engine::runner::EngineConfig;
+use crate::restore_target::lrs::{
+    DEFAULT_ARM_ENDPOINT, InstanceRef, LrsClient, StaticToken, is_local_endpoint,
+};
 use crate::setup::{self, ProvidedSecrets, RunFlags};
 use crate::source::{
     Encryption, ServerAddress, SourceAuth, SourceClient, SourceDatabase, SourceOptions, crosscheck,
 };
 use crate::storage::auth::{AadKind, aad_credential};
-use crate::target::lrs::{
-    DEFAULT_ARM_ENDPOINT, InstanceRef, LrsClient, StaticToken, is_local_endpoint,
-};
 use crate::tui::format::without_query;
 use crate::tui::wizard::values::{
     CutoverMode, MiAccess, PreflightReport, SaveOutcome, SecretText, SourceAuthKind, SourceForm,

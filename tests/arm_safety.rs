@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::any;
 use azure_core::credentials::{AccessToken, Secret, TokenCredential, TokenRequestOptions};
-use cutover::target::lrs::{InstanceRef, LrsClient, StartRequest, StorageAccess};
+use cutover::restore_target::lrs::{InstanceRef, LrsClient, StartRequest, StorageAccess};
 
 /// A credential that records the scopes it was asked for (and so whether a token was asked at all).
 #[derive(Debug, Default)]

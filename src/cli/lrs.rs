@@ -7,15 +7,15 @@ use std::time::{Duration, Instant};
 use azure_core::credentials::{Secret, TokenCredential};
 
 use super::secret_arg::{SecretArg, sas_in_url_warning};
-use crate::storage::auth::{AadKind, aad_credential};
-use crate::target::details::RestoreDetails;
-use crate::target::lrs::{
+use crate::restore_target::details::RestoreDetails;
+use crate::restore_target::lrs::{
     DEFAULT_ARM_ENDPOINT, InstanceRef, LrsClient, StartRequest, StaticToken, StorageAccess,
     is_local_endpoint,
 };
-use crate::target::names::check_target_name;
-use crate::target::subscription::{azure_cli_profile_path, choose_subscription};
-use crate::target::wait::{Verdict, WaitFor};
+use crate::restore_target::names::check_target_name;
+use crate::restore_target::subscription::{azure_cli_profile_path, choose_subscription};
+use crate::restore_target::wait::{Verdict, WaitFor};
+use crate::storage::auth::{AadKind, aad_credential};
 
 #[derive(Debug, clap::Args)]
 pub struct Target {

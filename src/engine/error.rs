@@ -3,9 +3,9 @@
 //! so a caller can still ask it (an HTTP status, a retry class), and shows the client's message
 //! unchanged: the operator reads the same text as before.
 
+use crate::restore_target::lrs::LrsError;
 use crate::source::SourceError;
 use crate::storage::error::StorageError;
-use crate::target::lrs::LrsError;
 
 /// A client's failure, seen from the engine.
 #[derive(Debug, thiserror::Error)]

@@ -3,7 +3,7 @@
 //! names only the last restored and the current file; the preview shape's per-set statuses win).
 
 use super::state::{BackupFile, LrsFileStatus, LrsStatus};
-use crate::target::details::RestoreDetails;
+use crate::restore_target::details::RestoreDetails;
 
 pub fn lrs_status(files: &[BackupFile], d: &RestoreDetails) -> LrsStatus {
     let status = d.status.as_deref().unwrap_or("");

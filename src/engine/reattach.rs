@@ -10,8 +10,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::Error;
-use crate::target::details::RestoreDetails;
-use crate::target::lrs::{LrsClient, ManagedDatabase, StartRequest, StartedRestore};
+use crate::restore_target::details::RestoreDetails;
+use crate::restore_target::lrs::{LrsClient, ManagedDatabase, StartRequest, StartedRestore};
 
 /// The restore an activity started, as recorded in its state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

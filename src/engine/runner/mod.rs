@@ -33,12 +33,12 @@ use tokio::sync::{mpsc, watch};
 use super::persist;
 use super::snapshot::{EngineCommand, EventLine, MigrationSnapshot, TailMode};
 use super::state::Phase;
+use crate::restore_target::lrs::{LrsClient, StorageAccess};
 use crate::source::SourceOptions;
 use crate::source::tail::StopTraffic;
 use crate::storage::client::BlobStore;
 use crate::storage::progress::UploadEvent;
 use crate::storage::upload::{UploadOptions, Uploader};
-use crate::target::lrs::{LrsClient, StorageAccess};
 use database::RunDb;
 use tasks::Msg;
 

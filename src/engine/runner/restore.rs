@@ -14,8 +14,8 @@ use crate::engine::lrs_limit;
 use crate::engine::lrs_view::lrs_status;
 use crate::engine::reattach::{self, RestoreIdentity};
 use crate::engine::state::{Action, DatabaseState, Event, Phase};
-use crate::target::details::RestoreDetails;
-use crate::target::lrs::StartRequest;
+use crate::restore_target::details::RestoreDetails;
+use crate::restore_target::lrs::StartRequest;
 
 /// Restore-status reads in a row that find no restore (404) before the database is Failed.
 const RESTORE_GONE_AFTER: u32 = 3;

@@ -13,12 +13,12 @@ use super::Engine;
 use crate::catalog;
 use crate::engine::folder_scan::FolderCache;
 use crate::engine::reattach::{self, RestoreIdentity};
+use crate::restore_target::details::RestoreDetails;
+use crate::restore_target::lrs::{LrsClient, StartRequest};
 use crate::source::SourceOptions;
 use crate::source::tail::{StopTraffic, TailRequest, take_tail_log_backup};
 use crate::storage::error::StorageError;
 use crate::storage::upload::{UploadItem, Uploader};
-use crate::target::details::RestoreDetails;
-use crate::target::lrs::{LrsClient, StartRequest};
 
 /// What a spawned task reports back (`db`: the database's index in the engine).
 pub(super) enum Msg {
