@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod engine;
+pub mod model;
 pub mod private_files;
 pub mod restore_target;
 pub mod sandbox;

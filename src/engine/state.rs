@@ -5,101 +5,15 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::model::database::{
+    BackupFile, DatabaseState, FileStatus, IgnoredFile, Phase, TailState,
+};
+
 use super::guard::{Refusal, may_complete};
-use super::snapshot::SourceAccess;
-use crate::backup::{BackupType, Lsn};
+use crate::backup::BackupType;
 use crate::catalog::plan::SkipReason;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Phase {
-    Preflight,
-    UploadingFullBackup,
-    Restoring,
-    CatchingUp,
-    ReadyForCutover,
-    CuttingOver,
-    Completing,
-    Completed,
-    Failed,
-    Blocked,
-    Canceled,
-}
-
-impl Phase {
-    /// No way out of these but retry (Failed) or nothing (Completed, Canceled).
-    pub fn is_final(self) -> bool {
-        matches!(self, Phase::Completed | Phase::Canceled)
-    }
-
-    /// The word DBAs read on the dashboard, in events and in the summary (DMS's names, upper case,
-    /// at most 11 characters): READY, CATCHING UP, COMPLETED...
-    pub fn label(self) -> &'static str {
-        match self {
-            Phase::Preflight => "PREFLIGHT",
-            Phase::UploadingFullBackup => "UPLOADING",
-            Phase::Restoring => "RESTORING",
-            Phase::CatchingUp => "CATCHING UP",
-            Phase::ReadyForCutover => "READY",
-            Phase::CuttingOver => "CUTOVER",
-            Phase::Completing => "COMPLETING",
-            Phase::Completed => "COMPLETED",
-            Phase::Failed => "FAILED",
-            Phase::Blocked => "BLOCKED",
-            Phase::Canceled => "CANCELED",
-        }
-    }
-}
-
-/// A backup file's progress, DMS's file statuses plus Skipped / Unrestorable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum FileStatus {
-    Arrived,
-    /// An upload attempt failed in a way that may pass (network outage, throttling, the file
-    /// changed while it was read): it is uploaded again after a wait; the database goes on.
-    Retrying,
-    Uploading,
-    Uploaded,
-    Restoring,
-    Restored,
-    /// Not needed by the restore plan (older full, covered log...).
-    Skipped,
-    /// LRS reported it cannot restore it.
-    Unrestorable,
-}
-
-/// One backup file of the database's plan, in chain order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BackupFile {
-    /// File name inside the database's blob folder (what LRS reports and lastBackupName names).
-    pub name: String,
-    pub backup_type: BackupType,
-    pub first_lsn: Lsn,
-    pub last_lsn: Lsn,
-    pub size: u64,
-    pub status: FileStatus,
-    /// Bytes in the container so far.
-    #[serde(default)]
-    pub uploaded_bytes: u64,
-    /// BackupStartDate from the header (server local time, ISO 8601), for data lag.
-    #[serde(default)]
-    pub backup_start: Option<String>,
-}
-
-/// A backup file in the folder that the restore plan leaves out (DMS's file status "Ignored"), and
-/// why: UIs list it so the operator sees every file was looked at.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IgnoredFile {
-    /// File name in the folder (the first stripe's, for a striped set).
-    pub name: String,
-    pub backup_type: BackupType,
-    /// Why the plan leaves it out, in the operator's words.
-    pub reason: String,
-}
-
 impl IgnoredFile {
-    /// DMS's name for the status of a file the restore does not use.
-    pub const STATUS: &'static str = "Ignored";
-
     pub fn new(name: &str, backup_type: BackupType, reason: SkipReason) -> Self {
         IgnoredFile {
             name: name.to_string(),
@@ -132,17 +46,6 @@ pub fn ignored_because(reason: SkipReason) -> &'static str {
         }
         SkipReason::NoFullBackup => "there is no full backup to restore it on",
     }
-}
-
-/// What was decided about the tail of the log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum TailState {
-    /// Cutover not begun, or begun and no decision yet.
-    Undecided,
-    /// The tail-log backup was taken (by cutover or the operator) and is this file.
-    Taken { file: String },
-    /// The operator asserts no more backups will come (a data-loss risk if wrong: shown as such).
-    NoMoreBackups,
 }
 
 /// A file's status as LRS reports it (restoreDetails).
@@ -236,88 +139,7 @@ pub enum Action {
     CancelLrs,
 }
 
-/// The state of one database's migration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DatabaseState {
-    pub name: String,
-    pub phase: Phase,
-    /// The plan's files in chain order.
-    pub files: Vec<BackupFile>,
-    pub lrs_started: bool,
-    pub block_reason: Option<String>,
-    pub last_restored_file: Option<String>,
-    pub currently_restoring: Option<String>,
-    pub tail: TailState,
-    pub error: Option<String>,
-    /// The lastBackupName sent to LRS complete.
-    pub completed_with: Option<String>,
-    /// When LRS accepted the start (Unix seconds, UTC): LRS cancels a restore 30 days after it.
-    /// Absent in state files written before it was recorded.
-    #[serde(default)]
-    pub lrs_started_unix: Option<i64>,
-    /// Failed because the instance no longer has the restore: a retry starts it again from the
-    /// full backup in the container.
-    #[serde(default)]
-    pub restore_gone: bool,
-    /// When the downtime began (Unix milliseconds, UTC): traffic stopped, or the cutover begun when
-    /// traffic was not stopped. Kept across restarts; cleared when an abandon gave the source back.
-    #[serde(default)]
-    pub downtime_started_unix_ms: Option<i64>,
-    /// When the database reached Completed (Unix milliseconds, UTC): the downtime ends there.
-    #[serde(default)]
-    pub completed_unix_ms: Option<i64>,
-    /// What cutover left the source database as (None: cutover changed nothing on it).
-    #[serde(default)]
-    pub source_access: Option<SourceAccess>,
-    /// Backup files in the folder the restore plan leaves out, with why (DMS's "Ignored").
-    #[serde(default)]
-    pub ignored: Vec<IgnoredFile>,
-}
-
 impl DatabaseState {
-    pub fn new(name: &str) -> Self {
-        DatabaseState {
-            name: name.to_string(),
-            phase: Phase::Preflight,
-            files: Vec::new(),
-            lrs_started: false,
-            block_reason: None,
-            last_restored_file: None,
-            currently_restoring: None,
-            tail: TailState::Undecided,
-            error: None,
-            completed_with: None,
-            lrs_started_unix: None,
-            restore_gone: false,
-            downtime_started_unix_ms: None,
-            completed_unix_ms: None,
-            source_access: None,
-            ignored: Vec::new(),
-        }
-    }
-
-    /// Files not yet restored (and not skipped): what the cutover dialog lists as pending.
-    pub fn pending(&self) -> Vec<&BackupFile> {
-        self.files
-            .iter()
-            .filter(|f| !matches!(f.status, FileStatus::Restored | FileStatus::Skipped))
-            .collect()
-    }
-
-    /// The newest file of the plan (highest LastLSN).
-    pub fn newest(&self) -> Option<&BackupFile> {
-        self.files
-            .iter()
-            .filter(|f| f.status != FileStatus::Skipped)
-            .max_by_key(|f| f.last_lsn)
-    }
-
-    pub fn full_restored(&self) -> bool {
-        self.files
-            .iter()
-            .any(|f| f.backup_type == BackupType::Full && f.status == FileStatus::Restored)
-    }
-
     /// Forgets what the vanished restore had done: LRS starts again (from the full backup in the
     /// container) and every file is restored anew; what is in the container is not uploaded again.
     fn restart_restore(&mut self) {
@@ -343,17 +165,6 @@ impl DatabaseState {
                 };
             }
         }
-    }
-
-    /// The source database is RESTORING after the tail-log backup this cutover took WITH NORECOVERY,
-    /// and that tail is still the newest backup of the plan: no more log can come, so it remains the
-    /// tail across an abandon and a second cutover (no stop traffic, no second tail).
-    pub fn tail_kept_by_source(&self) -> bool {
-        let TailState::Taken { file } = &self.tail else {
-            return false;
-        };
-        self.source_access == Some(SourceAccess::Restoring)
-            && self.newest().is_some_and(|n| &n.name == file)
     }
 
     fn file_mut(&mut self, name: &str) -> Option<&mut BackupFile> {
@@ -599,6 +410,8 @@ impl DatabaseState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backup::Lsn;
+    use crate::model::SourceAccess;
 
     fn file(name: &str, t: BackupType, first: u32, last: u32) -> BackupFile {
         BackupFile {

@@ -17,7 +17,7 @@ use crate::storage::container::is_loopback;
 /// The api-version cutover speaks (stable; restoreDetails also parses the preview shape).
 pub const API_VERSION: &str = "2023-08-01";
 pub const ARM_SCOPE: &str = "https://management.azure.com/.default";
-pub const DEFAULT_ARM_ENDPOINT: &str = "https://management.azure.com";
+pub use crate::model::{DEFAULT_ARM_ENDPOINT, is_local_endpoint};
 
 /// A failed LRS call: the service's code (if any) and the explanation for the operator.
 /// (Large on purpose: it carries the whole explanation; failures are rare, so boxing buys nothing.)
@@ -591,14 +591,6 @@ impl TokenCredential for StaticToken {
             time::OffsetDateTime::now_utc() + time::Duration::hours(1),
         ))
     }
-}
-
-/// True for an ARM endpoint on a loopback address (the sandbox), where a static token is used.
-pub fn is_local_endpoint(endpoint: &str) -> bool {
-    url::Url::parse(endpoint.trim())
-        .ok()
-        .and_then(|u| u.host_str().map(is_loopback))
-        .unwrap_or(false)
 }
 
 /// The ARM endpoint's origin, refused (before any request) unless it is https, or http on a

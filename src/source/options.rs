@@ -36,10 +36,7 @@ pub enum Encryption {
     Plaintext,
 }
 
-/// DMS's warning, shown whenever the server certificate is not validated.
-pub const TRUST_CERTIFICATE_WARNING: &str = "the server certificate will not be validated (trust server certificate): \
-     a self-signed certificate leaves the connection open to man-in-the-middle attacks; \
-     install a certificate from a trusted authority on the SQL Server instead";
+pub use crate::model::TRUST_CERTIFICATE_WARNING;
 
 /// Everything needed to open a connection.
 #[derive(Debug, Clone)]

@@ -9,6 +9,7 @@ use tiberius::Row;
 use time::PrimitiveDateTime;
 
 use crate::backup::{BackupType, Lsn};
+pub use crate::model::SourceDatabase;
 
 /// Server version, edition and whether the login is sysadmin (DMS requires it).
 pub const SERVER_INFO: &str = "SELECT CAST(SERVERPROPERTY('ServerName') AS nvarchar(256)) AS server_name, \
@@ -71,31 +72,6 @@ pub struct ServerInfo {
     pub engine_edition: i32,
     pub is_sysadmin: bool,
     pub login_name: String,
-}
-
-/// One user database, as the Databases wizard screen and `cutover source databases` show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SourceDatabase {
-    pub name: String,
-    pub database_id: i32,
-    /// ONLINE, RESTORING, OFFLINE, ...
-    pub state: String,
-    /// FULL, BULK_LOGGED, SIMPLE.
-    pub recovery_model: String,
-    pub compatibility_level: i32,
-    pub is_read_only: bool,
-    /// MULTI_USER, SINGLE_USER, RESTRICTED_USER.
-    pub user_access: String,
-    /// Transparent Data Encryption on.
-    pub is_encrypted: bool,
-    pub size_bytes: u64,
-    /// Files of type FILESTREAM (FILESTREAM data or memory-optimized containers).
-    pub filestream_files: i32,
-    /// Memory-optimized (In-Memory OLTP) filegroups, filled in by a second query when
-    /// `filestream_files > 0`.
-    pub memory_optimized_filegroups: i32,
-    pub last_full_backup: Option<String>,
-    pub last_log_backup: Option<String>,
 }
 
 /// One row of msdb's backup history (one media family of one backup set).

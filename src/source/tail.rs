@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::client::SourceClient;
 use super::error::SourceError;
@@ -14,15 +14,7 @@ use super::options::SourceOptions;
 use super::quote::quote_ident;
 use crate::backup::{BackupSet, BackupType, read_backup_file};
 
-/// How traffic to the source database is stopped before the tail-log backup.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StopTraffic {
-    /// `SET READ_ONLY WITH ROLLBACK IMMEDIATE`: connections stay, writes fail.
-    ReadOnly,
-    /// `SET RESTRICTED_USER WITH ROLLBACK IMMEDIATE`: only db_owner/sysadmin sessions stay.
-    RestrictedUser,
-}
+pub use crate::model::StopTraffic;
 
 impl StopTraffic {
     /// The statement that stops traffic.

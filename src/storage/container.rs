@@ -5,6 +5,8 @@ use std::fmt;
 
 use url::Url;
 
+pub use crate::model::is_loopback;
+
 /// A parsed container URL. The SAS (if the user pasted one in the URL) is kept apart and never shown.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ContainerUrl {
@@ -39,20 +41,6 @@ const BLOB_SUFFIXES: &[&str] = &[
     ".blob.core.usgovcloudapi.net",
     ".blob.storage.azure.net",
 ];
-
-/// True for `localhost` and loopback IP addresses (IPv6 with or without brackets): the only hosts
-/// cutover talks to without TLS (emulators and the sandbox).
-pub fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::Ipv6Addr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
 
 impl ContainerUrl {
     pub fn parse(s: &str) -> Result<ContainerUrl, ContainerUrlError> {

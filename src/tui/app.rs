@@ -39,7 +39,7 @@ use super::theme::Theme;
 use super::wizard::{
     self, WizardBackend, WizardOutcome, WizardRequest, WizardResult, WizardState, WizardValues,
 };
-use crate::engine::{EngineCommand, MigrationSnapshot};
+use crate::model::{EngineCommand, MigrationSnapshot};
 
 /// Redraws per second at most.
 pub const MAX_FPS: u64 = 20;
@@ -335,7 +335,7 @@ mod tests {
     use ratatui::backend::TestBackend;
 
     use super::*;
-    use crate::engine::Phase;
+    use crate::model::Phase;
     use crate::tui::sample;
 
     /// The once-a-second clock rewrites the header line only: the clock and elapsed move, the rest

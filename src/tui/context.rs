@@ -1,7 +1,7 @@
 //! What the TUI knows about its surroundings that is not in the engine's snapshot.
 
 use super::theme::Theme;
-use crate::source::tail::StopTraffic;
+use crate::model::StopTraffic;
 
 /// Facts given by the caller (not part of the snapshot).
 #[derive(Debug, Clone, PartialEq, Eq)]

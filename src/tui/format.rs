@@ -3,8 +3,8 @@
 use ratatui::style::Style;
 
 use super::theme::Theme;
-use crate::backup::BackupType;
-use crate::engine::{BackupFile, FileStatus, Phase};
+use crate::model::BackupType;
+use crate::model::{BackupFile, FileStatus, Phase};
 
 /// `1.50 GiB`.
 pub fn bytes(n: u64) -> String {

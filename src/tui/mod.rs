@@ -1,5 +1,5 @@
-//! The terminal UI (ratatui). It reads [`crate::engine::MigrationSnapshot`]s and sends
-//! [`crate::engine::EngineCommand`]s; it never talks to SQL Server or Azure itself (the wizard asks a
+//! The terminal UI (ratatui). It reads [`crate::model::MigrationSnapshot`]s and sends
+//! [`crate::model::EngineCommand`]s; it never talks to SQL Server or Azure itself (the wizard asks a
 //! [`WizardBackend`] to). UI-only state (selection, focus, filter, dialogs) lives in
 //! [`DashboardState`] / [`WizardState`], apart from the snapshot, and every key is handled by a pure
 //! method on that state, so tests drive it without a terminal.

@@ -3,7 +3,7 @@
 
 use crate::backup::{BackupType, Lsn};
 use crate::catalog::{Code, Finding, Severity};
-use crate::engine::{
+use crate::model::{
     BackupFile, DatabaseSnapshot, DatabaseState, EventLine, FileStatus, MigrationSnapshot, Phase,
     TailState,
 };

@@ -20,8 +20,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 pub use view::render;
 
 use super::context::TuiContext;
-use crate::engine::{DatabaseSnapshot, EngineCommand, Phase, SourceAccess, TailMode, TailState};
-use crate::source::tail::StopTraffic;
+use crate::model::StopTraffic;
+use crate::model::{DatabaseSnapshot, EngineCommand, Phase, SourceAccess, TailMode, TailState};
 
 /// A step shown with its statement, waiting for `y`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,7 +190,7 @@ impl CutoverDialog {
     }
 
     /// A spinner turns while cutover waits for something the operator cannot see move.
-    pub fn animating(&self, snap: &crate::engine::MigrationSnapshot) -> bool {
+    pub fn animating(&self, snap: &crate::model::MigrationSnapshot) -> bool {
         let db = snap
             .databases
             .iter()

@@ -20,7 +20,7 @@ pub fn tail_log_backup(database: &str, folder: &str, file: &str) -> String {
 
 /// The tail-log backup of `db` into its backup folder as the server sees it, the file named as
 /// cutover names it now (`Sales_TAIL_20260301_140205.trn`, never an existing file's name).
-pub fn tail_log_backup_now(db: &crate::engine::DatabaseSnapshot) -> String {
+pub fn tail_log_backup_now(db: &crate::model::DatabaseSnapshot) -> String {
     let file = crate::source::tail::tail_file_name(
         &db.state.name,
         time::OffsetDateTime::now_utc(),
@@ -31,7 +31,7 @@ pub fn tail_log_backup_now(db: &crate::engine::DatabaseSnapshot) -> String {
 
 /// The database's backup folder as the source SQL Server sees it (the local folder when the
 /// configuration names no other).
-pub fn server_folder(db: &crate::engine::DatabaseSnapshot) -> &str {
+pub fn server_folder(db: &crate::model::DatabaseSnapshot) -> &str {
     if db.server_folder.is_empty() {
         &db.folder
     } else {

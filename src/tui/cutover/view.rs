@@ -11,8 +11,8 @@ use super::{
     CutoverDialog, Pending, Stage, StopChoice, begin_refusal, source_access, source_restoring,
     stage, statements,
 };
-use crate::engine::{DatabaseSnapshot, SourceAccess, TailMode, TailState};
-use crate::source::tail::StopTraffic;
+use crate::model::StopTraffic;
+use crate::model::{DatabaseSnapshot, SourceAccess, TailMode, TailState};
 use crate::tui::context::TuiContext;
 use crate::tui::dashboard::detail::downtime_line;
 use crate::tui::dashboard::footer::keys_line;
@@ -106,7 +106,7 @@ fn body(
         state
             .files
             .iter()
-            .find(|f| f.status == crate::engine::FileStatus::Unrestorable)
+            .find(|f| f.status == crate::model::FileStatus::Unrestorable)
             .map(|f| format!("{} cannot be restored", f.name))
     });
     l.push(Line::styled("Preconditions", t.title()));

@@ -7,8 +7,8 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table};
 
-use crate::backup::BackupType;
-use crate::engine::{BackupFile, DatabaseSnapshot, FileStatus};
+use crate::model::BackupType;
+use crate::model::{BackupFile, DatabaseSnapshot, FileStatus};
 use crate::tui::theme::Theme;
 use crate::tui::{format, layout};
 

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline, Wrap};
 
 use super::{DashboardState, Focus, chain, findings, live};
-use crate::engine::{DatabaseSnapshot, MigrationSnapshot, Phase};
+use crate::model::{DatabaseSnapshot, MigrationSnapshot, Phase};
 use crate::tui::context::TuiContext;
 use crate::tui::theme::Theme;
 use crate::tui::{format, layout};

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{DashboardState, Focus};
-use crate::engine::EventLine;
+use crate::model::EventLine;
 use crate::tui::context::TuiContext;
 use crate::tui::{format, layout};
 

@@ -2,7 +2,7 @@
 
 use ratatui::text::{Line, Span};
 
-use crate::catalog::{Finding, Severity};
+use crate::model::{Finding, Severity};
 use crate::tui::theme::Theme;
 
 pub fn severity_style(s: Severity, theme: Theme) -> ratatui::style::Style {

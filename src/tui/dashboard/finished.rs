@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::live;
-use crate::engine::{MigrationSnapshot, Phase};
+use crate::model::{MigrationSnapshot, Phase};
 use crate::tui::context::TuiContext;
 use crate::tui::{format, layout};
 

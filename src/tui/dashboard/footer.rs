@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::DashboardState;
-use crate::engine::MigrationSnapshot;
+use crate::model::MigrationSnapshot;
 use crate::tui::theme::Theme;
 
 /// `[("j/k", "move"), ...]` as one line of key hints.

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::live::{self, PollState};
-use crate::engine::MigrationSnapshot;
+use crate::model::MigrationSnapshot;
 use crate::tui::context::TuiContext;
 use crate::tui::format;
 

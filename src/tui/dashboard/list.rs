@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table};
 
 use super::{DashboardState, Focus};
-use crate::engine::DatabaseSnapshot;
+use crate::model::DatabaseSnapshot;
 use crate::tui::theme::Theme;
 use crate::tui::{format, layout};
 

@@ -2,7 +2,7 @@
 //! ticks once a second: elapsed time, how long ago LRS answered, a stale warning, and whether the
 //! migration is over (every database Completed or Canceled).
 
-use crate::engine::{MigrationSnapshot, Phase};
+use crate::model::{MigrationSnapshot, Phase};
 
 /// LRS restore-status reads older than this (and an engine still polling) are shown as stale: the
 /// engine reads every 10 s by default and backs off to at most 5 min only after failures, which it
@@ -82,7 +82,7 @@ pub fn poll_state(snap: &MigrationSnapshot, now_unix: i64) -> PollState {
 
 /// Downtime of one database: ticking from its start while cutting over, the engine's final figure
 /// once Completed; None before the cutover began.
-pub fn downtime_secs(db: &crate::engine::DatabaseSnapshot, now_unix: i64) -> Option<f64> {
+pub fn downtime_secs(db: &crate::model::DatabaseSnapshot, now_unix: i64) -> Option<f64> {
     match (db.state.phase, db.downtime_started_unix) {
         (Phase::Completed, _) => db.downtime_secs.or_else(|| {
             db.downtime_started_unix

@@ -22,7 +22,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use super::context::TuiContext;
 use super::cutover::{self, CutoverDialog};
 use super::small;
-use crate::engine::{DatabaseSnapshot, EngineCommand, EventLine, MigrationSnapshot, Phase};
+use crate::model::{DatabaseSnapshot, EngineCommand, EventLine, MigrationSnapshot, Phase};
 
 /// Which panel j/k and the arrows move in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -9,8 +9,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
 
 use super::{JobStatus, WizardState};
-use crate::catalog::Severity;
-use crate::source::SourceDatabase;
+use crate::model::Severity;
+use crate::model::SourceDatabase;
 use crate::source::crosscheck::database_findings;
 use crate::tui::dashboard::findings;
 use crate::tui::format;

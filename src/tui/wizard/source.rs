@@ -10,7 +10,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use super::form::{Field, Form};
 use super::values::{SecretText, SourceAuthKind, SourceForm, WizardValues};
 use super::{JobStatus, WizardState, job_line};
-use crate::source::options::TRUST_CERTIFICATE_WARNING;
+use crate::model::TRUST_CERTIFICATE_WARNING;
 use crate::tui::theme::Theme;
 
 const AUTH: &[&str] = &["SQL login", "Entra ID token"];

@@ -12,7 +12,7 @@ use super::values::{
     MiAccess, PreflightReport, SourceAuthKind, StorageAuthKind, TargetCredential, WizardValues,
 };
 use super::{JobStatus, WizardState};
-use crate::catalog::Severity;
+use crate::model::Severity;
 use crate::tui::dashboard::findings;
 use crate::tui::format;
 use crate::tui::theme::Theme;

@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use super::form::{Field, Form};
 use super::values::{SecretText, TargetCredential, TargetForm};
 use super::{WizardState, job_line};
-use crate::restore_target::lrs::{DEFAULT_ARM_ENDPOINT, is_local_endpoint};
+use crate::model::{DEFAULT_ARM_ENDPOINT, is_local_endpoint};
 use crate::tui::theme::Theme;
 
 const CREDENTIALS: &[&str] = &[

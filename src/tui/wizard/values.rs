@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Finding;
-use crate::source::SourceDatabase;
+use crate::model::Finding;
+use crate::model::SourceDatabase;
 
 /// A secret typed into the wizard: never serialized, `Debug` shows `***`.
 #[derive(Clone, Default, PartialEq, Eq)]
