@@ -6,8 +6,9 @@
 
 use std::time::{Duration, Instant};
 
+use cutover::sample;
 use cutover::tui::dashboard::{self, DashboardState};
-use cutover::tui::{Theme, TuiContext, sample};
+use cutover::tui::{Theme, TuiContext};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 

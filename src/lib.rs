@@ -16,6 +16,7 @@ pub mod engine;
 pub mod model;
 pub mod private_files;
 pub mod restore_target;
+pub mod sample;
 pub mod sandbox;
 pub mod setup;
 pub mod source;

@@ -818,7 +818,26 @@ pub fn folder_databases(folder: &Path) -> Result<SourceSummary, String> {
             report.databases.len()
         ),
         databases,
+        // Without the source, recovery model and state are unknown: the backups' findings come
+        // in the preflight.
+        findings: Default::default(),
     })
+}
+
+/// The source cross-check's findings of each database the source listed (the Databases screen
+/// shows their codes and, for the database under the cursor, the findings whole).
+pub fn source_findings(
+    databases: &[SourceDatabase],
+) -> std::collections::BTreeMap<String, Vec<crate::catalog::Finding>> {
+    databases
+        .iter()
+        .map(|d| {
+            (
+                d.name.clone(),
+                crate::source::crosscheck::database_findings(d),
+            )
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -841,6 +860,7 @@ impl WizardBackend for Backend {
                 "{} (SQL Server {}, {}; login {} is {admin})",
                 info.server_name, info.product_version, info.edition, info.login_name
             ),
+            findings: source_findings(&databases),
             databases,
         })
     }

@@ -5,9 +5,9 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use cutover::engine::{EngineCommand, MigrationSnapshot, Phase, TailState};
+use cutover::sample;
 use cutover::source::tail::StopTraffic;
 use cutover::tui::dashboard::{DashboardState, Focus, Overlay};
-use cutover::tui::sample;
 use cutover::tui::{Theme, TuiContext};
 
 fn ctx(source_connected: bool) -> TuiContext {

@@ -1,13 +1,13 @@
 //! Render tests: every screen of the TUI drawn into ratatui's `TestBackend` at 80x24 (the minimum)
 //! and 160x48, compared with insta snapshots (`tests/snapshots/`). Snapshots are built by hand
-//! (`cutover::tui::sample`): no clock, no randomness.
+//! (`cutover::sample`): no clock, no randomness.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
 
 use cutover::engine::{MigrationSnapshot, Phase, TailState};
+use cutover::sample;
 use cutover::tui::cutover::CutoverDialog;
 use cutover::tui::dashboard::{self, DashboardState, Overlay};
-use cutover::tui::sample;
 use cutover::tui::{Theme, TuiContext};
 use ratatui::backend::TestBackend;
 use ratatui::{Frame, Terminal};
@@ -385,7 +385,7 @@ fn cutover_take_tail_shows_the_statement() {
     db.source_access = Some(cutover::engine::SourceAccess::ReadOnly);
     let (snap, state) = with_dialog(db, true, |d| {
         d.pending = Some(cutover::tui::cutover::Pending::TakeTail);
-        d.tail_statement = Some(cutover::tui::cutover::statements::tail_log_backup(
+        d.tail_statement = Some(cutover::source::tail::tail_log_backup_sql(
             "db1",
             r"\\fs01\backups\db1",
             "db1_TAIL_20260301_010205.trn",

@@ -5,8 +5,8 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use cutover::catalog::{Code, Finding, Severity};
+use cutover::sample;
 use cutover::tui::Theme;
-use cutover::tui::sample;
 use cutover::tui::wizard::{
     self, EnvCheck, JobStatus, PreflightReport, SaveOutcome, Screen, SourceSummary, WizardOutcome,
     WizardRequest, WizardResult, WizardState, WizardValues,
@@ -33,6 +33,7 @@ fn summary() -> SourceSummary {
     SourceSummary {
         server: "sql01 (Microsoft SQL Server 2019 15.0.4355.3)".to_string(),
         databases: sample::source_databases(),
+        findings: cutover::wizard_backend::source_findings(&sample::source_databases()),
     }
 }
 
@@ -66,6 +67,7 @@ fn answer(s: &mut WizardState, reqs: Vec<WizardRequest>, preflight: &[(String, V
                             d
                         })
                         .collect(),
+                    findings: Default::default(),
                 }),
             },
             WizardRequest::Preflight { id, .. } => WizardResult::Preflight {

@@ -18,11 +18,11 @@ use azure_core::credentials::Secret;
 use cutover::config::ConfigFile;
 use cutover::engine::TailMode;
 use cutover::restore_target::lrs::StaticToken;
+use cutover::sample;
 use cutover::sandbox::blob::{DEV_ACCOUNT, DEV_KEY};
 use cutover::setup::{self, ProvidedSecrets, RunFlags};
 use cutover::storage::sas::{SasPermissions, service_sas_for_container};
 use cutover::tui::WizardBackend;
-use cutover::tui::sample;
 use cutover::tui::wizard::{
     MiAccess, SaveOutcome, SecretText, StorageAuthKind, TargetCredential, TargetForm, WizardValues,
 };

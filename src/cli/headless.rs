@@ -248,7 +248,7 @@ fn exit_code(phases: &[Phase], engine_failed: bool, stopped_by_signal: bool) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::sample;
+    use crate::sample;
 
     fn completed_with_downtime() -> MigrationSnapshot {
         let mut db = sample::database("Sales", Phase::Completed, 3);

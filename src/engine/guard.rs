@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use super::state::{DatabaseState, FileStatus, Phase, TailState};
+use crate::model::{ChecklistItem, CutoverChecklist};
 
 /// Why completion (or a cutover step) is refused, in words the cutover dialog shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
@@ -78,6 +79,68 @@ pub fn may_complete(db: &DatabaseState) -> Result<String, Refusal> {
         });
     }
     Ok(newest.name.clone())
+}
+
+/// What blocks the restore: LRS's block reason, else the first file LRS cannot restore.
+fn blocked(db: &DatabaseState) -> Option<String> {
+    db.block_reason.clone().or_else(|| {
+        db.files
+            .iter()
+            .find(|f| f.status == FileStatus::Unrestorable)
+            .map(|f| format!("{} cannot be restored", f.name))
+    })
+}
+
+/// The checklist the cutover dialog renders: the conditions [`may_complete`] refuses on, each done
+/// or not, in the operator's words (the preconditions, then the backups pending restore).
+pub fn checklist(db: &DatabaseState) -> CutoverChecklist {
+    let full = db.full_restored();
+    let blocked = blocked(db);
+    let newest = db.newest().map(|f| f.name.clone());
+    let last = db.last_restored_file.clone();
+    let same = newest.is_some() && newest == last;
+    let last_text = if same {
+        format!(
+            "Last restored file is the newest backup: {}",
+            last.as_deref().unwrap_or("none")
+        )
+    } else {
+        format!(
+            "Last restored {}, newest backup {}",
+            last.as_deref().unwrap_or("none"),
+            newest.as_deref().unwrap_or("none")
+        )
+    };
+    let pending = db.pending();
+    let n = pending.len();
+    let detail = (n > 0).then(|| {
+        let names: Vec<&str> = pending.iter().take(4).map(|f| f.name.as_str()).collect();
+        let more = if n > 4 {
+            format!(" and {} more", n - 4)
+        } else {
+            String::new()
+        };
+        format!(" ({}{more})", names.join(", "))
+    });
+    CutoverChecklist {
+        preconditions: vec![
+            ChecklistItem::new(full, "Full backup restored"),
+            ChecklistItem::new(
+                blocked.is_none(),
+                match &blocked {
+                    None => "Nothing blocks the restore".to_string(),
+                    Some(b) => format!("Restore blocked: {b}"),
+                },
+            ),
+            ChecklistItem::new(same, last_text),
+        ],
+        pending: ChecklistItem {
+            done: n == 0 && full,
+            text: format!("3 Log backups pending restore: {n}"),
+            detail,
+        },
+        pending_count: n,
+    }
 }
 
 /// The cutover steps in flight for a database (the runner's view), for [`waiting_for`].
@@ -165,6 +228,39 @@ mod tests {
         db.phase = Phase::CuttingOver;
         db.tail = tail;
         db
+    }
+
+    #[test]
+    fn the_checklist_ticks_what_completion_needs() {
+        let full = file("full.bak", BackupType::Full, 5, FileStatus::Restored);
+        let log = file("log.trn", BackupType::Log, 7, FileStatus::Unrestorable);
+        let mut db = cutting_over(vec![full, log], TailState::Undecided);
+        db.last_restored_file = Some("full.bak".into());
+        let c = checklist(&db);
+        let done: Vec<bool> = c.preconditions.iter().map(|i| i.done).collect();
+        assert_eq!(done, [true, false, false]);
+        assert_eq!(
+            c.preconditions[1].text,
+            "Restore blocked: log.trn cannot be restored"
+        );
+        assert_eq!(
+            c.preconditions[2].text,
+            "Last restored full.bak, newest backup log.trn"
+        );
+        assert_eq!(c.pending_count, 1);
+        assert!(!c.pending.done);
+        assert_eq!(c.pending.detail.as_deref(), Some(" (log.trn)"));
+        assert!(may_complete(&db).is_err());
+
+        db.files[1].status = FileStatus::Restored;
+        db.last_restored_file = Some("log.trn".into());
+        let c = checklist(&db);
+        assert!(c.preconditions.iter().all(|i| i.done) && c.pending.done);
+        assert_eq!(
+            c.preconditions[2].text,
+            "Last restored file is the newest backup: log.trn"
+        );
+        assert_eq!(c.pending.text, "3 Log backups pending restore: 0");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! in `engine::state`, `StopTraffic`'s SQL in `source::tail`; their old paths re-export them.
 
 pub mod command;
+pub mod cutover;
 pub mod database;
 pub mod endpoint;
 pub mod finding;
@@ -15,6 +16,7 @@ pub mod snapshot;
 pub mod source;
 
 pub use command::{EngineCommand, StopTraffic, TailMode};
+pub use cutover::{ChecklistItem, CutoverChecklist, CutoverStatements};
 pub use database::{
     BackupFile, BackupType, DatabaseState, FileStatus, IgnoredFile, Lsn, Phase, TailState,
 };

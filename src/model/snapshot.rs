@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::command::StopTraffic;
+use super::cutover::{CutoverChecklist, CutoverStatements};
 use super::database::DatabaseState;
 use super::finding::Finding;
 
@@ -66,6 +67,12 @@ pub struct DatabaseSnapshot {
     /// WITH NORECOVERY, an abandon). None when cutover changed nothing on the source.
     #[serde(default)]
     pub source_access: Option<SourceAccess>,
+    /// The cutover guard's checklist (what the cutover dialog ticks off).
+    #[serde(default)]
+    pub checklist: CutoverChecklist,
+    /// The exact statements the cutover dialog shows before they run on the source.
+    #[serde(default)]
+    pub statements: CutoverStatements,
 }
 
 /// The source database's state as cutover left it.

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::client::SourceClient;
 use super::error::SourceError;
 use super::options::SourceOptions;
-use super::quote::quote_ident;
+use super::quote::{quote_ident, quote_literal};
 use crate::backup::{BackupSet, BackupType, read_backup_file};
 
 pub use crate::model::StopTraffic;
@@ -45,6 +45,22 @@ impl StopTraffic {
 /// The statement for the tail-log backup: database and path are parameters (BACKUP accepts variables
 /// for both), so no name needs quoting.
 pub const TAIL_LOG_BACKUP: &str = "BACKUP LOG @P1 TO DISK = @P2 WITH NORECOVERY, CHECKSUM, INIT";
+
+/// [`TAIL_LOG_BACKUP`] with the values in place (what the cutover dialog shows before it runs, or
+/// what the operator runs): `file` in `server_folder` (the backup folder as the server sees it).
+pub fn tail_log_backup_sql(database: &str, server_folder: &str, file: &str) -> String {
+    TAIL_LOG_BACKUP
+        .replace("@P1", &quote_ident(database))
+        .replace(
+            "@P2",
+            &quote_literal(&server_path_join(server_folder, file)),
+        )
+}
+
+/// Brings a source database left RESTORING by a tail-log backup WITH NORECOVERY back online.
+pub fn recovery_sql(database: &str) -> String {
+    format!("RESTORE DATABASE {} WITH RECOVERY", quote_ident(database))
+}
 
 /// Where the tail-log backup goes.
 #[derive(Debug, Clone)]
@@ -201,6 +217,22 @@ pub async fn take_tail_log_backup(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statements_quote_names_and_paths() {
+        assert_eq!(
+            recovery_sql("we]ird 'name"),
+            "RESTORE DATABASE [we]]ird 'name] WITH RECOVERY"
+        );
+        assert_eq!(
+            tail_log_backup_sql("O'Neil", r"D:\Backups\O'Neil", "x.trn"),
+            r"BACKUP LOG [O'Neil] TO DISK = N'D:\Backups\O''Neil\x.trn' WITH NORECOVERY, CHECKSUM, INIT"
+        );
+        assert_eq!(
+            StopTraffic::ReadOnly.sql("Sales"),
+            "ALTER DATABASE [Sales] SET READ_ONLY WITH ROLLBACK IMMEDIATE"
+        );
+    }
 
     #[test]
     fn statements_quote_the_name() {

@@ -336,7 +336,7 @@ mod tests {
 
     use super::*;
     use crate::model::Phase;
-    use crate::tui::sample;
+    use crate::sample;
 
     /// The once-a-second clock rewrites the header line only: the clock and elapsed move, the rest
     /// of the last frame stays as it was drawn.

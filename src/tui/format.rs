@@ -215,7 +215,7 @@ mod tests {
 
     #[test]
     fn queued_and_ignored_files_say_so() {
-        let mut f = crate::tui::sample::chain("db1", 0).remove(0);
+        let mut f = crate::sample::chain("db1", 0).remove(0);
         f.status = FileStatus::Uploading;
         f.uploaded_bytes = 0;
         assert_eq!(file_progress(&f), "Queued");

@@ -14,7 +14,6 @@ pub mod cutover;
 pub mod dashboard;
 pub mod format;
 pub mod layout;
-pub mod sample;
 pub mod small;
 pub mod terminal;
 pub mod theme;

@@ -9,9 +9,10 @@ use super::Engine;
 use super::database::RunDb;
 use super::restore::time_limit_finding;
 use crate::backup::BackupType;
-use crate::engine::snapshot::{DatabaseSnapshot, MigrationSnapshot};
-use crate::engine::state::FileStatus;
+use crate::engine::snapshot::{DatabaseSnapshot, MigrationSnapshot, cutover_statements};
+use crate::engine::state::{FileStatus, Phase, TailState};
 use crate::engine::{downtime, guard, liveness};
+use crate::model::CutoverStatements;
 
 impl Engine {
     /// Sends a new snapshot (a new generation) to the UIs.
@@ -154,6 +155,21 @@ fn db_snapshot(d: &RunDb, now: Instant, clock: &SnapshotClock) -> DatabaseSnapsh
         cutover_waiting_for: guard::waiting_for(st, steps),
         completed_unix: st.completed_unix_ms.map(|ms| ms.div_euclid(1000)),
         source_access: st.source_access,
+        checklist: guard::checklist(st),
+        statements: statements(d),
         state: st.clone(),
     }
+}
+
+/// The statements the cutover dialog shows. The tail-log backup's file is named (a look in the
+/// folder) only while the tail is to be taken: the dialog shows it then, and only then.
+fn statements(d: &RunDb) -> CutoverStatements {
+    let st = &d.state;
+    let tail_due = st.phase == Phase::CuttingOver && st.tail == TailState::Undecided;
+    cutover_statements(
+        &st.name,
+        &d.cfg.folder,
+        d.cfg.server_folder.as_deref().unwrap_or_default(),
+        tail_due.then(time::OffsetDateTime::now_utc),
+    )
 }

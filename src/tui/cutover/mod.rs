@@ -12,7 +12,6 @@
 //! backup first show the exact statement and run only on `y`; abandoning after a tail-log backup
 //! WITH NORECOVERY asks too, with the `RESTORE ... WITH RECOVERY` that brings the source back.
 
-pub mod statements;
 pub mod view;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
@@ -307,14 +306,14 @@ impl CutoverDialog {
                     if self.tail == Some(TailMode::Take) {
                         return DialogOutcome::notice("the tail-log backup is being taken");
                     }
-                    self.tail_statement = Some(statements::tail_log_backup_now(db));
+                    self.tail_statement = Some(db.statements.tail_log_backup.clone());
                     self.pending = Some(Pending::TakeTail);
                     DialogOutcome::default()
                 }
                 KeyCode::Char('w') => {
                     self.skip_armed = false;
                     self.tail = Some(TailMode::Wait);
-                    self.tail_statement = Some(statements::tail_log_backup_now(db));
+                    self.tail_statement = Some(db.statements.tail_log_backup.clone());
                     DialogOutcome::send(EngineCommand::WaitForTail {
                         database: self.database.clone(),
                     })

@@ -9,10 +9,10 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::{
     CutoverDialog, Pending, Stage, StopChoice, begin_refusal, source_access, source_restoring,
-    stage, statements,
+    stage,
 };
 use crate::model::StopTraffic;
-use crate::model::{DatabaseSnapshot, SourceAccess, TailMode, TailState};
+use crate::model::{ChecklistItem, DatabaseSnapshot, SourceAccess, TailMode, TailState};
 use crate::tui::context::TuiContext;
 use crate::tui::dashboard::detail::downtime_line;
 use crate::tui::dashboard::footer::keys_line;
@@ -29,6 +29,15 @@ fn check(ok: bool, theme: Theme) -> Span<'static> {
     } else {
         Span::styled("[ ] ", theme.warn())
     }
+}
+
+/// One line of the engine's checklist: ticked or not, its words, its detail dimmed.
+fn checklist_line(item: &ChecklistItem, theme: Theme) -> Line<'static> {
+    let mut spans = vec![check(item.done, theme), Span::raw(item.text.clone())];
+    if let Some(detail) = &item.detail {
+        spans.push(Span::styled(detail.clone(), theme.dim()));
+    }
+    Line::from(spans)
 }
 
 fn stop_name(s: StopTraffic) -> &'static str {
@@ -99,44 +108,13 @@ fn body(
         _ => {}
     }
     let restoring = source_restoring(db);
-    // Live preconditions.
+    // Live preconditions: the engine's guard's checklist.
     let state = &db.state;
-    let pending = state.pending();
-    let blocked = state.block_reason.clone().or_else(|| {
-        state
-            .files
-            .iter()
-            .find(|f| f.status == crate::model::FileStatus::Unrestorable)
-            .map(|f| format!("{} cannot be restored", f.name))
-    });
+    let checklist = &db.checklist;
     l.push(Line::styled("Preconditions", t.title()));
-    l.push(Line::from(vec![
-        check(state.full_restored(), t),
-        Span::raw("Full backup restored"),
-    ]));
-    l.push(Line::from(vec![
-        check(blocked.is_none(), t),
-        Span::raw(match &blocked {
-            None => "Nothing blocks the restore".to_string(),
-            Some(b) => format!("Restore blocked: {b}"),
-        }),
-    ]));
-    let newest = state.newest().map(|f| f.name.clone());
-    let last = state.last_restored_file.clone();
-    let same = newest.is_some() && newest == last;
-    let last_text = if same {
-        format!(
-            "Last restored file is the newest backup: {}",
-            last.as_deref().unwrap_or("none")
-        )
-    } else {
-        format!(
-            "Last restored {}, newest backup {}",
-            last.as_deref().unwrap_or("none"),
-            newest.as_deref().unwrap_or("none")
-        )
-    };
-    l.push(Line::from(vec![check(same, t), Span::raw(last_text)]));
+    for item in &checklist.preconditions {
+        l.push(checklist_line(item, t));
+    }
     if let Some(e) = &state.error {
         l.push(Line::from(vec![
             Span::styled("Error: ", t.error()),
@@ -188,7 +166,7 @@ fn body(
             match d.stop_to_run(db, ctx) {
                 Some(s) => l.push(Line::from(vec![
                     Span::styled("  runs on the source: ", t.dim()),
-                    Span::styled(statements::stop_traffic(s, &db.state.name), t.accent()),
+                    Span::styled(db.statements.stop(s).to_string(), t.accent()),
                 ])),
                 None => l.push(Line::styled(
                     "  nothing is run on the source: stop the application's writes yourself",
@@ -276,7 +254,7 @@ fn body(
                     Span::styled(
                         d.tail_statement
                             .clone()
-                            .unwrap_or_else(|| statements::tail_log_backup_now(db)),
+                            .unwrap_or_else(|| db.statements.tail_log_backup.clone()),
                         t.accent(),
                     ),
                 ]));
@@ -344,24 +322,8 @@ fn body(
     }
 
     // Step 3.
-    let n = pending.len();
-    let mut spans = vec![
-        check(n == 0 && state.full_restored(), t),
-        Span::raw(format!("3 Log backups pending restore: {n}")),
-    ];
-    if n > 0 {
-        let names: Vec<&str> = pending.iter().take(4).map(|f| f.name.as_str()).collect();
-        let more = if n > 4 {
-            format!(" and {} more", n - 4)
-        } else {
-            String::new()
-        };
-        spans.push(Span::styled(
-            format!(" ({}{more})", names.join(", ")),
-            t.dim(),
-        ));
-    }
-    l.push(Line::from(spans));
+    let n = checklist.pending_count;
+    l.push(checklist_line(&checklist.pending, t));
 
     // Data-loss warnings.
     if traffic_skipped && !restoring {
@@ -436,7 +398,7 @@ fn abandon_warning(l: &mut Vec<Line<'static>>, db: &DatabaseSnapshot, t: Theme) 
     ));
     l.push(Line::from(vec![
         Span::raw("To bring the source back online, run on it: "),
-        Span::styled(statements::recovery(&db.state.name), t.accent()),
+        Span::styled(db.statements.recovery.clone(), t.accent()),
     ]));
 }
 

@@ -99,7 +99,7 @@ pub fn downtime_secs(db: &crate::model::DatabaseSnapshot, now_unix: i64) -> Opti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::sample;
+    use crate::sample;
 
     fn snap(phase: Phase) -> MigrationSnapshot {
         sample::migration(vec![sample::database("db1", phase, 2)])

@@ -9,9 +9,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
 
 use super::{JobStatus, WizardState};
-use crate::model::Severity;
 use crate::model::SourceDatabase;
-use crate::source::crosscheck::database_findings;
+use crate::model::{Finding, Severity};
 use crate::tui::dashboard::findings;
 use crate::tui::format;
 use crate::tui::theme::Theme;
@@ -143,11 +142,14 @@ pub fn render(frame: &mut Frame, area: Rect, s: &WizardState, theme: Theme) {
     let cur = list.get(s.db_list.cursor).copied();
     // Without a source the recovery model and state are unknown: the backups' findings come in the
     // preflight.
-    let source_findings = |d: &SourceDatabase| {
-        if folder_only {
-            Vec::new()
-        } else {
-            database_findings(d)
+    let summary = match &s.source_test {
+        JobStatus::Done(Ok(r)) => Some(r),
+        _ => None,
+    };
+    let source_findings = |d: &SourceDatabase| -> Vec<Finding> {
+        match summary {
+            Some(r) if !folder_only => r.findings_of(&d.name).to_vec(),
+            _ => Vec::new(),
         }
     };
     let detail = cur.map(source_findings).unwrap_or_default();

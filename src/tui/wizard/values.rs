@@ -389,11 +389,21 @@ pub struct PreflightReport {
 }
 
 /// What a successful source test returns.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SourceSummary {
     /// e.g. `sql01 (Microsoft SQL Server 2019 15.0.4355.3, Enterprise)`.
     pub server: String,
     pub databases: Vec<SourceDatabase>,
+    /// The source cross-check's findings per database name (SIMPLE recovery, TDE, not ONLINE...),
+    /// computed by the backend; none for a backup folder read without the source.
+    pub findings: BTreeMap<String, Vec<Finding>>,
+}
+
+impl SourceSummary {
+    /// The findings of the database `name` (none when the backend found nothing).
+    pub fn findings_of(&self, name: &str) -> &[Finding] {
+        self.findings.get(name).map_or(&[], Vec::as_slice)
+    }
 }
 
 /// How the wizard gets anything from outside. The wizard never connects itself; the app runs each

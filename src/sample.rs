@@ -1,11 +1,15 @@
 //! Deterministic, hand-built snapshots (no clock, no randomness) for the snapshot tests, the render
 //! benchmark and demonstrations: one database in every phase, or many databases with long chains.
+//! (Was `tui::sample`: it fills the guard's checklist and the statements as the engine does, so it
+//! lives beside the engine, not in the TUI.)
 
-use crate::backup::{BackupType, Lsn};
-use crate::catalog::{Code, Finding, Severity};
+use std::path::Path;
+
+use crate::engine::guard::checklist;
+use crate::engine::snapshot::cutover_statements;
 use crate::model::{
-    BackupFile, DatabaseSnapshot, DatabaseState, EventLine, FileStatus, MigrationSnapshot, Phase,
-    TailState,
+    BackupFile, BackupType, Code, DatabaseSnapshot, DatabaseState, EventLine, FileStatus, Finding,
+    Lsn, MigrationSnapshot, Phase, Severity, TailState,
 };
 
 const MIB: u64 = 1024 * 1024;
@@ -171,10 +175,16 @@ pub fn database(name: &str, phase: Phase, logs: usize) -> DatabaseSnapshot {
         .map(|f| f.last_lsn.to_string());
     let uploading = bytes_uploaded < bytes_total && phase != Phase::Canceled;
     st.files = files;
+    let folder = format!("/backups/{name}");
+    let server_folder = format!(r"\\fs01\backups\{name}");
+    // The tail-log backup named at the samples' clock (see [`NOW`]).
+    let tail_at = time::OffsetDateTime::from_unix_timestamp(NOW).ok();
     DatabaseSnapshot {
+        checklist: checklist(&st),
+        statements: cutover_statements(name, Path::new(&folder), &server_folder, tail_at),
         target_name: name.to_string(),
-        folder: format!("/backups/{name}"),
-        server_folder: format!(r"\\fs01\backups\{name}"),
+        folder,
+        server_folder,
         bytes_total,
         bytes_uploaded,
         upload_bytes_per_sec: if uploading { 48.5 * MIB as f64 } else { 0.0 },
@@ -311,9 +321,9 @@ pub fn large(count: usize, files: usize) -> MigrationSnapshot {
 }
 
 /// A source server's databases for the wizard: one clean, one in SIMPLE recovery, one with TDE.
-pub fn source_databases() -> Vec<crate::source::SourceDatabase> {
+pub fn source_databases() -> Vec<crate::model::SourceDatabase> {
     let db = |name: &str, id: i32, recovery: &str, encrypted: bool, size: u64| {
-        crate::source::SourceDatabase {
+        crate::model::SourceDatabase {
             name: name.to_string(),
             database_id: id,
             state: "ONLINE".to_string(),
