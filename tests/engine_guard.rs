@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
 
 use cutover::backup::{BackupType, Lsn};
+use cutover::engine::StateMachine;
 use cutover::engine::{
     Action, BackupFile, Command, DatabaseState, Event, FileStatus, LrsFileStatus, LrsStatus, Phase,
     Refusal,

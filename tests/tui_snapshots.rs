@@ -332,13 +332,11 @@ fn dashboard_chain_at_120x40_without_colour() {
     let n = db.state.files.len();
     db.state.files[n - 1].uploaded_bytes = 0; // uploading, no byte sent yet: queued
     db.state.files[0].status = FileStatus::Skipped;
-    db.state
-        .ignored
-        .push(cutover::engine::state::IgnoredFile::new(
-            "we]ird 'name_FULL_20260201_010000.bak",
-            cutover::backup::BackupType::Full,
-            cutover::catalog::plan::SkipReason::OlderFull,
-        ));
+    db.state.ignored.push(cutover::engine::state::ignored_file(
+        "we]ird 'name_FULL_20260201_010000.bak",
+        cutover::backup::BackupType::Full,
+        cutover::catalog::plan::SkipReason::OlderFull,
+    ));
     db.state.files[1].name = format!(
         "{}_with_a_very_long_suffix_{}",
         db.state.files[1].name,

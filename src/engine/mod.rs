@@ -26,5 +26,5 @@ pub use snapshot::{
 };
 pub use state::{
     Action, BackupFile, Command, DatabaseState, Event, FileStatus, LrsFileStatus, LrsStatus, Phase,
-    TailState,
+    StateMachine, TailState,
 };

@@ -4,6 +4,7 @@
 //! database left READ_ONLY or RESTRICTED_USER (by a cutover that stopped before its end, or by hand)
 //! is said, with the exact statement that gives it back to its users.
 
+use crate::source::tail::StopTrafficSql;
 use std::collections::HashMap;
 use std::path::Path;
 

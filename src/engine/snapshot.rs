@@ -8,7 +8,9 @@ pub use crate::model::{
     CutoverStatements, DatabaseSnapshot, EngineCommand, EventLine, MigrationSnapshot, SourceAccess,
     TailMode,
 };
-use crate::source::tail::{StopTraffic, recovery_sql, tail_file_name, tail_log_backup_sql};
+use crate::source::tail::{
+    StopTraffic, StopTrafficSql, recovery_sql, tail_file_name, tail_log_backup_sql,
+};
 
 /// The statements the cutover dialog shows for `database`: stopping traffic and its undo, the
 /// tail-log backup into `server_folder` (the backup folder as the server sees it; `local_folder`

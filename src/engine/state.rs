@@ -13,13 +13,12 @@ use super::guard::{Refusal, may_complete};
 use crate::backup::BackupType;
 use crate::catalog::plan::SkipReason;
 
-impl IgnoredFile {
-    pub fn new(name: &str, backup_type: BackupType, reason: SkipReason) -> Self {
-        IgnoredFile {
-            name: name.to_string(),
-            backup_type,
-            reason: ignored_because(reason).to_string(),
-        }
+/// A file the restore plan leaves out, with why in the operator's words.
+pub fn ignored_file(name: &str, backup_type: BackupType, reason: SkipReason) -> IgnoredFile {
+    IgnoredFile {
+        name: name.to_string(),
+        backup_type,
+        reason: ignored_because(reason).to_string(),
     }
 }
 
@@ -139,40 +138,15 @@ pub enum Action {
     CancelLrs,
 }
 
-impl DatabaseState {
-    /// Forgets what the vanished restore had done: LRS starts again (from the full backup in the
-    /// container) and every file is restored anew; what is in the container is not uploaded again.
-    fn restart_restore(&mut self) {
-        self.restore_gone = false;
-        self.lrs_started = false;
-        self.lrs_started_unix = None;
-        self.block_reason = None;
-        self.last_restored_file = None;
-        self.currently_restoring = None;
-        self.completed_with = None;
-        for f in self.files.iter_mut() {
-            if matches!(
-                f.status,
-                FileStatus::Restoring
-                    | FileStatus::Restored
-                    | FileStatus::Skipped
-                    | FileStatus::Unrestorable
-            ) {
-                f.status = if f.uploaded_bytes >= f.size {
-                    FileStatus::Uploaded
-                } else {
-                    FileStatus::Arrived
-                };
-            }
-        }
-    }
-
-    fn file_mut(&mut self, name: &str) -> Option<&mut BackupFile> {
-        self.files.iter_mut().find(|f| f.name == name)
-    }
-
+/// DMS's states as a pure state machine over [`DatabaseState`]: the data is the model's
+/// (`model::database`), the rules are the engine's.
+pub trait StateMachine {
     /// Moves the state on an event. Refused commands leave the state unchanged.
-    pub fn apply(&mut self, event: Event) -> Result<Vec<Action>, Refusal> {
+    fn apply(&mut self, event: Event) -> Result<Vec<Action>, Refusal>;
+}
+
+impl StateMachine for DatabaseState {
+    fn apply(&mut self, event: Event) -> Result<Vec<Action>, Refusal> {
         if self.phase.is_final() {
             return match event {
                 Event::Command(_) => Err(Refusal::WrongPhase(self.phase)),
@@ -246,6 +220,48 @@ impl DatabaseState {
         }
         self.phase = self.derived_phase();
         Ok(actions)
+    }
+}
+
+/// The steps [`StateMachine::apply`] is made of.
+trait Steps {
+    fn restart_restore(&mut self);
+    fn file_mut(&mut self, name: &str) -> Option<&mut BackupFile>;
+    fn on_lrs(&mut self, s: LrsStatus);
+    fn command(&mut self, c: Command) -> Result<Vec<Action>, Refusal>;
+    fn derived_phase(&self) -> Phase;
+}
+
+impl Steps for DatabaseState {
+    /// Forgets what the vanished restore had done: LRS starts again (from the full backup in the
+    /// container) and every file is restored anew; what is in the container is not uploaded again.
+    fn restart_restore(&mut self) {
+        self.restore_gone = false;
+        self.lrs_started = false;
+        self.lrs_started_unix = None;
+        self.block_reason = None;
+        self.last_restored_file = None;
+        self.currently_restoring = None;
+        self.completed_with = None;
+        for f in self.files.iter_mut() {
+            if matches!(
+                f.status,
+                FileStatus::Restoring
+                    | FileStatus::Restored
+                    | FileStatus::Skipped
+                    | FileStatus::Unrestorable
+            ) {
+                f.status = if f.uploaded_bytes >= f.size {
+                    FileStatus::Uploaded
+                } else {
+                    FileStatus::Arrived
+                };
+            }
+        }
+    }
+
+    fn file_mut(&mut self, name: &str) -> Option<&mut BackupFile> {
+        self.files.iter_mut().find(|f| f.name == name)
     }
 
     fn on_lrs(&mut self, s: LrsStatus) {
@@ -518,7 +534,7 @@ mod tests {
 
     #[test]
     fn ignored_files_say_why_in_words() {
-        let f = IgnoredFile::new("old.bak", BackupType::Full, SkipReason::OlderFull);
+        let f = ignored_file("old.bak", BackupType::Full, SkipReason::OlderFull);
         assert!(f.reason.contains("newest full"), "{}", f.reason);
         assert_eq!(IgnoredFile::STATUS, "Ignored");
         let old: DatabaseState = serde_json::from_str(

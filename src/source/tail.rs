@@ -16,9 +16,17 @@ use crate::backup::{BackupSet, BackupType, read_backup_file};
 
 pub use crate::model::StopTraffic;
 
-impl StopTraffic {
+/// The statements of a traffic stop (the choice is the model's [`StopTraffic`]; the SQL is the
+/// source's).
+pub trait StopTrafficSql {
     /// The statement that stops traffic.
-    pub fn sql(self, database: &str) -> String {
+    fn sql(self, database: &str) -> String;
+    /// The statement that undoes it (if the operator abandons the cutover before the tail is taken).
+    fn undo_sql(self, database: &str) -> String;
+}
+
+impl StopTrafficSql for StopTraffic {
+    fn sql(self, database: &str) -> String {
         let option = match self {
             StopTraffic::ReadOnly => "READ_ONLY",
             StopTraffic::RestrictedUser => "RESTRICTED_USER",
@@ -29,8 +37,7 @@ impl StopTraffic {
         )
     }
 
-    /// The statement that undoes it (if the operator abandons the cutover before the tail is taken).
-    pub fn undo_sql(self, database: &str) -> String {
+    fn undo_sql(self, database: &str) -> String {
         let option = match self {
             StopTraffic::ReadOnly => "READ_WRITE",
             StopTraffic::RestrictedUser => "MULTI_USER",

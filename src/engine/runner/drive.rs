@@ -3,6 +3,7 @@
 //! becomes due by itself after each change (uploads, an LRS start after a restart, the tail, the
 //! automatic cutover).
 
+use crate::engine::state::StateMachine;
 use tokio::sync::mpsc;
 
 use super::Engine;

@@ -66,7 +66,7 @@ impl Engine {
         let ignored: Vec<IgnoredFile> = plan
             .skipped
             .iter()
-            .map(|s| IgnoredFile::new(&s.file, s.backup_type, s.reason))
+            .map(|s| crate::engine::state::ignored_file(&s.file, s.backup_type, s.reason))
             .collect();
         if self.dbs[i].state.ignored != ignored {
             self.dbs[i].state.ignored = ignored;

@@ -2,6 +2,7 @@
 //! events, and what an ended upload means: uploaded, tried again later with a back-off (the file
 //! changed, the service was away or busy), or failed for good (that database alone is Failed).
 
+use crate::engine::state::StateMachine;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
