@@ -8,12 +8,15 @@
 /// `crate::backup::...` and `cutover::backup::...` keep naming it.
 pub use cutover_backup as backup;
 
+/// What the UIs and the engine exchange lives in its own crate (`crates/cutover-model`): the TUI
+/// names nothing else of the crate.
+pub use cutover_model as model;
+
 pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod engine;
-pub mod model;
 pub mod private_files;
 pub mod restore_target;
 pub mod sample;

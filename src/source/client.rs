@@ -11,7 +11,7 @@ use super::error::{SourceError, server_error_fix};
 use super::options::{Encryption, SourceAuth, SourceOptions};
 use super::queries::{
     BACKUP_HISTORY, DATABASES, HistoryEntry, MEMORY_OPTIMIZED_FILEGROUPS, SERVER_INFO,
-    SERVER_UTC_OFFSET, ServerInfo, SourceDatabase, utc_offset_from_row,
+    SERVER_UTC_OFFSET, ServerInfo, SourceDatabase, source_database_from_row, utc_offset_from_row,
 };
 use super::quote::quote_ident;
 use super::tls::TlsProblem;
@@ -364,7 +364,7 @@ impl SourceClient {
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             out.push(
-                SourceDatabase::from_row(row).map_err(|e| SourceError::Unexpected {
+                source_database_from_row(row).map_err(|e| SourceError::Unexpected {
                     server: self.label.clone(),
                     what: "the databases query",
                     detail: e.to_string(),

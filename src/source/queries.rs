@@ -198,25 +198,25 @@ impl ServerInfo {
     }
 }
 
-impl SourceDatabase {
-    pub fn from_row(row: &Row) -> Result<SourceDatabase, RowError> {
-        let size = int(row, "size_bytes")?.unwrap_or(0);
-        Ok(SourceDatabase {
-            name: req_str(row, "name")?,
-            database_id: req_int(row, "database_id")? as i32,
-            state: opt_str(row, "state_desc")?.unwrap_or_default(),
-            recovery_model: opt_str(row, "recovery_model_desc")?.unwrap_or_default(),
-            compatibility_level: int(row, "compatibility_level")?.unwrap_or(0) as i32,
-            is_read_only: bit(row, "is_read_only")?,
-            user_access: opt_str(row, "user_access_desc")?.unwrap_or_default(),
-            is_encrypted: bit(row, "is_encrypted")?,
-            size_bytes: u64::try_from(size).map_err(|_| bad("size_bytes", "negative"))?,
-            filestream_files: int(row, "filestream_files")?.unwrap_or(0) as i32,
-            memory_optimized_filegroups: 0,
-            last_full_backup: date(row, "last_full_backup")?,
-            last_log_backup: date(row, "last_log_backup")?,
-        })
-    }
+/// One row of [`DATABASES`] as a [`SourceDatabase`] (the model's type; the query and
+/// its columns are the source's).
+pub fn source_database_from_row(row: &Row) -> Result<SourceDatabase, RowError> {
+    let size = int(row, "size_bytes")?.unwrap_or(0);
+    Ok(SourceDatabase {
+        name: req_str(row, "name")?,
+        database_id: req_int(row, "database_id")? as i32,
+        state: opt_str(row, "state_desc")?.unwrap_or_default(),
+        recovery_model: opt_str(row, "recovery_model_desc")?.unwrap_or_default(),
+        compatibility_level: int(row, "compatibility_level")?.unwrap_or(0) as i32,
+        is_read_only: bit(row, "is_read_only")?,
+        user_access: opt_str(row, "user_access_desc")?.unwrap_or_default(),
+        is_encrypted: bit(row, "is_encrypted")?,
+        size_bytes: u64::try_from(size).map_err(|_| bad("size_bytes", "negative"))?,
+        filestream_files: int(row, "filestream_files")?.unwrap_or(0) as i32,
+        memory_optimized_filegroups: 0,
+        last_full_backup: date(row, "last_full_backup")?,
+        last_log_backup: date(row, "last_log_backup")?,
+    })
 }
 
 impl HistoryEntry {

@@ -1,11 +1,11 @@
 //! One database's migration as data: its phase (DMS's names), the plan's files with their statuses,
 //! the tail decision, what LRS last said. The engine's state machine (`engine::state`) moves it;
-//! the UIs read it in each [`crate::model::DatabaseSnapshot`]. Only pure reads live here.
+//! the UIs read it in each [`crate::DatabaseSnapshot`]. Only pure reads live here.
 
 use serde::{Deserialize, Serialize};
 
 use super::snapshot::SourceAccess;
-pub use crate::backup::{BackupType, Lsn};
+pub use cutover_backup::{BackupType, Lsn};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Phase {

@@ -1,11 +1,13 @@
-//! What the UIs and the engine exchange (the future `cutover-model` crate): the snapshots the
+//! cutover-model: what the UIs and the engine exchange: the snapshots the
 //! engine publishes, the commands the UIs send, findings and their severity, the choices a cutover
 //! step carries, the source databases the wizard lists, and the endpoint values the wizard checks.
-//! Plain data and pure reads: no I/O, no client, no UI type. The TUI imports only this module (and
-//! its own); `tests/architecture.rs` holds it to that.
+//! Plain data and pure reads: no I/O, no client, no UI type. The root crate re-exports it as
+//! `cutover::model`; the TUI imports only it (and its own modules): the root crate's
+//! `tests/architecture.rs` holds it to that.
 //!
-//! Types with logic elsewhere keep their logic there: `DatabaseState`'s state machine (`apply`) is
-//! in `engine::state`, `StopTraffic`'s SQL in `source::tail`; their old paths re-export them.
+//! Types with logic elsewhere keep their logic there, as traits of the root crate:
+//! `DatabaseState`'s state machine is `engine::state::StateMachine` (`apply`), `StopTraffic`'s SQL
+//! `source::tail::StopTrafficSql`; their old paths re-export the types.
 
 pub mod command;
 pub mod cutover;
