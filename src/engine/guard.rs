@@ -140,7 +140,26 @@ pub fn checklist(db: &DatabaseState) -> CutoverChecklist {
             detail,
         },
         pending_count: n,
+        begin_refusal: begin_refusal(db),
     }
+}
+
+/// Why the cutover dialog does not offer Begin now: the state machine's own refusals (the phase,
+/// the full backup), and a blocked restore (beginning would stop traffic for nothing).
+pub fn begin_refusal(db: &DatabaseState) -> Option<String> {
+    if !matches!(db.phase, Phase::ReadyForCutover | Phase::CatchingUp) {
+        return Some(format!(
+            "cutover can begin once the database is catching up or ready (now {})",
+            db.phase.label()
+        ));
+    }
+    if !db.full_restored() {
+        return Some("the full backup is not restored yet".to_string());
+    }
+    if let Some(r) = &db.block_reason {
+        return Some(format!("the restore is blocked: {r}"));
+    }
+    None
 }
 
 /// The cutover steps in flight for a database (the runner's view), for [`waiting_for`].
@@ -261,6 +280,18 @@ mod tests {
             "Last restored file is the newest backup: log.trn"
         );
         assert_eq!(c.pending.text, "3 Log backups pending restore: 0");
+        assert_eq!(
+            c.begin_refusal.as_deref(),
+            Some("cutover can begin once the database is catching up or ready (now CUTOVER)")
+        );
+        db.phase = Phase::CatchingUp;
+        db.block_reason = Some("BrokenRestorePlan".into());
+        assert_eq!(
+            checklist(&db).begin_refusal.as_deref(),
+            Some("the restore is blocked: BrokenRestorePlan")
+        );
+        db.block_reason = None;
+        assert_eq!(checklist(&db).begin_refusal, None);
     }
 
     #[test]

@@ -35,6 +35,10 @@ pub struct CutoverChecklist {
     pub pending: ChecklistItem,
     /// How many backups are not restored yet.
     pub pending_count: usize,
+    /// Why the cutover cannot begin now (wrong phase, full backup not restored, restore blocked);
+    /// None when Begin is offered.
+    #[serde(default)]
+    pub begin_refusal: Option<String>,
 }
 
 /// The statements cutover runs (or asks the operator to run) on the source for one database,

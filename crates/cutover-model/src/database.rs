@@ -202,3 +202,49 @@ impl DatabaseState {
             && self.newest().is_some_and(|n| &n.name == file)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, backup_type: BackupType, last: u32, status: FileStatus) -> BackupFile {
+        BackupFile {
+            name: name.into(),
+            backup_type,
+            first_lsn: Lsn::new(40, 1, 1),
+            last_lsn: Lsn::new(40, last, 1),
+            size: 10,
+            status,
+            uploaded_bytes: 0,
+            backup_start: None,
+        }
+    }
+
+    #[test]
+    fn pending_newest_and_full_restored_read_the_files() {
+        let mut db = DatabaseState::new("Sales");
+        assert_eq!(db.phase, Phase::Preflight);
+        assert!(db.newest().is_none() && !db.full_restored());
+        db.files = vec![
+            file("full.bak", BackupType::Full, 5, FileStatus::Restored),
+            file("old.trn", BackupType::Log, 9, FileStatus::Skipped),
+            file("log.trn", BackupType::Log, 7, FileStatus::Uploaded),
+        ];
+        assert!(db.full_restored());
+        let pending: Vec<&str> = db.pending().iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(pending, ["log.trn"]);
+        assert_eq!(
+            db.newest().map(|f| f.name.as_str()),
+            Some("log.trn"),
+            "a skipped file is never the newest"
+        );
+        db.tail = TailState::Taken {
+            file: "log.trn".into(),
+        };
+        assert!(!db.tail_kept_by_source());
+        db.source_access = Some(SourceAccess::Restoring);
+        assert!(db.tail_kept_by_source());
+        assert_eq!(Phase::ReadyForCutover.label(), "READY");
+        assert!(Phase::Canceled.is_final() && !Phase::Failed.is_final());
+    }
+}

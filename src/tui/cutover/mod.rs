@@ -132,21 +132,9 @@ impl DialogOutcome {
     }
 }
 
-/// Why Begin is not possible now, if it is not.
+/// Why Begin is not possible now, if it is not: the engine's guard's word (the checklist).
 pub fn begin_refusal(db: &DatabaseSnapshot) -> Option<String> {
-    if !matches!(db.state.phase, Phase::ReadyForCutover | Phase::CatchingUp) {
-        return Some(format!(
-            "cutover can begin once the database is catching up or ready (now {})",
-            super::format::phase_badge(db.state.phase)
-        ));
-    }
-    if !db.state.full_restored() {
-        return Some("the full backup is not restored yet".to_string());
-    }
-    if let Some(r) = &db.state.block_reason {
-        return Some(format!("the restore is blocked: {r}"));
-    }
-    None
+    db.checklist.begin_refusal.clone()
 }
 
 impl CutoverDialog {
