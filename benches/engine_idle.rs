@@ -443,6 +443,7 @@ fn main() {
             source_label: "bench".into(),
             target_label: "bench-mi (mock)".into(),
             databases,
+            backups: cutover::backup_folder::LocalFolder::shared(),
             store,
             container_url: url.container_url(),
             upload: UploadOptions::default(),

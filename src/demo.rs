@@ -333,6 +333,7 @@ pub fn engine_config(
         },
         target_label: format!("{} (sandbox)", info.managed_instance),
         databases,
+        backups: crate::backup_folder::LocalFolder::shared(),
         store,
         container_url: url.container_url(),
         upload,

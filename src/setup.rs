@@ -492,6 +492,7 @@ pub fn engine_config_with(
             source_label,
             target_label,
             databases,
+            backups: crate::backup_folder::LocalFolder::shared(),
             store: Arc::new(BlobStore::new(url.clone(), auth)),
             container_url: url.container_url(),
             upload,

@@ -10,13 +10,14 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Engine;
+use crate::backup_folder::BackupFolder;
 use crate::catalog;
 use crate::engine::folder_scan::FolderCache;
 use crate::engine::reattach::{self, RestoreIdentity};
 use crate::restore_target::details::RestoreDetails;
 use crate::restore_target::lrs::{LrsClient, StartRequest};
 use crate::source::SourceOptions;
-use crate::source::tail::{StopTraffic, TailRequest, take_tail_log_backup};
+use crate::source::tail::{StopTraffic, TailRequest, take_tail_log_backup_in};
 use crate::storage::error::StorageError;
 use crate::storage::upload::{UploadItem, Uploader};
 
@@ -232,13 +233,14 @@ pub(super) fn cancel_restore(lrs: LrsClient, target: String) {
 /// Takes the tail-log backup on the source and waits for its file to appear in the folder.
 pub(super) fn take_tail(
     db: usize,
+    backups: Arc<dyn BackupFolder>,
     opts: SourceOptions,
     req: TailRequest,
     tx: &mpsc::UnboundedSender<Msg>,
 ) {
     let tx = tx.clone();
     tokio::spawn(async move {
-        let result = take_tail_log_backup(&opts, &req)
+        let result = take_tail_log_backup_in(backups.as_ref(), &opts, &req)
             .await
             .map(|t| t.local_path)
             .map_err(|e| (e.number(), e.to_string()));
