@@ -447,7 +447,7 @@ fn main() {
             store,
             container_url: url.container_url(),
             upload: UploadOptions::default(),
-            lrs,
+            lrs: Arc::new(lrs),
             lrs_access: StorageAccess::Sas(Secret::new("sv=2024-08-04&sig=bench".to_string())),
             location: "westeurope".into(),
             collation: "SQL_Latin1_General_CP1_CI_AS".into(),

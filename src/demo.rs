@@ -337,7 +337,7 @@ pub fn engine_config(
         store,
         container_url: url.container_url(),
         upload,
-        lrs,
+        lrs: Arc::new(lrs),
         lrs_access: StorageAccess::Sas(Secret::new(info.container_sas.clone())),
         location: info.location.clone(),
         collation: "SQL_Latin1_General_CP1_CI_AS".into(),

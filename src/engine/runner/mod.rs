@@ -34,7 +34,8 @@ use super::persist;
 use super::snapshot::{EngineCommand, EventLine, MigrationSnapshot, TailMode};
 use super::state::Phase;
 use crate::backup_folder::BackupFolder;
-use crate::restore_target::lrs::{LrsClient, StorageAccess};
+use crate::restore_target::RestoreTarget;
+use crate::restore_target::lrs::StorageAccess;
 use crate::source::SourceOptions;
 use crate::source::tail::StopTraffic;
 use crate::storage::client::BlobStore;
@@ -68,7 +69,8 @@ pub struct EngineConfig {
     /// The container URL without credentials; LRS reads `<container_url>/<db folder>`.
     pub container_url: String,
     pub upload: UploadOptions,
-    pub lrs: LrsClient,
+    /// The restore target the engine drives (the LRS client of a managed instance).
+    pub lrs: Arc<dyn RestoreTarget>,
     /// How the managed instance reads the container (Read + List SAS or managed identity).
     pub lrs_access: StorageAccess,
     pub location: String,
