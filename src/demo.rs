@@ -294,7 +294,7 @@ pub fn engine_config(
         },
     )
     .map_err(|e| engine_err("LRS client", e))?;
-    lrs.poll_interval = Duration::from_millis(200);
+    lrs.arm.poll_interval = Duration::from_millis(200);
     let source = (!seeded).then(|| {
         let mut o = SourceOptions::new(
             info.sql_server

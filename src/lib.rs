@@ -8,6 +8,7 @@
 /// `crate::backup::...` and `cutover::backup::...` keep naming it.
 pub use cutover_backup as backup;
 
+pub mod arm;
 pub mod backup_folder;
 pub mod catalog;
 pub mod cli;
