@@ -110,3 +110,71 @@ pub fn read_headers(folder: &dyn BackupFolder, path: &Path) -> Result<Vec<Backup
     let len = file.len();
     read_backup_from(&mut FileWindow::new(file, len), path)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::catalog::{ScanOptions, scan};
+
+    /// A local folder that records what is asked of it (what an SMB share would be asked).
+    #[derive(Debug, Default)]
+    struct Recording {
+        opened: Mutex<Vec<PathBuf>>,
+        lists: Mutex<u32>,
+    }
+
+    impl BackupFolder for Recording {
+        fn list(&self, root: &Path) -> Result<Listing, ListError> {
+            *self.lists.lock().unwrap() += 1;
+            LocalFolder.list(root)
+        }
+        fn stat(&self, path: &Path) -> io::Result<FileStat> {
+            LocalFolder.stat(path)
+        }
+        fn open(&self, path: &Path) -> io::Result<Box<dyn BackupFile>> {
+            self.opened.lock().unwrap().push(path.to_path_buf());
+            LocalFolder.open(path)
+        }
+    }
+
+    #[test]
+    fn the_scan_lists_and_reads_through_the_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("a.bak"), b"not a backup").unwrap();
+        std::fs::create_dir(tmp.path().join("LOG")).unwrap();
+        std::fs::write(tmp.path().join("LOG/b.trn"), b"TAPE").unwrap();
+        let folder = Recording::default();
+        let s = scan::scan_folder_in(&folder, tmp.path(), &ScanOptions::default()).unwrap();
+        assert_eq!(*folder.lists.lock().unwrap(), 1);
+        let mut opened = folder.opened.lock().unwrap().clone();
+        opened.sort();
+        assert_eq!(
+            opened,
+            [tmp.path().join("LOG/b.trn"), tmp.path().join("a.bak")]
+        );
+        // Same findings as the local scan.
+        let local = scan::scan_folder(tmp.path(), &ScanOptions::default()).unwrap();
+        let kinds = |s: &scan::Scan| {
+            s.files
+                .iter()
+                .map(|f| (f.relative.clone(), f.sets.as_ref().err().map(|e| e.kind())))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(kinds(&s), kinds(&local));
+    }
+
+    #[test]
+    fn headers_are_read_with_the_readers_errors() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("x.bak");
+        std::fs::write(&p, b"hello").unwrap();
+        let e = read_headers(&LocalFolder, &p).unwrap_err();
+        let local = crate::backup::read_backup_file(&p).unwrap_err();
+        assert_eq!(e.to_string(), local.to_string());
+        let e = read_headers(&LocalFolder, tmp.path()).unwrap_err();
+        let local = crate::backup::read_backup_file(tmp.path()).unwrap_err();
+        assert_eq!(e.to_string(), local.to_string());
+    }
+}
