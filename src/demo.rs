@@ -294,7 +294,7 @@ pub fn engine_config(
         },
     )
     .map_err(|e| engine_err("LRS client", e))?;
-    lrs.poll_interval = Duration::from_millis(200);
+    lrs.arm.poll_interval = Duration::from_millis(200);
     let source = (!seeded).then(|| {
         let mut o = SourceOptions::new(
             info.sql_server
@@ -333,10 +333,11 @@ pub fn engine_config(
         },
         target_label: format!("{} (sandbox)", info.managed_instance),
         databases,
+        backups: crate::backup_folder::LocalFolder::shared(),
         store,
         container_url: url.container_url(),
         upload,
-        lrs,
+        lrs: Arc::new(lrs),
         lrs_access: StorageAccess::Sas(Secret::new(info.container_sas.clone())),
         location: info.location.clone(),
         collation: "SQL_Latin1_General_CP1_CI_AS".into(),

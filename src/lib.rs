@@ -12,6 +12,8 @@ pub use cutover_backup as backup;
 /// names nothing else of the crate.
 pub use cutover_model as model;
 
+pub mod arm;
+pub mod backup_folder;
 pub mod catalog;
 pub mod cli;
 pub mod config;

@@ -492,10 +492,11 @@ pub fn engine_config_with(
             source_label,
             target_label,
             databases,
+            backups: crate::backup_folder::LocalFolder::shared(),
             store: Arc::new(BlobStore::new(url.clone(), auth)),
             container_url: url.container_url(),
             upload,
-            lrs,
+            lrs: Arc::new(lrs),
             lrs_access,
             location: t.location.clone().unwrap_or_else(|| "westeurope".into()),
             collation: t
@@ -530,7 +531,7 @@ pub async fn check_access(cfg: &EngineConfig) -> Result<(), String> {
         cfg.lrs.database(&d.target_name).await.map_err(|e| {
             format!(
                 "[target] cannot read the managed instance {} with the Azure credential: {e}; check [target] subscription, resource_group, managed_instance and credential",
-                cfg.lrs.instance.managed_instance
+                cfg.lrs.name()
             )
         })?;
     }

@@ -673,7 +673,7 @@ pub async fn check_target(t: &TargetForm, arm: &str) -> Result<String, String> {
         },
     )
     .map_err(|e| e.to_string())?;
-    lrs.max_attempts = 1;
+    lrs.arm.max_attempts = 1;
     let v = tokio::time::timeout(Duration::from_secs(30), lrs.instance())
         .await
         .map_err(|_| {

@@ -182,7 +182,7 @@ async fn an_operation_url_on_another_host_never_gets_the_token() {
     let (arm, arm_seen) = arm_pointing_to(format!("{operation}/operations/1")).await;
     let cred = Arc::new(RecordingToken::default());
     let mut client = LrsClient::new(&arm, cred.clone(), instance()).expect("client");
-    client.poll_interval = Duration::from_millis(10);
+    client.arm.poll_interval = Duration::from_millis(10);
     let err = client
         .start("Sales", &start_request())
         .await
@@ -228,7 +228,7 @@ async fn an_operation_url_on_the_endpoint_is_followed_with_the_token() {
     *slot.lock().expect("lock") = format!("{arm}/operations/1");
     let mut client =
         LrsClient::new(&arm, Arc::new(RecordingToken::default()), instance()).expect("client");
-    client.poll_interval = Duration::from_millis(10);
+    client.arm.poll_interval = Duration::from_millis(10);
     client
         .start("Sales", &start_request())
         .await

@@ -1,12 +1,14 @@
 //! Scanning a backup folder tree: every regular file is read (headers only, in parallel), whatever its
-//! name or extension.
+//! name or extension. The files are listed, looked at and read through a [`BackupFolder`] (the
+//! `*_in` functions; the others read a local folder).
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
-use crate::backup::{BackupSet, ReadError, read_backup_file};
+use crate::backup::{BackupSet, ReadError};
+use crate::backup_folder::{BackupFolder, LocalFolder, read_headers};
 
 /// What was found in one file.
 #[derive(Debug)]
@@ -36,25 +38,12 @@ pub struct ScanOptions {
     pub threads: usize,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ScanError {
-    #[error(
-        "{0}: the backup folder does not exist; check the path (and that the share is mounted)"
-    )]
-    NotFound(PathBuf),
-    #[error("{0}: not a folder; give the folder that holds the backup files")]
-    NotAFolder(PathBuf),
-    #[error("{path}: cannot list the folder: {source}")]
-    Unreadable {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
+/// A backup folder that cannot be listed (defined with the [`BackupFolder`] seam, which returns it).
+pub use crate::backup_folder::ListError as ScanError;
 
-fn stat(path: &Path) -> Option<(u64, Option<SystemTime>)> {
-    let m = std::fs::metadata(path).ok()?;
-    Some((m.len(), m.modified().ok()))
+fn stat(folder: &dyn BackupFolder, path: &Path) -> Option<(u64, Option<SystemTime>)> {
+    let m = folder.stat(path).ok()?;
+    Some((m.len, m.modified))
 }
 
 pub(crate) fn relative(root: &Path, path: &Path) -> String {
@@ -67,53 +56,32 @@ pub(crate) fn relative(root: &Path, path: &Path) -> String {
 
 /// Lists the regular files below `root` (sorted, symlinks not followed).
 pub fn list_files(root: &Path) -> Result<Vec<PathBuf>, ScanError> {
-    list_tree(root).map(|t| t.files)
+    list_files_in(&LocalFolder, root)
 }
 
-/// A folder tree as listed: its regular files, and every folder (the root included) with its
-/// modification time, which changes when a file is created, removed or renamed in it.
-#[derive(Debug, Default)]
-pub(crate) struct Tree {
-    pub files: Vec<PathBuf>,
-    pub folders: Vec<(PathBuf, Option<SystemTime>)>,
-}
-
-pub(crate) fn list_tree(root: &Path) -> Result<Tree, ScanError> {
-    let meta = std::fs::metadata(root).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            ScanError::NotFound(root.to_path_buf())
-        } else {
-            ScanError::Unreadable {
-                path: root.to_path_buf(),
-                source: e,
-            }
-        }
-    })?;
-    if !meta.is_dir() {
-        return Err(ScanError::NotAFolder(root.to_path_buf()));
-    }
-    let mut tree = Tree::default();
-    for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
-        let entry = entry.map_err(|e| ScanError::Unreadable {
-            path: e.path().unwrap_or(root).to_path_buf(),
-            source: e
-                .into_io_error()
-                .unwrap_or_else(|| std::io::Error::other("folder loop")),
-        })?;
-        if entry.file_type().is_file() {
-            tree.files.push(entry.into_path());
-        } else if entry.file_type().is_dir() {
-            let modified = entry.metadata().ok().and_then(|m| m.modified().ok());
-            tree.folders.push((entry.into_path(), modified));
-        }
-    }
-    Ok(tree)
+/// [`list_files`] in any [`BackupFolder`].
+pub fn list_files_in(folder: &dyn BackupFolder, root: &Path) -> Result<Vec<PathBuf>, ScanError> {
+    Ok(folder
+        .list(root)?
+        .files
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect())
 }
 
 /// Reads the headers of every file below `root`.
 pub fn scan_folder(root: &Path, opts: &ScanOptions) -> Result<Scan, ScanError> {
-    let paths = list_files(root)?;
-    let files = read_all(root, &paths, opts);
+    scan_folder_in(&LocalFolder, root, opts)
+}
+
+/// [`scan_folder`] in any [`BackupFolder`].
+pub fn scan_folder_in(
+    folder: &dyn BackupFolder,
+    root: &Path,
+    opts: &ScanOptions,
+) -> Result<Scan, ScanError> {
+    let paths = list_files_in(folder, root)?;
+    let files = read_all_in(folder, root, &paths, opts);
     Ok(Scan {
         root: root.to_path_buf(),
         files,
@@ -122,6 +90,16 @@ pub fn scan_folder(root: &Path, opts: &ScanOptions) -> Result<Scan, ScanError> {
 
 /// Reads the given files (in parallel) and notes the ones that change.
 pub fn read_all(root: &Path, paths: &[PathBuf], opts: &ScanOptions) -> Vec<ScannedFile> {
+    read_all_in(&LocalFolder, root, paths, opts)
+}
+
+/// [`read_all`] in any [`BackupFolder`].
+pub fn read_all_in(
+    folder: &dyn BackupFolder,
+    root: &Path,
+    paths: &[PathBuf],
+    opts: &ScanOptions,
+) -> Vec<ScannedFile> {
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism()
             .map_or(2, |n| n.get())
@@ -138,9 +116,9 @@ pub fn read_all(root: &Path, paths: &[PathBuf], opts: &ScanOptions) -> Vec<Scann
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = paths.get(i) else { break };
-                    let before = stat(path);
-                    let sets = read_backup_file(path);
-                    let after = stat(path);
+                    let before = stat(folder, path);
+                    let sets = read_headers(folder, path);
+                    let after = stat(folder, path);
                     let (size, modified) = after.unwrap_or((0, None));
                     let f = ScannedFile {
                         path: path.clone(),
@@ -168,7 +146,7 @@ pub fn read_all(root: &Path, paths: &[PathBuf], opts: &ScanOptions) -> Vec<Scann
     if !opts.settle.is_zero() {
         std::thread::sleep(opts.settle);
         for f in &mut files {
-            if stat(&f.path) != Some((f.size, f.modified)) {
+            if stat(folder, &f.path) != Some((f.size, f.modified)) {
                 f.changing = true;
             }
         }

@@ -10,13 +10,9 @@ use super::runner::EngineConfig;
 
 /// Where `cfg` migrates to, as the index records it.
 pub fn about(cfg: &EngineConfig) -> ActivityAbout {
-    let i = &cfg.lrs.instance;
     ActivityAbout {
         container: Some(cfg.container_url.clone()),
-        target: Some(format!(
-            "{}/{}/{}",
-            i.subscription, i.resource_group, i.managed_instance
-        )),
+        target: Some(cfg.lrs.identity()),
         target_databases: cfg
             .databases
             .iter()

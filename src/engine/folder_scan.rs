@@ -8,12 +8,17 @@
 //! readable. This keeps an engine watching 100 folders of 1,000 files nearly idle between backups.
 //! A backup appended to an old file (`NOINIT`) is therefore seen within a minute, a new file within
 //! one scan.
+//!
+//! The folder is read through a [`BackupFolder`]: its listing, file stats and folder times (the
+//! watch signal) and the header reads.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::backup::BackupSet;
+use crate::backup_folder::{BackupFolder, LocalFolder};
 use crate::catalog::{self, CheckReport, Scan, ScanOptions, ScannedFile};
 
 type Stat = (u64, Option<SystemTime>);
@@ -35,8 +40,10 @@ struct Entry {
 }
 
 /// What the last scan saw.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FolderCache {
+    /// Where the files are read from.
+    folder: Arc<dyn BackupFolder>,
     listing: Vec<Entry>,
     folders: Vec<(PathBuf, Option<SystemTime>)>,
     sets: HashMap<PathBuf, (Stat, Vec<BackupSet>)>,
@@ -47,9 +54,11 @@ pub struct FolderCache {
     pub walks: u64,
 }
 
-fn stat(p: &Path) -> Option<Stat> {
-    let m = std::fs::metadata(p).ok()?;
-    Some((m.len(), m.modified().ok()))
+impl Default for FolderCache {
+    /// A cache of a local folder.
+    fn default() -> Self {
+        FolderCache::new(LocalFolder::shared())
+    }
 }
 
 /// `true` when `t` is less than `window` before `now`, or after it, or unknown.
@@ -68,6 +77,24 @@ enum Quick {
 }
 
 impl FolderCache {
+    /// An empty cache of a folder read through `folder`.
+    pub fn new(folder: Arc<dyn BackupFolder>) -> Self {
+        FolderCache {
+            folder,
+            listing: Vec::new(),
+            folders: Vec::new(),
+            sets: HashMap::new(),
+            last_walk: None,
+            stats_taken: 0,
+            walks: 0,
+        }
+    }
+
+    fn stat(&self, p: &Path) -> Option<Stat> {
+        let m = self.folder.stat(p).ok()?;
+        Some((m.len, m.modified))
+    }
+
     /// Scans `root`; `Ok(None)` when nothing changed since the last call.
     pub fn rescan(&mut self, root: &Path) -> Result<Option<CheckReport>, String> {
         self.rescan_at(root, Instant::now())
@@ -99,9 +126,7 @@ impl FolderCache {
             return Quick::Walk;
         }
         for (folder, seen) in &self.folders {
-            let m = std::fs::metadata(folder)
-                .ok()
-                .and_then(|m| m.modified().ok());
+            let m = self.folder.folder_time(folder);
             if m != *seen || recent(*seen, wall, HOT_FOLDER) {
                 return Quick::Walk;
             }
@@ -115,7 +140,7 @@ impl FolderCache {
                 continue;
             }
             self.stats_taken += 1;
-            let Some(s) = stat(&e.path) else {
+            let Some(s) = self.stat(&e.path) else {
                 return Quick::Walk;
             };
             if s != e.stat {
@@ -132,7 +157,7 @@ impl FolderCache {
     }
 
     fn walk(&mut self, root: &Path, now: Instant) -> Result<Vec<(PathBuf, Stat)>, String> {
-        let tree = catalog::scan::list_tree(root).map_err(|e| e.to_string())?;
+        let tree = self.folder.list(root).map_err(|e| e.to_string())?;
         self.walks += 1;
         self.stats_taken += tree.files.len() as u64;
         self.folders = tree.folders;
@@ -140,7 +165,7 @@ impl FolderCache {
         Ok(tree
             .files
             .into_iter()
-            .filter_map(|p| stat(&p).map(|s| (p, s)))
+            .filter_map(|(p, s)| s.map(|s| (p, (s.len, s.modified))))
             .collect())
     }
 
@@ -162,7 +187,12 @@ impl FolderCache {
             .filter(|(p, s)| self.sets.get(p).is_none_or(|(cs, _)| cs != s))
             .map(|(p, _)| p.clone())
             .collect();
-        let fresh = catalog::scan::read_all(root, &changed, &ScanOptions::default());
+        let fresh = catalog::scan::read_all_in(
+            self.folder.as_ref(),
+            root,
+            &changed,
+            &ScanOptions::default(),
+        );
         let mut by_path: HashMap<PathBuf, ScannedFile> =
             fresh.into_iter().map(|f| (f.path.clone(), f)).collect();
         let mut files = Vec::with_capacity(listing.len());

@@ -10,8 +10,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::Error;
+use crate::restore_target::RestoreTarget;
 use crate::restore_target::details::RestoreDetails;
-use crate::restore_target::lrs::{LrsClient, ManagedDatabase, StartRequest, StartedRestore};
+use crate::restore_target::lrs::{ManagedDatabase, StartRequest, StartedRestore};
 
 /// The restore an activity started, as recorded in its state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,7 +140,7 @@ impl ExistingTarget {
 }
 
 /// What the target has, read from the managed instance: restoreDetails, then the database.
-pub async fn look(lrs: &LrsClient, target: &str) -> Result<ExistingTarget, Error> {
+pub async fn look(lrs: &dyn RestoreTarget, target: &str) -> Result<ExistingTarget, Error> {
     let restore = match lrs.status(target).await {
         Ok(d) => Some(d),
         Err(e) if e.http_status() == Some(404) => None,
@@ -181,7 +182,7 @@ pub struct NotStarted {
 /// (`prior`); anything else the target has is refused. `want` must have been saved in the state
 /// before this is called (a crash during the start then still knows the restore is this activity's).
 pub async fn start_or_adopt(
-    lrs: &LrsClient,
+    lrs: &dyn RestoreTarget,
     req: &StartRequest,
     prior: Option<RestoreIdentity>,
     want: RestoreIdentity,
@@ -212,8 +213,8 @@ pub async fn start_or_adopt(
             "cannot read what the target has: {e}"
         ),
     }
-    match lrs.start_identified(&want.target, req).await {
-        Ok((started, _)) => Ok(Started {
+    match lrs.start(&want.target, req).await {
+        Ok(started) => Ok(Started {
             identity: want.accepted(started, now()),
             adopted: false,
         }),
@@ -340,7 +341,7 @@ pub enum Verdict {
 /// must not have a restore or database there unless this activity asked for it before a restart
 /// (then [`start_or_adopt`] judges it with the files).
 pub async fn check_target(
-    lrs: &LrsClient,
+    lrs: &dyn RestoreTarget,
     activity: &str,
     target: &str,
     identity: Option<RestoreIdentity>,

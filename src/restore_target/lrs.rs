@@ -1,9 +1,9 @@
-//! The Log Replay Service client: start (continuous mode), follow long-running operations, read
-//! restoreDetails, complete, cancel; Azure Resource Manager REST with tokens from `azure_identity`.
+//! The Log Replay Service client: start (continuous mode), read restoreDetails, complete, cancel,
+//! on the generic Azure Resource Manager client ([`ArmClient`]: tokens, retries, long-running
+//! operations, the endpoint's rules); this file gives the answers their LRS meaning.
 #![allow(clippy::result_large_err)]
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use azure_core::credentials::TokenCredential;
 use serde::Serialize;
@@ -12,12 +12,13 @@ use serde_json::Value;
 use super::codes::explain;
 use super::details::{RestoreDetails, RestoreDetailsResource};
 use super::names::check_target_name;
-use crate::storage::container::is_loopback;
+use crate::arm::endpoint::enc;
+/// The ARM endpoint's rules and the sandbox's token, where callers have always found them.
+pub use crate::arm::{ARM_SCOPE, DEFAULT_ARM_ENDPOINT, StaticToken, is_local_endpoint};
+use crate::arm::{ArmClient, ArmError};
 
 /// The api-version cutover speaks (stable; restoreDetails also parses the preview shape).
 pub const API_VERSION: &str = "2023-08-01";
-pub const ARM_SCOPE: &str = "https://management.azure.com/.default";
-pub use crate::model::{DEFAULT_ARM_ENDPOINT, is_local_endpoint};
 
 /// A failed LRS call: the service's code (if any) and the explanation for the operator.
 /// (Large on purpose: it carries the whole explanation; failures are rare, so boxing buys nothing.)
@@ -127,18 +128,9 @@ struct StartProps<'a> {
 /// The Log Replay Service for one managed instance.
 #[derive(Clone)]
 pub struct LrsClient {
-    http: reqwest::Client,
-    endpoint: String,
-    /// The endpoint's scheme, host and port: the only place the bearer token is sent to.
-    origin: url::Origin,
-    /// The token's scope, `<origin>/.default`: a token issued for the endpoint and nothing else.
-    scope: String,
-    credential: Arc<dyn TokenCredential>,
+    /// The ARM requests (its `poll_interval` and `max_attempts` may be set).
+    pub arm: ArmClient,
     pub instance: InstanceRef,
-    /// Delay between polls of a long-running operation when the service gives no Retry-After.
-    pub poll_interval: Duration,
-    /// Attempts for 429/5xx/network failures.
-    pub max_attempts: u32,
 }
 
 impl LrsClient {
@@ -147,42 +139,17 @@ impl LrsClient {
         credential: Arc<dyn TokenCredential>,
         instance: InstanceRef,
     ) -> Result<Self, LrsError> {
-        let origin = arm_origin(endpoint)?;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| LrsError::Refused(format!("cannot build the HTTP client: {e}")))?;
         Ok(LrsClient {
-            http,
-            endpoint: endpoint.trim().trim_end_matches('/').to_string(),
-            scope: format!("{}/.default", origin.ascii_serialization()),
-            origin,
-            credential,
+            arm: ArmClient::new(endpoint, credential)?,
             instance,
-            poll_interval: Duration::from_secs(5),
-            max_attempts: 6,
         })
-    }
-
-    /// Refuses a URL outside the ARM endpoint (another host, port or scheme, e.g. an operation URL a
-    /// response pointed to): the bearer token is only ever sent where it was issued for.
-    fn check_same_origin(&self, op: &'static str, db: &str, url: &str) -> Result<(), LrsError> {
-        let target = url::Url::parse(url).map(|u| u.origin()).ok();
-        if target.as_ref() == Some(&self.origin) {
-            return Ok(());
-        }
-        let shown = target.map_or_else(|| url.to_string(), |o| o.ascii_serialization());
-        Err(LrsError::Refused(format!(
-            "{op} {db}: the service pointed cutover to {shown}, which is not the ARM endpoint {}: refusing to send the Azure AD token there; check --arm-endpoint / [target] arm_endpoint, or follow the operation in the Azure portal",
-            self.origin.ascii_serialization()
-        )))
     }
 
     /// `.../managedInstances/{mi}` (names percent-encoded).
     pub fn instance_url(&self) -> String {
         format!(
             "{}/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}",
-            self.endpoint,
+            self.arm.endpoint(),
             enc(&self.instance.subscription),
             enc(&self.instance.resource_group),
             enc(&self.instance.managed_instance),
@@ -201,15 +168,7 @@ impl LrsClient {
         format!("{}/databases/{}", self.instance_url(), enc(db))
     }
 
-    async fn token(&self) -> Result<String, LrsError> {
-        self.credential
-            .get_token(&[&self.scope], None)
-            .await
-            .map(|t| t.token.secret().to_string())
-            .map_err(|e| LrsError::Token(e.to_string()))
-    }
-
-    /// One HTTP call with retries on 429/5xx/network errors (honouring Retry-After).
+    /// One ARM call (see [`ArmClient::call`]), its failure given its LRS meaning.
     async fn call(
         &self,
         op: &'static str,
@@ -218,66 +177,10 @@ impl LrsClient {
         url: &str,
         body: Option<&Value>,
     ) -> Result<(u16, reqwest::header::HeaderMap, Value), LrsError> {
-        self.check_same_origin(op, db, url)?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let token = self.token().await?;
-            let mut req = self.http.request(method.clone(), url).bearer_auth(token);
-            if let Some(b) = body {
-                req = req.json(b);
-            }
-            let result = req.send().await;
-            let (status, headers, text) = match result {
-                Ok(r) => {
-                    let status = r.status().as_u16();
-                    let headers = r.headers().clone();
-                    let text = r.text().await.unwrap_or_default();
-                    (status, headers, text)
-                }
-                Err(e) if attempt < self.max_attempts => {
-                    tracing::warn!(op, db, attempt, error = %e, "LRS call failed, retrying");
-                    tokio::time::sleep(backoff(attempt, None)).await;
-                    continue;
-                }
-                Err(e) => {
-                    return Err(LrsError::Network {
-                        op,
-                        db: db.to_string(),
-                        endpoint: self.endpoint.clone(),
-                        message: e.to_string(),
-                    });
-                }
-            };
-            if (status == 429 || status >= 500) && attempt < self.max_attempts {
-                let ra = headers
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
-                tracing::warn!(
-                    op,
-                    db,
-                    attempt,
-                    status,
-                    "LRS call throttled or failed, retrying"
-                );
-                tokio::time::sleep(backoff(attempt, ra)).await;
-                continue;
-            }
-            let json: Value = if text.trim().is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).unwrap_or(Value::String(text.clone()))
-            };
-            if status >= 400 {
-                return Err(service_error(op, db, status, &json));
-            }
-            return Ok((status, headers, json));
-        }
+        Ok(self.arm.call(op, db, method, url, body).await?)
     }
 
-    /// Follows a long-running operation from its first response until it ends.
+    /// Follows a long-running operation (see [`ArmClient::follow`]).
     async fn follow(
         &self,
         op: &'static str,
@@ -286,65 +189,7 @@ impl LrsClient {
         headers: &reqwest::header::HeaderMap,
         body: Value,
     ) -> Result<Value, LrsError> {
-        if status != 201 && status != 202 {
-            return Ok(body);
-        }
-        let async_op = headers
-            .get("azure-asyncoperation")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let location = headers
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let Some(poll_url) = async_op.clone().or(location.clone()) else {
-            return Ok(body);
-        };
-        loop {
-            let wait = headers
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok())
-                .map(Duration::from_secs)
-                .unwrap_or(self.poll_interval);
-            tokio::time::sleep(wait.min(Duration::from_secs(60))).await;
-            let (st, _h, v) = self
-                .call(op, db, reqwest::Method::GET, &poll_url, None)
-                .await?;
-            if async_op.is_some() {
-                match v.get("status").and_then(Value::as_str) {
-                    Some(s) if s.eq_ignore_ascii_case("Succeeded") => return Ok(v),
-                    Some(s)
-                        if s.eq_ignore_ascii_case("Failed")
-                            || s.eq_ignore_ascii_case("Canceled") =>
-                    {
-                        let err = v.get("error");
-                        let code = err
-                            .and_then(|e| e.get("code"))
-                            .and_then(Value::as_str)
-                            .map(str::to_string);
-                        let msg = err
-                            .and_then(|e| e.get("message"))
-                            .and_then(Value::as_str)
-                            .unwrap_or(s)
-                            .to_string();
-                        let message = match code.as_deref().and_then(explain) {
-                            Some((what, fix)) => format!("{what}. {fix}. (service said: {msg})"),
-                            None => msg,
-                        };
-                        return Err(LrsError::OperationFailed {
-                            op,
-                            db: db.to_string(),
-                            code,
-                            message,
-                        });
-                    }
-                    _ => continue,
-                }
-            } else if st == 200 || st == 204 {
-                return Ok(v);
-            }
-        }
+        Ok(self.arm.follow(op, db, status, headers, body).await?)
     }
 
     /// Reads the managed instance itself (one authorised GET): proves that the credential signs
@@ -522,21 +367,6 @@ fn operation_id(url: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// A name as one URL path segment (percent-encoded, spaces as %20).
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
-}
-
-fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
-    let exp = Duration::from_millis(500)
-        .saturating_mul(1 << attempt.min(6))
-        .min(Duration::from_secs(30));
-    let jittered = exp.mul_f64(rand::random::<f64>().clamp(0.2, 1.0));
-    retry_after.map_or(jittered, |ra| ra.max(Duration::from_millis(100)))
-}
-
 /// An ARM error body `{"error":{"code","message"}}` mapped to what happened and what to do.
 fn service_error(op: &'static str, db: &str, status: u16, body: &Value) -> LrsError {
     let err = body.get("error").unwrap_or(body);
@@ -575,39 +405,46 @@ fn service_error(op: &'static str, db: &str, status: u16, body: &Value) -> LrsEr
     }
 }
 
-/// A fixed bearer token: the sandbox accepts any token, so local runs need no Azure AD.
-#[derive(Debug)]
-pub struct StaticToken(pub String);
-
-#[async_trait::async_trait]
-impl TokenCredential for StaticToken {
-    async fn get_token(
-        &self,
-        _scopes: &[&str],
-        _options: Option<azure_core::credentials::TokenRequestOptions<'_>>,
-    ) -> azure_core::Result<azure_core::credentials::AccessToken> {
-        Ok(azure_core::credentials::AccessToken::new(
-            azure_core::credentials::Secret::new(self.0.clone()),
-            time::OffsetDateTime::now_utc() + time::Duration::hours(1),
-        ))
-    }
-}
-
-/// The ARM endpoint's origin, refused (before any request) unless it is https, or http on a
-/// loopback address (the sandbox): the bearer token and the storage SAS must never travel in clear.
-fn arm_origin(endpoint: &str) -> Result<url::Origin, LrsError> {
-    let url = url::Url::parse(endpoint.trim()).map_err(|_| {
-        LrsError::Refused(format!(
-            "the ARM endpoint '{endpoint}' is not a URL; give e.g. {DEFAULT_ARM_ENDPOINT} (--arm-endpoint / [target] arm_endpoint)"
-        ))
-    })?;
-    let loopback = url.host_str().is_some_and(is_loopback);
-    match url.scheme() {
-        "https" => Ok(url.origin()),
-        "http" if loopback => Ok(url.origin()),
-        scheme => Err(LrsError::Refused(format!(
-            "the ARM endpoint '{}' uses {scheme}://, which would send the Azure AD token and the storage SAS in clear text; use https:// (e.g. {DEFAULT_ARM_ENDPOINT}; http:// only for a local sandbox on a loopback address) (--arm-endpoint / [target] arm_endpoint)",
-            url.origin().ascii_serialization()
-        ))),
+impl From<ArmError> for LrsError {
+    /// The same errors the LRS client has always given: service codes explained, messages kept.
+    fn from(e: ArmError) -> Self {
+        match e {
+            ArmError::Status {
+                op,
+                subject,
+                status,
+                body,
+            } => service_error(op, &subject, status, &body),
+            ArmError::Network {
+                op,
+                subject,
+                endpoint,
+                message,
+            } => LrsError::Network {
+                op,
+                db: subject,
+                endpoint,
+                message,
+            },
+            ArmError::Token(m) => LrsError::Token(m),
+            ArmError::OperationFailed {
+                op,
+                subject,
+                code,
+                message,
+            } => {
+                let message = match code.as_deref().and_then(explain) {
+                    Some((what, fix)) => format!("{what}. {fix}. (service said: {message})"),
+                    None => message,
+                };
+                LrsError::OperationFailed {
+                    op,
+                    db: subject,
+                    code,
+                    message,
+                }
+            }
+            ArmError::Refused(m) => LrsError::Refused(m),
+        }
     }
 }

@@ -4,5 +4,8 @@ pub mod codes;
 pub mod details;
 pub mod lrs;
 pub mod names;
+pub mod seam;
 pub mod subscription;
 pub mod wait;
+
+pub use seam::RestoreTarget;

@@ -1,7 +1,8 @@
 //! Cutover actions on the source, each optional and confirmed by the caller: stop traffic
 //! (READ_ONLY or RESTRICTED_USER WITH ROLLBACK IMMEDIATE, undone with READ_WRITE / MULTI_USER), and the
 //! tail-log backup (`BACKUP LOG ... WITH NORECOVERY, CHECKSUM, INIT`) into the backup folder, then
-//! finding the new file in the folder as cutover sees it.
+//! finding the new file in the folder as cutover sees it (through a [`BackupFolder`]: the `*_in`
+//! functions; the others look in a local folder).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,7 +13,8 @@ use super::client::SourceClient;
 use super::error::SourceError;
 use super::options::SourceOptions;
 use super::quote::{quote_ident, quote_literal};
-use crate::backup::{BackupSet, BackupType, read_backup_file};
+use crate::backup::{BackupSet, BackupType};
+use crate::backup_folder::{BackupFolder, LocalFolder, read_headers};
 
 pub use crate::model::StopTraffic;
 
@@ -92,6 +94,16 @@ pub struct TailBackup {
 
 /// A file name for the tail that never clashes with an existing file (BACKUP ... INIT would overwrite).
 pub fn tail_file_name(database: &str, now: time::OffsetDateTime, local_folder: &Path) -> String {
+    tail_file_name_in(&LocalFolder, database, now, local_folder)
+}
+
+/// [`tail_file_name`], looking for existing files through `folder`.
+pub fn tail_file_name_in(
+    folder: &dyn BackupFolder,
+    database: &str,
+    now: time::OffsetDateTime,
+    local_folder: &Path,
+) -> String {
     let safe: String = database
         .chars()
         .map(|c| {
@@ -113,7 +125,7 @@ pub fn tail_file_name(database: &str, now: time::OffsetDateTime, local_folder: &
     );
     let mut name = format!("{safe}_TAIL_{stamp}.trn");
     let mut n = 1;
-    while local_folder.join(&name).exists() {
+    while folder.exists(&local_folder.join(&name)) {
         n += 1;
         name = format!("{safe}_TAIL_{stamp}_{n}.trn");
     }
@@ -155,13 +167,23 @@ pub async fn take_tail_log_backup(
     opts: &SourceOptions,
     req: &TailRequest,
 ) -> Result<TailBackup, SourceError> {
-    if !req.local_folder.is_dir() {
+    take_tail_log_backup_in(&LocalFolder, opts, req).await
+}
+
+/// [`take_tail_log_backup`], finding and reading the new file through `folder`.
+pub async fn take_tail_log_backup_in(
+    folder: &dyn BackupFolder,
+    opts: &SourceOptions,
+    req: &TailRequest,
+) -> Result<TailBackup, SourceError> {
+    if !folder.stat(&req.local_folder).is_ok_and(|s| s.is_dir) {
         return Err(SourceError::Other(format!(
             "the backup folder {} is not a folder cutover can read: the tail-log backup could not be found there",
             req.local_folder.display()
         )));
     }
-    let file_name = tail_file_name(
+    let file_name = tail_file_name_in(
+        folder,
         &req.database,
         time::OffsetDateTime::now_utc(),
         &req.local_folder,
@@ -179,8 +201,8 @@ pub async fn take_tail_log_backup(
     let local_path = req.local_folder.join(&file_name);
     let deadline = tokio::time::Instant::now() + req.appear_timeout;
     loop {
-        if local_path.is_file() {
-            match read_backup_file(&local_path) {
+        if folder.stat(&local_path).is_ok_and(|s| s.is_file) {
+            match read_headers(folder, &local_path) {
                 Ok(sets) => {
                     let set = sets.into_iter().next().ok_or_else(|| {
                         SourceError::Other(format!("{} holds no backup set", local_path.display()))

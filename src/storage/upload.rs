@@ -1,6 +1,7 @@
 //! The upload engine: each file as a block blob (Put Block / Put Block List), several blocks in flight
 //! per file and several files at once, under global limits on in-flight bytes and bandwidth; resumable
-//! from the uncommitted block list; idempotent (same size and MD5 = skipped).
+//! from the uncommitted block list; idempotent (same size and MD5 = skipped). The files are looked
+//! at and read through a [`BackupFolder`] (a local folder unless [`Uploader::with_folder`] says).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use super::client::BlobStore;
 use super::error::StorageError;
 use super::progress::UploadEvent;
 use super::retry::{RetryPolicy, with_retries};
+use crate::backup_folder::{BackupFolder, LocalFolder};
 
 const MIB: u64 = 1 << 20;
 /// Azure's limits for a block blob.
@@ -145,6 +147,8 @@ pub struct Uploader {
     limiter: Option<Arc<RateLimiter>>,
     events: mpsc::UnboundedSender<UploadEvent>,
     buffers: Arc<BufferPool>,
+    /// Where the files are read from.
+    folder: Arc<dyn BackupFolder>,
 }
 
 fn kib(bytes: u64) -> u32 {
@@ -158,16 +162,17 @@ fn local_err(path: &Path, what: &str, e: std::io::Error) -> StorageError {
 }
 
 /// Size and modification time, the file's identity for resuming.
-fn stat(path: &Path) -> Result<(u64, SystemTime), StorageError> {
-    let m =
-        std::fs::metadata(path).map_err(|e| local_err(path, "cannot read the file's size", e))?;
-    if !m.is_file() {
+fn stat(folder: &dyn BackupFolder, path: &Path) -> Result<(u64, SystemTime), StorageError> {
+    let m = folder
+        .stat(path)
+        .map_err(|e| local_err(path, "cannot read the file's size", e))?;
+    if !m.is_file {
         return Err(StorageError::Local(format!(
             "{}: not a regular file",
             path.display()
         )));
     }
-    Ok((m.len(), m.modified().unwrap_or(SystemTime::UNIX_EPOCH)))
+    Ok((m.len, m.modified.unwrap_or(SystemTime::UNIX_EPOCH)))
 }
 
 /// A stable fingerprint of (size, mtime) for block ids, so blocks staged from an older version of a file
@@ -240,17 +245,19 @@ impl BufferPool {
 /// Reads `buf.len()` bytes at `offset` (positional reads, opened read-only), handing each piece to
 /// `each` while it is still in cache.
 fn read_block_into(
+    folder: &dyn BackupFolder,
     path: &Path,
     offset: u64,
     buf: &mut [u8],
     mut each: impl FnMut(&[u8]),
 ) -> Result<(), StorageError> {
-    use std::os::unix::fs::FileExt;
-    let f = std::fs::File::open(path).map_err(|e| local_err(path, "cannot open", e))?;
+    let mut f = folder
+        .open(path)
+        .map_err(|e| local_err(path, "cannot open", e))?;
     let mut pos = 0;
     while pos < buf.len() {
         let end = (pos + READ_CHUNK).min(buf.len());
-        let n = match f.read_at(&mut buf[pos..end], offset + pos as u64) {
+        let n = match f.read_at(offset + pos as u64, &mut buf[pos..end]) {
             Ok(0) => {
                 return Err(StorageError::Changed {
                     path: path.display().to_string(),
@@ -273,6 +280,16 @@ impl Uploader {
         opts: UploadOptions,
         events: mpsc::UnboundedSender<UploadEvent>,
     ) -> Arc<Self> {
+        Self::with_folder(store, opts, events, LocalFolder::shared())
+    }
+
+    /// An uploader that reads its files through `folder` (e.g. a share rather than a local folder).
+    pub fn with_folder(
+        store: Arc<BlobStore>,
+        opts: UploadOptions,
+        events: mpsc::UnboundedSender<UploadEvent>,
+        folder: Arc<dyn BackupFolder>,
+    ) -> Arc<Self> {
         let permits = kib(opts.max_in_flight_bytes).min(Semaphore::MAX_PERMITS as u32) as usize;
         Arc::new(Uploader {
             in_flight: Arc::new(Semaphore::new(permits)),
@@ -285,6 +302,7 @@ impl Uploader {
             opts,
             events,
             buffers: Arc::default(),
+            folder,
         })
     }
 
@@ -326,7 +344,7 @@ impl Uploader {
     async fn wait_stable(&self, item: &UploadItem) -> Result<(u64, SystemTime), StorageError> {
         let mut told = false;
         loop {
-            let (size, mtime) = stat(&item.local)?;
+            let (size, mtime) = stat(self.folder.as_ref(), &item.local)?;
             let age = SystemTime::now()
                 .duration_since(mtime)
                 .unwrap_or(Duration::ZERO);
@@ -377,10 +395,11 @@ impl Uploader {
             let p = path.to_path_buf();
             let st = state;
             let pool = self.buffers.clone();
+            let folder = self.folder.clone();
             state = tokio::task::spawn_blocking(move || -> Result<_, StorageError> {
                 let (mut crc, mut md5) = st;
                 let mut buf = pool.take(len as usize, len == block);
-                let read = read_block_into(&p, off, &mut buf, |piece| {
+                let read = read_block_into(folder.as_ref(), &p, off, &mut buf, |piece| {
                     crc.update(piece);
                     if let Some(m) = md5.as_mut() {
                         m.update(piece);
@@ -489,12 +508,13 @@ impl Uploader {
             let op = shift.clone();
             let pool = self.buffers.clone();
             let full = len == block;
+            let folder = self.folder.clone();
             let (h, data, block_crc) =
                 tokio::task::spawn_blocking(move || -> Result<_, StorageError> {
                     let (crc, mut md5) = h;
                     let mut buf = pool.take(len as usize, full);
                     let mut block_crc = Crc64::new();
-                    let read = read_block_into(&p, off, &mut buf, |piece| {
+                    let read = read_block_into(folder.as_ref(), &p, off, &mut buf, |piece| {
                         block_crc.update(piece);
                         if let Some(m) = md5.as_mut() {
                             m.update(piece);
@@ -570,7 +590,7 @@ impl Uploader {
             });
         }
         // The file must not have changed while it was read.
-        let (size2, mtime2) = stat(&item.local)?;
+        let (size2, mtime2) = stat(self.folder.as_ref(), &item.local)?;
         if (size2, mtime2) != (size, mtime) {
             return Err(StorageError::Changed {
                 path: item.local.display().to_string(),

@@ -1,5 +1,8 @@
 //! Random-access byte sources the MTF walker reads from: a windowed reader over a file (a few small
 //! reads per backup, whatever its size) and an in-memory buffer (decompressed chunks).
+//!
+//! The window reads through [`ReadAt`], so a backup file on another kind of storage (the root
+//! crate's `BackupFolder` implementations: a local folder, an SMB share) is read by the same code.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -22,9 +25,30 @@ pub trait Source {
     }
 }
 
+/// Positional reads from a file-like object: up to `buf.len()` bytes at `off` (fewer is not an
+/// error; 0 means the end). What [`FileWindow`] needs from the file it reads.
+pub trait ReadAt {
+    fn read_at(&mut self, off: u64, buf: &mut [u8]) -> io::Result<usize>;
+}
+
+/// A local file: a seek and a read.
+impl ReadAt for File {
+    fn read_at(&mut self, off: u64, buf: &mut [u8]) -> io::Result<usize> {
+        self.seek(SeekFrom::Start(off))?;
+        self.read(buf)
+    }
+}
+
+impl<R: ReadAt + ?Sized> ReadAt for Box<R> {
+    fn read_at(&mut self, off: u64, buf: &mut [u8]) -> io::Result<usize> {
+        (**self).read_at(off, buf)
+    }
+}
+
 /// Reads a file through one small window, so walking a multi-GB backup touches only a few KiB.
-pub struct FileWindow {
-    file: File,
+/// `F` is a local [`File`] unless another storage's file is given (any [`ReadAt`]).
+pub struct FileWindow<F = File> {
+    file: F,
     len: u64,
     buf: Vec<u8>,
     start: u64,
@@ -34,8 +58,8 @@ pub struct FileWindow {
 
 const WINDOW: usize = 16 * 1024;
 
-impl FileWindow {
-    pub fn new(file: File, len: u64) -> Self {
+impl<F: ReadAt> FileWindow<F> {
+    pub fn new(file: F, len: u64) -> Self {
         FileWindow {
             file,
             len,
@@ -58,10 +82,9 @@ impl FileWindow {
 
     /// Reads up to `buf.len()` bytes at `off` straight from the file.
     fn read_file(&mut self, off: u64, buf: &mut [u8]) -> io::Result<usize> {
-        self.file.seek(SeekFrom::Start(off))?;
         let mut got = 0;
         while got < buf.len() {
-            let r = self.file.read(&mut buf[got..])?;
+            let r = self.file.read_at(off + got as u64, &mut buf[got..])?;
             if r == 0 {
                 break;
             }
@@ -73,7 +96,7 @@ impl FileWindow {
     }
 }
 
-impl Source for FileWindow {
+impl<F: ReadAt> Source for FileWindow<F> {
     fn len(&self) -> u64 {
         self.len
     }

@@ -191,7 +191,7 @@ impl Engine {
             local_folder: d.cfg.folder.clone(),
             appear_timeout: std::time::Duration::from_secs(120),
         };
-        tasks::take_tail(i, opts, req, tx);
+        tasks::take_tail(i, self.cfg.backups.clone(), opts, req, tx);
     }
 
     /// Stops traffic to the source database (`stop`) or undoes that, on a connection of its own.

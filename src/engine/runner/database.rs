@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use super::DatabaseConfig;
 use super::uploads::UploadRetry;
+use crate::backup_folder::BackupFolder;
 use crate::catalog::{Finding, Severity};
 use crate::engine::folder_scan::FolderCache;
 use crate::engine::in_flight::InFlight;
@@ -73,6 +74,7 @@ impl RunDb {
         saved: Option<&PersistedDatabase>,
         state_file: &Path,
         now: Instant,
+        backups: &Arc<dyn BackupFolder>,
     ) -> Result<RunDb, String> {
         let folder_name = layout::database_folder_name(&d.target_name)
             .unwrap_or_else(|_| layout::suggest_folder_name(&d.target_name));
@@ -107,7 +109,7 @@ impl RunDb {
             files_at_cutover,
             meter: ThroughputMeter::new(now),
             started: now,
-            cache: Arc::default(),
+            cache: Arc::new(Mutex::new(FolderCache::new(backups.clone()))),
             in_flight: InFlight::resumed(tail_wait, traffic_stopped.is_some()),
             restore,
             upload_retry: HashMap::new(),

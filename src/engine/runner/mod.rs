@@ -33,7 +33,9 @@ use tokio::sync::{mpsc, watch};
 use super::persist;
 use super::snapshot::{EngineCommand, EventLine, MigrationSnapshot, TailMode};
 use super::state::Phase;
-use crate::restore_target::lrs::{LrsClient, StorageAccess};
+use crate::backup_folder::BackupFolder;
+use crate::restore_target::RestoreTarget;
+use crate::restore_target::lrs::StorageAccess;
 use crate::source::SourceOptions;
 use crate::source::tail::StopTraffic;
 use crate::storage::client::BlobStore;
@@ -61,11 +63,14 @@ pub struct EngineConfig {
     pub source_label: String,
     pub target_label: String,
     pub databases: Vec<DatabaseConfig>,
+    /// Where the databases' backup folders are read from (a local folder: `LocalFolder::shared()`).
+    pub backups: Arc<dyn BackupFolder>,
     pub store: Arc<BlobStore>,
     /// The container URL without credentials; LRS reads `<container_url>/<db folder>`.
     pub container_url: String,
     pub upload: UploadOptions,
-    pub lrs: LrsClient,
+    /// The restore target the engine drives (the LRS client of a managed instance).
+    pub lrs: Arc<dyn RestoreTarget>,
     /// How the managed instance reads the container (Read + List SAS or managed identity).
     pub lrs_access: StorageAccess,
     pub location: String,
@@ -116,10 +121,15 @@ pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
         let saved = previous
             .as_ref()
             .and_then(|p| p.databases.iter().find(|x| x.state.name == d.name));
-        dbs.push(RunDb::resume(d, saved, &cfg.state_file, now)?);
+        dbs.push(RunDb::resume(d, saved, &cfg.state_file, now, &cfg.backups)?);
     }
     let (up_tx, up_rx) = mpsc::unbounded_channel();
-    let uploader = Uploader::new(cfg.store.clone(), cfg.upload.clone(), up_tx);
+    let uploader = Uploader::with_folder(
+        cfg.store.clone(),
+        cfg.upload.clone(),
+        up_tx,
+        cfg.backups.clone(),
+    );
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (log_tx, log_rx) = mpsc::unbounded_channel();
     let mut engine = Engine {

@@ -10,13 +10,15 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Engine;
+use crate::backup_folder::BackupFolder;
 use crate::catalog;
 use crate::engine::folder_scan::FolderCache;
 use crate::engine::reattach::{self, RestoreIdentity};
+use crate::restore_target::RestoreTarget;
 use crate::restore_target::details::RestoreDetails;
-use crate::restore_target::lrs::{LrsClient, StartRequest};
+use crate::restore_target::lrs::StartRequest;
 use crate::source::SourceOptions;
-use crate::source::tail::{StopTraffic, TailRequest, take_tail_log_backup};
+use crate::source::tail::{StopTraffic, TailRequest, take_tail_log_backup_in};
 use crate::storage::error::StorageError;
 use crate::storage::upload::{UploadItem, Uploader};
 
@@ -152,7 +154,7 @@ pub(super) fn upload(
 /// Checks what the database's target on the instance holds (see [`reattach::check_target`]).
 pub(super) fn check_target(
     db: usize,
-    lrs: LrsClient,
+    lrs: Arc<dyn RestoreTarget>,
     activity: String,
     target: String,
     identity: Option<RestoreIdentity>,
@@ -161,7 +163,8 @@ pub(super) fn check_target(
 ) {
     let tx = tx.clone();
     tokio::spawn(async move {
-        let verdict = reattach::check_target(&lrs, &activity, &target, identity, started).await;
+        let verdict =
+            reattach::check_target(lrs.as_ref(), &activity, &target, identity, started).await;
         let _ = tx.send(Msg::TargetChecked { db, verdict });
     });
 }
@@ -169,7 +172,7 @@ pub(super) fn check_target(
 /// Starts the restore, or takes up the one this activity started (see [`reattach::start_or_adopt`]).
 pub(super) fn start_restore(
     db: usize,
-    lrs: LrsClient,
+    lrs: Arc<dyn RestoreTarget>,
     req: StartRequest,
     prior: Option<RestoreIdentity>,
     want: RestoreIdentity,
@@ -178,7 +181,7 @@ pub(super) fn start_restore(
 ) {
     let tx = tx.clone();
     tokio::spawn(async move {
-        let result = reattach::start_or_adopt(&lrs, &req, prior, want, &our_files).await;
+        let result = reattach::start_or_adopt(lrs.as_ref(), &req, prior, want, &our_files).await;
         let _ = tx.send(Msg::LrsStarted { db, result });
     });
 }
@@ -186,7 +189,7 @@ pub(super) fn start_restore(
 /// Reads the restore's status.
 pub(super) fn read_status(
     db: usize,
-    lrs: LrsClient,
+    lrs: Arc<dyn RestoreTarget>,
     target: String,
     tx: &mpsc::UnboundedSender<Msg>,
 ) {
@@ -204,7 +207,7 @@ pub(super) fn read_status(
 /// Completes the restore with `last_backup_name`.
 pub(super) fn send_complete(
     db: usize,
-    lrs: LrsClient,
+    lrs: Arc<dyn RestoreTarget>,
     target: String,
     last_backup_name: String,
     tx: &mpsc::UnboundedSender<Msg>,
@@ -214,14 +217,13 @@ pub(super) fn send_complete(
         let result = lrs
             .complete(&target, &last_backup_name)
             .await
-            .map(|_| ())
             .map_err(|e| (e.code().map(String::from), e.to_string()));
         let _ = tx.send(Msg::CompleteSent { db, result });
     });
 }
 
 /// Cancels the restore; nothing is reported back (a failure is only logged).
-pub(super) fn cancel_restore(lrs: LrsClient, target: String) {
+pub(super) fn cancel_restore(lrs: Arc<dyn RestoreTarget>, target: String) {
     tokio::spawn(async move {
         if let Err(e) = lrs.cancel(&target).await {
             tracing::warn!(database = target, "cancel: {e}");
@@ -232,13 +234,14 @@ pub(super) fn cancel_restore(lrs: LrsClient, target: String) {
 /// Takes the tail-log backup on the source and waits for its file to appear in the folder.
 pub(super) fn take_tail(
     db: usize,
+    backups: Arc<dyn BackupFolder>,
     opts: SourceOptions,
     req: TailRequest,
     tx: &mpsc::UnboundedSender<Msg>,
 ) {
     let tx = tx.clone();
     tokio::spawn(async move {
-        let result = take_tail_log_backup(&opts, &req)
+        let result = take_tail_log_backup_in(backups.as_ref(), &opts, &req)
             .await
             .map(|t| t.local_path)
             .map_err(|e| (e.number(), e.to_string()));
