@@ -1,5 +1,5 @@
 //! Authorization for the sandbox Blob service, as Blob Storage does it: a SAS in the query string
-//! (service SAS `sr=c`/`sr=b` checked with [`verify_service_sas`], account SAS `ss`/`srt` checked
+//! (service SAS `sr=c`/`sr=b` checked with the sandbox's own [`verify_service_sas`], account SAS `ss`/`srt` checked
 //! here with the "Create an account SAS" string-to-sign) or `Authorization: SharedKey` (the
 //! "Authorize with Shared Key" string-to-sign for the Blob service, version 2015-02-21 and later).
 //!
@@ -22,7 +22,7 @@ use sha2::Sha256;
 use time::{Duration, OffsetDateTime};
 
 use super::{BlobError, ErrorCode, parse_http_date, percent_decode_lossy};
-use crate::storage::sas::{SasInfo, parse_sas, redact_sas, verify_service_sas};
+use crate::sandbox::sas::{SasFields, redact_sig, verify_service_sas};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -170,19 +170,19 @@ fn authorize_sas(
     req: &RequestView<'_>,
     access: Access,
 ) -> Result<Grant, BlobError> {
-    let info = parse_sas(req.raw_query).map_err(|e| auth_failed(e.to_string()))?;
-    if info.is_user_delegation {
+    let info = SasFields::parse(req.raw_query);
+    if info.is_user_delegation() {
         return Err(auth_failed(
             "user delegation SAS (skoid=...) are not accepted here: the sandbox has no Azure AD; \
              sign a service or account SAS with the account key",
         ));
     }
-    if let Some(si) = &info.signed_identifier {
+    if let Some(si) = info.get("si") {
         return Err(auth_failed(format!(
             "the stored access policy si={si} does not exist on this container"
         )));
     }
-    if info.is_account_sas {
+    if info.is_account_sas() {
         verify_account_sas(creds, req.raw_query)?;
     } else {
         let Some(container) = req.container else {
@@ -191,17 +191,23 @@ fn authorize_sas(
                  account SAS (ss=b&srt=s...)",
             ));
         };
-        let resource = match req.blob {
-            Some(b) => format!("{container}/{b}"),
-            None => container.to_string(),
-        };
-        verify_service_sas(req.raw_query, creds.account, creds.key_b64, &resource)
-            .map_err(|e| auth_failed(format!("Signature did not match: {e}")))?;
+        verify_service_sas(
+            req.raw_query,
+            creds.account,
+            creds.key_b64,
+            container,
+            req.blob,
+        )
+        .map_err(|e| auth_failed(format!("Signature did not match: {e}")))?;
     }
-    if info.expiry.is_none() {
-        return Err(auth_failed(
-            "the SAS has no expiry (se=): an ad hoc SAS must have one",
-        ));
+    match info.expiry() {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return Err(auth_failed(
+                "the SAS has no expiry (se=): an ad hoc SAS must have one",
+            ));
+        }
+        Err(e) => return Err(auth_failed(e)),
     }
     info.check_time(req.now).map_err(|e| {
         auth_failed(format!(
@@ -210,17 +216,17 @@ fn authorize_sas(
     })?;
     check_protocol_and_ip(&info, req.peer)?;
 
-    let perms = info.permissions;
+    let perms = info.permissions();
     let letters =
-        if info.is_account_sas {
-            let ss = info.services.as_deref().unwrap_or("");
+        if info.is_account_sas() {
+            let ss = info.line("ss");
             if !ss.contains('b') {
                 return Err(BlobError::new(ErrorCode::AuthorizationServiceMismatch).with(
                 "Reason",
                 format!("the account SAS has ss={ss}, which does not include the blob service (b)"),
             ));
             }
-            let srt = info.resource_types.as_deref().unwrap_or("");
+            let srt = info.line("srt");
             let needed = access.resource_type();
             if !srt.contains(needed) {
                 return Err(
@@ -260,8 +266,8 @@ fn authorize_sas(
     })
 }
 
-fn check_protocol_and_ip(info: &SasInfo, peer: Option<IpAddr>) -> Result<(), BlobError> {
-    if let Some(spr) = &info.protocol
+fn check_protocol_and_ip(info: &SasFields, peer: Option<IpAddr>) -> Result<(), BlobError> {
+    if let Some(spr) = info.get("spr")
         && !spr.split(',').any(|p| p.trim() == "http")
     {
         return Err(
@@ -271,7 +277,7 @@ fn check_protocol_and_ip(info: &SasInfo, peer: Option<IpAddr>) -> Result<(), Blo
             ),
         );
     }
-    if let Some(sip) = &info.ip {
+    if let Some(sip) = info.get("sip") {
         let (low, high) = match sip.split_once('-') {
             Some((a, b)) => (a.trim().parse::<IpAddr>(), b.trim().parse::<IpAddr>()),
             None => (sip.trim().parse::<IpAddr>(), sip.trim().parse::<IpAddr>()),
@@ -454,7 +460,7 @@ fn shown_string_to_sign(sts: &str) -> String {
         .map(
             |line| match SECRET_HEADERS.iter().find(|h| line.starts_with(**h)) {
                 Some(h) => format!("{h}REDACTED"),
-                None => redact_sas(line),
+                None => redact_sig(line),
             },
         )
         .collect::<Vec<_>>()
