@@ -5,6 +5,7 @@ pub mod arm;
 pub mod blob;
 pub mod instance;
 pub mod restore;
+pub mod restore_plan;
 pub mod sas;
 pub mod sql;
 pub mod sql_select;
