@@ -612,9 +612,7 @@ pub(crate) fn azure_collation(lhs: &str, rhs: &str) -> Ordering {
 mod tests {
     use super::*;
     use crate::sandbox::blob::{DEV_ACCOUNT, DEV_KEY};
-    use crate::storage::sas::{
-        SasPermissions, account_sas_for_blob_service, service_sas_for_container,
-    };
+    use crate::sandbox::sas::{sign_account_sas, sign_container_sas};
     use axum::http::HeaderValue;
     use time::macros::datetime;
 
@@ -885,28 +883,25 @@ mod tests {
     #[test]
     fn account_sas_scopes_and_protocol() {
         let exp = datetime!(2024-02-01 00:00 UTC);
-        let perms = |s: &str| -> SasPermissions { s.parse().unwrap() };
         // What `cutover upload --create-container` signs: srt=sc, sp=rcwl.
-        let t = account_sas_for_blob_service(DEV_ACCOUNT, DEV_KEY, "sc", &perms("rcwl"), None, exp)
-            .unwrap();
+        let t = sign_account_sas(DEV_ACCOUNT, DEV_KEY, "sc", "rcwl", exp).unwrap();
         let r = Req::new(
             "PUT",
             "/devstoreaccount1/c1",
-            &format!("restype=container&{}", t.as_query()),
+            &format!("restype=container&{}", &t),
         );
         r.check(Access::CreateContainer).unwrap();
-        let mut b = Req::new("PUT", "/devstoreaccount1/c1/x", t.as_query());
+        let mut b = Req::new("PUT", "/devstoreaccount1/c1/x", &t);
         b.blob = Some("x");
         assert_eq!(
             code(b.check(Access::PutBlob)),
             ErrorCode::AuthorizationResourceTypeMismatch
         );
-        let t = account_sas_for_blob_service(DEV_ACCOUNT, DEV_KEY, "c", &perms("r"), None, exp)
-            .unwrap();
+        let t = sign_account_sas(DEV_ACCOUNT, DEV_KEY, "c", "r", exp).unwrap();
         let r = Req::new(
             "PUT",
             "/devstoreaccount1/c1",
-            &format!("restype=container&{}", t.as_query()),
+            &format!("restype=container&{}", &t),
         );
         assert_eq!(
             code(r.check(Access::CreateContainer)),
@@ -958,18 +953,8 @@ mod tests {
     #[test]
     fn service_sas_permissions_per_operation() {
         let exp = datetime!(2024-02-01 00:00 UTC);
-        let sas = |perms: &str| {
-            service_sas_for_container(
-                DEV_ACCOUNT,
-                DEV_KEY,
-                "box1",
-                &perms.parse().unwrap(),
-                None,
-                exp,
-            )
-            .unwrap()
-            .into_query()
-        };
+        let sas =
+            |perms: &str| sign_container_sas(DEV_ACCOUNT, DEV_KEY, "box1", perms, exp).unwrap();
         let blob_req = |q: &str| {
             let mut r = Req::new("PUT", "/devstoreaccount1/box1/db/x.bak", q);
             r.container = Some("box1");
@@ -1019,16 +1004,7 @@ mod tests {
         );
         blob_req(&sas("d")).check(Access::DeleteBlob).unwrap();
         // Another container's SAS, expiry, a stored policy, a user delegation SAS.
-        let other = service_sas_for_container(
-            DEV_ACCOUNT,
-            DEV_KEY,
-            "box2",
-            &"rl".parse().unwrap(),
-            None,
-            exp,
-        )
-        .unwrap()
-        .into_query();
+        let other = sign_container_sas(DEV_ACCOUNT, DEV_KEY, "box2", "rl", exp).unwrap();
         assert_eq!(
             code(blob_req(&other).check(Access::ReadBlob)),
             ErrorCode::AuthenticationFailed
@@ -1073,7 +1049,7 @@ mod tests {
     #[test]
     fn blob_sas_covers_one_blob() {
         // A blob SAS (sr=b) signed independently with Python's hmac over the 2019-12-12 layout
-        // (see storage::sas tests): read on c1/db/x.bak until 2024-01-31.
+        // (also in sas::service tests): read on c1/db/x.bak until 2024-01-31.
         let token = "sv=2019-12-12&se=2024-01-31T00%3A00%3A00Z&sr=b&sp=r\
                      &sig=vSNDEBfHbZzqKZXWFyigGKZyC3XtHa71kyd2kD3DKdM%3D";
         let mut r = Req::new("GET", "/devstoreaccount1/c1/db/x.bak", token);

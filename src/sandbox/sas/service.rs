@@ -119,7 +119,7 @@ pub fn verify_service_sas(
 }
 
 /// Percent-encodes a query value (unreserved characters kept).
-fn encode(v: &str) -> String {
+pub(super) fn encode(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for b in v.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
