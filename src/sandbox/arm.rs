@@ -41,6 +41,14 @@ pub struct LrsConfig {
     pub job_limit: Duration,
 }
 
+/// Whether an api-version answers restoreDetails in the detailed shape (type, sizes, per-state
+/// counts, backup sets, `unrestorableFiles` as objects, whole-number percent): the previews, and
+/// the stable versions from 2025-01-01 on ("the stable api-version 2025-01-01 now carries what was
+/// preview-only at 2023-08-01", lrs-api.md).
+fn detailed_shape(api: &str) -> bool {
+    api.contains("preview") || api >= "2025-01-01"
+}
+
 /// Days an LRS job may run before Azure cancels it ("the LRS job is cancelled 30 days after it
 /// starts", the LRS documentation; see `../shared/reference/lrs-api.md`).
 pub const LRS_JOB_LIMIT_DAYS: u64 = 30;
@@ -726,7 +734,7 @@ async fn get_details(
             "The database was dropped.",
         );
     };
-    let props = j.job.details(&v, api.contains("preview"));
+    let props = j.job.details(&v, detailed_shape(&api));
     Json(json!({
         "properties": props,
         "id": format!("/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}/databases/{}/restoreDetails/current", cfg.subscription, cfg.resource_group, cfg.managed_instance, p.db),
