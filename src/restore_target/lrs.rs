@@ -125,6 +125,30 @@ struct StartProps<'a> {
     last_backup_name: Option<&'a str>,
 }
 
+/// The body of a start request (PUT managed database, createMode RestoreExternalBackup), as
+/// sent; the contract test compares it with the published example.
+pub fn start_body(req: &StartRequest) -> Value {
+    let (identity, sas) = match &req.access {
+        StorageAccess::Sas(s) => ("SharedAccessSignature", Some(s.secret())),
+        StorageAccess::ManagedIdentity => ("ManagedIdentity", None),
+    };
+    let props = StartProps {
+        create_mode: "RestoreExternalBackup",
+        storage_container_uri: &req.storage_uri,
+        storage_container_identity: identity,
+        storage_container_sas_token: sas,
+        collation: &req.collation,
+        auto_complete_restore: req.last_backup_name.is_some(),
+        last_backup_name: req.last_backup_name.as_deref(),
+    };
+    serde_json::json!({"location": req.location, "properties": props})
+}
+
+/// The body of a completeRestore request, as sent.
+pub fn complete_body(last_backup_name: &str) -> Value {
+    serde_json::json!({"lastBackupName": last_backup_name})
+}
+
 /// The Log Replay Service for one managed instance.
 #[derive(Clone)]
 pub struct LrsClient {
@@ -233,20 +257,7 @@ impl LrsClient {
                 ));
             }
         }
-        let (identity, sas) = match &req.access {
-            StorageAccess::Sas(s) => ("SharedAccessSignature", Some(s.secret())),
-            StorageAccess::ManagedIdentity => ("ManagedIdentity", None),
-        };
-        let props = StartProps {
-            create_mode: "RestoreExternalBackup",
-            storage_container_uri: &req.storage_uri,
-            storage_container_identity: identity,
-            storage_container_sas_token: sas,
-            collation: &req.collation,
-            auto_complete_restore: req.last_backup_name.is_some(),
-            last_backup_name: req.last_backup_name.as_deref(),
-        };
-        let body = serde_json::json!({"location": req.location, "properties": props});
+        let body = start_body(req);
         let url = format!(
             "{}?api-version={API_VERSION}",
             self.checked_database_url("start", db)?
@@ -305,7 +316,7 @@ impl LrsClient {
             "{}/completeRestore?api-version={API_VERSION}",
             self.checked_database_url("complete", db)?
         );
-        let body = serde_json::json!({"lastBackupName": last_backup_name});
+        let body = complete_body(last_backup_name);
         let (st, h, v) = self
             .call("complete", db, reqwest::Method::POST, &url, Some(&body))
             .await?;

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 
 use super::blob::BlobService;
 use super::restore::{FolderFile, FolderView, JobState, RestoreJob, view};
-use crate::storage::sas;
+use super::sas;
 
 /// Which managed instance the sandbox pretends to be.
 #[derive(Debug, Clone)]
@@ -41,9 +41,20 @@ pub struct LrsConfig {
     pub job_limit: Duration,
 }
 
-/// Azure's limit on one LRS restore job (the one the engine warns about).
-pub const LRS_JOB_LIMIT: Duration =
-    Duration::from_secs(crate::engine::lrs_limit::JOB_LIMIT_SECS.unsigned_abs());
+/// Whether an api-version answers restoreDetails in the detailed shape (type, sizes, per-state
+/// counts, backup sets, `unrestorableFiles` as objects, whole-number percent): the previews, and
+/// the stable versions from 2025-01-01 on ("the stable api-version 2025-01-01 now carries what was
+/// preview-only at 2023-08-01", lrs-api.md).
+fn detailed_shape(api: &str) -> bool {
+    api.contains("preview") || api >= "2025-01-01"
+}
+
+/// Days an LRS job may run before Azure cancels it ("the LRS job is cancelled 30 days after it
+/// starts", the LRS documentation; see `../shared/reference/lrs-api.md`).
+pub const LRS_JOB_LIMIT_DAYS: u64 = 30;
+
+/// Azure's limit on one LRS restore job, written from the LRS documentation (not the client's).
+pub const LRS_JOB_LIMIT: Duration = Duration::from_secs(LRS_JOB_LIMIT_DAYS * 86_400);
 
 struct Job {
     job: RestoreJob,
@@ -484,14 +495,16 @@ async fn put_db(
     let cfg = s.cfg();
     let mut storage_block = None;
     if let Some(token) = &sas_token {
-        if let Err(e) = sas::check_lrs_sas(token, OffsetDateTime::now_utc(), time::Duration::ZERO) {
+        if let Err(e) = sas::check_mi_sas(token, OffsetDateTime::now_utc()) {
             return err(
                 StatusCode::BAD_REQUEST,
                 "BlobStorageFailure",
                 format!("The SAS token cannot be used: {e}"),
             );
         }
-        if let Err(e) = sas::verify_service_sas(token, &cfg.account, &cfg.account_key, &container) {
+        if let Err(e) =
+            sas::verify_service_sas(token, &cfg.account, &cfg.account_key, &container, None)
+        {
             return err(
                 StatusCode::BAD_REQUEST,
                 "BlobStorageFailure",
@@ -721,7 +734,7 @@ async fn get_details(
             "The database was dropped.",
         );
     };
-    let props = j.job.details(&v, api.contains("preview"));
+    let props = j.job.details(&v, detailed_shape(&api));
     Json(json!({
         "properties": props,
         "id": format!("/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}/databases/{}/restoreDetails/current", cfg.subscription, cfg.resource_group, cfg.managed_instance, p.db),

@@ -1166,7 +1166,7 @@ fn md5_mismatch(header: &str, expected: &[u8; 16], got: &[u8; 16]) -> BlobError 
 mod tests {
     use super::blob_http::*;
     use super::*;
-    use crate::storage::sas::{account_sas_for_blob_service, service_sas_for_container};
+    use crate::sandbox::sas::{sign_account_sas, sign_container_sas};
     use bytes::Bytes;
     use time::Duration;
 
@@ -1373,18 +1373,7 @@ mod tests {
         }
 
         fn container_sas(&self, container: &str, perms: &str, expiry: OffsetDateTime) -> Auth {
-            Auth::Sas(
-                service_sas_for_container(
-                    DEV_ACCOUNT,
-                    DEV_KEY,
-                    container,
-                    &perms.parse().unwrap(),
-                    None,
-                    expiry,
-                )
-                .unwrap()
-                .into_query(),
-            )
+            Auth::Sas(sign_container_sas(DEV_ACCOUNT, DEV_KEY, container, perms, expiry).unwrap())
         }
     }
 
@@ -1670,7 +1659,16 @@ mod tests {
         .await
         .assert_error(400, "Md5Mismatch");
         // The CRC64 Azure verifies (CRC-64/NVME, little-endian base64): wrong is refused, right accepted.
-        let crc = |d: &[u8]| BASE64.encode(crate::storage::client::crc64(d).to_le_bytes());
+        let crc = |d: &[u8]| {
+            let mut c = crc64fast_nvme::Digest::new();
+            c.write(d);
+            BASE64.encode(c.sum64().to_le_bytes())
+        };
+        // CRC-64/NVME's published check value (the CRC of "123456789").
+        assert_eq!(
+            crc(b"123456789"),
+            BASE64.encode(0xAE8B_1486_0A79_9888u64.to_le_bytes())
+        );
         s.sk(
             "PUT",
             &format!("{ep}?comp=block&blockid={id}"),
@@ -2092,18 +2090,7 @@ mod tests {
         .await
         .assert_error(403, "AuthorizationPermissionMismatch");
         // The account SAS the uploader signs to create containers.
-        let acct = Auth::Sas(
-            account_sas_for_blob_service(
-                DEV_ACCOUNT,
-                DEV_KEY,
-                "sc",
-                &"rcwl".parse().unwrap(),
-                None,
-                soon(),
-            )
-            .unwrap()
-            .into_query(),
-        );
+        let acct = Auth::Sas(sign_account_sas(DEV_ACCOUNT, DEV_KEY, "sc", "rcwl", soon()).unwrap());
         assert_eq!(
             s.send("PUT", "/made-by-sas?restype=container", &[], None, &acct)
                 .await

@@ -1,5 +1,5 @@
 //! Authorization for the sandbox Blob service, as Blob Storage does it: a SAS in the query string
-//! (service SAS `sr=c`/`sr=b` checked with [`verify_service_sas`], account SAS `ss`/`srt` checked
+//! (service SAS `sr=c`/`sr=b` checked with the sandbox's own [`verify_service_sas`], account SAS `ss`/`srt` checked
 //! here with the "Create an account SAS" string-to-sign) or `Authorization: SharedKey` (the
 //! "Authorize with Shared Key" string-to-sign for the Blob service, version 2015-02-21 and later).
 //!
@@ -22,7 +22,7 @@ use sha2::Sha256;
 use time::{Duration, OffsetDateTime};
 
 use super::{BlobError, ErrorCode, parse_http_date, percent_decode_lossy};
-use crate::storage::sas::{SasInfo, parse_sas, redact_sas, verify_service_sas};
+use crate::sandbox::sas::{SasFields, redact_sig, verify_service_sas};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -170,19 +170,19 @@ fn authorize_sas(
     req: &RequestView<'_>,
     access: Access,
 ) -> Result<Grant, BlobError> {
-    let info = parse_sas(req.raw_query).map_err(|e| auth_failed(e.to_string()))?;
-    if info.is_user_delegation {
+    let info = SasFields::parse(req.raw_query);
+    if info.is_user_delegation() {
         return Err(auth_failed(
             "user delegation SAS (skoid=...) are not accepted here: the sandbox has no Azure AD; \
              sign a service or account SAS with the account key",
         ));
     }
-    if let Some(si) = &info.signed_identifier {
+    if let Some(si) = info.get("si") {
         return Err(auth_failed(format!(
             "the stored access policy si={si} does not exist on this container"
         )));
     }
-    if info.is_account_sas {
+    if info.is_account_sas() {
         verify_account_sas(creds, req.raw_query)?;
     } else {
         let Some(container) = req.container else {
@@ -191,17 +191,23 @@ fn authorize_sas(
                  account SAS (ss=b&srt=s...)",
             ));
         };
-        let resource = match req.blob {
-            Some(b) => format!("{container}/{b}"),
-            None => container.to_string(),
-        };
-        verify_service_sas(req.raw_query, creds.account, creds.key_b64, &resource)
-            .map_err(|e| auth_failed(format!("Signature did not match: {e}")))?;
+        verify_service_sas(
+            req.raw_query,
+            creds.account,
+            creds.key_b64,
+            container,
+            req.blob,
+        )
+        .map_err(|e| auth_failed(format!("Signature did not match: {e}")))?;
     }
-    if info.expiry.is_none() {
-        return Err(auth_failed(
-            "the SAS has no expiry (se=): an ad hoc SAS must have one",
-        ));
+    match info.expiry() {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return Err(auth_failed(
+                "the SAS has no expiry (se=): an ad hoc SAS must have one",
+            ));
+        }
+        Err(e) => return Err(auth_failed(e)),
     }
     info.check_time(req.now).map_err(|e| {
         auth_failed(format!(
@@ -210,17 +216,17 @@ fn authorize_sas(
     })?;
     check_protocol_and_ip(&info, req.peer)?;
 
-    let perms = info.permissions;
+    let perms = info.permissions();
     let letters =
-        if info.is_account_sas {
-            let ss = info.services.as_deref().unwrap_or("");
+        if info.is_account_sas() {
+            let ss = info.line("ss");
             if !ss.contains('b') {
                 return Err(BlobError::new(ErrorCode::AuthorizationServiceMismatch).with(
                 "Reason",
                 format!("the account SAS has ss={ss}, which does not include the blob service (b)"),
             ));
             }
-            let srt = info.resource_types.as_deref().unwrap_or("");
+            let srt = info.line("srt");
             let needed = access.resource_type();
             if !srt.contains(needed) {
                 return Err(
@@ -260,8 +266,8 @@ fn authorize_sas(
     })
 }
 
-fn check_protocol_and_ip(info: &SasInfo, peer: Option<IpAddr>) -> Result<(), BlobError> {
-    if let Some(spr) = &info.protocol
+fn check_protocol_and_ip(info: &SasFields, peer: Option<IpAddr>) -> Result<(), BlobError> {
+    if let Some(spr) = info.get("spr")
         && !spr.split(',').any(|p| p.trim() == "http")
     {
         return Err(
@@ -271,7 +277,7 @@ fn check_protocol_and_ip(info: &SasInfo, peer: Option<IpAddr>) -> Result<(), Blo
             ),
         );
     }
-    if let Some(sip) = &info.ip {
+    if let Some(sip) = info.get("sip") {
         let (low, high) = match sip.split_once('-') {
             Some((a, b)) => (a.trim().parse::<IpAddr>(), b.trim().parse::<IpAddr>()),
             None => (sip.trim().parse::<IpAddr>(), sip.trim().parse::<IpAddr>()),
@@ -454,7 +460,7 @@ fn shown_string_to_sign(sts: &str) -> String {
         .map(
             |line| match SECRET_HEADERS.iter().find(|h| line.starts_with(**h)) {
                 Some(h) => format!("{h}REDACTED"),
-                None => redact_sas(line),
+                None => redact_sig(line),
             },
         )
         .collect::<Vec<_>>()
@@ -606,9 +612,7 @@ pub(crate) fn azure_collation(lhs: &str, rhs: &str) -> Ordering {
 mod tests {
     use super::*;
     use crate::sandbox::blob::{DEV_ACCOUNT, DEV_KEY};
-    use crate::storage::sas::{
-        SasPermissions, account_sas_for_blob_service, service_sas_for_container,
-    };
+    use crate::sandbox::sas::{sign_account_sas, sign_container_sas};
     use axum::http::HeaderValue;
     use time::macros::datetime;
 
@@ -879,28 +883,25 @@ mod tests {
     #[test]
     fn account_sas_scopes_and_protocol() {
         let exp = datetime!(2024-02-01 00:00 UTC);
-        let perms = |s: &str| -> SasPermissions { s.parse().unwrap() };
         // What `cutover upload --create-container` signs: srt=sc, sp=rcwl.
-        let t = account_sas_for_blob_service(DEV_ACCOUNT, DEV_KEY, "sc", &perms("rcwl"), None, exp)
-            .unwrap();
+        let t = sign_account_sas(DEV_ACCOUNT, DEV_KEY, "sc", "rcwl", exp).unwrap();
         let r = Req::new(
             "PUT",
             "/devstoreaccount1/c1",
-            &format!("restype=container&{}", t.as_query()),
+            &format!("restype=container&{}", &t),
         );
         r.check(Access::CreateContainer).unwrap();
-        let mut b = Req::new("PUT", "/devstoreaccount1/c1/x", t.as_query());
+        let mut b = Req::new("PUT", "/devstoreaccount1/c1/x", &t);
         b.blob = Some("x");
         assert_eq!(
             code(b.check(Access::PutBlob)),
             ErrorCode::AuthorizationResourceTypeMismatch
         );
-        let t = account_sas_for_blob_service(DEV_ACCOUNT, DEV_KEY, "c", &perms("r"), None, exp)
-            .unwrap();
+        let t = sign_account_sas(DEV_ACCOUNT, DEV_KEY, "c", "r", exp).unwrap();
         let r = Req::new(
             "PUT",
             "/devstoreaccount1/c1",
-            &format!("restype=container&{}", t.as_query()),
+            &format!("restype=container&{}", &t),
         );
         assert_eq!(
             code(r.check(Access::CreateContainer)),
@@ -952,18 +953,8 @@ mod tests {
     #[test]
     fn service_sas_permissions_per_operation() {
         let exp = datetime!(2024-02-01 00:00 UTC);
-        let sas = |perms: &str| {
-            service_sas_for_container(
-                DEV_ACCOUNT,
-                DEV_KEY,
-                "box1",
-                &perms.parse().unwrap(),
-                None,
-                exp,
-            )
-            .unwrap()
-            .into_query()
-        };
+        let sas =
+            |perms: &str| sign_container_sas(DEV_ACCOUNT, DEV_KEY, "box1", perms, exp).unwrap();
         let blob_req = |q: &str| {
             let mut r = Req::new("PUT", "/devstoreaccount1/box1/db/x.bak", q);
             r.container = Some("box1");
@@ -1013,16 +1004,7 @@ mod tests {
         );
         blob_req(&sas("d")).check(Access::DeleteBlob).unwrap();
         // Another container's SAS, expiry, a stored policy, a user delegation SAS.
-        let other = service_sas_for_container(
-            DEV_ACCOUNT,
-            DEV_KEY,
-            "box2",
-            &"rl".parse().unwrap(),
-            None,
-            exp,
-        )
-        .unwrap()
-        .into_query();
+        let other = sign_container_sas(DEV_ACCOUNT, DEV_KEY, "box2", "rl", exp).unwrap();
         assert_eq!(
             code(blob_req(&other).check(Access::ReadBlob)),
             ErrorCode::AuthenticationFailed
@@ -1067,7 +1049,7 @@ mod tests {
     #[test]
     fn blob_sas_covers_one_blob() {
         // A blob SAS (sr=b) signed independently with Python's hmac over the 2019-12-12 layout
-        // (see storage::sas tests): read on c1/db/x.bak until 2024-01-31.
+        // (also in sas::service tests): read on c1/db/x.bak until 2024-01-31.
         let token = "sv=2019-12-12&se=2024-01-31T00%3A00%3A00Z&sr=b&sp=r\
                      &sig=vSNDEBfHbZzqKZXWFyigGKZyC3XtHa71kyd2kD3DKdM%3D";
         let mut r = Req::new("GET", "/devstoreaccount1/c1/db/x.bak", token);

@@ -32,7 +32,6 @@ use sha2::{Digest, Sha256};
 
 use super::blob_xml::BlockKind;
 use super::{BlobError, ErrorCode};
-use crate::storage::layout::validate_azure_container_name;
 
 /// Most uncommitted blocks one blob may have (Azure: 100,000).
 pub(crate) const MAX_UNCOMMITTED_BLOCKS: usize = 100_000;
@@ -279,7 +278,7 @@ impl Store {
             let Some(name) = entry.file_name().to_str().map(str::to_string) else {
                 continue;
             };
-            if validate_azure_container_name(&name).is_err() || !entry.file_type()?.is_dir() {
+            if container_name_problem(&name).is_some() || !entry.file_type()?.is_dir() {
                 tracing::warn!("sandbox blob store: skipping {}", entry.path().display());
                 continue;
             }
@@ -931,8 +930,40 @@ fn check_block_in(c: &ContainerState, blob: &str, id: &[u8]) -> Result<(), BlobE
 /// Checks a container name against Azure's rules (InvalidResourceName otherwise). Keeps every name
 /// that reaches the file system to `[a-z0-9-]`.
 pub(crate) fn check_container_name(name: &str) -> Result<(), BlobError> {
-    validate_azure_container_name(name)
-        .map_err(|e| BlobError::new(ErrorCode::InvalidResourceName).with("Reason", e.to_string()))
+    container_name_problem(name).map_or(Ok(()), |reason| {
+        Err(BlobError::new(ErrorCode::InvalidResourceName).with("Reason", reason))
+    })
+}
+
+/// Why Azure refuses a container name, from "Naming and Referencing Containers, Blobs, and
+/// Metadata": 3 to 63 characters; lowercase letters, digits and '-'; starting and ending with a
+/// letter or digit; no two '-' in a row. `None` when the name is valid.
+pub(crate) fn container_name_problem(name: &str) -> Option<String> {
+    let len = name.chars().count();
+    if !(3..=63).contains(&len) {
+        return Some(format!(
+            "the container name '{name}' has {len} characters, Azure needs 3 to 63"
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Some(format!(
+            "the container name '{name}' holds '{c}': only lowercase letters, digits and '-' are allowed"
+        ));
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return Some(format!(
+            "the container name '{name}' must start and end with a letter or digit"
+        ));
+    }
+    if name.contains("--") {
+        return Some(format!(
+            "the container name '{name}' has consecutive hyphens"
+        ));
+    }
+    None
 }
 
 #[cfg(test)]

@@ -1,18 +1,21 @@
 //! The sandbox's SQL Server: a stateful instance (databases, recovery models, access modes, msdb
 //! backup history) that writes real backup files with the project's writer into the backup folder.
-//! It answers the statements cutover sends (see `source::queries`) and a few a person types into
-//! `tsql`; everything else gets a SQL Server-style error. Served over TDS by `tds::server`.
+//! It answers SELECTs by what they ask for (`answers`: server properties, `sys.databases`, msdb's
+//! backup history, `sys.filegroups`), the statements that change state (ALTER DATABASE, BACKUP) and
+//! a few a person types into `tsql`; everything else gets a SQL Server-style error. Served over TDS by `tds::server`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use time::PrimitiveDateTime;
 
+mod answers;
+
 use super::sql::{self, AlterOption, Operand, Statement, Token};
+use super::sql_select;
 use super::tds::{Column, ColumnType, LoginError, Reply, Request, Session, SqlBackend, Value};
 use crate::backup::writer::{MediaSpec, Payload, SetSpec, guid_from, write_backup};
 use crate::backup::{BackupType, Lsn};
-use crate::source::queries::{BACKUP_HISTORY, DATABASES, MEMORY_OPTIMIZED_FILEGROUPS, SERVER_INFO};
 
 /// A login of the instance.
 #[derive(Debug, Clone)]
@@ -463,52 +466,6 @@ impl SqlInstance {
         originals: &[String],
         req: &Request,
     ) -> Result<Vec<Reply>, SqlError> {
-        if sql::matches_query(tokens, SERVER_INFO) {
-            return Ok(vec![self.server_info(session)]);
-        }
-        if sql::matches_query(tokens, DATABASES) {
-            return Ok(vec![self.databases()]);
-        }
-        if sql::matches_query(tokens, BACKUP_HISTORY) {
-            let name = match param(req, "@P1") {
-                Some(Value::Str(s)) => s,
-                _ => {
-                    return Err(SqlError::new(
-                        137,
-                        15,
-                        "Must declare the scalar variable \"@P1\".",
-                    ));
-                }
-            };
-            return Ok(vec![self.history(&name)]);
-        }
-        if let Some(db) = sql::match_db_template(tokens, originals, MEMORY_OPTIMIZED_FILEGROUPS) {
-            let st = self.lock();
-            let d = st
-                .dbs
-                .iter()
-                .find(|d| d.spec.name.eq_ignore_ascii_case(&db))
-                .ok_or_else(|| db_missing(&db))?;
-            return Ok(vec![Reply::Rows {
-                columns: vec![col("memory_optimized", ColumnType::Int)],
-                rows: vec![vec![Value::Int(i64::from(d.spec.memory_optimized))]],
-            }]);
-        }
-        if sql::matches_query(tokens, "SELECT name FROM sys.databases")
-            || sql::matches_query(tokens, "SELECT name FROM sys.databases ORDER BY name")
-        {
-            let st = self.lock();
-            let rows = SYSTEM_DATABASES
-                .iter()
-                .map(|s| s.to_string())
-                .chain(st.dbs.iter().map(|d| d.spec.name.clone()))
-                .map(|n| vec![Value::Str(n)])
-                .collect();
-            return Ok(vec![Reply::Rows {
-                columns: vec![col("name", ColumnType::NVarChar(128))],
-                rows,
-            }]);
-        }
         if sql::matches_query(tokens, "SELECT @@VERSION") {
             return Ok(vec![Reply::Rows {
                 columns: vec![col("", ColumnType::NVarChar(300))],
@@ -537,6 +494,11 @@ impl SqlInstance {
                 ))]],
             }]);
         }
+        if let Some(sel) = sql_select::parse_select(tokens, originals)
+            && let Some(reply) = self.answer_select(session, &sel, req)?
+        {
+            return Ok(vec![reply]);
+        }
         match sql::parse_statement(tokens, originals) {
             Some(Statement::Alter { database, option }) => self.alter(session, &database, option),
             Some(Statement::Backup {
@@ -557,146 +519,6 @@ impl SqlInstance {
                     originals.first().map(String::as_str).unwrap_or("")
                 ),
             )),
-        }
-    }
-
-    fn server_info(&self, session: &Session) -> Reply {
-        Reply::Rows {
-            columns: vec![
-                col("server_name", ColumnType::NVarChar(256)),
-                col("product_version", ColumnType::NVarChar(128)),
-                col("edition", ColumnType::NVarChar(128)),
-                col("engine_edition", ColumnType::Int),
-                col("is_sysadmin", ColumnType::Int),
-                col("login_name", ColumnType::NVarChar(128)),
-            ],
-            rows: vec![vec![
-                Value::Str(self.opts.server_name.clone()),
-                Value::Str("16.0.4135.4".into()),
-                Value::Str("Developer Edition (64-bit)".into()),
-                Value::Int(3),
-                Value::Int(i64::from(self.is_sysadmin(&session.user))),
-                Value::Str(session.user.clone()),
-            ]],
-        }
-    }
-
-    fn databases(&self) -> Reply {
-        let st = self.lock();
-        let last = |name: &str, letter: char| {
-            st.history
-                .iter()
-                .filter(|h| h.database_name == name && h.letter == letter)
-                .map(|h| h.finish)
-                .max()
-                .map(Value::DateTime)
-                .unwrap_or(Value::Null)
-        };
-        let mut dbs: Vec<&Db> = st.dbs.iter().collect();
-        dbs.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
-        let rows = dbs
-            .iter()
-            .map(|d| {
-                let files = 2 + i64::from(d.spec.filestream || d.spec.memory_optimized);
-                vec![
-                    Value::Str(d.spec.name.clone()),
-                    Value::Int(i64::from(d.id)),
-                    Value::Str(d.state.into()),
-                    Value::Str(d.recovery_model.clone()),
-                    Value::Int(160),
-                    Value::Int(i64::from(d.read_only)),
-                    Value::Str(d.user_access.into()),
-                    Value::Int(i64::from(d.spec.tde)),
-                    Value::Int(
-                        (d.spec.data_bytes.div_ceil(8192) * 8192 + 8 * 1024 * 1024) as i64 * files
-                            / 2,
-                    ),
-                    Value::Int(i64::from(d.spec.filestream || d.spec.memory_optimized)),
-                    last(&d.spec.name, 'D'),
-                    last(&d.spec.name, 'L'),
-                ]
-            })
-            .collect();
-        Reply::Rows {
-            columns: vec![
-                col("name", ColumnType::NVarChar(128)),
-                col("database_id", ColumnType::Int),
-                col("state_desc", ColumnType::NVarChar(60)),
-                col("recovery_model_desc", ColumnType::NVarChar(60)),
-                col("compatibility_level", ColumnType::Int),
-                col("is_read_only", ColumnType::Bit),
-                col("user_access_desc", ColumnType::NVarChar(60)),
-                col("is_encrypted", ColumnType::Bit),
-                col("size_bytes", ColumnType::BigInt),
-                col("filestream_files", ColumnType::Int),
-                col("last_full_backup", ColumnType::DateTime),
-                col("last_log_backup", ColumnType::DateTime),
-            ],
-            rows,
-        }
-    }
-
-    fn history(&self, name: &str) -> Reply {
-        let st = self.lock();
-        let lsn = |l: Lsn| {
-            if l.is_zero() {
-                Value::Null
-            } else {
-                Value::Decimal(l.as_decimal() as i128)
-            }
-        };
-        let rows = st
-            .history
-            .iter()
-            .filter(|h| h.database_name.eq_ignore_ascii_case(name))
-            .map(|h| {
-                vec![
-                    Value::Str(h.database_name.clone()),
-                    Value::Str(h.letter.to_string()),
-                    lsn(h.first),
-                    lsn(h.last),
-                    lsn(h.checkpoint),
-                    lsn(h.database_backup),
-                    Value::Int(i64::from(h.checksums)),
-                    Value::Int(i64::from(h.copy_only)),
-                    Value::DateTime(h.start),
-                    Value::DateTime(h.finish),
-                    Value::Decimal(h.size as i128),
-                    Value::Str(self.opts.server_name.clone()),
-                    Value::Int(1),
-                    Value::Str(h.device.clone()),
-                ]
-            })
-            .collect();
-        let _ = st.history.first().map(|h| h.backup_set_id);
-        let numeric25 = ColumnType::Decimal {
-            precision: 25,
-            scale: 0,
-        };
-        Reply::Rows {
-            columns: vec![
-                col("database_name", ColumnType::NVarChar(128)),
-                col("type", ColumnType::VarChar(1)),
-                col("first_lsn", numeric25),
-                col("last_lsn", numeric25),
-                col("checkpoint_lsn", numeric25),
-                col("database_backup_lsn", numeric25),
-                col("has_backup_checksums", ColumnType::Bit),
-                col("is_copy_only", ColumnType::Bit),
-                col("backup_start_date", ColumnType::DateTime),
-                col("backup_finish_date", ColumnType::DateTime),
-                col(
-                    "backup_size",
-                    ColumnType::Decimal {
-                        precision: 20,
-                        scale: 0,
-                    },
-                ),
-                col("server_name", ColumnType::NVarChar(128)),
-                col("family_sequence_number", ColumnType::TinyInt),
-                col("physical_device_name", ColumnType::NVarChar(260)),
-            ],
-            rows,
         }
     }
 

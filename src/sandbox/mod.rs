@@ -5,7 +5,10 @@ pub mod arm;
 pub mod blob;
 pub mod instance;
 pub mod restore;
+pub mod restore_plan;
+pub mod sas;
 pub mod sql;
+pub mod sql_select;
 pub mod tds;
 
 use std::path::PathBuf;
@@ -14,7 +17,6 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::storage::sas::{self, SasPermissions};
 use arm::{LrsConfig, LrsService};
 use blob::{BlobService, BlobServiceConfig, DEV_ACCOUNT, DEV_KEY};
 
@@ -175,16 +177,14 @@ impl Sandbox {
         };
         let lrs = LrsService::new(cfg.clone(), blob.clone());
         let now = time::OffsetDateTime::now_utc();
-        let container_sas = sas::service_sas_for_container(
+        let container_sas = sas::sign_container_sas(
             DEV_ACCOUNT,
             DEV_KEY,
             &opts.container,
-            &SasPermissions::read_list(),
-            None,
+            "rl",
             now + time::Duration::days(30),
         )
-        .map_err(|e| SandboxError::Setup(e.to_string()))?
-        .into_query();
+        .map_err(|e| SandboxError::Setup(e.to_string()))?;
         let mut tasks = Vec::new();
         tasks.push(tokio::spawn(tds.serve()));
         let b = blob.clone();

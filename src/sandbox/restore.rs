@@ -1,5 +1,6 @@
 //! The Managed Instance's side of a Log Replay Service restore, simulated: it reads the real backup
-//! headers of the files in the database's folder, plans like LRS (the catalog's planner), restores at a
+//! headers of the files in the database's folder, plans like LRS (`restore_plan`, from the published
+//! rules), restores at a
 //! configured rate, blocks with the documented codes, and completes only on the last restored file.
 
 use std::time::Duration;
@@ -7,8 +8,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+use super::restore_plan::{PlannedSet, plan};
 use crate::backup::{BackupSet, BackupType, Lsn};
-use crate::catalog::{Code, LogicalSet, SetInFile, Severity, plan_database};
 
 /// A file in the database's folder, as the instance sees it.
 #[derive(Debug, Clone)]
@@ -70,7 +71,7 @@ pub struct FolderView {
     pub unrestorable: Vec<String>,
     pub detected: usize,
     pub last_uploaded: Option<(String, OffsetDateTime)>,
-    pub plan: Vec<LogicalSet>,
+    pub plan: Vec<PlannedSet>,
     /// Sets the planner left out (older, covered, after a gap): (first file, type, size).
     pub skipped: Vec<(String, BackupType, u64)>,
     pub block: Option<(String, String)>,
@@ -91,11 +92,7 @@ pub fn view(db: &str, files: &[FolderFile]) -> FolderView {
             Ok(sets) => {
                 for s in sets {
                     names.push(&s.database_name);
-                    entries.push(SetInFile {
-                        file: f.name.clone(),
-                        sets_in_file: sets.len(),
-                        set: s.clone(),
-                    });
+                    entries.push((f.name.clone(), s.clone()));
                 }
             }
             Err(_) => unrestorable.push(f.name.clone()),
@@ -107,75 +104,29 @@ pub fn view(db: &str, files: &[FolderFile]) -> FolderView {
         .iter()
         .max_by_key(|f| f.modified)
         .map(|f| (f.name.clone(), f.modified));
-    let mut block = None;
-    if names.len() > 1 {
-        block = Some((
+    let p = plan(&entries);
+    let block = if names.len() > 1 {
+        Some((
             "BackupsFromMultipleDatabasesDetectedInTheContainer".to_string(),
             format!(
                 "Backups of {} databases ({}) were found in the folder of database '{db}'.",
                 names.len(),
                 names.join(", ")
             ),
-        ));
-    }
-    let source_name = names
-        .first()
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| db.to_string());
-    let p = plan_database(&source_name, &entries);
-    let backup_files = files.iter().filter(|f| f.sets.is_ok()).count();
-    let gap = p
-        .findings
-        .iter()
-        .find(|f| f.code == Code::LogChainGap)
-        .map(|f| f.message.clone());
-    let skipped = p
-        .skipped
-        .iter()
-        .map(|k| {
-            let size = entries
-                .iter()
-                .filter(|e| e.file == k.file)
-                .map(|e| e.set.backup_size)
-                .max()
-                .unwrap_or(0);
-            (k.file.clone(), k.backup_type, size)
-        })
-        .collect();
-    if block.is_none() {
-        for f in p.findings.iter().filter(|f| f.severity == Severity::Error) {
-            let code = match f.code {
-                Code::NoFullBackup => "FullBackupNotFound",
-                Code::StripeMissing => "MissingStripeInBackupSet",
-                Code::SameNameDifferentDatabases => {
-                    "BackupsFromMultipleDatabasesDetectedInTheContainer"
-                }
-                // A gap blocks only once the restore reaches it (handled in tick).
-                _ => continue,
-            };
-            block = Some((code.to_string(), f.message.clone()));
-            break;
-        }
-    }
-    // A differential whose base full is not the one being restored: LRS cannot apply it.
-    if block.is_none()
-        && let Some(f) = p.findings.iter().find(|f| f.code == Code::DiffBaseMissing)
-    {
-        block = Some((
-            "BrokenRestorePlanWrongDiffBackupLSN".to_string(),
-            f.message.clone(),
-        ));
-    }
+        ))
+    } else {
+        p.block.map(|(code, msg)| (code.to_string(), msg))
+    };
     FolderView {
         unrestorable,
         detected: files.len(),
         last_uploaded,
-        no_checksum: p.plan.iter().any(|s| !s.has_checksums),
-        plan: p.plan,
-        skipped,
+        no_checksum: p.steps.iter().any(|s| !s.has_checksums),
+        plan: p.steps,
+        skipped: p.skipped,
         block,
-        gap,
-        backup_files,
+        gap: p.gap,
+        backup_files: files.iter().filter(|f| f.sets.is_ok()).count(),
     }
 }
 
@@ -199,7 +150,7 @@ impl RestoreJob {
     }
 
     /// The plan steps still to restore, in order.
-    fn remaining<'a>(&self, plan: &'a [LogicalSet]) -> Vec<&'a LogicalSet> {
+    fn remaining<'a>(&self, plan: &'a [PlannedSet]) -> Vec<&'a PlannedSet> {
         let done = |n: &str| self.restored.iter().any(|r| r.name == n);
         match self.cur_lsn() {
             None => plan.iter().collect(),
@@ -393,8 +344,8 @@ impl RestoreJob {
         };
         let mb = |b: u64| b.div_ceil(1_000_000) as i64;
         let restored_names: Vec<&str> = self.restored.iter().map(|r| r.name.as_str()).collect();
-        let remaining: Vec<&LogicalSet> = self.remaining(&v.plan);
-        let status_of = |s: &LogicalSet| -> &'static str {
+        let remaining: Vec<&PlannedSet> = self.remaining(&v.plan);
+        let status_of = |s: &PlannedSet| -> &'static str {
             if restored_names.contains(&s.file.as_str()) {
                 "Restored"
             } else if self.current.as_ref().is_some_and(|c| c.name == s.file) {

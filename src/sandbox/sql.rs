@@ -1,7 +1,8 @@
 //! Just enough T-SQL for the sandbox's SQL Server: a tokenizer (brackets, N'...' strings, variables,
-//! comments), exact matching of the fixed inspection queries, and parsers for the statements whose
-//! text varies (ALTER DATABASE, BACKUP). Anything else is refused by the instance with a SQL Server
-//! style syntax error: the sandbox never answers an empty success to SQL it does not understand.
+//! comments), exact matching of a few fixed statements (SELECTs are read by `sql_select`), and
+//! parsers for the statements whose text varies (ALTER DATABASE, BACKUP). Anything else is refused
+//! by the instance with a SQL Server style syntax error: the sandbox never answers an empty success
+//! to SQL it does not understand.
 
 /// One token. Words and variables are upper-cased (T-SQL keywords and the default collation are case
 /// insensitive); bracketed identifiers and strings keep their exact text.

@@ -1,8 +1,9 @@
 //! The inspection queries cutover sends to the source, and the typed rows they produce. Every value
 //! that comes from the user (database names) travels as a parameter (@P1...), never in the text.
 //!
-//! The sandbox's SQL Server answers exactly these statements (and refuses anything else with a SQL
-//! Server-style error), so the text here is the contract between the two.
+//! The sandbox's SQL Server does not know this text: it answers a SELECT by what it asks for
+//! (SERVERPROPERTY, sys.databases columns, msdb.dbo.backupset, sys.filegroups), as SQL Server does,
+//! and refuses a column its views do not have (error 207).
 
 use serde::Serialize;
 use tiberius::Row;
