@@ -17,12 +17,16 @@ pub mod backup_folder;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "sandbox")]
 pub mod demo;
 pub mod engine;
 pub mod private_files;
 pub mod restore_target;
 pub mod sample;
-pub mod sandbox;
+/// The emulators (`crates/cutover-sandbox`, default feature `sandbox`): `cutover sandbox`, the demo
+/// and the tests; a build without the feature has no emulator and no axum.
+#[cfg(feature = "sandbox")]
+pub use cutover_sandbox as sandbox;
 pub mod setup;
 pub mod source;
 pub mod storage;

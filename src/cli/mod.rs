@@ -1,12 +1,15 @@
 //! Command-line interface: parses arguments and runs one command. The only layer that prints.
 
 mod check;
+#[cfg(feature = "sandbox")]
 mod demo;
 pub mod headless;
 mod inspect;
 mod logging;
 mod lrs;
+mod modes;
 mod run;
+#[cfg(feature = "sandbox")]
 mod sandbox;
 mod sas;
 mod secret_arg;
@@ -55,8 +58,10 @@ pub enum Command {
     Run(run::RunArgs),
     /// The setup wizard, then the live dashboard of the migration (the default command).
     Wizard(wizard::WizardArgs),
+    #[cfg(feature = "sandbox")]
     /// A whole migration on this machine, against the sandbox (local Azure + local SQL Server).
     Demo(demo::DemoArgs),
+    #[cfg(feature = "sandbox")]
     /// Run the local Azure (Blob Storage + Log Replay Service) for tests and demos.
     Sandbox(sandbox::SandboxArgs),
 }
@@ -97,7 +102,9 @@ pub fn main() -> i32 {
         Command::Sas(c) => sas::run(&c),
         Command::Lrs(c) => lrs::run(&c),
         Command::Source(c) => source::run(&c),
+        #[cfg(feature = "sandbox")]
         Command::Sandbox(a) => sandbox::run(&a),
+        #[cfg(feature = "sandbox")]
         Command::Demo(a) => demo::run(&a),
         Command::Run(a) => run::run(&a),
     }

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use super::demo::{CutoverWhen, TailArg};
+use super::modes::{CutoverWhen, TailArg};
 use crate::config::ConfigFile;
 use crate::engine::TailMode;
 use crate::setup::{self, RunFlags};

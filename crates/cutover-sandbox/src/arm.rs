@@ -74,7 +74,7 @@ struct Operation {
     started: OffsetDateTime,
 }
 
-type HeaderCache = HashMap<(String, u64, i128), Result<Vec<crate::backup::BackupSet>, String>>;
+type HeaderCache = HashMap<(String, u64, i128), Result<Vec<cutover_backup::BackupSet>, String>>;
 
 /// The LRS emulator.
 pub struct LrsService {
@@ -211,7 +211,7 @@ impl LrsService {
             let sets = cache
                 .entry(key)
                 .or_insert_with(|| match self.blob.blob_path(container, &b.name) {
-                    Some(p) => crate::backup::read_backup_file(&p).map_err(|e| e.to_string()),
+                    Some(p) => cutover_backup::read_backup_file(&p).map_err(|e| e.to_string()),
                     None => Err("blob vanished".into()),
                 })
                 .clone();

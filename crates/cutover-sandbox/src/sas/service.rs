@@ -166,7 +166,7 @@ pub fn sign_container_sas(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::blob::{DEV_ACCOUNT, DEV_KEY};
+    use crate::blob::{DEV_ACCOUNT, DEV_KEY};
     use time::macros::datetime;
 
     /// A blob SAS signed independently with Python's hmac over the 2019-12-12 layout: read on

@@ -10,7 +10,7 @@ use super::super::sql::Token;
 use super::super::sql_select::{Asks, Item, Select};
 use super::super::tds::{ColumnType, Reply, Request, Session, Value};
 use super::{Db, HistoryRow, SYSTEM_DATABASES, SqlError, SqlInstance, col, db_missing, param};
-use crate::backup::Lsn;
+use cutover_backup::Lsn;
 
 fn invalid_column(item: &Item) -> SqlError {
     let name = match &item.asks {

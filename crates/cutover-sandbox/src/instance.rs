@@ -14,8 +14,8 @@ mod answers;
 use super::sql::{self, AlterOption, Operand, Statement, Token};
 use super::sql_select;
 use super::tds::{Column, ColumnType, LoginError, Reply, Request, Session, SqlBackend, Value};
-use crate::backup::writer::{MediaSpec, Payload, SetSpec, guid_from, write_backup};
-use crate::backup::{BackupType, Lsn};
+use cutover_backup::writer::{MediaSpec, Payload, SetSpec, guid_from, write_backup};
+use cutover_backup::{BackupType, Lsn};
 
 /// A login of the instance.
 #[derive(Debug, Clone)]

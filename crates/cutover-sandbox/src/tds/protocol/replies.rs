@@ -9,7 +9,7 @@ use super::tokens::{
     ServerMessage, encode_done, encode_env_collation, encode_env_database, encode_env_packet_size,
     encode_error, encode_info, encode_login_ack, encode_return_status,
 };
-use crate::sandbox::tds::{Column, Reply, Value};
+use crate::tds::{Column, Reply, Value};
 
 /// Which request a reply answers: statement results end with DONE (batch) or DONEINPROC (RPC,
 /// followed by RETURNSTATUS and DONEPROC).
@@ -184,7 +184,7 @@ pub fn encode_attention_ack() -> Vec<u8> {
 mod tests {
     use super::super::test_bytes::{col, utf16};
     use super::*;
-    use crate::sandbox::tds::ColumnType;
+    use crate::tds::ColumnType;
 
     #[test]
     fn login_failure_reply() {

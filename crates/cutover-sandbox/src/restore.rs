@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::restore_plan::{PlannedSet, plan};
-use crate::backup::{BackupSet, BackupType, Lsn};
+use cutover_backup::{BackupSet, BackupType, Lsn};
 
 /// A file in the database's folder, as the instance sees it.
 #[derive(Debug, Clone)]

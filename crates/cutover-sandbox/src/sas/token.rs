@@ -6,7 +6,7 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Date, OffsetDateTime, PrimitiveDateTime};
 
-use crate::sandbox::blob::percent_decode_lossy;
+use crate::blob::percent_decode_lossy;
 
 /// The fields of a SAS token.
 #[derive(Debug, Clone, Default)]

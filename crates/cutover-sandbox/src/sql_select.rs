@@ -317,7 +317,7 @@ fn item(tokens: &[Token], originals: &[String]) -> Option<Item> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::sql::tokenize;
+    use crate::sql::tokenize;
 
     fn select(sql: &str) -> Select {
         let (t, o) = tokenize(sql).unwrap();

@@ -7,7 +7,7 @@
 //! link end to start (the first one spans the base's LastLSN, empty logs link at their LSN); a gap
 //! stops the chain. What blocks a restore is named with LRS's codes.
 
-use crate::backup::{BackupSet, BackupType, Lsn};
+use cutover_backup::{BackupSet, BackupType, Lsn};
 
 /// One backup set as the restore sees it (all its stripes together).
 #[derive(Debug, Clone, PartialEq)]

@@ -9,7 +9,7 @@ use super::types::{
     DATETIME2N, DATETIMEN, DECIMALN, INT1, INT2, INT4, INT8, INTN, NCHAR, NULLTYPE, NUMERICN,
     NVARCHAR, PLP_NULL, TICKS_PER_DAY, cp1252_decode,
 };
-use crate::sandbox::tds::{Param, Request, Value};
+use crate::tds::{Param, Request, Value};
 
 /// sp_executesql's well-known procedure id (sent after the name length 0xFFFF).
 pub const SP_EXECUTESQL_ID: u16 = 10;

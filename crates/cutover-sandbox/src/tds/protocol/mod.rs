@@ -44,7 +44,7 @@ pub use tokens::{
 /// Byte builders the modules' tests share.
 #[cfg(test)]
 mod test_bytes {
-    use crate::sandbox::tds::{Column, ColumnType};
+    use crate::tds::{Column, ColumnType};
 
     pub(super) fn utf16(s: &str) -> Vec<u8> {
         s.encode_utf16().flat_map(u16::to_le_bytes).collect()

@@ -1166,7 +1166,7 @@ fn md5_mismatch(header: &str, expected: &[u8; 16], got: &[u8; 16]) -> BlobError 
 mod tests {
     use super::blob_http::*;
     use super::*;
-    use crate::sandbox::sas::{sign_account_sas, sign_container_sas};
+    use crate::sas::{sign_account_sas, sign_container_sas};
     use bytes::Bytes;
     use time::Duration;
 

@@ -22,7 +22,7 @@ use sha2::Sha256;
 use time::{Duration, OffsetDateTime};
 
 use super::{BlobError, ErrorCode, parse_http_date, percent_decode_lossy};
-use crate::sandbox::sas::{SasFields, redact_sig, verify_service_sas};
+use crate::sas::{SasFields, redact_sig, verify_service_sas};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -611,8 +611,8 @@ pub(crate) fn azure_collation(lhs: &str, rhs: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::blob::{DEV_ACCOUNT, DEV_KEY};
-    use crate::sandbox::sas::{sign_account_sas, sign_container_sas};
+    use crate::blob::{DEV_ACCOUNT, DEV_KEY};
+    use crate::sas::{sign_account_sas, sign_container_sas};
     use axum::http::HeaderValue;
     use time::macros::datetime;
 

@@ -9,7 +9,7 @@ use super::types::{
     BIGVARCHAR, BITN, DATETIME_EPOCH, DATETIME_MIN, DATETIMEN, DECIMALN, INTN, NVARCHAR, PLP_NULL,
     TICKS_PER_DAY, cp1252_encode,
 };
-use crate::sandbox::tds::{Column, ColumnType, Value};
+use crate::tds::{Column, ColumnType, Value};
 
 const TOKEN_COLMETADATA: u8 = 0x81;
 const TOKEN_ROW: u8 = 0xD1;
