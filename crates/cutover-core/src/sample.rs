@@ -237,26 +237,31 @@ pub fn migration(databases: Vec<DatabaseSnapshot>) -> MigrationSnapshot {
         event(
             1,
             None,
-            "info",
+            Severity::Info,
             "scanned /backups: 3 databases, 42 backup files",
         ),
         event(
             12,
             Some("db1"),
-            "info",
+            Severity::Info,
             "db1_FULL_20260301_010000.bak uploaded (2.00 GiB in 41s)",
         ),
-        event(60, Some("db2"), "warning", "backups taken without CHECKSUM"),
+        event(
+            60,
+            Some("db2"),
+            Severity::Warning,
+            "backups taken without CHECKSUM",
+        ),
         event(
             300,
             Some("db3"),
-            "error",
+            Severity::Error,
             "LRS: BrokenRestorePlan, the log chain breaks",
         ),
         event(
             3600,
             Some("db1"),
-            "info",
+            Severity::Info,
             "db1_LOG_20260301_010400.trn restored",
         ),
     ];
@@ -277,12 +282,12 @@ pub fn migration(databases: Vec<DatabaseSnapshot>) -> MigrationSnapshot {
     }
 }
 
-pub fn event(at_secs: u64, database: Option<&str>, level: &str, message: &str) -> EventLine {
+pub fn event(at_secs: u64, database: Option<&str>, level: Severity, message: &str) -> EventLine {
     EventLine {
         at_secs,
         unix_secs: STARTED + at_secs as i64,
         database: database.map(str::to_string),
-        level: level.to_string(),
+        level,
         message: message.to_string(),
     }
 }
@@ -315,7 +320,7 @@ pub fn large(count: usize, files: usize) -> MigrationSnapshot {
         .collect();
     let mut m = migration(dbs);
     m.events = (0..500u64)
-        .map(|i| event(i * 7, Some("db001"), "info", "log backup restored"))
+        .map(|i| event(i * 7, Some("db001"), Severity::Info, "log backup restored"))
         .collect();
     m
 }

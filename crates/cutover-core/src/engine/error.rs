@@ -21,6 +21,32 @@ pub enum Error {
     Source(#[from] SourceError),
 }
 
+impl Error {
+    /// The HTTP status of an LRS (ARM) failure (404: no restore of this database).
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Error::Lrs(e) => e.http_status(),
+            _ => None,
+        }
+    }
+
+    /// The LRS (ARM) error code, e.g. `ExternalBackupAlreadySignaledToComplete`.
+    pub fn lrs_code(&self) -> Option<&str> {
+        match self {
+            Error::Lrs(e) => e.code(),
+            _ => None,
+        }
+    }
+
+    /// The SQL Server error number of a source failure (927: the database is restoring).
+    pub fn sql_number(&self) -> Option<u32> {
+        match self {
+            Error::Source(e) => e.number(),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,5 +63,7 @@ mod tests {
         let e = Error::from(lrs);
         assert_eq!(e.to_string(), shown);
         assert!(matches!(e, Error::Lrs(LrsError::Http { status: 503, .. })));
+        assert_eq!(e.http_status(), Some(503));
+        assert_eq!(e.sql_number(), None);
     }
 }

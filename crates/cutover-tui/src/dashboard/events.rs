@@ -9,7 +9,7 @@ use ratatui::widgets::Paragraph;
 use super::{DashboardState, Focus};
 use crate::context::TuiContext;
 use crate::{format, layout};
-use cutover_model::EventLine;
+use cutover_model::{EventLine, Severity};
 
 pub fn render(
     frame: &mut Frame,
@@ -47,10 +47,10 @@ pub fn render(
     let lines: Vec<Line> = events[start..end]
         .iter()
         .map(|e| {
-            let style = match e.level.as_str() {
-                "error" => theme.error(),
-                "warning" => theme.warn(),
-                _ => theme.normal(),
+            let style = match e.level {
+                Severity::Error => theme.error(),
+                Severity::Warning => theme.warn(),
+                Severity::Info => theme.normal(),
             };
             // Wall-clock time of the event (local), or time since the engine started (old states).
             let at = if e.unix_secs > 0 {
@@ -64,7 +64,7 @@ pub fn render(
             {
                 spans.push(Span::styled(format!("{db} "), theme.accent()));
             }
-            if e.level != "info" {
+            if e.level != Severity::Info {
                 spans.push(Span::styled(format!("{}: ", e.level), style));
             }
             spans.push(Span::styled(e.message.clone(), style));

@@ -2,6 +2,7 @@
 //! wait for the tail, confirm no more backups, complete), each refused in words when it does not
 //! apply, and retrying a failed database.
 
+use crate::model::Severity;
 use tokio::sync::mpsc;
 
 use super::Engine;
@@ -27,7 +28,7 @@ impl Engine {
             let name = d.cfg.name.clone();
             self.log(
                 Some(&name),
-                "info",
+                Severity::Info,
                 "starting the restore again: LRS restores the full backup in the container and every log backup after it",
             );
         }
@@ -44,11 +45,11 @@ impl Engine {
         match c {
             EngineCommand::PauseUploads => {
                 self.paused = true;
-                self.log(None, "info", "uploads paused");
+                self.log(None, Severity::Info, "uploads paused");
             }
             EngineCommand::ResumeUploads => {
                 self.paused = false;
-                self.log(None, "info", "uploads resumed");
+                self.log(None, Severity::Info, "uploads resumed");
             }
             EngineCommand::Shutdown => {}
             EngineCommand::Retry { database } => {
@@ -75,13 +76,13 @@ impl Engine {
                         && self.dbs[i].state.tail_kept_by_source()
                     {
                         let msg = self.tail_already_taken(i);
-                        self.log(Some(&database), "info", msg);
+                        self.log(Some(&database), Severity::Info, msg);
                     } else if self.dbs[i].state.phase == Phase::CuttingOver {
                         self.take_tail(i, tx);
                     } else {
                         self.log(
                             Some(&database),
-                            "warning",
+                            Severity::Warning,
                             "refused: begin the cutover first",
                         );
                     }
@@ -95,13 +96,13 @@ impl Engine {
                         let folder = self.dbs[i].cfg.folder.display().to_string();
                         self.log(
                             Some(&database),
-                            "info",
+                            Severity::Info,
                             format!("waiting for the operator's tail-log backup in {folder}"),
                         );
                     } else {
                         self.log(
                             Some(&database),
-                            "warning",
+                            Severity::Warning,
                             "refused: begin the cutover first",
                         );
                     }
@@ -111,7 +112,7 @@ impl Engine {
                 if let Some(i) = lookup(self, &database)
                     && self.apply(i, Event::Command(Command::ConfirmNoMoreBackups), tx)
                 {
-                    self.log(Some(&database), "warning", "the operator confirmed no more backups will come: any later log backup will be lost (data-loss risk)");
+                    self.log(Some(&database), Severity::Warning, "the operator confirmed no more backups will come: any later log backup will be lost (data-loss risk)");
                 }
             }
             EngineCommand::Complete { database } => {
@@ -135,7 +136,7 @@ impl Engine {
                     self.dbs[i].files_at_cutover = None;
                     self.dbs[i].in_flight.cutover_abandoned();
                     if self.dbs[i].state.source_access == Some(SourceAccess::Restoring) {
-                        self.log(Some(&database), "warning", format!(
+                        self.log(Some(&database), Severity::Warning, format!(
                             "cutover abandoned after the tail-log backup: the source database stays RESTORING (the tail was taken WITH NORECOVERY) and the downtime goes on; begin the cutover again to complete with that tail, or run RESTORE DATABASE {} WITH RECOVERY on the source to use it again",
                             crate::source::quote::quote_ident(&database)
                         ));

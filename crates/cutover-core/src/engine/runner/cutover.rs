@@ -2,6 +2,8 @@
 //! tail-log backup (taken by cutover, by the operator, or found after a restart), the automatic
 //! cutover (`--cutover when-ready`), and the downtime from its beginning to completion.
 
+use crate::engine::error::Error;
+use crate::model::Severity;
 use tokio::sync::mpsc;
 
 use super::Engine;
@@ -25,7 +27,7 @@ impl Engine {
             Some(s) => format!("{name} completed: downtime {}", downtime::words(s)),
             None => format!("{name} completed"),
         };
-        self.log(Some(&name), "info", msg);
+        self.log(Some(&name), Severity::Info, msg);
     }
 
     /// The downtime begins (traffic stopped, or the cutover begun without stopping it); a
@@ -62,7 +64,7 @@ impl Engine {
             } else {
                 "the source database is RESTORING (a tail-log backup WITH NORECOVERY was taken): traffic is already stopped and no more log can be backed up".into()
             };
-            self.log(Some(&name), "info", msg);
+            self.log(Some(&name), Severity::Info, msg);
             self.downtime_begins(i);
             return;
         }
@@ -169,14 +171,14 @@ impl Engine {
         }
         let Some(opts) = self.cfg.source.clone() else {
             let name = d.cfg.name.clone();
-            self.log(Some(&name), "error", "no source connection configured: take the tail-log backup yourself, cutover detects it when it lands");
+            self.log(Some(&name), Severity::Error, "no source connection configured: take the tail-log backup yourself, cutover detects it when it lands");
             return;
         };
         if d.state.source_access == Some(SourceAccess::Restoring) {
             // BACKUP LOG would fail: the tail was taken already. Look for it in the folder.
             if d.in_flight.look_for_tail() {
                 let name = d.cfg.name.clone();
-                self.log(Some(&name), "info", "the source database is RESTORING (its tail-log backup was taken WITH NORECOVERY): looking for that backup in the folder");
+                self.log(Some(&name), Severity::Info, "the source database is RESTORING (its tail-log backup was taken WITH NORECOVERY): looking for that backup in the folder");
             }
             return;
         }
@@ -206,7 +208,7 @@ impl Engine {
             let name = self.dbs[i].cfg.name.clone();
             self.log(
                 Some(&name),
-                "warning",
+                Severity::Warning,
                 "no source connection configured: stop traffic to the source yourself",
             );
             return;
@@ -222,7 +224,7 @@ impl Engine {
         db: usize,
         how: StopTraffic,
         stopped: bool,
-        result: Result<(), String>,
+        result: Result<(), Error>,
     ) {
         let name = self.dbs[db].cfg.name.clone();
         self.dbs[db].in_flight.traffic_finished();
@@ -241,7 +243,7 @@ impl Engine {
                     self.dbs[db].state.downtime_started_unix_ms = None;
                     "traffic to the source restored".into()
                 };
-                self.log(Some(&name), "info", what);
+                self.log(Some(&name), Severity::Info, what);
             }
             Err(e) => {
                 // The cutover goes on without stopped traffic: the downtime counts from now
@@ -249,7 +251,7 @@ impl Engine {
                 if stopped && self.dbs[db].state.phase == Phase::CuttingOver {
                     self.downtime_begins(db);
                 }
-                self.log(Some(&name), "error", format!("source: {e}"))
+                self.log(Some(&name), Severity::Error, format!("source: {e}"))
             }
         }
     }
@@ -259,7 +261,7 @@ impl Engine {
     pub(super) fn on_tail_taken(
         &mut self,
         db: usize,
-        result: Result<std::path::PathBuf, (Option<u32>, String)>,
+        result: Result<std::path::PathBuf, Error>,
         tx: &mpsc::UnboundedSender<Msg>,
     ) {
         self.dbs[db].in_flight.tail_finished();
@@ -268,7 +270,7 @@ impl Engine {
             Ok(path) => {
                 self.log(
                     Some(&name),
-                    "info",
+                    Severity::Info,
                     format!("tail-log backup taken: {}", path.display()),
                 );
                 // BACKUP LOG ... WITH NORECOVERY left the source RESTORING.
@@ -277,14 +279,18 @@ impl Engine {
                 self.dbs[db].in_flight.tail_landing(path);
                 self.scan_all(tx);
             }
-            Err((Some(927), e)) => {
+            Err(e) if e.sql_number() == Some(927) => {
                 // The database is already restoring: the tail was taken before a restart.
-                self.log(Some(&name), "info", format!("the source database is already restoring ({e}): looking for its tail-log backup in the folder"));
+                self.log(Some(&name), Severity::Info, format!("the source database is already restoring ({e}): looking for its tail-log backup in the folder"));
                 self.dbs[db].state.source_access = Some(SourceAccess::Restoring);
                 self.downtime_begins(db);
                 self.dbs[db].in_flight.look_for_tail();
             }
-            Err((_, e)) => self.log(Some(&name), "error", format!("tail-log backup failed: {e}")),
+            Err(e) => self.log(
+                Some(&name),
+                Severity::Error,
+                format!("tail-log backup failed: {e}"),
+            ),
         }
     }
 }

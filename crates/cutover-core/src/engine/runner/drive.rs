@@ -4,6 +4,7 @@
 //! automatic cutover).
 
 use crate::engine::state::StateMachine;
+use crate::model::Severity;
 use tokio::sync::mpsc;
 
 use super::Engine;
@@ -38,9 +39,9 @@ impl Engine {
                         _ => format!("{} -> {}", before.label(), after.label()),
                     };
                     let level = if after == Phase::Failed {
-                        "error"
+                        Severity::Error
                     } else {
-                        "info"
+                        Severity::Info
                     };
                     self.log(Some(&name), level, msg);
                     if after == Phase::Completed {
@@ -53,7 +54,7 @@ impl Engine {
                 true
             }
             Err(r) => {
-                self.log(Some(&name), "warning", format!("refused: {r}"));
+                self.log(Some(&name), Severity::Warning, format!("refused: {r}"));
                 false
             }
         }
@@ -102,7 +103,7 @@ impl Engine {
                     let name = self.dbs[i].cfg.name.clone();
                     self.log(
                         Some(&name),
-                        "info",
+                        Severity::Info,
                         "ready for cutover: beginning it (--cutover when-ready)",
                     );
                     self.begin_cutover(i, self.cfg.stop_traffic, tx);

@@ -24,6 +24,7 @@ mod scan;
 mod tasks;
 mod uploads;
 
+use crate::model::Severity;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -153,7 +154,7 @@ pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
         tx: None,
     };
     if let Some(notice) = existing {
-        engine.log(None, "info", notice);
+        engine.log(None, Severity::Info, notice);
     }
     let (snap_tx, snap_rx) = watch::channel(engine.snapshot());
     engine.tx = Some(snap_tx);
@@ -200,18 +201,18 @@ struct Engine {
 const MAX_EVENTS: usize = 200;
 
 impl Engine {
-    fn log(&mut self, db: Option<&str>, level: &str, message: impl Into<String>) {
+    fn log(&mut self, db: Option<&str>, level: Severity, message: impl Into<String>) {
         let message = message.into();
         match level {
-            "error" => tracing::error!(database = db, "{message}"),
-            "warning" => tracing::warn!(database = db, "{message}"),
-            _ => tracing::info!(database = db, "{message}"),
+            Severity::Error => tracing::error!(database = db, "{message}"),
+            Severity::Warning => tracing::warn!(database = db, "{message}"),
+            Severity::Info => tracing::info!(database = db, "{message}"),
         }
         let line = EventLine {
             at_secs: self.started.elapsed().as_secs(),
             unix_secs: time::OffsetDateTime::now_utc().unix_timestamp(),
             database: db.map(String::from),
-            level: level.into(),
+            level,
             message,
         };
         let _ = self.log_tx.send(line.clone());
@@ -247,7 +248,7 @@ impl Engine {
             for i in 0..self.dbs.len() {
                 if self.dbs[i].state.phase == Phase::Failed {
                     let name = self.dbs[i].cfg.name.clone();
-                    self.log(Some(&name), "info", "retrying (--retry-failed)");
+                    self.log(Some(&name), Severity::Info, "retrying (--retry-failed)");
                     self.retry(i, &tx);
                 }
             }
@@ -256,7 +257,7 @@ impl Engine {
             if self.dbs[i].state.lrs_started && !self.dbs[i].state.phase.is_final() {
                 self.log(
                     Some(&self.dbs[i].cfg.name.clone()),
-                    "info",
+                    Severity::Info,
                     "re-attached: reading the restore status again",
                 );
             }

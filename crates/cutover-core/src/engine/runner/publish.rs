@@ -3,6 +3,7 @@
 //! downtime), sent on the `watch` channel with a new generation; and the source server's UTC
 //! offset the data lag is computed with.
 
+use crate::model::Severity;
 use std::time::Instant;
 
 use super::Engine;
@@ -36,7 +37,7 @@ impl Engine {
                 let m = minutes.unsigned_abs();
                 self.log(
                     None,
-                    "info",
+                    Severity::Info,
                     format!(
                         "the source server's clock is UTC{sign}{:02}:{:02}: data lag is computed in UTC",
                         m / 60,
@@ -46,7 +47,7 @@ impl Engine {
             }
             Some(Err(e)) => self.log(
                 None,
-                "warning",
+                Severity::Warning,
                 format!("cannot read the source server's time zone ({e}): data lag reads the backups' start times (server local time) as UTC"),
             ),
             None => {}

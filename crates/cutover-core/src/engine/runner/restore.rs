@@ -2,6 +2,8 @@
 //! start (or take up the restore this activity started), status reads with a back-off after
 //! failures, complete, cancel, a restore that vanished, and LRS's 30-day limit in the event log.
 
+use crate::engine::error::Error;
+use crate::model::Severity;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -50,11 +52,7 @@ impl Engine {
             }
             self.dbs[i].time_limit_said = Some(f.severity);
             let name = self.dbs[i].cfg.name.clone();
-            self.log(
-                Some(&name),
-                f.severity.as_str(),
-                format!("{}: {}", f.message, f.fix),
-            );
+            self.log(Some(&name), f.severity, format!("{}: {}", f.message, f.fix));
             self.publish_dirty = true;
         }
     }
@@ -97,7 +95,7 @@ impl Engine {
                 let d = &mut self.dbs[i].state;
                 d.phase = Phase::Failed;
                 d.error = Some(reason.clone());
-                self.log(Some(&name), "error", reason);
+                self.log(Some(&name), Severity::Error, reason);
             }
         }
     }
@@ -151,7 +149,7 @@ impl Engine {
             let name = d.cfg.name.clone();
             self.log(
                 Some(&name),
-                "error",
+                Severity::Error,
                 format!("the Log Replay Service is not started: {e}"),
             );
             return;
@@ -181,7 +179,7 @@ impl Engine {
         let name = d.cfg.name.clone();
         let target = d.cfg.target_name.clone();
         tasks::send_complete(i, self.cfg.lrs.clone(), target, last_backup_name, tx);
-        self.log(Some(&name), "info", msg);
+        self.log(Some(&name), Severity::Info, msg);
     }
 
     pub(super) fn on_lrs_started(
@@ -200,7 +198,7 @@ impl Engine {
                 } else {
                     "Log Replay Service restore started"
                 };
-                self.log(Some(&name), "info", message);
+                self.log(Some(&name), Severity::Info, message);
                 self.dbs[db].state.lrs_started_unix = id
                     .accepted_unix
                     .or(Some(time::OffsetDateTime::now_utc().unix_timestamp()));
@@ -212,7 +210,7 @@ impl Engine {
                 let d = &mut self.dbs[db].state;
                 d.phase = Phase::Failed;
                 d.error = Some(e.message.clone());
-                self.log(Some(&name), "error", e.message);
+                self.log(Some(&name), Severity::Error, e.message);
             }
         }
     }
@@ -221,7 +219,7 @@ impl Engine {
     pub(super) fn on_lrs_polled(
         &mut self,
         db: usize,
-        result: Result<Box<RestoreDetails>, (Option<u16>, String)>,
+        result: Result<Box<RestoreDetails>, Error>,
         tx: &mpsc::UnboundedSender<Msg>,
     ) {
         self.dbs[db].in_flight.lrs_call_finished(LrsCall::Status);
@@ -230,11 +228,11 @@ impl Engine {
         let now_unix = time::OffsetDateTime::now_utc().unix_timestamp();
         match &result {
             Ok(_) => self.dbs[db].poll.answered(now_unix),
-            Err((_, e)) => self.dbs[db].poll.failed(now_unix, e),
+            Err(e) => self.dbs[db].poll.failed(now_unix, &e.to_string()),
         }
         match result {
             Ok(det) => self.on_restore_status(db, &det, tx),
-            Err((status, e)) => self.on_restore_status_failed(db, status, e, tx),
+            Err(e) => self.on_restore_status_failed(db, e.http_status(), e.to_string(), tx),
         }
     }
 
@@ -290,7 +288,7 @@ impl Engine {
         let name = d.cfg.name.clone();
         self.log(
             Some(&name),
-            "warning",
+            Severity::Warning,
             format!("restore status: {e} (next try in {})", seconds(next)),
         );
         // No restore of a database whose restore was started, several times in a
@@ -313,13 +311,14 @@ impl Engine {
     pub(super) fn on_complete_sent(
         &mut self,
         db: usize,
-        result: Result<(), (Option<String>, String)>,
+        result: Result<(), Error>,
         tx: &mpsc::UnboundedSender<Msg>,
     ) {
         match result {
             // Asked before (a restart after the call): keep waiting for it.
-            Err((Some(code), _)) if code == "ExternalBackupAlreadySignaledToComplete" => {}
-            Err((_, error)) => {
+            Err(e) if e.lrs_code() == Some("ExternalBackupAlreadySignaledToComplete") => {}
+            Err(e) => {
+                let error = e.to_string();
                 self.apply(db, Event::CompleteFailed { error }, tx);
             }
             Ok(()) => {}

@@ -38,7 +38,7 @@ impl Engine {
                 let name = self.dbs[db].cfg.name.clone();
                 self.log(
                     Some(&name),
-                    "error",
+                    Severity::Error,
                     format!("cannot read the backup folder: {e}"),
                 );
             }
@@ -118,7 +118,7 @@ impl Engine {
         }
         for f in arrived {
             let msg = format!("{} backup {} arrived", f.backup_type, f.name);
-            self.log(Some(&name), "info", msg);
+            self.log(Some(&name), Severity::Info, msg);
             self.apply(i, Event::FileArrived(f), tx);
         }
         self.resolve_tail(i, tx);

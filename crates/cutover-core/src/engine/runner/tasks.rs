@@ -4,6 +4,7 @@
 //! sends one [`Msg`] (cancel and the UTC offset excepted); [`Engine::on_msg`] hands each message to
 //! the module that owns its step.
 
+use crate::engine::error::Error;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -42,19 +43,19 @@ pub(super) enum Msg {
     },
     LrsPolled {
         db: usize,
-        /// On failure: the HTTP status (404: no restore of this database) and the message.
-        result: Result<Box<RestoreDetails>, (Option<u16>, String)>,
+        /// On failure, the client's error (its HTTP status: 404 is no restore of this database).
+        result: Result<Box<RestoreDetails>, Error>,
     },
     CompleteSent {
         db: usize,
-        /// The LRS error code and message on failure.
-        result: Result<(), (Option<String>, String)>,
+        /// On failure, the client's error (with its LRS error code).
+        result: Result<(), Error>,
     },
     Traffic {
         db: usize,
         how: StopTraffic,
         stopped: bool,
-        result: Result<(), String>,
+        result: Result<(), Error>,
     },
     /// What the database's target on the instance holds, checked at the start.
     TargetChecked {
@@ -63,8 +64,8 @@ pub(super) enum Msg {
     },
     TailTaken {
         db: usize,
-        /// The SQL Server error number (927: already restoring) and message on failure.
-        result: Result<PathBuf, (Option<u32>, String)>,
+        /// On failure, the source's error (its SQL Server number: 927 is already restoring).
+        result: Result<PathBuf, Error>,
     },
 }
 
@@ -195,11 +196,7 @@ pub(super) fn read_status(
 ) {
     let tx = tx.clone();
     tokio::spawn(async move {
-        let result = lrs
-            .status(&target)
-            .await
-            .map(Box::new)
-            .map_err(|e| (e.http_status(), e.to_string()));
+        let result = lrs.status(&target).await.map(Box::new).map_err(Error::from);
         let _ = tx.send(Msg::LrsPolled { db, result });
     });
 }
@@ -217,7 +214,7 @@ pub(super) fn send_complete(
         let result = lrs
             .complete(&target, &last_backup_name)
             .await
-            .map_err(|e| (e.code().map(String::from), e.to_string()));
+            .map_err(Error::from);
         let _ = tx.send(Msg::CompleteSent { db, result });
     });
 }
@@ -244,7 +241,7 @@ pub(super) fn take_tail(
         let result = take_tail_log_backup_in(backups.as_ref(), &opts, &req)
             .await
             .map(|t| t.local_path)
-            .map_err(|e| (e.number(), e.to_string()));
+            .map_err(Error::from);
         let _ = tx.send(Msg::TailTaken { db, result });
     });
 }
@@ -271,7 +268,7 @@ pub(super) fn set_traffic(
             r
         }
         .await
-        .map_err(|e| e.to_string());
+        .map_err(Error::from);
         let _ = tx.send(Msg::Traffic {
             db,
             how,

@@ -3,6 +3,7 @@
 //! changed, the service was away or busy), or failed for good (that database alone is Failed).
 
 use crate::engine::state::StateMachine;
+use crate::model::Severity;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -100,7 +101,7 @@ impl Engine {
                 let name = self.dbs[i].cfg.name.clone();
                 self.log(
                     Some(&name),
-                    "warning",
+                    Severity::Warning,
                     format!("{file}: retry {attempt}: {reason}"),
                 );
             }
@@ -122,7 +123,7 @@ impl Engine {
         match result {
             Ok(()) => {
                 self.dbs[db].upload_retry.remove(&file);
-                self.log(Some(&name), "info", format!("uploaded {file}"));
+                self.log(Some(&name), Severity::Info, format!("uploaded {file}"));
                 self.apply(db, Event::Uploaded { file }, tx);
             }
             Err(e) if e.may_succeed_later() => {
@@ -150,7 +151,7 @@ impl Engine {
                         seconds(wait)
                     )
                 };
-                self.log(Some(&name), "warning", msg);
+                self.log(Some(&name), Severity::Warning, msg);
                 self.apply(db, Event::UploadRetrying { file }, tx);
             }
             Err(e) => {
