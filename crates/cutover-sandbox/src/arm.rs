@@ -39,7 +39,19 @@ pub struct LrsConfig {
     /// LRS cancels a restore this long after it started, dropping the restoring database (Azure: 30
     /// days; shorter in tests and to show it).
     pub job_limit: Duration,
+    /// Restores running at once that the instance accepts (the smaller of the documented per-instance
+    /// and per-subscription figures: the sandbox serves one instance in its subscription).
+    pub max_concurrent: usize,
 }
+
+/// "100 concurrent restores per instance" (the LRS documentation, `lrs-api.md`).
+pub const LRS_MAX_RESTORES_PER_INSTANCE: usize = 100;
+/// "a per-subscription cap on concurrent restores (150 at the time of writing)" (`lrs-api.md`).
+pub const LRS_MAX_RESTORES_PER_SUBSCRIPTION: usize = 150;
+
+/// The error code of a start refused for the limit on restores at once. The reference gives no
+/// code for it: this name is the sandbox's own.
+pub const RESTORE_LIMIT_CODE: &str = "ConcurrentRestoreLimitReached";
 
 /// Whether an api-version answers restoreDetails in the detailed shape (type, sizes, per-state
 /// counts, backup sets, `unrestorableFiles` as objects, whole-number percent): the previews, and
@@ -527,6 +539,20 @@ async fn put_db(
                 "state lock poisoned",
             );
         };
+        let running = jobs
+            .values()
+            .filter(|j| !matches!(j.job.state, JobState::Completed))
+            .count();
+        if !jobs.contains_key(&key) && running >= cfg.max_concurrent {
+            return err(
+                StatusCode::CONFLICT,
+                RESTORE_LIMIT_CODE,
+                format!(
+                    "The managed instance already runs {running} Log Replay Service restores, the most it runs at once ({}); start this one when another completes or is cancelled.",
+                    cfg.max_concurrent
+                ),
+            );
+        }
         if let Some(existing) = jobs.get(&key) {
             return match existing.job.state {
                 JobState::Restoring | JobState::Completing { .. } => err(

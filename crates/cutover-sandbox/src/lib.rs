@@ -177,6 +177,8 @@ impl Sandbox {
             required_token: None,
             arm_endpoint: arm_endpoint.clone(),
             job_limit: opts.lrs_job_limit,
+            max_concurrent: arm::LRS_MAX_RESTORES_PER_INSTANCE
+                .min(arm::LRS_MAX_RESTORES_PER_SUBSCRIPTION),
         };
         let lrs = LrsService::new(cfg.clone(), blob.clone());
         let now = time::OffsetDateTime::now_utc();
