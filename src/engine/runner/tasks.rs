@@ -223,11 +223,20 @@ pub(super) fn send_complete(
 }
 
 /// Cancels the restore; nothing is reported back (a failure is only logged).
-pub(super) fn cancel_restore(lrs: Arc<dyn RestoreTarget>, target: String) {
+/// Cancels the restore in the background; `cancelling` counts it until the instance answered (its
+/// restore holds a slot until then).
+pub(super) fn cancel_restore(
+    lrs: Arc<dyn RestoreTarget>,
+    target: String,
+    cancelling: Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::Ordering;
+    cancelling.fetch_add(1, Ordering::SeqCst);
     tokio::spawn(async move {
         if let Err(e) = lrs.cancel(&target).await {
             tracing::warn!(database = target, "cancel: {e}");
         }
+        cancelling.fetch_sub(1, Ordering::SeqCst);
     });
 }
 
