@@ -17,8 +17,10 @@ use crate::arm::endpoint::enc;
 pub use crate::arm::{ARM_SCOPE, DEFAULT_ARM_ENDPOINT, StaticToken, is_local_endpoint};
 use crate::arm::{ArmClient, ArmError};
 
-/// The api-version cutover speaks (stable; restoreDetails also parses the preview shape).
-pub const API_VERSION: &str = "2023-08-01";
+/// The api-version cutover speaks: the stable 2025-01-01, whose restoreDetails carry the backup
+/// sets, per-state file counts and unrestorable files (what was preview-only at 2023-08-01);
+/// restoreDetails still parses the older stable shape (2021-11-01 / 2023-08-01).
+pub const API_VERSION: &str = "2025-01-01";
 
 /// A failed LRS call: the service's code (if any) and the explanation for the operator.
 /// (Large on purpose: it carries the whole explanation; failures are rare, so boxing buys nothing.)
