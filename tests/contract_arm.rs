@@ -446,6 +446,28 @@ async fn sandbox_answers_parse_with_the_client_types_and_have_the_published_shap
         sb.info.resource_group, sb.info.account_name
     );
     let get = reqwest::Method::GET;
+    // One restore, so that the instance lists a database.
+    let mi = format!(
+        "/subscriptions/{sub}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}",
+        sb.info.resource_group, sb.info.managed_instance
+    );
+    let started = reqwest::Client::new()
+        .put(format!(
+            "{}{mi}/databases/Sales?api-version=2025-01-01",
+            sb.info.arm_endpoint
+        ))
+        .bearer_auth("t")
+        .json(
+            &serde_json::json!({"location": sb.info.location, "properties": {
+            "createMode": "RestoreExternalBackup",
+            "storageContainerUri": format!("{}/{}/Sales", sb.info.blob_endpoint, sb.info.container),
+            "storageContainerSasToken": sb.info.container_sas,
+            "collation": "SQL_Latin1_General_CP1_CI_AS"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status().as_u16(), 201);
     // (sandbox path, published files, fields the specification has but the examples leave out)
     let cases: Vec<(String, reqwest::Method, Vec<&str>, Vec<&str>)> = vec![
         (
@@ -503,6 +525,21 @@ async fn sandbox_answers_parse_with_the_client_types_and_have_the_published_shap
             format!("{sa}/listKeys?api-version=2025-08-01"),
             reqwest::Method::POST,
             vec!["Microsoft.Storage/2025-08-01/StorageAccountListKeys.json"],
+            vec![],
+        ),
+        (
+            format!("{mi}/databases?api-version=2025-01-01"),
+            get.clone(),
+            vec![
+                "Microsoft.Sql/2025-01-01/ManagedDatabaseListByManagedInstance.json",
+                "Microsoft.Sql/2023-08-01/ManagedDatabaseGet.json",
+            ],
+            vec![],
+        ),
+        (
+            format!("{mi}?api-version=2025-01-01"),
+            get.clone(),
+            vec!["Microsoft.Sql/2023-08-01/ManagedInstanceGet.json"],
             vec![],
         ),
         (

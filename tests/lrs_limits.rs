@@ -63,17 +63,105 @@ async fn watch_until(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hundred_and_sixty_databases_queue_for_the_instances_restore_slots() {
-    let state = tempfile::tempdir().unwrap();
-    let specs: Vec<DatabaseSpec> = (0..DATABASES)
-        .map(|i| {
-            let mut s = DatabaseSpec::new(&format!("Db{i:03}"));
+/// Starts a restore of `name` on the sandbox's instance directly (another tool's restore).
+async fn start_other(sb: &Sandbox, name: &str) -> (u16, serde_json::Value) {
+    let info = &sb.info;
+    let url = format!(
+        "{}/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}/databases/{name}?api-version=2025-01-01",
+        info.arm_endpoint, info.subscription_id, info.resource_group, info.managed_instance
+    );
+    let body = serde_json::json!({"location": info.location, "properties": {
+        "createMode": "RestoreExternalBackup",
+        "storageContainerUri": format!("{}/{}/{name}", info.blob_endpoint, info.container),
+        "storageContainerSasToken": info.container_sas,
+        "collation": "SQL_Latin1_General_CP1_CI_AS"}});
+    let r = reqwest::Client::new()
+        .put(url)
+        .bearer_auth("t")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or_default())
+}
+
+fn tiny(names: impl Iterator<Item = String>) -> Vec<DatabaseSpec> {
+    names
+        .map(|n| {
+            let mut s = DatabaseSpec::new(&n);
             s.data_bytes = 64 * 1024;
             s.initial_logs = 0;
             s
         })
-        .collect();
+        .collect()
+}
+
+fn options(state: &std::path::Path) -> cutover::demo::DemoOptions {
+    cutover::demo::DemoOptions {
+        fast: true,
+        backups: None,
+        cutover_when_ready: false,
+        tail: cutover::engine::TailMode::Take,
+        stop_traffic: None,
+        activity: "limits".into(),
+        state_dir: state.to_path_buf(),
+        data_dir: None,
+    }
+}
+
+/// A General Purpose instance already holding 97 other databases takes 3 more: three restore, two
+/// wait with the reason (read from the instance's tier and databases at the start).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_general_purpose_instance_near_its_database_limit_takes_only_what_fits() {
+    let state = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(SandboxOptions {
+        restore_mbps: 400.0,
+        databases: Some(tiny((0..5).map(|i| format!("Mine{i}")))),
+        container: "wave".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    for i in 0..97 {
+        let (status, v) = start_other(&sb, &format!("Other{i:02}")).await;
+        assert_eq!(status, 201, "{v}");
+    }
+    let mut cfg = cutover::demo::engine_config(&options(state.path()), &sb, None).unwrap();
+    cfg.scan_interval = Duration::from_millis(500);
+    cfg.lrs_poll = Duration::from_secs(2);
+    let mut h = cutover::engine::runner::start(cfg).unwrap();
+    let mut max_seen = 0;
+    let s = watch_until(&mut h, "3 restoring, 2 queued", 3, &mut max_seen, |s| {
+        restoring(s) == 3 && queued(s) == 2
+    })
+    .await;
+    let reason = s
+        .databases
+        .iter()
+        .find_map(|d| d.state.lrs_queued.clone())
+        .unwrap();
+    assert!(
+        reason.contains("General Purpose") && reason.contains("holds 97 other databases"),
+        "{reason}"
+    );
+    let mut log = Vec::new();
+    while let Ok(e) = h.event_log.try_recv() {
+        log.push(e.message);
+    }
+    assert!(
+        log.iter()
+            .any(|m| m.contains("General Purpose with 97 other database(s): at most 3")),
+        "{log:#?}"
+    );
+    let _ = h.commands.send(EngineCommand::Shutdown);
+    let _ = h.task.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_and_sixty_databases_queue_for_the_instances_restore_slots() {
+    let state = tempfile::tempdir().unwrap();
+    let specs = tiny((0..DATABASES).map(|i| format!("Db{i:03}")));
     let sb = Sandbox::start(SandboxOptions {
         restore_mbps: 400.0,
         databases: Some(specs),
@@ -82,17 +170,7 @@ async fn a_hundred_and_sixty_databases_queue_for_the_instances_restore_slots() {
     })
     .await
     .unwrap();
-    let opts = cutover::demo::DemoOptions {
-        fast: true,
-        backups: None,
-        cutover_when_ready: false,
-        tail: cutover::engine::TailMode::Take,
-        stop_traffic: None,
-        activity: "limits".into(),
-        state_dir: state.path().to_path_buf(),
-        data_dir: None,
-    };
-    let mut cfg = cutover::demo::engine_config(&opts, &sb, None).unwrap();
+    let mut cfg = cutover::demo::engine_config(&options(state.path()), &sb, None).unwrap();
     cfg.scan_interval = Duration::from_millis(500);
     cfg.lrs_poll = Duration::from_secs(2);
     let limit = cfg.lrs_limits.concurrent();
@@ -132,25 +210,8 @@ async fn a_hundred_and_sixty_databases_queue_for_the_instances_restore_slots() {
     );
 
     // The sandbox refuses a 101st restore itself.
-    let info = &sb.info;
-    let url = format!(
-        "{}/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}/databases/Extra?api-version=2025-01-01",
-        info.arm_endpoint, info.subscription_id, info.resource_group, info.managed_instance
-    );
-    let body = serde_json::json!({"location": info.location, "properties": {
-        "createMode": "RestoreExternalBackup",
-        "storageContainerUri": format!("{}/{}/Extra", info.blob_endpoint, info.container),
-        "storageContainerSasToken": info.container_sas,
-        "collation": "SQL_Latin1_General_CP1_CI_AS"}});
-    let r = reqwest::Client::new()
-        .put(url)
-        .bearer_auth("t")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 409);
-    let v: serde_json::Value = r.json().await.unwrap();
+    let (status, v) = start_other(&sb, "Extra").await;
+    assert_eq!(status, 409);
     assert_eq!(
         v["error"]["code"],
         cutover::sandbox::arm::RESTORE_LIMIT_CODE,

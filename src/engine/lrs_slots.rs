@@ -10,6 +10,7 @@
 //! service's code).
 
 use crate::model::database::{DatabaseState, Phase};
+use crate::restore_target::seam::TargetFacts;
 
 /// Restores one managed instance runs at once (LRS documentation).
 pub const PER_INSTANCE: usize = 100;
@@ -25,6 +26,8 @@ pub struct LrsLimits {
     pub per_subscription: usize,
     /// Said in the reason: `General Purpose`, ... (`None`: the tier is not known).
     pub tier: Option<String>,
+    /// Databases on the instance that are not this activity's (they take the tier's room).
+    pub other_databases: usize,
 }
 
 impl Default for LrsLimits {
@@ -33,6 +36,7 @@ impl Default for LrsLimits {
             per_instance: PER_INSTANCE,
             per_subscription: PER_SUBSCRIPTION,
             tier: None,
+            other_databases: 0,
         }
     }
 }
@@ -62,7 +66,24 @@ impl LrsLimits {
             per_instance: PER_INSTANCE.min(room),
             per_subscription: PER_SUBSCRIPTION,
             tier: label,
+            other_databases: databases,
         }
+    }
+
+    /// The limits from what the target says: its tier, and the databases it holds that are not
+    /// this activity's (`own`: the activity's target database names, whose restores the engine
+    /// counts itself). Next-gen General Purpose is not told apart by the published shapes: an
+    /// instance with fewer than 100 other databases is taken as General Purpose (100 databases,
+    /// the safe side), one with more as Next-gen (500).
+    pub fn from_facts(f: &TargetFacts, own: &[String]) -> Self {
+        let others = f
+            .databases
+            .iter()
+            .filter(|d| !own.iter().any(|o| o.eq_ignore_ascii_case(d)))
+            .count();
+        // A General Purpose instance holding 100 databases or more can only be Next-gen.
+        let next_gen = others >= 100;
+        LrsLimits::for_instance(f.tier.as_deref(), next_gen, others)
     }
 
     /// How many restores may run at once.
@@ -80,17 +101,24 @@ impl LrsLimits {
             .tier
             .as_deref()
             .map_or_else(String::new, |t| format!(" ({t})"));
-        Some(if self.per_instance <= self.per_subscription {
-            format!(
-                "queued: {running} restores already running on the managed instance{tier}, which runs at most {}; starts when one completes",
-                self.per_instance
-            )
-        } else {
-            format!(
-                "queued: {running} restores already running in the subscription, LRS runs at most {} at once per subscription; starts when one completes",
-                self.per_subscription
-            )
-        })
+        Some(
+            if self.per_instance < PER_INSTANCE.min(self.per_subscription) {
+                format!(
+                    "queued: the managed instance{tier} holds {} other databases and takes {} more; {running} of this migration's restores already hold them; starts when one completes (or free room on the instance)",
+                    self.other_databases, self.per_instance
+                )
+            } else if self.per_instance <= self.per_subscription {
+                format!(
+                    "queued: {running} restores already running on the managed instance{tier}, which runs at most {}; starts when one completes",
+                    self.per_instance
+                )
+            } else {
+                format!(
+                    "queued: {running} restores already running in the subscription, LRS runs at most {} at once per subscription; starts when one completes",
+                    self.per_subscription
+                )
+            },
+        )
     }
 }
 
@@ -129,6 +157,38 @@ mod tests {
         assert_eq!(wide.concurrent(), 150);
         let r = wide.refusal(150).expect("full");
         assert!(r.contains("per subscription") && r.contains("150"), "{r}");
+    }
+
+    #[test]
+    fn the_facts_of_the_target_set_the_limit() {
+        let f = TargetFacts {
+            tier: Some("GeneralPurpose".into()),
+            family: Some("Gen5".into()),
+            databases: (0..97)
+                .map(|i| format!("other{i}"))
+                .chain(["Sales".to_string()])
+                .collect(),
+        };
+        // 97 other databases: General Purpose takes 3 more; Sales is this activity's own.
+        let l = LrsLimits::from_facts(&f, &["sales".to_string()]);
+        assert_eq!(l.concurrent(), 3);
+        assert_eq!(l.tier.as_deref(), Some("General Purpose"));
+        let r = l.refusal(3).expect("full");
+        assert!(
+            r.contains("holds 97 other databases") && r.contains("takes 3 more"),
+            "{r}"
+        );
+        // 120 other databases on General Purpose: Next-gen (500), the per-instance 100 binds.
+        let many = TargetFacts {
+            databases: (0..120).map(|i| format!("o{i}")).collect(),
+            ..f.clone()
+        };
+        assert_eq!(LrsLimits::from_facts(&many, &[]).concurrent(), 100);
+        let bc = TargetFacts {
+            tier: Some("BusinessCritical".into()),
+            ..f
+        };
+        assert_eq!(LrsLimits::from_facts(&bc, &[]).concurrent(), 100);
     }
 
     #[test]

@@ -235,6 +235,47 @@ impl LrsClient {
         Ok(v)
     }
 
+    /// The names of the databases on the managed instance (ManagedDatabases_ListByInstance, every
+    /// page).
+    pub async fn databases(&self) -> Result<Vec<String>, LrsError> {
+        let mut next = Some(format!(
+            "{}/databases?api-version={API_VERSION}",
+            self.instance_url()
+        ));
+        let name = self.instance.managed_instance.clone();
+        let mut out = Vec::new();
+        let mut pages = 0;
+        while let Some(url) = next.take() {
+            pages += 1;
+            if pages > 1000 {
+                break;
+            }
+            let (_, _, v) = self
+                .call(
+                    "list the managed instance's databases",
+                    &name,
+                    reqwest::Method::GET,
+                    &url,
+                    None,
+                )
+                .await?;
+            if let Some(items) = v.get("value").and_then(Value::as_array) {
+                out.extend(
+                    items
+                        .iter()
+                        .filter_map(|d| d.get("name").and_then(Value::as_str))
+                        .map(str::to_string),
+                );
+            }
+            next = v
+                .get("nextLink")
+                .and_then(Value::as_str)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string);
+        }
+        Ok(out)
+    }
+
     /// Starts a continuous-mode (or autocomplete) LRS restore of `db`.
     pub async fn start(&self, db: &str, req: &StartRequest) -> Result<Value, LrsError> {
         self.start_identified(db, req).await.map(|(_, v)| v)

@@ -158,6 +158,10 @@ impl LrsService {
                 "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Sql/managedInstances/{mi}",
                 get(get_instance),
             )
+            .route(
+                "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Sql/managedInstances/{mi}/databases",
+                get(list_dbs),
+            )
             .route(base, get(get_db).put(put_db).delete(delete_db))
             .route(&format!("{base}/restoreDetails/{{name}}"), get(get_details))
             .route(&format!("{base}/completeRestore"), post(post_complete))
@@ -621,10 +625,56 @@ async fn get_instance(
         "name": cfg.managed_instance,
         "type": "Microsoft.Sql/managedInstances",
         "location": cfg.location,
-        "sku": {"name": "GP_Gen5", "tier": "GeneralPurpose", "capacity": 4},
+        "sku": {"name": "GP_Gen5", "tier": "GeneralPurpose", "capacity": 4, "family": "Gen5"},
         "properties": {"state": "Ready", "vCores": 4},
     }))
     .into_response()
+}
+
+/// ManagedDatabases_ListByInstance: the instance's databases (restoring, online or failed), in
+/// the published shape (ManagedDatabaseListByManagedInstance.json).
+async fn list_dbs(
+    State(s): State<Arc<LrsService>>,
+    Path(p): Path<InstancePath>,
+    Query(q): Query<ApiVersion>,
+    headers: HeaderMap,
+) -> Response {
+    let p = DbPath {
+        sub: p.sub,
+        rg: p.rg,
+        mi: p.mi,
+        db: String::new(),
+    };
+    if let Err(r) = s.check(&headers, &p, &q) {
+        return r;
+    }
+    let cfg = s.cfg();
+    let Ok(jobs) = s.jobs.lock() else {
+        return err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "state lock poisoned",
+        );
+    };
+    let mut value: Vec<Value> = jobs
+        .values()
+        .map(|j| {
+            let status = match j.job.state {
+                JobState::Completed => "Online",
+                JobState::Failed { .. } => "Inaccessible",
+                _ => "Restoring",
+            };
+            json!({
+                "properties": {"collation": j.job.collation, "status": status, "creationDate": iso(j.created)},
+                "location": cfg.location,
+                "id": format!("/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}/databases/{}", cfg.subscription, cfg.resource_group, cfg.managed_instance, j.job.db),
+                "name": j.job.db,
+                "type": "Microsoft.Sql/managedInstances/databases",
+            })
+        })
+        .collect();
+    value.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    Json(json!({ "value": value })).into_response()
 }
 
 async fn get_db(

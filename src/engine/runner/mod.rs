@@ -258,6 +258,7 @@ impl Engine {
                 }
             }
         }
+        tasks::read_facts(self.cfg.lrs.clone(), &tx);
         for i in 0..self.dbs.len() {
             if self.dbs[i].state.lrs_started && !self.dbs[i].state.phase.is_final() {
                 self.log(

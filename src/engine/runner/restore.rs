@@ -120,6 +120,38 @@ impl Engine {
         }
     }
 
+    /// The target's tier and databases arrived: the limit on restores at once follows them (said
+    /// in the event log); a failure keeps the documented defaults.
+    pub(super) fn on_target_facts(
+        &mut self,
+        result: Result<Option<crate::restore_target::seam::TargetFacts>, String>,
+    ) {
+        match result {
+            Ok(Some(f)) => {
+                let own: Vec<String> = self.dbs.iter().map(|d| d.cfg.target_name.clone()).collect();
+                let limits = lrs_slots::LrsLimits::from_facts(&f, &own);
+                let message = format!(
+                    "the managed instance is {} with {} other database(s): at most {} restores at once",
+                    limits.tier.as_deref().unwrap_or("of an unknown tier"),
+                    limits.other_databases,
+                    limits.concurrent()
+                );
+                self.log(None, "info", message);
+                self.cfg.lrs_limits = limits;
+                self.drive_due = true;
+            }
+            Ok(None) => {}
+            Err(e) => self.log(
+                None,
+                "warning",
+                format!(
+                    "cannot read the managed instance's tier and databases ({e}): assuming at most {} restores at once",
+                    self.cfg.lrs_limits.concurrent()
+                ),
+            ),
+        }
+    }
+
     /// Starts the restore (`Action::StartLrs`), once: the restore's identity is saved before the
     /// start is sent, so that a crash in between still knows the restore found is its own.
     pub(super) fn start_lrs(&mut self, i: usize, tx: &mpsc::UnboundedSender<Msg>) {

@@ -66,11 +66,15 @@ pub(super) enum Msg {
         /// The SQL Server error number (927: already restoring) and message on failure.
         result: Result<PathBuf, (Option<u32>, String)>,
     },
+    /// The target's tier and databases (read once at the start), for the limit on restores.
+    TargetFacts {
+        result: Result<Option<crate::restore_target::seam::TargetFacts>, String>,
+    },
 }
 
 impl Msg {
-    fn db(&self) -> usize {
-        match self {
+    fn db(&self) -> Option<usize> {
+        Some(match self {
             Msg::Scanned { db, .. }
             | Msg::UploadDone { db, .. }
             | Msg::LrsStarted { db, .. }
@@ -79,7 +83,8 @@ impl Msg {
             | Msg::Traffic { db, .. }
             | Msg::TailTaken { db, .. }
             | Msg::TargetChecked { db, .. } => *db,
-        }
+            Msg::TargetFacts { .. } => return None,
+        })
     }
 }
 
@@ -90,8 +95,7 @@ impl Engine {
         // message is a step of its own.
         if !matches!(m, Msg::Scanned { .. } | Msg::LrsPolled { .. }) {
             self.persist_dirty = true;
-            let db = m.db();
-            if let Some(d) = self.dbs.get_mut(db) {
+            if let Some(d) = m.db().and_then(|db| self.dbs.get_mut(db)) {
                 d.unsaved = true;
             }
         }
@@ -99,6 +103,7 @@ impl Engine {
             Msg::Scanned { db, result } => self.on_scanned(db, result, tx),
             Msg::UploadDone { db, file, result } => self.on_upload_done(db, file, result, tx),
             Msg::TargetChecked { db, verdict } => self.on_target_checked(db, verdict, tx),
+            Msg::TargetFacts { result } => self.on_target_facts(result),
             Msg::LrsStarted { db, result } => self.on_lrs_started(db, result, tx),
             Msg::LrsPolled { db, result } => self.on_lrs_polled(db, result, tx),
             Msg::CompleteSent { db, result } => self.on_complete_sent(db, result, tx),
@@ -223,6 +228,16 @@ pub(super) fn send_complete(
 }
 
 /// Cancels the restore; nothing is reported back (a failure is only logged).
+/// Reads the target's tier and databases in the background (a failure is said, and the default
+/// limits stay).
+pub(super) fn read_facts(lrs: Arc<dyn RestoreTarget>, tx: &mpsc::UnboundedSender<Msg>) {
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        let result = lrs.facts().await.map_err(|e| e.to_string());
+        let _ = tx.send(Msg::TargetFacts { result });
+    });
+}
+
 /// Cancels the restore in the background; `cancelling` counts it until the instance answered (its
 /// restore holds a slot until then).
 pub(super) fn cancel_restore(
