@@ -598,6 +598,32 @@ async fn sandbox_answers_parse_with_the_client_types_and_have_the_published_shap
     assert!(!again, "a second PUT finds the container");
     let containers = c.containers(&own.id).await.unwrap();
     assert!(containers.iter().any(|x| x.name == "wave4"));
+    // A Read + List container SAS signed by the service (no key in cutover): the sandbox's LRS
+    // rule and signature check accept it.
+    let sas = c
+        .container_sas(
+            own,
+            &sb.info.container,
+            "rl",
+            time::OffsetDateTime::now_utc() + time::Duration::days(14),
+        )
+        .await
+        .unwrap();
+    let token = sas.secret();
+    assert!(
+        token.contains("sp=rl") && token.contains("sr=c"),
+        "a Read + List container SAS"
+    );
+    cutover::sandbox::sas::check_mi_sas(token, time::OffsetDateTime::now_utc()).unwrap();
+    cutover::sandbox::sas::verify_service_sas(
+        token,
+        &sb.info.account_name,
+        &sb.info.account_key,
+        &sb.info.container,
+        None,
+    )
+    .unwrap();
+    assert!(!format!("{sas:?}").contains("sig="), "Debug hides the SAS");
     let keys = c.list_keys(&own.id).await.unwrap();
     assert_eq!(keys.keys[0].value, sb.info.account_key);
     let f = cutover::arm::discovery::checks::check_reader_role(&c, lrs_mi, own)

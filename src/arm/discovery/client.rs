@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 
 use super::error::DiscoveryError;
 use super::types::{
-    AccountKeys, BlobContainer, ManagedInstance, Page, RoleAssignment, StorageAccount, Subscription,
+    AccountKeys, BlobContainer, ManagedInstance, Page, RoleAssignment, ServiceSasAnswer,
+    StorageAccount, Subscription,
 };
 use crate::arm::{ArmClient, ArmError};
 
@@ -168,6 +169,41 @@ impl DiscoveryClient {
             .await
             .map_err(|e| DiscoveryError::from_arm(e, account_id))?;
         parse(op, account_id, body)
+    }
+
+    /// A container SAS signed by the storage service with the account key (ListServiceSas): the
+    /// key never reaches cutover. `permissions` e.g. `rl` (what LRS needs) or `rcwl` (upload).
+    pub async fn container_sas(
+        &self,
+        account: &StorageAccount,
+        container: &str,
+        permissions: &str,
+        expiry: time::OffsetDateTime,
+    ) -> Result<azure_core::credentials::Secret, DiscoveryError> {
+        let op = "sign a container SAS";
+        let expiry = expiry
+            .replace_nanosecond(0)
+            .unwrap_or(expiry)
+            .format(&time::format_description::well_known::Rfc3339)
+            .map_err(|e| DiscoveryError::Shape {
+                op,
+                subject: container.to_string(),
+                message: format!("the expiry cannot be written: {e}"),
+            })?;
+        let body = json!({
+            "canonicalizedResource": format!("/blob/{}/{container}", account.name),
+            "signedResource": "c",
+            "signedPermission": permissions,
+            "signedExpiry": expiry,
+        });
+        let url = self.url(&format!("{}/ListServiceSas", account.id), STORAGE_API);
+        let (_, _, answer) = self
+            .arm
+            .call(op, container, reqwest::Method::POST, &url, Some(&body))
+            .await
+            .map_err(|e| DiscoveryError::from_arm(e, &account.id))?;
+        let sas: ServiceSasAnswer = parse(op, container, answer)?;
+        Ok(sas.service_sas_token.into())
     }
 
     /// Role assignments at (and inherited by) a scope, for one principal.

@@ -79,6 +79,7 @@ pub(super) fn routes() -> Router<Arc<DiscoveryService>> {
         )
         .route(sa, get(get_account))
         .route(&format!("{sa}/listKeys"), post(list_keys))
+        .route(&format!("{sa}/ListServiceSas"), post(list_service_sas))
         .route(
             &format!("{sa}/blobServices/default/containers"),
             get(list_containers),
@@ -352,6 +353,77 @@ async fn list_keys(
         ))
         .into_response(),
         Err(r) => r,
+    }
+}
+
+/// StorageAccounts_ListServiceSAS for a container (`signedResource` c): the SAS signed with the
+/// account key, which never leaves the service (StorageAccountListServiceSAS.json).
+async fn list_service_sas(
+    State(s): S,
+    Path(p): Path<AccountPath>,
+    Query(q): Query<ListQuery>,
+    h: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(r) = s.gate(&h, &q, Provider::Storage) {
+        return r;
+    }
+    let (_, a) = match s.account(
+        &p,
+        "Microsoft.Storage/storageAccounts/listServiceSas/action",
+    ) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let bad = |m: String| {
+        arm_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidValuesForRequestParameters",
+            m,
+        )
+    };
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+        return bad("The request body is not JSON.".into());
+    };
+    let field = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    if field("signedResource") != "c" {
+        return bad("The sandbox signs container SAS only: signedResource must be 'c'.".into());
+    }
+    let resource = field("canonicalizedResource");
+    let prefix = format!("/blob/{}/", a.name);
+    let Some(container) = resource
+        .strip_prefix(&prefix)
+        .filter(|c| !c.is_empty() && !c.contains('/'))
+    else {
+        return bad(format!(
+            "canonicalizedResource must be '{prefix}CONTAINER', not '{resource}'."
+        ));
+    };
+    let perms = field("signedPermission");
+    if perms.is_empty() || !perms.chars().all(|c| "racwdl".contains(c)) {
+        return bad(format!(
+            "signedPermission '{perms}' is not a combination of r, a, c, w, d, l."
+        ));
+    }
+    let Ok(expiry) = time::OffsetDateTime::parse(
+        &field("signedExpiry"),
+        &time::format_description::well_known::Rfc3339,
+    ) else {
+        return bad("signedExpiry must be an ISO 8601 date and time.".into());
+    };
+    let key = if a.served {
+        s.blob.account_key()
+    } else {
+        fake_key(a.key_seed, 1)
+    };
+    match crate::sas::sign_container_sas(&a.name, &key, container, &perms, expiry) {
+        Ok(token) => Json(json!({ "serviceSasToken": token })).into_response(),
+        Err(e) => bad(format!("The SAS cannot be signed: {e}")),
     }
 }
 
