@@ -88,6 +88,10 @@ struct Operation {
 
 type HeaderCache = HashMap<(String, u64, i128), Result<Vec<cutover_backup::BackupSet>, String>>;
 
+/// Whether the instance's managed identity may read the storage account now (its role
+/// assignments, kept by the discovery side of the sandbox).
+pub type IdentityReader = Arc<dyn Fn() -> bool + Send + Sync>;
+
 /// The LRS emulator.
 pub struct LrsService {
     cfg: Mutex<LrsConfig>,
@@ -95,6 +99,7 @@ pub struct LrsService {
     jobs: Mutex<HashMap<String, Job>>,
     ops: Mutex<HashMap<String, Operation>>,
     headers: Mutex<HeaderCache>,
+    identity_reader: Mutex<Option<IdentityReader>>,
 }
 
 fn err(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -129,7 +134,24 @@ impl LrsService {
             jobs: Mutex::new(HashMap::new()),
             ops: Mutex::new(HashMap::new()),
             headers: Mutex::new(HashMap::new()),
+            identity_reader: Mutex::new(None),
         })
+    }
+
+    /// Where the instance identity's role on the storage account is looked up (without one, the
+    /// identity has no role: a restore with `ManagedIdentity` is blocked).
+    pub fn set_identity_reader(&self, reader: IdentityReader) {
+        if let Ok(mut r) = self.identity_reader.lock() {
+            *r = Some(reader);
+        }
+    }
+
+    fn identity_may_read(&self) -> bool {
+        self.identity_reader
+            .lock()
+            .ok()
+            .and_then(|r| r.clone())
+            .is_some_and(|f| f())
     }
 
     pub fn set_arm_endpoint(&self, endpoint: &str) {
@@ -527,10 +549,10 @@ async fn put_db(
                 format!("The storage account refused the SAS token: {e}"),
             );
         }
-    } else {
+    } else if !s.identity_may_read() {
         storage_block = Some((
             "ManagedIdentityIssueDetected".to_string(),
-            "The managed instance's identity has no role on the sandbox storage (it has no Azure AD); use a SAS token.".to_string(),
+            "The managed instance's identity has no Storage Blob Data Reader role on the storage account; grant it, or use a SAS token.".to_string(),
         ));
     }
     let key = p.db.to_lowercase();

@@ -209,6 +209,11 @@ impl Sandbox {
             },
             blob.clone(),
         );
+        // LRS reads with the instance's identity only while the discovery side says it has the role.
+        let d = discovery.clone();
+        lrs.set_identity_reader(Arc::new(move || {
+            d.has_reader_role(arm_discovery::SANDBOX_MI_PRINCIPAL, DEV_ACCOUNT)
+        }));
         let router = lrs.router().merge(discovery.router());
         tasks.push(tokio::spawn(async move {
             if let Err(e) = axum::serve(arm_listener, router).await {

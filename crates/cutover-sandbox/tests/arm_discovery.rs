@@ -281,3 +281,52 @@ async fn containers_keys_and_role_assignments_of_the_served_account() {
     let (st, _, _) = arm.get(&format!("{ra}&$filter=roleName%20eq%20'x'")).await;
     assert_eq!(st, 400);
 }
+
+/// The LRS side reads with the instance's identity only while the discovery side shows its Storage
+/// Blob Data Reader role on the account.
+#[tokio::test(flavor = "multi_thread")]
+async fn lrs_reads_with_the_identity_only_while_it_has_the_reader_role() {
+    let (sb, arm) = start().await;
+    let i = &sb.info;
+    let start = |db: &'static str| {
+        let url = format!(
+            "{}/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}/databases/{db}?api-version=2025-01-01",
+            arm.base, i.subscription_id, i.resource_group, i.managed_instance
+        );
+        let body = serde_json::json!({"location": i.location, "properties": {
+            "createMode": "RestoreExternalBackup",
+            "storageContainerUri": format!("{}/{}/{db}", i.blob_endpoint, i.container),
+            "storageContainerIdentity": "ManagedIdentity",
+            "collation": "SQL_Latin1_General_CP1_CI_AS"}});
+        arm.http.put(url).bearer_auth("t").json(&body).send()
+    };
+    let details = |db: &'static str| {
+        format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}/databases/{db}/restoreDetails/Default?api-version=2025-01-01",
+            i.subscription_id, i.resource_group, i.managed_instance
+        )
+    };
+    let block = |v: &Value| {
+        v["properties"]["blockReason"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(start("WithRole").await.unwrap().status().as_u16(), 201);
+    sb.discovery.revoke_roles(
+        cutover_sandbox::arm_discovery::SANDBOX_MI_PRINCIPAL,
+        &i.account_name,
+    );
+    assert_eq!(start("WithoutRole").await.unwrap().status().as_u16(), 201);
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let (_, _, with) = arm.get(&details("WithRole")).await;
+    let (_, _, without) = arm.get(&details("WithoutRole")).await;
+    assert!(
+        !block(&with).contains("ManagedIdentityIssueDetected"),
+        "{with}"
+    );
+    assert!(
+        block(&without).contains("ManagedIdentityIssueDetected"),
+        "{without}"
+    );
+}

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 
 use super::blob::BlobService;
-pub use world::{STORAGE_BLOB_DATA_READER, WorldConfig, sandbox_world};
+pub use world::{SANDBOX_MI_PRINCIPAL, STORAGE_BLOB_DATA_READER, WorldConfig, sandbox_world};
 
 /// Items per page of every list (small, so clients must follow `nextLink`).
 pub const DEFAULT_PAGE_SIZE: usize = 2;
@@ -77,6 +77,32 @@ impl DiscoveryService {
         self.throttle_next
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
+    }
+
+    /// Whether `principal` has a role that reads blobs (Storage Blob Data Reader) on the account
+    /// named `account` (what the LRS side asks before reading with the instance's identity).
+    pub fn has_reader_role(&self, principal: &str, account: &str) -> bool {
+        self.world()
+            .iter()
+            .flat_map(|s| s.accounts.iter())
+            .any(|a| {
+                a.name.eq_ignore_ascii_case(account)
+                    && a.roles.iter().any(|r| {
+                        r.principal_id.eq_ignore_ascii_case(principal)
+                            && r.role == STORAGE_BLOB_DATA_READER
+                    })
+            })
+    }
+
+    /// Removes every role assignment of `principal` on the account named `account` (a test takes
+    /// the instance's access away).
+    pub fn revoke_roles(&self, principal: &str, account: &str) {
+        for a in self.world().iter_mut().flat_map(|s| s.accounts.iter_mut()) {
+            if a.name.eq_ignore_ascii_case(account) {
+                a.roles
+                    .retain(|r| !r.principal_id.eq_ignore_ascii_case(principal));
+            }
+        }
     }
 
     fn world(&self) -> std::sync::MutexGuard<'_, Vec<world::Subscription>> {
