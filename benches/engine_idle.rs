@@ -459,6 +459,7 @@ fn main() {
             lrs_poll,
             state_file: state_file.clone(),
             retry_failed: false,
+            lrs_limits: Default::default(),
         };
         let cpu_start = process_ticks();
         let started = Instant::now();

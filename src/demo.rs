@@ -349,6 +349,7 @@ pub fn engine_config(
         lrs_poll: Duration::from_millis(if opts.fast { 250 } else { 1000 }),
         state_file: persist::state_path(&opts.state_dir, &opts.activity),
         retry_failed: false,
+        lrs_limits: Default::default(),
     };
     Ok(cfg)
 }

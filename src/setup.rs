@@ -488,6 +488,7 @@ pub fn engine_config_with(
         EngineConfig {
             state_file: persist::state_path(&state_dir, &activity),
             retry_failed: flags.retry_failed,
+            lrs_limits: Default::default(),
             activity,
             source_label,
             target_label,

@@ -74,7 +74,7 @@ fn summary(s: &MigrationSnapshot) -> Summary {
                 DbSummary {
                     name: st.name.clone(),
                     status: st.phase,
-                    label: st.phase.label(),
+                    label: st.status_label(),
                     target_name: d.target_name.clone(),
                     connection_string: s.connection_for(&d.target_name),
                     files_restored: st

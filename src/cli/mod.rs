@@ -1,5 +1,7 @@
 //! Command-line interface: parses arguments and runs one command. The only layer that prints.
 
+mod azure;
+mod azure_view;
 mod check;
 #[cfg(feature = "sandbox")]
 mod demo;
@@ -54,6 +56,10 @@ pub enum Command {
     /// Inspect the source SQL Server: databases, msdb backup history, cross-check with the folder.
     #[command(subcommand)]
     Source(source::SourceCommand),
+    /// What the credential sees in Azure: subscriptions, managed instances, storage accounts,
+    /// containers.
+    #[command(subcommand)]
+    Azure(azure::AzureCommand),
     /// Run a migration headless from a configuration file (automation).
     Run(run::RunArgs),
     /// The setup wizard, then the live dashboard of the migration (the default command).
@@ -102,6 +108,7 @@ pub fn main() -> i32 {
         Command::Sas(c) => sas::run(&c),
         Command::Lrs(c) => lrs::run(&c),
         Command::Source(c) => source::run(&c),
+        Command::Azure(c) => azure::run(&c),
         #[cfg(feature = "sandbox")]
         Command::Sandbox(a) => sandbox::run(&a),
         #[cfg(feature = "sandbox")]

@@ -145,6 +145,10 @@ pub struct DatabaseState {
     /// Backup files in the folder the restore plan leaves out, with why (DMS's "Ignored").
     #[serde(default)]
     pub ignored: Vec<IgnoredFile>,
+    /// Its full backup is uploaded but the restore waits for a slot (LRS's limits on restores
+    /// running at once): why. Cleared when the restore starts.
+    #[serde(default)]
+    pub lrs_queued: Option<String>,
 }
 
 impl DatabaseState {
@@ -166,6 +170,17 @@ impl DatabaseState {
             completed_unix_ms: None,
             source_access: None,
             ignored: Vec::new(),
+            lrs_queued: None,
+        }
+    }
+
+    /// The word the dashboard shows: `QUEUED` while the restore waits for a slot, else the phase's
+    /// [`Phase::label`].
+    pub fn status_label(&self) -> &'static str {
+        if self.lrs_queued.is_some() && !self.lrs_started && !self.phase.is_final() {
+            "QUEUED"
+        } else {
+            self.phase.label()
         }
     }
 
@@ -245,6 +260,12 @@ mod tests {
         db.source_access = Some(SourceAccess::Restoring);
         assert!(db.tail_kept_by_source());
         assert_eq!(Phase::ReadyForCutover.label(), "READY");
+        let mut d = DatabaseState::new("Sales");
+        assert_eq!(d.status_label(), "PREFLIGHT");
+        d.lrs_queued = Some("100 restores already running".into());
+        assert_eq!(d.status_label(), "QUEUED");
+        d.lrs_started = true;
+        assert_eq!(d.status_label(), "PREFLIGHT", "started: the phase again");
         assert!(Phase::Canceled.is_final() && !Phase::Failed.is_final());
     }
 }

@@ -39,7 +39,19 @@ pub struct LrsConfig {
     /// LRS cancels a restore this long after it started, dropping the restoring database (Azure: 30
     /// days; shorter in tests and to show it).
     pub job_limit: Duration,
+    /// Restores running at once that the instance accepts (the smaller of the documented per-instance
+    /// and per-subscription figures: the sandbox serves one instance in its subscription).
+    pub max_concurrent: usize,
 }
+
+/// "100 concurrent restores per instance" (the LRS documentation, `lrs-api.md`).
+pub const LRS_MAX_RESTORES_PER_INSTANCE: usize = 100;
+/// "a per-subscription cap on concurrent restores (150 at the time of writing)" (`lrs-api.md`).
+pub const LRS_MAX_RESTORES_PER_SUBSCRIPTION: usize = 150;
+
+/// The error code of a start refused for the limit on restores at once. The reference gives no
+/// code for it: this name is the sandbox's own.
+pub const RESTORE_LIMIT_CODE: &str = "ConcurrentRestoreLimitReached";
 
 /// Whether an api-version answers restoreDetails in the detailed shape (type, sizes, per-state
 /// counts, backup sets, `unrestorableFiles` as objects, whole-number percent): the previews, and
@@ -76,6 +88,10 @@ struct Operation {
 
 type HeaderCache = HashMap<(String, u64, i128), Result<Vec<cutover_backup::BackupSet>, String>>;
 
+/// Whether the instance's managed identity may read the storage account now (its role
+/// assignments, kept by the discovery side of the sandbox).
+pub type IdentityReader = Arc<dyn Fn() -> bool + Send + Sync>;
+
 /// The LRS emulator.
 pub struct LrsService {
     cfg: Mutex<LrsConfig>,
@@ -83,6 +99,7 @@ pub struct LrsService {
     jobs: Mutex<HashMap<String, Job>>,
     ops: Mutex<HashMap<String, Operation>>,
     headers: Mutex<HeaderCache>,
+    identity_reader: Mutex<Option<IdentityReader>>,
 }
 
 fn err(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -117,7 +134,24 @@ impl LrsService {
             jobs: Mutex::new(HashMap::new()),
             ops: Mutex::new(HashMap::new()),
             headers: Mutex::new(HashMap::new()),
+            identity_reader: Mutex::new(None),
         })
+    }
+
+    /// Where the instance identity's role on the storage account is looked up (without one, the
+    /// identity has no role: a restore with `ManagedIdentity` is blocked).
+    pub fn set_identity_reader(&self, reader: IdentityReader) {
+        if let Ok(mut r) = self.identity_reader.lock() {
+            *r = Some(reader);
+        }
+    }
+
+    fn identity_may_read(&self) -> bool {
+        self.identity_reader
+            .lock()
+            .ok()
+            .and_then(|r| r.clone())
+            .is_some_and(|f| f())
     }
 
     pub fn set_arm_endpoint(&self, endpoint: &str) {
@@ -145,6 +179,10 @@ impl LrsService {
             .route(
                 "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Sql/managedInstances/{mi}",
                 get(get_instance),
+            )
+            .route(
+                "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Sql/managedInstances/{mi}/databases",
+                get(list_dbs),
             )
             .route(base, get(get_db).put(put_db).delete(delete_db))
             .route(&format!("{base}/restoreDetails/{{name}}"), get(get_details))
@@ -511,10 +549,10 @@ async fn put_db(
                 format!("The storage account refused the SAS token: {e}"),
             );
         }
-    } else {
+    } else if !s.identity_may_read() {
         storage_block = Some((
             "ManagedIdentityIssueDetected".to_string(),
-            "The managed instance's identity has no role on the sandbox storage (it has no Azure AD); use a SAS token.".to_string(),
+            "The managed instance's identity has no Storage Blob Data Reader role on the storage account; grant it, or use a SAS token.".to_string(),
         ));
     }
     let key = p.db.to_lowercase();
@@ -527,6 +565,20 @@ async fn put_db(
                 "state lock poisoned",
             );
         };
+        let running = jobs
+            .values()
+            .filter(|j| !matches!(j.job.state, JobState::Completed))
+            .count();
+        if !jobs.contains_key(&key) && running >= cfg.max_concurrent {
+            return err(
+                StatusCode::CONFLICT,
+                RESTORE_LIMIT_CODE,
+                format!(
+                    "The managed instance already runs {running} Log Replay Service restores, the most it runs at once ({}); start this one when another completes or is cancelled.",
+                    cfg.max_concurrent
+                ),
+            );
+        }
         if let Some(existing) = jobs.get(&key) {
             return match existing.job.state {
                 JobState::Restoring | JobState::Completing { .. } => err(
@@ -595,10 +647,56 @@ async fn get_instance(
         "name": cfg.managed_instance,
         "type": "Microsoft.Sql/managedInstances",
         "location": cfg.location,
-        "sku": {"name": "GP_Gen5", "tier": "GeneralPurpose", "capacity": 4},
+        "sku": {"name": "GP_Gen5", "tier": "GeneralPurpose", "capacity": 4, "family": "Gen5"},
         "properties": {"state": "Ready", "vCores": 4},
     }))
     .into_response()
+}
+
+/// ManagedDatabases_ListByInstance: the instance's databases (restoring, online or failed), in
+/// the published shape (ManagedDatabaseListByManagedInstance.json).
+async fn list_dbs(
+    State(s): State<Arc<LrsService>>,
+    Path(p): Path<InstancePath>,
+    Query(q): Query<ApiVersion>,
+    headers: HeaderMap,
+) -> Response {
+    let p = DbPath {
+        sub: p.sub,
+        rg: p.rg,
+        mi: p.mi,
+        db: String::new(),
+    };
+    if let Err(r) = s.check(&headers, &p, &q) {
+        return r;
+    }
+    let cfg = s.cfg();
+    let Ok(jobs) = s.jobs.lock() else {
+        return err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "state lock poisoned",
+        );
+    };
+    let mut value: Vec<Value> = jobs
+        .values()
+        .map(|j| {
+            let status = match j.job.state {
+                JobState::Completed => "Online",
+                JobState::Failed { .. } => "Inaccessible",
+                _ => "Restoring",
+            };
+            json!({
+                "properties": {"collation": j.job.collation, "status": status, "creationDate": iso(j.created)},
+                "location": cfg.location,
+                "id": format!("/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}/databases/{}", cfg.subscription, cfg.resource_group, cfg.managed_instance, j.job.db),
+                "name": j.job.db,
+                "type": "Microsoft.Sql/managedInstances/databases",
+            })
+        })
+        .collect();
+    value.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    Json(json!({ "value": value })).into_response()
 }
 
 async fn get_db(

@@ -24,6 +24,8 @@ mod blob_store;
 #[path = "blob_xml.rs"]
 mod blob_xml;
 
+pub(crate) use blob_store::container_name_problem;
+
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -390,6 +392,28 @@ impl BlobService {
     /// breaks Azure's rules).
     pub fn create_container(&self, name: &str) -> Result<(), BlobError> {
         self.store.create_container(name).map(|_| ())
+    }
+
+    /// The account key, base64 (as Azure's ListKeys shows it).
+    pub fn account_key(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(&self.key)
+    }
+
+    /// Every container: (name, creation time in Unix nanoseconds, ETag without quotes), in name
+    /// order (what the ARM control plane lists for the sandbox's own account).
+    pub fn containers(&self) -> Vec<(String, i64, String)> {
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let (page, next) = self
+                .store
+                .list_containers("", marker.as_deref(), MAX_RESULTS);
+            out.extend(page.into_iter().map(|c| (c.name, c.created_ns, c.etag)));
+            match next {
+                Some(n) => marker = Some(n),
+                None => return out,
+            }
+        }
     }
 
     /// The committed blobs of a container whose names start with `prefix`, in name order.

@@ -1,7 +1,8 @@
-//! The local Azure: a Blob service subset and the ARM Log Replay Service endpoints on 127.0.0.1, for
+//! The local Azure: a Blob service subset, the ARM Log Replay Service and discovery endpoints on 127.0.0.1, for
 //! tests, benchmarks and `cutover demo`. It follows the published specs and enforces the real rules.
 
 pub mod arm;
+pub mod arm_discovery;
 pub mod blob;
 pub mod instance;
 pub mod restore;
@@ -93,6 +94,8 @@ pub struct Sandbox {
     pub info: SandboxInfo,
     pub blob: Arc<BlobService>,
     pub lrs: Arc<LrsService>,
+    /// The ARM discovery endpoints (subscriptions, instances, storage accounts, ...).
+    pub discovery: Arc<arm_discovery::DiscoveryService>,
     pub sql: Arc<instance::SqlInstance>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     _tmp: Option<tempfile::TempDir>,
@@ -174,6 +177,8 @@ impl Sandbox {
             required_token: None,
             arm_endpoint: arm_endpoint.clone(),
             job_limit: opts.lrs_job_limit,
+            max_concurrent: arm::LRS_MAX_RESTORES_PER_INSTANCE
+                .min(arm::LRS_MAX_RESTORES_PER_SUBSCRIPTION),
         };
         let lrs = LrsService::new(cfg.clone(), blob.clone());
         let now = time::OffsetDateTime::now_utc();
@@ -193,7 +198,23 @@ impl Sandbox {
                 tracing::error!(error = %e, "sandbox blob service stopped");
             }
         }));
-        let router = lrs.router();
+        let discovery = arm_discovery::DiscoveryService::new(
+            &arm_discovery::WorldConfig {
+                subscription: cfg.subscription.clone(),
+                resource_group: cfg.resource_group.clone(),
+                managed_instance: cfg.managed_instance.clone(),
+                location: cfg.location.clone(),
+                account: DEV_ACCOUNT.into(),
+                blob_endpoint: blob_endpoint.clone(),
+            },
+            blob.clone(),
+        );
+        // LRS reads with the instance's identity only while the discovery side says it has the role.
+        let d = discovery.clone();
+        lrs.set_identity_reader(Arc::new(move || {
+            d.has_reader_role(arm_discovery::SANDBOX_MI_PRINCIPAL, DEV_ACCOUNT)
+        }));
+        let router = lrs.router().merge(discovery.router());
         tasks.push(tokio::spawn(async move {
             if let Err(e) = axum::serve(arm_listener, router).await {
                 tracing::error!(error = %e, "sandbox ARM service stopped");
@@ -223,6 +244,7 @@ impl Sandbox {
             sql,
             blob,
             lrs,
+            discovery,
             tasks,
             _tmp: tmp,
         })

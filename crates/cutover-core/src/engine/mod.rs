@@ -11,6 +11,7 @@ pub mod in_flight;
 pub mod liveness;
 pub mod lock;
 pub mod lrs_limit;
+pub mod lrs_slots;
 pub mod lrs_view;
 pub mod persist;
 pub mod reattach;

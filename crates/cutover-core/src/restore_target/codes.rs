@@ -155,6 +155,38 @@ pub const CODES: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Codes documented for LRS with the stable api-version 2025-01-01 (lrs-api.md: "Newer error codes
+/// documented for LRS include StorageBroken*, BackupSetBroken, SqlRestoreError,
+/// RestoreFromStripedBackupsNotEnabled and MissingThumbprint"). `StorageBroken` is a family: every
+/// code starting with it is explained by its entry.
+pub const LRS_2025_CODES: &[(&str, &str, &str)] = &[
+    (
+        "StorageBroken",
+        "the managed instance lost access to the backups' storage (the SAS expired or was revoked, the key behind it was rotated, the firewall or the identity's role changed)",
+        "check the SAS (`cutover sas check`), the storage firewall and the identity's Storage Blob Data Reader role (`cutover azure storage-accounts --for-instance MI`), then start the restore again",
+    ),
+    (
+        "BackupSetBroken",
+        "a backup set in the folder cannot be restored (damaged, or uploaded incompletely)",
+        "run `cutover check` on the source folder, upload the file again (or take a new backup WITH CHECKSUM)",
+    ),
+    (
+        "SqlRestoreError",
+        "SQL Server's restore on the managed instance failed",
+        "read the message for SQL Server's error number; `cutover lrs status` shows the file; fix the cause and start the restore again",
+    ),
+    (
+        "RestoreFromStripedBackupsNotEnabled",
+        "the backup is striped over several files, which this managed instance does not restore with LRS",
+        "take the backups to a single file each (no striping), or ask Azure support to enable striped restores",
+    ),
+    (
+        "MissingThumbprint",
+        "the backup is encrypted (TDE or backup encryption) and the instance lacks the certificate with that thumbprint",
+        "upload the source's TDE certificate to the managed instance (ManagedInstanceTdeCertificates, `az sql mi tde-cert`), then start the restore again",
+    ),
+];
+
 /// Azure Resource Manager's own codes, answered before LRS sees the request (same shape).
 pub const ARM_CODES: &[(&str, &str, &str)] = &[
     (
@@ -196,10 +228,17 @@ pub const ARM_CODES: &[(&str, &str, &str)] = &[
 
 /// What happened and what to do for a documented code, if it is one.
 pub fn explain(code: &str) -> Option<(&'static str, &'static str)> {
+    let family = |c: &str| {
+        c.eq_ignore_ascii_case("StorageBroken")
+            && code.len() >= c.len()
+            && code.is_char_boundary(c.len())
+            && code[..c.len()].eq_ignore_ascii_case(c)
+    };
     CODES
         .iter()
+        .chain(LRS_2025_CODES)
         .chain(ARM_CODES)
-        .find(|(c, _, _)| c.eq_ignore_ascii_case(code))
+        .find(|(c, _, _)| c.eq_ignore_ascii_case(code) || family(c))
         .map(|(_, what, fix)| (*what, *fix))
 }
 
@@ -251,5 +290,25 @@ mod tests {
         let (what, fix) = explain("ResourceNotFound").expect("an ARM code");
         assert!(what.contains("no such resource") && fix.contains("30 days"));
         assert!(explain("authorizationfailed").is_some(), "case-insensitive");
+    }
+
+    #[test]
+    fn the_2025_codes_are_explained() {
+        for c in [
+            "BackupSetBroken",
+            "SqlRestoreError",
+            "RestoreFromStripedBackupsNotEnabled",
+            "MissingThumbprint",
+            "StorageBroken",
+            "StorageBrokenSasExpired",
+        ] {
+            let (what, fix) = explain(c).unwrap_or_else(|| panic!("{c} not explained"));
+            assert!(!what.is_empty() && !fix.is_empty(), "{c}");
+        }
+        let (what, _) = explain("MissingThumbprint").expect("explained");
+        assert!(what.contains("certificate"));
+        // The family is a prefix of the code, not any code containing it.
+        assert!(explain("NotStorageBroken").is_none());
+        assert!(explain("Storage").is_none());
     }
 }

@@ -17,8 +17,10 @@ use crate::arm::endpoint::enc;
 pub use crate::arm::{ARM_SCOPE, DEFAULT_ARM_ENDPOINT, StaticToken, is_local_endpoint};
 use crate::arm::{ArmClient, ArmError};
 
-/// The api-version cutover speaks (stable; restoreDetails also parses the preview shape).
-pub const API_VERSION: &str = "2023-08-01";
+/// The api-version cutover speaks: the stable 2025-01-01, whose restoreDetails carry the backup
+/// sets, per-state file counts and unrestorable files (what was preview-only at 2023-08-01);
+/// restoreDetails still parses the older stable shape (2021-11-01 / 2023-08-01).
+pub const API_VERSION: &str = "2025-01-01";
 
 /// A failed LRS call: the service's code (if any) and the explanation for the operator.
 /// (Large on purpose: it carries the whole explanation; failures are rare, so boxing buys nothing.)
@@ -231,6 +233,47 @@ impl LrsClient {
             )
             .await?;
         Ok(v)
+    }
+
+    /// The names of the databases on the managed instance (ManagedDatabases_ListByInstance, every
+    /// page).
+    pub async fn databases(&self) -> Result<Vec<String>, LrsError> {
+        let mut next = Some(format!(
+            "{}/databases?api-version={API_VERSION}",
+            self.instance_url()
+        ));
+        let name = self.instance.managed_instance.clone();
+        let mut out = Vec::new();
+        let mut pages = 0;
+        while let Some(url) = next.take() {
+            pages += 1;
+            if pages > 1000 {
+                break;
+            }
+            let (_, _, v) = self
+                .call(
+                    "list the managed instance's databases",
+                    &name,
+                    reqwest::Method::GET,
+                    &url,
+                    None,
+                )
+                .await?;
+            if let Some(items) = v.get("value").and_then(Value::as_array) {
+                out.extend(
+                    items
+                        .iter()
+                        .filter_map(|d| d.get("name").and_then(Value::as_str))
+                        .map(str::to_string),
+                );
+            }
+            next = v
+                .get("nextLink")
+                .and_then(Value::as_str)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string);
+        }
+        Ok(out)
     }
 
     /// Starts a continuous-mode (or autocomplete) LRS restore of `db`.

@@ -14,6 +14,15 @@ use async_trait::async_trait;
 use super::details::RestoreDetails;
 use super::lrs::{LrsClient, LrsError, ManagedDatabase, StartRequest, StartedRestore};
 
+/// What a target says about its room: its tier and hardware (ARM's `sku.tier`, `sku.family`) and
+/// the databases it holds now (the engine derives its limit on restores at once from them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetFacts {
+    pub tier: Option<String>,
+    pub family: Option<String>,
+    pub databases: Vec<String>,
+}
+
 /// A place databases are restored to from the uploaded backups, one restore per database.
 #[async_trait]
 pub trait RestoreTarget: Send + Sync {
@@ -39,6 +48,11 @@ pub trait RestoreTarget: Send + Sync {
 
     /// Cancels a restore in progress (drops the restoring database; never an online one).
     async fn cancel(&self, db: &str) -> Result<(), LrsError>;
+
+    /// The target's tier and databases (`None`: the target does not say).
+    async fn facts(&self) -> Result<Option<TargetFacts>, LrsError> {
+        Ok(None)
+    }
 }
 
 #[async_trait]
@@ -77,6 +91,20 @@ impl RestoreTarget for LrsClient {
 
     async fn cancel(&self, db: &str) -> Result<(), LrsError> {
         LrsClient::cancel(self, db).await
+    }
+
+    async fn facts(&self) -> Result<Option<TargetFacts>, LrsError> {
+        let v = LrsClient::instance(self).await?;
+        let text = |p: &str| {
+            v.pointer(p)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string)
+        };
+        Ok(Some(TargetFacts {
+            tier: text("/sku/tier"),
+            family: text("/sku/family"),
+            databases: LrsClient::databases(self).await?,
+        }))
     }
 }
 

@@ -31,7 +31,7 @@ pub fn render(
     let title = Line::from(vec![
         Span::styled(format!(" {} ", db.state.name), theme.title()),
         Span::styled(
-            format!("{} ", format::phase_badge(p)),
+            format!("{} ", db.state.status_label()),
             format::phase_style(p, theme),
         ),
     ]);
@@ -155,6 +155,17 @@ fn status_line(db: &DatabaseSnapshot, now: i64, theme: Theme) -> Option<Line<'st
         return Some(Line::from(vec![
             Span::styled("Blocked: ", theme.error()),
             Span::raw(r.clone()),
+        ]));
+    }
+    if let Some(q) = db
+        .state
+        .lrs_queued
+        .as_ref()
+        .filter(|_| !db.state.lrs_started)
+    {
+        return Some(Line::from(vec![
+            Span::styled("Queued: ", theme.dim()),
+            Span::raw(q.clone()),
         ]));
     }
     downtime_line(db, now, theme)

@@ -115,7 +115,7 @@ fn row<'a>(
             name_w,
         )),
         Cell::from(Span::styled(
-            format::phase_badge(p),
+            d.state.status_label(),
             format::phase_style(p, theme),
         )),
         Cell::from(uploaded),

@@ -67,7 +67,7 @@ impl Engine {
             Action::CompleteLrs { last_backup_name } => self.complete_lrs(i, last_backup_name, tx),
             Action::CancelLrs => {
                 let target = self.dbs[i].cfg.target_name.clone();
-                tasks::cancel_restore(self.cfg.lrs.clone(), target);
+                tasks::cancel_restore(self.cfg.lrs.clone(), target, self.cancelling.clone());
             }
         }
     }

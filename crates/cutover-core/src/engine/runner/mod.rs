@@ -87,6 +87,9 @@ pub struct EngineConfig {
     pub state_file: PathBuf,
     /// Retry the databases a re-attached state says Failed (headless `--retry-failed`).
     pub retry_failed: bool,
+    /// LRS's limits on restores at once: beyond them a database waits Queued (see
+    /// [`crate::engine::lrs_slots`]).
+    pub lrs_limits: crate::engine::lrs_slots::LrsLimits,
 }
 
 /// A running engine: read snapshots, send commands, await the end.
@@ -151,6 +154,7 @@ pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
         source_utc_offset_minutes: None,
         rate_showing: false,
         generation: 0,
+        cancelling: Arc::default(),
         tx: None,
     };
     if let Some(notice) = existing {
@@ -195,6 +199,8 @@ struct Engine {
     /// has decayed to 0.
     rate_showing: bool,
     generation: u64,
+    /// Cancels sent and not yet answered: their restores still hold a slot on the instance.
+    cancelling: Arc<std::sync::atomic::AtomicUsize>,
     tx: Option<watch::Sender<MigrationSnapshot>>,
 }
 
@@ -253,6 +259,7 @@ impl Engine {
                 }
             }
         }
+        tasks::read_facts(self.cfg.lrs.clone(), &tx);
         for i in 0..self.dbs.len() {
             if self.dbs[i].state.lrs_started && !self.dbs[i].state.phase.is_final() {
                 self.log(
@@ -278,6 +285,10 @@ impl Engine {
                     self.poll_lrs(&tx, now);
                     self.announce_time_limits();
                     if self.upload_retry_due(Instant::now()) {
+                        self.drive_due = true;
+                    }
+                    // A restore queued for a slot: look again (a cancel may have been answered).
+                    if self.dbs.iter().any(|d| d.state.lrs_queued.is_some() && !d.state.lrs_started) {
                         self.drive_due = true;
                     }
                 }

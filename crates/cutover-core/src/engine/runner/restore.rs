@@ -13,6 +13,7 @@ use super::{Engine, seconds};
 use crate::catalog::Finding;
 use crate::engine::in_flight::LrsCall;
 use crate::engine::lrs_limit;
+use crate::engine::lrs_slots;
 use crate::engine::lrs_view::lrs_status;
 use crate::engine::reattach::{self, RestoreIdentity};
 use crate::engine::state::{Action, DatabaseState, Event, Phase};
@@ -117,13 +118,75 @@ impl Engine {
         }
     }
 
+    /// The target's tier and databases arrived: the limit on restores at once follows them (said
+    /// in the event log); a failure keeps the documented defaults.
+    pub(super) fn on_target_facts(
+        &mut self,
+        result: Result<Option<crate::restore_target::seam::TargetFacts>, String>,
+    ) {
+        match result {
+            Ok(Some(f)) => {
+                let own: Vec<String> = self.dbs.iter().map(|d| d.cfg.target_name.clone()).collect();
+                let limits = lrs_slots::LrsLimits::from_facts(&f, &own);
+                let message = format!(
+                    "the managed instance is {} with {} other database(s): at most {} restores at once",
+                    limits.tier.as_deref().unwrap_or("of an unknown tier"),
+                    limits.other_databases,
+                    limits.concurrent()
+                );
+                self.log(None, "info", message);
+                self.cfg.lrs_limits = limits;
+                self.drive_due = true;
+            }
+            Ok(None) => {}
+            Err(e) => self.log(
+                None,
+                "warning",
+                format!(
+                    "cannot read the managed instance's tier and databases ({e}): assuming at most {} restores at once",
+                    self.cfg.lrs_limits.concurrent()
+                ),
+            ),
+        }
+    }
+
     /// Starts the restore (`Action::StartLrs`), once: the restore's identity is saved before the
     /// start is sent, so that a crash in between still knows the restore found is its own.
     pub(super) fn start_lrs(&mut self, i: usize, tx: &mpsc::UnboundedSender<Msg>) {
-        let d = &mut self.dbs[i];
-        if !d.in_flight.may_call_lrs() || d.state.lrs_started {
+        if !self.dbs[i].in_flight.may_call_lrs() || self.dbs[i].state.lrs_started {
             return;
         }
+        // LRS's limits on restores at once: wait Queued for a slot (drive() tries again).
+        let running = self
+            .dbs
+            .iter()
+            .filter(|d| {
+                lrs_slots::holds_slot(&d.state) || d.in_flight.lrs_call() == Some(LrsCall::Start)
+            })
+            .count()
+            + self.cancelling.load(std::sync::atomic::Ordering::SeqCst);
+        if let Some(reason) = self.cfg.lrs_limits.refusal(running) {
+            if self.dbs[i].state.lrs_queued.as_deref() != Some(reason.as_str()) {
+                let first = self.dbs[i].state.lrs_queued.is_none();
+                self.dbs[i].state.lrs_queued = Some(reason.clone());
+                self.dbs[i].unsaved = true;
+                self.publish_dirty = true;
+                if first {
+                    let name = self.dbs[i].cfg.name.clone();
+                    self.log(Some(&name), "info", reason);
+                }
+            }
+            return;
+        }
+        if self.dbs[i].state.lrs_queued.take().is_some() {
+            let name = self.dbs[i].cfg.name.clone();
+            self.log(
+                Some(&name),
+                "info",
+                "a restore slot is free: starting the restore",
+            );
+        }
+        let d = &mut self.dbs[i];
         let target = d.cfg.target_name.clone();
         let storage_uri = format!(
             "{}/{}",

@@ -67,11 +67,15 @@ pub(super) enum Msg {
         /// On failure, the source's error (its SQL Server number: 927 is already restoring).
         result: Result<PathBuf, Error>,
     },
+    /// The target's tier and databases (read once at the start), for the limit on restores.
+    TargetFacts {
+        result: Result<Option<crate::restore_target::seam::TargetFacts>, String>,
+    },
 }
 
 impl Msg {
-    fn db(&self) -> usize {
-        match self {
+    fn db(&self) -> Option<usize> {
+        Some(match self {
             Msg::Scanned { db, .. }
             | Msg::UploadDone { db, .. }
             | Msg::LrsStarted { db, .. }
@@ -80,7 +84,8 @@ impl Msg {
             | Msg::Traffic { db, .. }
             | Msg::TailTaken { db, .. }
             | Msg::TargetChecked { db, .. } => *db,
-        }
+            Msg::TargetFacts { .. } => return None,
+        })
     }
 }
 
@@ -91,8 +96,7 @@ impl Engine {
         // message is a step of its own.
         if !matches!(m, Msg::Scanned { .. } | Msg::LrsPolled { .. }) {
             self.persist_dirty = true;
-            let db = m.db();
-            if let Some(d) = self.dbs.get_mut(db) {
+            if let Some(d) = m.db().and_then(|db| self.dbs.get_mut(db)) {
                 d.unsaved = true;
             }
         }
@@ -100,6 +104,7 @@ impl Engine {
             Msg::Scanned { db, result } => self.on_scanned(db, result, tx),
             Msg::UploadDone { db, file, result } => self.on_upload_done(db, file, result, tx),
             Msg::TargetChecked { db, verdict } => self.on_target_checked(db, verdict, tx),
+            Msg::TargetFacts { result } => self.on_target_facts(result),
             Msg::LrsStarted { db, result } => self.on_lrs_started(db, result, tx),
             Msg::LrsPolled { db, result } => self.on_lrs_polled(db, result, tx),
             Msg::CompleteSent { db, result } => self.on_complete_sent(db, result, tx),
@@ -220,11 +225,30 @@ pub(super) fn send_complete(
 }
 
 /// Cancels the restore; nothing is reported back (a failure is only logged).
-pub(super) fn cancel_restore(lrs: Arc<dyn RestoreTarget>, target: String) {
+/// Reads the target's tier and databases in the background (a failure is said, and the default
+/// limits stay).
+pub(super) fn read_facts(lrs: Arc<dyn RestoreTarget>, tx: &mpsc::UnboundedSender<Msg>) {
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        let result = lrs.facts().await.map_err(|e| e.to_string());
+        let _ = tx.send(Msg::TargetFacts { result });
+    });
+}
+
+/// Cancels the restore in the background; `cancelling` counts it until the instance answered (its
+/// restore holds a slot until then).
+pub(super) fn cancel_restore(
+    lrs: Arc<dyn RestoreTarget>,
+    target: String,
+    cancelling: Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::Ordering;
+    cancelling.fetch_add(1, Ordering::SeqCst);
     tokio::spawn(async move {
         if let Err(e) = lrs.cancel(&target).await {
             tracing::warn!(database = target, "cancel: {e}");
         }
+        cancelling.fetch_sub(1, Ordering::SeqCst);
     });
 }
 
