@@ -4,8 +4,12 @@
 pub mod arm;
 pub mod blob;
 pub mod instance;
+pub mod login_ddl;
+pub mod mi_sql;
+pub mod principals;
 pub mod restore;
 pub mod restore_plan;
+pub mod sample_logins;
 pub mod sas;
 pub mod sql;
 pub mod sql_select;
