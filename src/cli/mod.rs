@@ -6,6 +6,7 @@ mod demo;
 pub mod headless;
 mod inspect;
 mod logging;
+mod logins;
 mod lrs;
 mod modes;
 mod run;
@@ -54,6 +55,9 @@ pub enum Command {
     /// Inspect the source SQL Server: databases, msdb backup history, cross-check with the folder.
     #[command(subcommand)]
     Source(source::SourceCommand),
+    /// Server logins: list the source's, migrate them to the instance (same SID and password).
+    #[command(subcommand)]
+    Logins(logins::LoginsCommand),
     /// Run a migration headless from a configuration file (automation).
     Run(run::RunArgs),
     /// The setup wizard, then the live dashboard of the migration (the default command).
@@ -102,6 +106,7 @@ pub fn main() -> i32 {
         Command::Sas(c) => sas::run(&c),
         Command::Lrs(c) => lrs::run(&c),
         Command::Source(c) => source::run(&c),
+        Command::Logins(c) => logins::run(&c),
         #[cfg(feature = "sandbox")]
         Command::Sandbox(a) => sandbox::run(&a),
         #[cfg(feature = "sandbox")]

@@ -99,6 +99,15 @@ impl ManagedInstanceSql {
     }
 
     fn run_one(&self, session: &mut Session, tokens: &[sql::Token], originals: &[String]) -> Reply {
+        // Session options clients send after login (pytds, tsql): accepted, no effect here.
+        if matches!(tokens.first(), Some(sql::Token::Word(w)) if w == "SET")
+            && tokens.len() >= 3
+            && !matches!(tokens.get(1), Some(sql::Token::Var(_)))
+        {
+            return Reply::Done {
+                rows_affected: None,
+            };
+        }
         let mut st = self.lock();
         if let Some(sel) = sql_select::parse_select(tokens, originals) {
             let dbs = st.databases.clone();

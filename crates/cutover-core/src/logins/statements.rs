@@ -14,6 +14,8 @@ use crate::source::quote::{quote_ident, quote_literal};
 pub struct SqlStatement {
     text: String,
     shown: String,
+    /// The secret part of `text` (the hash literal), removed from any message that echoes it.
+    secret: Option<String>,
 }
 
 impl SqlStatement {
@@ -21,6 +23,7 @@ impl SqlStatement {
         SqlStatement {
             shown: text.clone(),
             text,
+            secret: None,
         }
     }
     /// The text to send to the server (may hold a password hash: never print it).
@@ -30,6 +33,13 @@ impl SqlStatement {
     /// The text with any password hash replaced by `<hash>`.
     pub fn shown(&self) -> &str {
         &self.shown
+    }
+    /// `message` (a server's error about this statement) with the hash replaced by `<hash>`.
+    pub fn scrub(&self, message: &str) -> String {
+        match &self.secret {
+            Some(s) => message.replace(s.as_str(), "<hash>"),
+            None => message.to_string(),
+        }
     }
 }
 
@@ -94,9 +104,11 @@ pub fn create_sql_login(login: &SourceLogin) -> Result<SqlStatement, BuildError>
         on_off(details.check_policy && details.check_expiration)
     ));
     let head = format!("CREATE LOGIN {} WITH PASSWORD = ", quote_ident(&login.name));
+    let hex = hash.expose_hex();
     Ok(SqlStatement {
-        text: format!("{head}{} HASHED{tail}", hash.expose_hex()),
+        text: format!("{head}{hex} HASHED{tail}"),
         shown: format!("{head}<hash> HASHED{tail}"),
+        secret: Some(hex),
     })
 }
 
@@ -176,6 +188,10 @@ mod tests {
         );
         assert!(!s.shown().contains("DEAD") && s.shown().contains("<hash> HASHED"));
         assert!(!format!("{s:?}").contains("DEAD"));
+        assert_eq!(
+            s.scrub("Incorrect syntax near '0x0200DEAD'."),
+            "Incorrect syntax near '<hash>'."
+        );
     }
 
     #[test]
