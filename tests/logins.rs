@@ -404,3 +404,97 @@ async fn a_login_with_another_sid_is_a_finding_and_is_kept() {
     // The others went on.
     assert!(s.mi.principals().login("retired").is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orphans_after_cutover_are_listed_and_remapped() {
+    let s = setup().await;
+    // The restored database brings its users with the source's SIDs.
+    let mut src = SourceClient::connect(&options(
+        &s.sb.info.sql_server,
+        "sa",
+        &s.sb.info.sql_password,
+    ))
+    .await
+    .unwrap();
+    let users = src.database_users("Sales").await.unwrap();
+    assert!(users.iter().any(|u| u.name == "app") && users.iter().any(|u| u.name == "old_report"));
+    let kinds: Vec<(String, char, Vec<u8>)> = users
+        .iter()
+        .map(|u| {
+            (
+                u.name.clone(),
+                if u.name == "app" { 'U' } else { 'S' },
+                u.sid.0.clone(),
+            )
+        })
+        .collect();
+    s.mi.add_restored_database("Sales", &kinds);
+    let map = format!("{WINDOWS_LOGIN}=app@contoso.com");
+    let mut migrate = vec!["logins".to_string(), "migrate".into()];
+    migrate.extend(target_args(&s));
+    migrate.extend(["--map".to_string(), map.clone()]);
+    let a: Vec<&str> = migrate.iter().map(String::as_str).collect();
+    assert_eq!(cutover(&s, &a).await.0, 0);
+
+    let mut orphans = vec![
+        "logins".to_string(),
+        "orphans".into(),
+        "--json".into(),
+        "--database".into(),
+        "Sales".into(),
+    ];
+    orphans.extend(target_args(&s));
+    orphans.extend(["--map".to_string(), map]);
+    let a: Vec<&str> = orphans.iter().map(String::as_str).collect();
+    let (code, out, err) = cutover(&s, &a).await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let found: Vec<&str> = v["orphaned"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["user"].as_str().unwrap())
+        .collect();
+    assert_eq!(found.len(), 2, "{out}");
+    assert!(
+        found.contains(&"app") && found.contains(&"old_report"),
+        "{out}"
+    );
+    let app = v["orphaned"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["user"] == "app")
+        .unwrap();
+    assert_eq!(
+        app["remap"],
+        "USE [Sales]; ALTER USER [app] WITH LOGIN = [app@contoso.com]"
+    );
+
+    let mut fix = orphans.clone();
+    fix.push("--fix".into());
+    let a: Vec<&str> = fix.iter().map(String::as_str).collect();
+    let (code, out, _) = cutover(&s, &a).await;
+    assert_eq!(code, 1, "old_report has no login anywhere: {out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["remapped"].as_array().unwrap().len(), 1, "{out}");
+    let left: Vec<&str> = v["orphaned"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["user"].as_str().unwrap())
+        .collect();
+    assert_eq!(left, ["old_report"]);
+    let entra_sid =
+        s.mi.principals()
+            .login("app@contoso.com")
+            .unwrap()
+            .sid
+            .clone();
+    assert!(
+        s.mi.principals()
+            .database
+            .iter()
+            .any(|(d, u)| d == "Sales" && u.name == "app" && u.sid.as_ref() == Some(&entra_sid))
+    );
+}

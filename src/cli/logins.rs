@@ -65,6 +65,22 @@ pub enum LoginsCommand {
         #[arg(long = "map", value_name = "WINDOWS=ENTRA")]
         map: Vec<String>,
     },
+    /// After a database's cutover: its users on the instance whose SID has no login there, with
+    /// the ALTER USER ... WITH LOGIN that maps each to its migrated login (--fix runs them).
+    Orphans {
+        #[command(flatten)]
+        conn: SourceConnArgs,
+        #[command(flatten)]
+        target: TargetSqlArgs,
+        /// The databases on the instance to look at.
+        #[arg(long = "database", value_name = "DB", required = true)]
+        databases: Vec<String>,
+        #[arg(long = "map", value_name = "WINDOWS=ENTRA")]
+        map: Vec<String>,
+        /// Run the ALTER USER statements offered.
+        #[arg(long)]
+        fix: bool,
+    },
 }
 
 fn target_options(t: &TargetSqlArgs) -> Result<Option<(SourceOptions, Vec<String>)>, String> {
@@ -116,6 +132,16 @@ fn mapping(conn: &SourceConnArgs, flags: &[String]) -> Result<EntraMapping, Stri
 }
 
 pub fn run(c: &LoginsCommand) -> i32 {
+    if let LoginsCommand::Orphans {
+        conn,
+        target,
+        databases,
+        map,
+        fix,
+    } = c
+    {
+        return orphans(conn, target, databases, map, *fix);
+    }
     let (conn, target, databases, map, migrate) = match c {
         LoginsCommand::List {
             conn,
@@ -129,6 +155,7 @@ pub fn run(c: &LoginsCommand) -> i32 {
             databases,
             map,
         } => (conn, target, databases, map, true),
+        LoginsCommand::Orphans { .. } => return 2,
     };
     let prepared = source_options(conn).and_then(|s| {
         let t = target_options(target)?;
@@ -270,5 +297,89 @@ fn print_table(inv: &LoginInventory) {
                 l.used_by.join(", ")
             }
         );
+    }
+}
+
+/// `cutover logins orphans`: exit 0 when no user is orphaned (after --fix), 1 otherwise.
+fn orphans(
+    conn: &SourceConnArgs,
+    target: &TargetSqlArgs,
+    databases: &[String],
+    map: &[String],
+    fix: bool,
+) -> i32 {
+    let prepared = source_options(conn).and_then(|s| {
+        let t = target_options(target)?.ok_or_else(|| {
+            "logins orphans reads the instance: give --target-server HOST[,PORT] and --target-user".to_string()
+        })?;
+        Ok((s, t, mapping(conn, map)?))
+    });
+    let ((source, mut warnings), (target, w), map) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    warnings.extend(w);
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    let Some(rt) = super::runtime(false) else {
+        return 2;
+    };
+    let r = rt.block_on(async {
+        let mut src = SourceClient::connect(&source).await?;
+        let inventory = src.login_inventory(&[]).await?;
+        src.close().await;
+        let mut dst = SourceClient::connect(&target)
+            .await
+            .map_err(|e| SourceError::Other(format!("target SQL connection: {e}")))?;
+        let mut found = Vec::new();
+        let mut fixed = Vec::new();
+        for db in databases {
+            let users = dst.database_users(db).await?;
+            let logins = dst.target_logins().await?;
+            for o in crate::logins::orphaned_users(&users, &logins, &inventory, &map) {
+                match (&o.remap, fix) {
+                    (Some(s), true) => {
+                        dst.execute_params(s.sql(), &[]).await?;
+                        fixed.push(o);
+                    }
+                    _ => found.push(o),
+                }
+            }
+        }
+        dst.close().await;
+        if conn.json {
+            print_json(&serde_json::json!({ "orphaned": found, "remapped": fixed }))?;
+        } else {
+            for o in &fixed {
+                println!(
+                    "remapped {}.{}: {}",
+                    o.database,
+                    o.user,
+                    o.remap.as_ref().map(|s| s.shown()).unwrap_or("")
+                );
+            }
+            for o in &found {
+                println!(
+                    "{} {}: {}",
+                    o.finding.code, o.finding.subject, o.finding.message
+                );
+                println!("         fix: {}", o.finding.fix);
+            }
+            if found.is_empty() {
+                println!("no orphaned users in {}", databases.join(", "));
+            }
+        }
+        Ok::<i32, SourceError>(i32::from(!found.is_empty()))
+    });
+    match r {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
     }
 }
