@@ -393,6 +393,101 @@ impl Principals {
 mod tests {
     use super::*;
 
+    fn ask(p: &Principals, sql: &str) -> Result<Reply, SelectError> {
+        let (t, o) = crate::sql::tokenize(sql).unwrap();
+        let sel = crate::sql_select::parse_select(&t, &o).unwrap();
+        p.answer(&sel, |db| db == "Sales").unwrap()
+    }
+
+    #[test]
+    fn answers_the_views_with_their_columns_and_refuses_the_rest() {
+        let mut p = Principals::with_fixed_roles();
+        let mut l = ServerPrincipal {
+            principal_id: 0,
+            name: "app".into(),
+            sid: vec![7; 16],
+            kind: 'S',
+            is_disabled: true,
+            default_database: None,
+            default_language: None,
+            password_hash: Some(password_hash("x", [1, 1, 1, 1])),
+            is_policy_checked: true,
+            is_expiration_checked: false,
+            is_fixed_role: false,
+        };
+        p.add_login(l.clone(), &["sysadmin"]);
+        l.name = "CONTOSO\\g".into();
+        l.kind = 'G';
+        l.sid = vec![1, 5];
+        p.add_login(l, &[]);
+        p.add_user("Sales", "app", 'S', vec![7; 16]);
+        let Reply::Rows { columns, rows } = ask(
+            &p,
+            "SELECT l.name, l.sid, l.password_hash FROM sys.sql_logins l",
+        )
+        .unwrap() else {
+            panic!("rows expected")
+        };
+        assert_eq!(columns[1].ty, ColumnType::VarBinary(85));
+        assert_eq!(rows.len(), 1, "only SQL logins in sys.sql_logins");
+        assert_eq!(rows[0][1], Value::Bytes(vec![7; 16]));
+        let Reply::Rows { rows, .. } =
+            ask(&p, "SELECT name, type FROM sys.server_principals").unwrap()
+        else {
+            panic!("rows expected")
+        };
+        assert_eq!(rows.len(), 11, "9 roles and 2 logins");
+        let Reply::Rows { rows, .. } = ask(
+            &p,
+            "SELECT role_principal_id, member_principal_id FROM sys.server_role_members",
+        )
+        .unwrap() else {
+            panic!("rows expected")
+        };
+        assert_eq!(rows, vec![vec![Value::Int(3), Value::Int(257)]]);
+        let Reply::Rows { rows, .. } = ask(
+            &p,
+            "SELECT dp.name, dp.sid FROM [Sales].sys.database_principals dp",
+        )
+        .unwrap() else {
+            panic!("rows expected")
+        };
+        assert_eq!(
+            rows.len(),
+            6,
+            "public, dbo, guest, INFORMATION_SCHEMA, sys and app"
+        );
+        // A column the view does not have, password_hash outside sys.sql_logins, a WHERE, a missing
+        // database: SQL Server's errors, never a made-up answer.
+        assert_eq!(
+            ask(&p, "SELECT nope FROM sys.server_principals")
+                .unwrap_err()
+                .0,
+            207
+        );
+        assert_eq!(
+            ask(&p, "SELECT password_hash FROM sys.server_principals")
+                .unwrap_err()
+                .0,
+            207
+        );
+        assert_eq!(
+            ask(
+                &p,
+                "SELECT name FROM sys.server_principals WHERE type = 'S'"
+            )
+            .unwrap_err()
+            .0,
+            102
+        );
+        assert_eq!(
+            ask(&p, "SELECT name FROM [Gone].sys.database_principals")
+                .unwrap_err()
+                .0,
+            911
+        );
+    }
+
     #[test]
     fn hashes_like_sql_server_and_checks_passwords() {
         let h = password_hash("Pa55word!", [1, 2, 3, 4]);
