@@ -12,7 +12,8 @@ pub use cutover_model as model;
 
 /// The engine and its clients (`crates/cutover-core`).
 pub use cutover_core::{
-    arm, backup_folder, catalog, config, engine, private_files, restore_target, source, storage,
+    arm, backup_folder, catalog, config, engine, logins, private_files, restore_target, source,
+    storage,
 };
 
 /// The terminal UI (`crates/cutover-tui`): it names `cutover-model` and nothing else of ours.

@@ -203,6 +203,7 @@ pub fn config_file(v: &WizardValues, sandbox_arm: Option<&str>) -> ConfigFile {
         storage: Some(storage),
         backups: Some(backups),
         migration: Some(migration),
+        logins: None,
     }
 }
 

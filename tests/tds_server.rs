@@ -120,6 +120,7 @@ fn echo(request: &Request) -> Reply {
                 scale: 0,
             },
             Value::DateTime(_) => ColumnType::DateTime,
+            Value::Bytes(_) => ColumnType::VarBinary(8000),
             Value::Int(_) | Value::Null => ColumnType::BigInt,
         };
         columns.push(col(&p.name, ty));

@@ -8,6 +8,7 @@ mod demo;
 pub mod headless;
 mod inspect;
 mod logging;
+mod logins;
 mod lrs;
 mod modes;
 mod run;
@@ -60,6 +61,9 @@ pub enum Command {
     /// containers.
     #[command(subcommand)]
     Azure(azure::AzureCommand),
+    /// Server logins: list the source's, migrate them to the instance (same SID and password).
+    #[command(subcommand)]
+    Logins(logins::LoginsCommand),
     /// Run a migration headless from a configuration file (automation).
     Run(run::RunArgs),
     /// The setup wizard, then the live dashboard of the migration (the default command).
@@ -109,6 +113,7 @@ pub fn main() -> i32 {
         Command::Lrs(c) => lrs::run(&c),
         Command::Source(c) => source::run(&c),
         Command::Azure(c) => azure::run(&c),
+        Command::Logins(c) => logins::run(&c),
         #[cfg(feature = "sandbox")]
         Command::Sandbox(a) => sandbox::run(&a),
         #[cfg(feature = "sandbox")]

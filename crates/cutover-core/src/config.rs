@@ -15,6 +15,16 @@ pub struct ConfigFile {
     pub storage: Option<StorageSection>,
     pub backups: Option<BackupsSection>,
     pub migration: Option<MigrationSection>,
+    pub logins: Option<LoginsSection>,
+}
+
+/// `[logins]`: how server logins move to the instance (`cutover logins migrate`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginsSection {
+    /// `[[logins.map]] windows = "CONTOSO\\app" entra = "app@contoso.com"`: Windows logins and
+    /// groups created from Microsoft Entra on the instance.
+    pub map: Option<Vec<crate::logins::EntraMap>>,
 }
 
 /// `[target]`: the Azure SQL Managed Instance.

@@ -15,6 +15,7 @@ pub mod backup_folder;
 pub mod catalog;
 pub mod config;
 pub mod engine;
+pub mod logins;
 pub mod private_files;
 pub mod restore_target;
 pub mod sample;

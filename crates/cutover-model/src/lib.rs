@@ -14,6 +14,7 @@ pub mod cutover;
 pub mod database;
 pub mod endpoint;
 pub mod finding;
+pub mod login;
 pub mod snapshot;
 pub mod source;
 
@@ -24,5 +25,6 @@ pub use database::{
 };
 pub use endpoint::{DEFAULT_ARM_ENDPOINT, is_local_endpoint, is_loopback};
 pub use finding::{Code, Finding, Severity};
+pub use login::{LoginRow, LoginStatus};
 pub use snapshot::{DatabaseSnapshot, EventLine, MigrationSnapshot, SourceAccess};
 pub use source::{SourceDatabase, TRUST_CERTIFICATE_WARNING};

@@ -138,6 +138,8 @@ struct HistoryRow {
 struct State {
     dbs: Vec<Db>,
     history: Vec<HistoryRow>,
+    /// Logins, server roles and database users (`sample_logins`), answered by `principals`.
+    principals: super::principals::Principals,
 }
 
 /// The instance. Cheap to share (`Arc`); all state behind one lock, never held across an await.
@@ -220,6 +222,8 @@ impl SqlInstance {
                 spec: spec.clone(),
             });
         }
+        let names: Vec<String> = opts.databases.iter().map(|d| d.name.clone()).collect();
+        state.principals = super::sample_logins::source_estate(&names, &opts.logins);
         let inst = SqlInstance {
             opts,
             state: Mutex::new(state),

@@ -95,6 +95,16 @@ pub fn tokenize(sql: &str) -> Result<(Vec<Token>, Vec<String>), SyntaxError> {
             let s: String = chars[start..i].iter().collect();
             originals.push(s.clone());
             out.push(Token::Var(s.to_uppercase()));
+        } else if c == '0' && matches!(chars.get(i + 1), Some('x' | 'X')) {
+            // A binary literal (0x0200AB...): kept as a `Num` whose text starts with "0x".
+            let start = i;
+            i += 2;
+            while i < chars.len() && chars[i].is_ascii_hexdigit() {
+                i += 1;
+            }
+            let s: String = chars[start..i].iter().collect();
+            originals.push(s.clone());
+            out.push(Token::Num(format!("0x{}", &s[2..].to_uppercase())));
         } else if c.is_ascii_digit() {
             let start = i;
             while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {

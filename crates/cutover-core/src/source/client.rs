@@ -299,7 +299,7 @@ impl SourceClient {
         map_error(&self.label, "", self.command_timeout, e)
     }
 
-    async fn rows(
+    pub(crate) async fn rows(
         &mut self,
         sql: &str,
         params: &[&dyn tiberius::ToSql],

@@ -7,6 +7,7 @@ pub mod address;
 pub mod client;
 pub mod crosscheck;
 pub mod error;
+pub mod logins;
 pub mod options;
 pub mod queries;
 pub mod quote;

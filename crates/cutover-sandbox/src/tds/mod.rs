@@ -29,6 +29,8 @@ pub enum ColumnType {
     },
     /// DATETIME (msdb's dates).
     DateTime,
+    /// VARBINARY(n), n in bytes (1..=8000): SIDs and password hashes.
+    VarBinary(u16),
 }
 
 impl ColumnType {
@@ -48,6 +50,8 @@ pub enum Value {
     /// DECIMAL: the unscaled magnitude with sign (value = unscaled / 10^scale).
     Decimal(i128),
     DateTime(PrimitiveDateTime),
+    /// VARBINARY.
+    Bytes(Vec<u8>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

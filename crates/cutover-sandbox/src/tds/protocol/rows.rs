@@ -82,6 +82,13 @@ fn put_type_info(out: &mut Vec<u8>, column: &Column) -> Result<(), ReplyError> {
             out.extend_from_slice(&[DECIMALN, len, precision, scale]);
         }
         ColumnType::DateTime => out.extend_from_slice(&[DATETIMEN, 8]),
+        ColumnType::VarBinary(n) if n == 0 || n > VARCHAR_LIMIT => {
+            return Err(reply_error(column, format!("varbinary({n})")));
+        }
+        ColumnType::VarBinary(n) => {
+            out.push(BIGVARBINARY);
+            out.extend_from_slice(&n.to_le_bytes());
+        }
     }
     Ok(())
 }
@@ -136,9 +143,10 @@ fn put_value(out: &mut Vec<u8>, column: &Column, value: &Value) -> Result<(), Re
         (ColumnType::NVarChar(n), Value::Null) if n > NVARCHAR_LIMIT => {
             out.extend_from_slice(&PLP_NULL.to_le_bytes())
         }
-        (ColumnType::NVarChar(_) | ColumnType::VarChar(_), Value::Null) => {
-            out.extend_from_slice(&[0xFF, 0xFF])
-        }
+        (
+            ColumnType::NVarChar(_) | ColumnType::VarChar(_) | ColumnType::VarBinary(_),
+            Value::Null,
+        ) => out.extend_from_slice(&[0xFF, 0xFF]),
         (ColumnType::NVarChar(n), Value::Str(s)) => {
             let units: Vec<u16> = s.encode_utf16().collect();
             if n > NVARCHAR_LIMIT {
@@ -154,6 +162,16 @@ fn put_value(out: &mut Vec<u8>, column: &Column, value: &Value) -> Result<(), Re
                 out.extend_from_slice(&((units.len() * 2) as u16).to_le_bytes());
                 put_utf16(out, &units);
             }
+        }
+        (ColumnType::VarBinary(n), Value::Bytes(b)) => {
+            if b.len() > n as usize {
+                return Err(reply_error(
+                    column,
+                    format!("{} bytes in varbinary({n})", b.len()),
+                ));
+            }
+            out.extend_from_slice(&(b.len() as u16).to_le_bytes());
+            out.extend_from_slice(b);
         }
         (ColumnType::VarChar(n), Value::Str(s)) => {
             let bytes = cp1252_encode(s);
@@ -227,6 +245,9 @@ fn put_value(out: &mut Vec<u8>, column: &Column, value: &Value) -> Result<(), Re
     }
     Ok(())
 }
+
+/// BIGVARBINARY (2.2.5.4.3): TYPE_INFO is the maximum length (USHORT), a value its length then bytes.
+const BIGVARBINARY: u8 = 0xA5;
 
 /// Largest PLP chunk this server writes.
 const PLP_CHUNK: usize = 8000;
