@@ -21,15 +21,13 @@ use async_trait::async_trait;
 use azure_core::credentials::{Secret, TokenCredential};
 
 use crate::catalog::{self, Finding, ScanOptions};
+use crate::config::{self as setup, ProvidedSecrets, RunFlags};
 use crate::config::{
     BackupsSection, ConfigFile, DatabaseOverride, MigrationSection, SourceSection, StorageSection,
     TargetSection,
 };
 use crate::engine::runner::EngineConfig;
-use crate::restore_target::lrs::{
-    DEFAULT_ARM_ENDPOINT, InstanceRef, LrsClient, StaticToken, is_local_endpoint,
-};
-use crate::setup::{self, ProvidedSecrets, RunFlags};
+use crate::restore_target::lrs::{DEFAULT_ARM_ENDPOINT, InstanceRef, LrsClient};
 use crate::source::{
     Encryption, ServerAddress, SourceAuth, SourceClient, SourceDatabase, SourceOptions, crosscheck,
 };
@@ -149,6 +147,7 @@ pub fn config_file(v: &WizardValues, sandbox_arm: Option<&str>) -> ConfigFile {
         } else {
             some(&t.arm_endpoint)
         },
+        sandbox: (t.sandbox || v.carried.arm_sandbox).then_some(true),
         credential: (!t.sandbox).then(|| {
             match t.credential {
                 TargetCredential::ServicePrincipal => "service-principal",
@@ -495,6 +494,7 @@ pub fn values_from_config(c: &ConfigFile) -> WizardValues {
     }
     let t = c.target.clone().unwrap_or_default();
     v.carried.location = t.location;
+    v.carried.arm_sandbox = t.sandbox.unwrap_or(false);
     v.carried.collation = t.collation;
     v.target.subscription = t.subscription.unwrap_or_default();
     v.target.resource_group = t.resource_group.unwrap_or_default();
@@ -604,22 +604,25 @@ fn typed_service_principal(t: &TargetForm) -> Result<Option<Arc<dyn TokenCredent
 }
 
 /// The credential the Target screen describes, as the migration will use it: a static token for
-/// a local (sandbox) endpoint, the typed service principal, or `azure_identity`'s credential.
-fn target_credential(t: &TargetForm, arm: &str) -> Result<Arc<dyn TokenCredential>, String> {
-    if is_local_endpoint(arm) {
-        return Ok(Arc::new(StaticToken("cutover-sandbox".into())));
-    }
-    if let Some(c) = typed_service_principal(t)? {
-        return Ok(c);
-    }
-    let kind = match t.credential {
-        TargetCredential::ServicePrincipal => AadKind::ServicePrincipal,
-        TargetCredential::AzureCli => AadKind::AzureCli,
-        TargetCredential::ManagedIdentity => AadKind::ManagedIdentity,
-        TargetCredential::WorkloadIdentity => AadKind::WorkloadIdentity,
-        TargetCredential::Auto => AadKind::Auto,
-    };
-    aad_credential(kind)
+/// the sandbox (explicitly chosen), the typed service principal, or `azure_identity`'s credential.
+fn target_credential(
+    t: &TargetForm,
+    arm: &str,
+    sandbox: bool,
+) -> Result<Arc<dyn TokenCredential>, String> {
+    crate::config::engine::arm_credential(arm, sandbox, "the Sandbox target", || {
+        if let Some(c) = typed_service_principal(t)? {
+            return Ok(c);
+        }
+        let kind = match t.credential {
+            TargetCredential::ServicePrincipal => AadKind::ServicePrincipal,
+            TargetCredential::AzureCli => AadKind::AzureCli,
+            TargetCredential::ManagedIdentity => AadKind::ManagedIdentity,
+            TargetCredential::WorkloadIdentity => AadKind::WorkloadIdentity,
+            TargetCredential::Auto => AadKind::Auto,
+        };
+        aad_credential(kind)
+    })
 }
 
 /// "mi-contoso (GeneralPurpose, 8 vCores, westeurope, Ready)" from ARM's managed instance.
@@ -652,7 +655,7 @@ fn describe_instance(name: &str, v: &serde_json::Value) -> String {
 
 /// Signs in with the credential of `t` and reads the managed instance at `arm` (one GET, no
 /// retries, at most 30 s): the answer says the credential works and may read the instance.
-pub async fn check_target(t: &TargetForm, arm: &str) -> Result<String, String> {
+pub async fn check_target(t: &TargetForm, arm: &str, sandbox: bool) -> Result<String, String> {
     for (v, name) in [
         (&t.subscription, "Subscription ID"),
         (&t.resource_group, "Resource group"),
@@ -662,7 +665,7 @@ pub async fn check_target(t: &TargetForm, arm: &str) -> Result<String, String> {
             return Err(format!("{name} is empty"));
         }
     }
-    let credential = target_credential(t, arm)?;
+    let credential = target_credential(t, arm, sandbox)?;
     let mut lrs = LrsClient::new(
         arm,
         credential,
@@ -680,7 +683,7 @@ pub async fn check_target(t: &TargetForm, arm: &str) -> Result<String, String> {
             format!("no answer from {arm} within 30 s: check the network or the ARM endpoint")
         })?
         .map_err(|e| e.to_string())?;
-    let signed_in = if is_local_endpoint(arm) {
+    let signed_in = if sandbox {
         "the sandbox's ARM".to_string()
     } else {
         format!("signed in to {arm}")
@@ -882,7 +885,7 @@ impl WizardBackend for Backend {
         } else {
             form.arm_endpoint.trim().to_string()
         };
-        check_target(form, &arm).await
+        check_target(form, &arm, form.sandbox).await
     }
 
     async fn preflight(&self, values: &WizardValues) -> PreflightReport {

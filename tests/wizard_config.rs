@@ -1,5 +1,5 @@
 //! The wizard's values as a configuration file and as the engine's configuration: the file the
-//! Summary saves (Ctrl-S) parses with the config loader, `setup::engine_config` accepts it with the
+//! Summary saves (Ctrl-S) parses with the config loader, `config::engine_config` accepts it with the
 //! values the wizard had, no secret is in it, an existing file is never replaced without the
 //! second confirmation; the wizard's own migration goes through the same mapping; and `cutover`
 //! without a terminal says what to use instead.
@@ -16,11 +16,11 @@ use std::sync::Arc;
 
 use azure_core::credentials::Secret;
 use cutover::config::ConfigFile;
+use cutover::config::{self, ProvidedSecrets, RunFlags};
 use cutover::engine::TailMode;
 use cutover::restore_target::lrs::StaticToken;
 use cutover::sample;
 use cutover::sandbox::blob::{DEV_ACCOUNT, DEV_KEY};
-use cutover::setup::{self, ProvidedSecrets, RunFlags};
 use cutover::storage::sas::{SasPermissions, service_sas_for_container};
 use cutover::tui::WizardBackend;
 use cutover::tui::wizard::{
@@ -147,7 +147,7 @@ fn the_saved_file_parses_and_setup_accepts_it_with_the_wizard_values() {
     let file = ConfigFile::load(&path).unwrap_or_else(|e| panic!("{e}\n{text}"));
 
     // `cutover run --config` with the variables exported: the wizard's values.
-    let (cfg, warnings) = setup::engine_config_with(&file, &RunFlags::default(), &exported(&v))
+    let (cfg, warnings) = config::engine_config_with(&file, &RunFlags::default(), &exported(&v))
         .unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert_eq!(cfg.activity, "contoso-2026-03");
     let dbs: Vec<(&str, &Path, Option<&str>)> = cfg
@@ -249,7 +249,7 @@ fn backup_folder_only_has_no_source_and_cutover_cannot_take_the_tail() {
         "CUTOVER_TEST_WIZARD_KEY".to_string(),
         Secret::new(DEV_KEY.to_string()),
     );
-    let (cfg, _) = setup::engine_config_with(&file, &RunFlags::default(), &p)
+    let (cfg, _) = config::engine_config_with(&file, &RunFlags::default(), &p)
         .unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert!(cfg.source.is_none());
     assert_eq!(cfg.tail, TailMode::Wait);
@@ -262,7 +262,7 @@ fn backup_folder_only_has_no_source_and_cutover_cannot_take_the_tail() {
         tail: Some(TailMode::Take),
         ..Default::default()
     };
-    let e = refused(setup::engine_config_with(&file, &flags, &p));
+    let e = refused(config::engine_config_with(&file, &flags, &p));
     assert!(e.contains("source connection"), "{e}");
     // Prefilled again, the wizard works from the folder.
     assert!(wizard_backend::values_from_config(&file).source.folder_only);
@@ -281,7 +281,7 @@ fn a_bad_value_is_refused_with_its_key() {
     let mut p = exported(&v);
     p.by_env.remove("CUTOVER_SOURCE_PASSWORD");
     if std::env::var_os("CUTOVER_SOURCE_PASSWORD").is_none() {
-        let e = refused(setup::engine_config_with(&file, &RunFlags::default(), &p));
+        let e = refused(config::engine_config_with(&file, &RunFlags::default(), &p));
         assert!(e.contains("CUTOVER_SOURCE_PASSWORD"), "{e}");
     }
 }
@@ -595,7 +595,7 @@ fn the_wizard_defaults_raise_no_warning_of_their_own() {
             .insert(var.to_string(), Secret::new(value.to_string()));
     }
     p.credential = Some(Arc::new(StaticToken("test".into())));
-    let (_, warnings) = setup::engine_config_with(&file, &RunFlags::default(), &p)
+    let (_, warnings) = config::engine_config_with(&file, &RunFlags::default(), &p)
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(warnings.is_empty(), "{warnings:?}");
 
@@ -603,7 +603,7 @@ fn the_wizard_defaults_raise_no_warning_of_their_own() {
     let mut v = values(tmp.path());
     v.settings.sas_expiry_days = cutover::tui::wizard::MigrationSettings::default().sas_expiry_days;
     let file = wizard_backend::config_file(&v, None);
-    let (_, warnings) = setup::engine_config_with(&file, &RunFlags::default(), &exported(&v))
+    let (_, warnings) = config::engine_config_with(&file, &RunFlags::default(), &exported(&v))
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(
         !warnings.iter().any(|w| w.contains("SAS")),
@@ -678,30 +678,42 @@ async fn the_target_test_reads_the_managed_instance() {
         .await
         .expect("sandbox");
     let i = &sb.info;
+    // The sandbox is chosen explicitly (the Sandbox target, the demo's toggle): only then its fixed
+    // token is sent.
     let form = TargetForm {
+        sandbox: true,
         subscription: i.subscription_id.clone(),
         resource_group: i.resource_group.clone(),
         managed_instance: i.managed_instance.clone(),
-        arm_endpoint: i.arm_endpoint.clone(),
         ..Default::default()
     };
-    let b = Backend { sandbox_arm: None };
+    let b = Backend {
+        sandbox_arm: Some(i.arm_endpoint.clone()),
+    };
     let ok = b.test_target(&form).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(ok.starts_with(&i.managed_instance), "{ok}");
     assert!(
         ok.contains("GeneralPurpose") && ok.contains("Ready"),
         "{ok}"
     );
-    // The demo's sandbox toggle reads the same endpoint.
-    let demo = Backend {
-        sandbox_arm: Some(i.arm_endpoint.clone()),
-    };
-    let sandbox_form = TargetForm {
-        sandbox: true,
-        arm_endpoint: String::new(),
+    // The same loopback endpoint typed as an Azure endpoint, not as the sandbox: the real
+    // credential is asked (here one that cannot give a token), never the sandbox's fixed token,
+    // and the error says how to name the sandbox.
+    let typed = TargetForm {
+        sandbox: false,
+        arm_endpoint: i.arm_endpoint.clone(),
+        credential: TargetCredential::WorkloadIdentity,
         ..form.clone()
     };
-    assert!(demo.test_target(&sandbox_form).await.is_ok());
+    let no_sandbox = Backend { sandbox_arm: None };
+    let e = tokio::time::timeout(
+        std::time::Duration::from_secs(40),
+        no_sandbox.test_target(&typed),
+    )
+    .await
+    .expect("answers within its own timeout")
+    .unwrap_err();
+    assert!(e.contains("loopback") && e.contains("Sandbox"), "{e}");
 
     for (what, f, code) in [
         (
@@ -735,6 +747,7 @@ async fn the_target_test_reads_the_managed_instance() {
     // Azure itself, with a credential that cannot give a token (no workload identity here):
     // the test says it could not, and nothing says "Connected".
     let azure = TargetForm {
+        sandbox: false,
         arm_endpoint: "https://management.invalid".to_string(),
         credential: TargetCredential::WorkloadIdentity,
         ..form.clone()
@@ -764,7 +777,7 @@ fn the_saved_file_names_the_state_folder_and_the_modes() {
     let file = ConfigFile::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     let m = file.migration.clone().unwrap();
     assert_eq!(m.state_dir.as_deref(), Some(state.as_path()), "{text}");
-    let (cfg, _) = setup::engine_config_with(&file, &RunFlags::default(), &exported(&v))
+    let (cfg, _) = config::engine_config_with(&file, &RunFlags::default(), &exported(&v))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(cfg.state_file.parent(), Some(state.as_path()));
     assert!(cfg.cutover_when_ready);
