@@ -19,19 +19,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use azure_core::credentials::{Secret, TokenCredential};
+use azure_core::credentials::Secret;
 use cutover::backup::writer::{MediaSpec, Payload, SetSpec, guid_from as guid, write_backup};
 use cutover::backup::{BackupType, Lsn};
-use cutover::engine::persist::{self, PersistedActivity, PersistedDatabase};
-use cutover::engine::runner::{DatabaseConfig, EngineConfig};
-use cutover::engine::{
-    BackupFile, DatabaseState, EngineCommand, FileStatus, Phase, TailMode, TailState,
+use cutover::config::{
+    self, BackupsSection, ConfigFile, DatabaseOverride, MigrationSection, ProvidedSecrets,
+    RunFlags, StorageSection, TargetSection,
 };
-use cutover::restore_target::lrs::{InstanceRef, LrsClient, StaticToken, StorageAccess};
-use cutover::storage::auth::StorageAuth;
-use cutover::storage::client::BlobStore;
-use cutover::storage::container::ContainerUrl;
-use cutover::storage::upload::UploadOptions;
+use cutover::engine::persist::{self, PersistedActivity, PersistedDatabase};
+use cutover::engine::runner::DatabaseConfig;
+use cutover::engine::{BackupFile, DatabaseState, EngineCommand, FileStatus, Phase, TailState};
 use time::macros::{datetime, format_description};
 
 const CHAIN_VLF: u32 = 40;
@@ -420,47 +417,58 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(async move {
-        // Port 9 (discard) on loopback: nothing listens, so an upload would fail loudly.
-        let url = ContainerUrl::parse("http://127.0.0.1:9/devstoreaccount1/bench")
-            .expect("container URL");
-        let store = Arc::new(BlobStore::new(
-            url.clone(),
-            StorageAuth::sas("sv=2024-08-04&sig=bench"),
-        ));
-        let credential: Arc<dyn TokenCredential> = Arc::new(StaticToken("bench".into()));
-        let lrs = LrsClient::new(
-            &arm,
-            credential,
-            InstanceRef {
-                subscription: "00000000-0000-0000-0000-000000000000".into(),
-                resource_group: "bench-rg".into(),
-                managed_instance: "bench-mi".into(),
-            },
-        )
-        .expect("LRS client");
-        let cfg = EngineConfig {
-            activity: activity.into(),
-            source_label: "bench".into(),
-            target_label: "bench-mi (mock)".into(),
-            databases,
-            backups: cutover::backup_folder::LocalFolder::shared(),
-            store,
-            container_url: url.container_url(),
-            upload: UploadOptions::default(),
-            lrs: Arc::new(lrs),
-            lrs_access: StorageAccess::Sas(Secret::new("sv=2024-08-04&sig=bench".to_string())),
-            location: "westeurope".into(),
-            collation: "SQL_Latin1_General_CP1_CI_AS".into(),
-            source: None,
-            cutover_when_ready: false,
-            tail: TailMode::Wait,
-            stop_traffic: None,
-            scan_interval,
-            lrs_poll,
-            state_file: state_file.clone(),
-            retry_failed: false,
-            lrs_limits: Default::default(),
+        // Through the configuration path `cutover run` takes (config::engine_config_with), with
+        // the mock named as the sandbox (its fixed token). Port 9 (discard) on loopback: nothing
+        // listens, so an upload would fail loudly.
+        let names: Vec<String> = databases.iter().map(|d| d.name.clone()).collect();
+        let file = ConfigFile {
+            target: Some(TargetSection {
+                subscription: Some("00000000-0000-0000-0000-000000000000".into()),
+                resource_group: Some("bench-rg".into()),
+                managed_instance: Some("bench-mi".into()),
+                arm_endpoint: Some(arm.clone()),
+                sandbox: Some(true),
+                ..Default::default()
+            }),
+            storage: Some(StorageSection {
+                container: Some("http://127.0.0.1:9/devstoreaccount1/bench".into()),
+                auth: Some("account-key".into()),
+                account_key_env: Some("CUTOVER_BENCH_ACCOUNT_KEY".into()),
+                ..Default::default()
+            }),
+            backups: Some(BackupsSection {
+                database: Some(
+                    databases
+                        .iter()
+                        .map(|d| DatabaseOverride {
+                            name: d.name.clone(),
+                            folder: Some(d.folder.clone()),
+                            ..Default::default()
+                        })
+                        .collect(),
+                ),
+                ..Default::default()
+            }),
+            migration: Some(MigrationSection {
+                activity: Some(activity.into()),
+                databases: Some(names),
+                scan_seconds: Some(scan_interval.as_secs_f64()),
+                poll_seconds: Some(lrs_poll.as_secs_f64()),
+                state_dir: state_file.parent().map(Path::to_path_buf),
+                ..Default::default()
+            }),
+            ..Default::default()
         };
+        let mut secrets = ProvidedSecrets::default();
+        secrets.by_env.insert(
+            "CUTOVER_BENCH_ACCOUNT_KEY".into(),
+            Secret::new(cutover::sandbox::blob::DEV_KEY.to_string()),
+        );
+        let (mut cfg, _) = config::engine_config_with(&file, &RunFlags::default(), &secrets)
+            .expect("the bench's configuration");
+        assert_eq!(cfg.state_file, state_file);
+        cfg.source_label = "bench".into();
+        cfg.target_label = "bench-mi (mock)".into();
         let cpu_start = process_ticks();
         let started = Instant::now();
         let mut handle = cutover::engine::runner::start(cfg).expect("start the engine");

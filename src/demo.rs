@@ -8,19 +8,28 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use azure_core::credentials::{Secret, TokenCredential};
+use azure_core::credentials::Secret;
 
+use crate::config::settings::{
+    CutoverWhen, MiAccessSetting, SourceAuthentication, StopTrafficSetting, StorageAuthSetting,
+    Tail, Word,
+};
+use crate::config::{
+    self, BackupsSection, ConfigFile, DatabaseOverride, MigrationSection, ProvidedSecrets,
+    RunFlags, SourceSection, StorageSection, TargetSection,
+};
 use crate::engine::runner::{DatabaseConfig, EngineConfig, EngineHandle};
 use crate::engine::{TailMode, persist};
-use crate::restore_target::lrs::{InstanceRef, LrsClient, StaticToken, StorageAccess};
+use crate::restore_target::lrs::{InstanceRef, LrsClient};
 use crate::sandbox::instance::DatabaseSpec;
 use crate::sandbox::{Sandbox, SandboxOptions};
 use crate::source::tail::StopTraffic;
-use crate::source::{Encryption, SourceAuth, SourceOptions};
-use crate::storage::auth::StorageAuth;
-use crate::storage::client::BlobStore;
-use crate::storage::container::ContainerUrl;
-use crate::storage::upload::UploadOptions;
+
+/// The variable names the demo's configuration gives its secrets (handed over in memory, never
+/// read from or written to the environment).
+const DEMO_SQL_PASSWORD_ENV: &str = "CUTOVER_DEMO_SQL_PASSWORD";
+const DEMO_ACCOUNT_KEY_ENV: &str = "CUTOVER_DEMO_ACCOUNT_KEY";
+const DEMO_MI_SAS_ENV: &str = "CUTOVER_DEMO_MI_SAS";
 
 /// How the demo runs.
 #[derive(Debug, Clone)]
@@ -273,17 +282,113 @@ pub fn engine_config(
         return Err("demo: --tail take needs the sandbox's SQL Server: with --backups, use --tail skip or wait".into());
     }
 
-    let url = ContainerUrl::parse(&format!("{}/{}", info.blob_endpoint, info.container))
-        .map_err(|e| engine_err("container URL", e))?;
-    let store = Arc::new(BlobStore::new(
-        url.clone(),
-        StorageAuth::account_key(
-            &info.account_name,
-            &info.container,
-            info.account_key.clone(),
-        ),
-    ));
-    let credential: Arc<dyn TokenCredential> = Arc::new(StaticToken("cutover-sandbox".into()));
+    // Through the configuration path `cutover run` takes (config::engine_config_with), the sandbox
+    // named as such (its fixed token), the secrets handed over under the variable names the file
+    // gives them (nothing is exported or written).
+    let names: Vec<String> = databases.iter().map(|d| d.name.clone()).collect();
+    let speed = if opts.fast { 0.25 } else { 1.0 };
+    let file = ConfigFile {
+        source: (!seeded).then(|| SourceSection {
+            server: Some(info.sql_server.clone()),
+            authentication: Some(SourceAuthentication::Sql.word().into()),
+            user: Some(info.sql_user.clone()),
+            password_env: Some(DEMO_SQL_PASSWORD_ENV.into()),
+            plaintext: Some(true),
+            connect_timeout_seconds: Some(5),
+            ..Default::default()
+        }),
+        target: Some(TargetSection {
+            subscription: Some(info.subscription_id.clone()),
+            resource_group: Some(info.resource_group.clone()),
+            managed_instance: Some(info.managed_instance.clone()),
+            location: Some(info.location.clone()),
+            arm_endpoint: Some(info.arm_endpoint.clone()),
+            sandbox: Some(true),
+            ..Default::default()
+        }),
+        storage: Some(StorageSection {
+            container: Some(format!("{}/{}", info.blob_endpoint, info.container)),
+            auth: Some(StorageAuthSetting::AccountKey.word().into()),
+            account_key_env: Some(DEMO_ACCOUNT_KEY_ENV.into()),
+            mi_access: Some(MiAccessSetting::Sas.word().into()),
+            mi_sas_env: Some(DEMO_MI_SAS_ENV.into()),
+            ..Default::default()
+        }),
+        backups: Some(BackupsSection {
+            database: Some(
+                databases
+                    .iter()
+                    .map(|d| DatabaseOverride {
+                        name: d.name.clone(),
+                        folder: Some(d.folder.clone()),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        }),
+        migration: Some(MigrationSection {
+            activity: Some(opts.activity.clone()),
+            databases: Some(names),
+            cutover: Some(
+                if opts.cutover_when_ready {
+                    CutoverWhen::WhenReady
+                } else {
+                    CutoverWhen::Never
+                }
+                .word()
+                .into(),
+            ),
+            tail: Some(Tail::from(opts.tail).word().into()),
+            stop_traffic: Some(
+                match (seeded, opts.stop_traffic) {
+                    (false, Some(StopTraffic::ReadOnly)) => StopTrafficSetting::ReadOnly,
+                    (false, Some(StopTraffic::RestrictedUser)) => {
+                        StopTrafficSetting::RestrictedUser
+                    }
+                    _ => StopTrafficSetting::None,
+                }
+                .word()
+                .into(),
+            ),
+            max_mbps: (!opts.fast).then_some(40.0),
+            scan_seconds: Some(speed),
+            poll_seconds: Some(speed),
+            state_dir: Some(opts.state_dir.clone()),
+            ..Default::default()
+        }),
+        logins: None,
+    };
+    let mut secrets = ProvidedSecrets::default();
+    for (var, value) in [
+        (DEMO_SQL_PASSWORD_ENV, &info.sql_password),
+        (DEMO_ACCOUNT_KEY_ENV, &info.account_key),
+        (DEMO_MI_SAS_ENV, &info.container_sas),
+    ] {
+        secrets
+            .by_env
+            .insert(var.to_string(), Secret::new(value.clone()));
+    }
+    let (mut cfg, _) = config::engine_config_with(&file, &RunFlags::default(), &secrets)
+        .map_err(|e| format!("demo: {e}"))?;
+    // What a configuration file does not say: the demo's labels, its quick LRS operation polling
+    // and its short wait for files to settle.
+    cfg.source_label = if seeded {
+        format!(
+            "backups in {}",
+            opts.backups
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        )
+    } else {
+        format!("SANDBOX ({})", info.sql_server)
+    };
+    cfg.target_label = format!("{} (sandbox)", info.managed_instance);
+    cfg.upload.stable_for = Duration::from_millis(if opts.fast { 0 } else { 500 });
+    let credential = config::engine::arm_credential(&info.arm_endpoint, true, "--sandbox", || {
+        Err("the demo runs on the sandbox".to_string())
+    })?;
     let mut lrs = LrsClient::new(
         &info.arm_endpoint,
         credential,
@@ -295,61 +400,6 @@ pub fn engine_config(
     )
     .map_err(|e| engine_err("LRS client", e))?;
     lrs.arm.poll_interval = Duration::from_millis(200);
-    let source = (!seeded).then(|| {
-        let mut o = SourceOptions::new(
-            info.sql_server
-                .parse()
-                .unwrap_or_else(|_| crate::source::ServerAddress {
-                    host: "127.0.0.1".into(),
-                    port: None,
-                    instance: None,
-                }),
-            SourceAuth::SqlLogin {
-                user: info.sql_user.clone(),
-                password: Secret::new(info.sql_password.clone()),
-            },
-            Encryption::Plaintext,
-        );
-        o.connect_timeout = Duration::from_secs(5);
-        o
-    });
-    let upload = UploadOptions {
-        max_mbps: (!opts.fast).then_some(40.0),
-        stable_for: Duration::from_millis(if opts.fast { 0 } else { 500 }),
-        ..UploadOptions::default()
-    };
-    let cfg = EngineConfig {
-        activity: opts.activity.clone(),
-        source_label: if seeded {
-            format!(
-                "backups in {}",
-                opts.backups
-                    .as_deref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default()
-            )
-        } else {
-            format!("SANDBOX ({})", info.sql_server)
-        },
-        target_label: format!("{} (sandbox)", info.managed_instance),
-        databases,
-        backups: crate::backup_folder::LocalFolder::shared(),
-        store,
-        container_url: url.container_url(),
-        upload,
-        lrs: Arc::new(lrs),
-        lrs_access: StorageAccess::Sas(Secret::new(info.container_sas.clone())),
-        location: info.location.clone(),
-        collation: "SQL_Latin1_General_CP1_CI_AS".into(),
-        source,
-        cutover_when_ready: opts.cutover_when_ready,
-        tail: opts.tail,
-        stop_traffic: if seeded { None } else { opts.stop_traffic },
-        scan_interval: Duration::from_millis(if opts.fast { 250 } else { 1000 }),
-        lrs_poll: Duration::from_millis(if opts.fast { 250 } else { 1000 }),
-        state_file: persist::state_path(&opts.state_dir, &opts.activity),
-        retry_failed: false,
-        lrs_limits: Default::default(),
-    };
+    cfg.lrs = Arc::new(lrs);
     Ok(cfg)
 }

@@ -27,5 +27,3 @@ pub mod sample;
 /// and the tests; a build without the feature has no emulator and no axum.
 #[cfg(feature = "sandbox")]
 pub use cutover_sandbox as sandbox;
-pub mod setup;
-pub mod wizard_backend;

@@ -336,6 +336,7 @@ subscription = "{sub}"
 resource_group = "{rg}"
 managed_instance = "{mi}"
 arm_endpoint = "{arm}"
+sandbox = true
 [storage]
 container = "{blob}/{container}"
 account_key_env = "SBX_KEY"
@@ -701,7 +702,7 @@ fn run_via_proxy(
 ) -> (i32, MigrationSnapshot) {
     let config = write_config_via(sb, dir, proxy);
     let file = cutover::config::ConfigFile::load(&config).expect("config");
-    let mut secrets = cutover::setup::ProvidedSecrets::default();
+    let mut secrets = cutover::config::ProvidedSecrets::default();
     for (var, key) in [("SBX_PW", "sql_password"), ("SBX_KEY", "account_key")] {
         secrets.by_env.insert(var.into(), Secret::new(sb.s(key)));
     }
@@ -714,7 +715,7 @@ fn run_via_proxy(
         scope.spawn(during);
         rt.block_on(async {
             let (mut cfg, _) =
-                cutover::setup::engine_config_with(&file, &Default::default(), &secrets)
+                cutover::config::engine_config_with(&file, &Default::default(), &secrets)
                     .expect("engine config");
             cfg.container_url = format!("{}/{}", sb.s("blob_endpoint"), sb.s("container"));
             let mut h = cutover::engine::runner::start(cfg).expect("engine");

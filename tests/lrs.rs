@@ -98,6 +98,8 @@ impl Env {
             i.subscription_id.clone(),
             "--arm-endpoint".into(),
             i.arm_endpoint.clone(),
+            // The sandbox is named, never guessed from the loopback address.
+            "--sandbox".into(),
             "--json".into(),
         ]
     }
@@ -563,6 +565,7 @@ async fn az_verbs_show_wait_stop_and_the_default_subscription() {
             "Waits",
             "--arm-endpoint",
             &i.arm_endpoint,
+            "--sandbox",
         ]
         .map(str::to_string),
     );

@@ -208,6 +208,7 @@ subscription = "{sub}"
 resource_group = "{rg}"
 managed_instance = "{mi}"
 arm_endpoint = "{arm}"
+sandbox = true
 [storage]
 container = "{blob}/{container}"
 account_key_env = "SBX_KEY"

@@ -446,8 +446,8 @@ fn a_ca_file_in_the_config_survives_a_prefill_and_a_save() {
     let before = ConfigFile::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     let want = Some(PathBuf::from("/etc/ssl/corp-ca.pem"));
     assert_eq!(before.source.as_ref().and_then(|s| s.ca_file.clone()), want);
-    let v = cutover::wizard_backend::values_from_config(&before);
-    let saved = cutover::wizard_backend::config_toml(&v, None);
+    let v = cutover::cli::wizard::values_from_config(&before);
+    let saved = cutover::cli::wizard::config_toml(&v, None).unwrap();
     let after = ConfigFile::parse(&saved).unwrap_or_else(|e| panic!("{e}\n{saved}"));
     assert_eq!(after.source.and_then(|s| s.ca_file), want, "{saved}");
 }

@@ -9,8 +9,8 @@ use std::process::Command;
 
 use azure_core::credentials::Secret;
 use cutover::config::ConfigFile;
+use cutover::config::{self, ProvidedSecrets, RunFlags};
 use cutover::sandbox::blob::DEV_KEY;
-use cutover::setup::{self, ProvidedSecrets, RunFlags};
 
 fn config(folder: &std::path::Path, target_name: &str) -> String {
     format!(
@@ -32,6 +32,7 @@ account_key_env = "CUTOVER_TEST_NAMES_KEY"
 
 [target]
 arm_endpoint = "http://127.0.0.1:9"
+sandbox = true
 subscription = "00000000-0000-0000-0000-000000000000"
 resource_group = "rg"
 managed_instance = "mi"
@@ -52,7 +53,7 @@ fn a_config_target_name_azure_refuses_is_refused_naming_the_key() {
     );
     let check = |name: &str| {
         let file = ConfigFile::parse(&config(tmp.path(), name)).expect("parses");
-        setup::engine_config_with(&file, &RunFlags::default(), &p).map(|_| ())
+        config::engine_config_with(&file, &RunFlags::default(), &p).map(|_| ())
     };
     check("Sales_migrated").expect("a good name is accepted");
     for bad in ["..".to_string(), "x".repeat(129), "a/b".to_string()] {

@@ -33,7 +33,7 @@ fn summary() -> SourceSummary {
     SourceSummary {
         server: "sql01 (Microsoft SQL Server 2019 15.0.4355.3)".to_string(),
         databases: sample::source_databases(),
-        findings: cutover::wizard_backend::source_findings(&sample::source_databases()),
+        findings: cutover::cli::wizard::source_findings(&sample::source_databases()),
     }
 }
 

@@ -1,5 +1,5 @@
 //! The wizard's values as a configuration file and as the engine's configuration: the file the
-//! Summary saves (Ctrl-S) parses with the config loader, `setup::engine_config` accepts it with the
+//! Summary saves (Ctrl-S) parses with the config loader, `config::engine_config` accepts it with the
 //! values the wizard had, no secret is in it, an existing file is never replaced without the
 //! second confirmation; the wizard's own migration goes through the same mapping; and `cutover`
 //! without a terminal says what to use instead.
@@ -15,18 +15,18 @@ use std::process::Command;
 use std::sync::Arc;
 
 use azure_core::credentials::Secret;
+use cutover::cli::wizard::{self, Backend};
 use cutover::config::ConfigFile;
+use cutover::config::{self, ProvidedSecrets, RunFlags};
 use cutover::engine::TailMode;
 use cutover::restore_target::lrs::StaticToken;
 use cutover::sample;
 use cutover::sandbox::blob::{DEV_ACCOUNT, DEV_KEY};
-use cutover::setup::{self, ProvidedSecrets, RunFlags};
 use cutover::storage::sas::{SasPermissions, service_sas_for_container};
 use cutover::tui::WizardBackend;
 use cutover::tui::wizard::{
     MiAccess, SaveOutcome, SecretText, StorageAuthKind, TargetCredential, TargetForm, WizardValues,
 };
-use cutover::wizard_backend::{self, Backend};
 
 const PASSWORD: &str = "s3cret!";
 const UPLOAD_SAS: &str = "sv=2024-11-04&sr=c&sp=rcwl&se=2099-01-01T00:00:00Z&sig=upl0adSig";
@@ -113,7 +113,7 @@ fn secrets_of(v: &WizardValues) -> Vec<String> {
 fn the_saved_file_parses_and_setup_accepts_it_with_the_wizard_values() {
     let tmp = tempfile::tempdir().unwrap();
     let v = values(tmp.path());
-    let text = wizard_backend::config_toml(&v, None);
+    let text = wizard::config_toml(&v, None).unwrap();
     if std::env::var_os("SHOW_CONFIG").is_some() {
         eprintln!("{text}");
     }
@@ -132,7 +132,7 @@ fn the_saved_file_parses_and_setup_accepts_it_with_the_wizard_values() {
     }
 
     let path = tmp.path().join("cutover.toml");
-    let saved = wizard_backend::write_config(&path, &text, false).unwrap();
+    let saved = wizard::write_config(&path, &text, false).unwrap();
     assert!(matches!(saved, SaveOutcome::Saved { .. }), "{saved:?}");
     #[cfg(unix)]
     {
@@ -140,14 +140,14 @@ fn the_saved_file_parses_and_setup_accepts_it_with_the_wizard_values() {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&path), 0o600, "a new saved config is private");
         // Saving over it (the operator chose to overwrite) keeps it private.
-        let again = wizard_backend::write_config(&path, &text, true).unwrap();
+        let again = wizard::write_config(&path, &text, true).unwrap();
         assert!(matches!(again, SaveOutcome::Saved { .. }), "{again:?}");
         assert_eq!(mode(&path), 0o600, "an overwritten saved config is private");
     }
     let file = ConfigFile::load(&path).unwrap_or_else(|e| panic!("{e}\n{text}"));
 
     // `cutover run --config` with the variables exported: the wizard's values.
-    let (cfg, warnings) = setup::engine_config_with(&file, &RunFlags::default(), &exported(&v))
+    let (cfg, warnings) = config::engine_config_with(&file, &RunFlags::default(), &exported(&v))
         .unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert_eq!(cfg.activity, "contoso-2026-03");
     let dbs: Vec<(&str, &Path, Option<&str>)> = cfg
@@ -195,7 +195,7 @@ fn the_saved_file_parses_and_setup_accepts_it_with_the_wizard_values() {
     expected.target.client_secret = SecretText::default();
     expected.target.tenant_id.clear();
     expected.target.app_id.clear();
-    let mut back = wizard_backend::values_from_config(&file);
+    let mut back = wizard::values_from_config(&file);
     // Secrets set in this process's environment would be picked up: none are expected here.
     back.source.password = SecretText::default();
     back.settings.sas_token = SecretText::default();
@@ -207,7 +207,7 @@ fn the_saved_file_parses_and_setup_accepts_it_with_the_wizard_values() {
 
     // The wizard's own migration: the same configuration, with the secrets typed.
     let state = tmp.path().join("state");
-    let (wcfg, _) = wizard_backend::engine_config(&v, None, Some(state.clone())).unwrap();
+    let (wcfg, _) = wizard::engine_config(&v, None, Some(state.clone())).unwrap();
     assert_eq!(wcfg.activity, cfg.activity);
     assert_eq!(
         wcfg.databases.iter().map(|d| &d.folder).collect::<Vec<_>>(),
@@ -230,7 +230,7 @@ fn backup_folder_only_has_no_source_and_cutover_cannot_take_the_tail() {
     v.settings.mi_sas_token = SecretText::default();
     v.settings.container_url = "http://127.0.0.1:10000/devstoreaccount1/migration".to_string();
     let arm = "http://127.0.0.1:9";
-    let text = wizard_backend::config_toml(&v, Some(arm));
+    let text = wizard::config_toml(&v, Some(arm)).unwrap();
     assert!(!text.contains("\n[source]\n"), "{text}");
     assert!(!text.contains(PASSWORD), "{text}");
     assert!(!text.contains("server_folder"), "{text}");
@@ -249,7 +249,7 @@ fn backup_folder_only_has_no_source_and_cutover_cannot_take_the_tail() {
         "CUTOVER_TEST_WIZARD_KEY".to_string(),
         Secret::new(DEV_KEY.to_string()),
     );
-    let (cfg, _) = setup::engine_config_with(&file, &RunFlags::default(), &p)
+    let (cfg, _) = config::engine_config_with(&file, &RunFlags::default(), &p)
         .unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert!(cfg.source.is_none());
     assert_eq!(cfg.tail, TailMode::Wait);
@@ -262,10 +262,10 @@ fn backup_folder_only_has_no_source_and_cutover_cannot_take_the_tail() {
         tail: Some(TailMode::Take),
         ..Default::default()
     };
-    let e = refused(setup::engine_config_with(&file, &flags, &p));
+    let e = refused(config::engine_config_with(&file, &flags, &p));
     assert!(e.contains("source connection"), "{e}");
     // Prefilled again, the wizard works from the folder.
-    assert!(wizard_backend::values_from_config(&file).source.folder_only);
+    assert!(wizard::values_from_config(&file).source.folder_only);
 }
 
 #[test]
@@ -273,15 +273,15 @@ fn a_bad_value_is_refused_with_its_key() {
     let tmp = tempfile::tempdir().unwrap();
     let mut v = values(tmp.path());
     v.settings.container_url = "https://contosomig.blob.core.windows.net/backups".to_string();
-    let e = refused(wizard_backend::engine_config(&v, None, None));
+    let e = refused(wizard::engine_config(&v, None, None));
     assert!(e.starts_with("[storage] container"), "{e}");
     // A missing secret names its variable.
     let v = values(tmp.path());
-    let file = ConfigFile::parse(&wizard_backend::config_toml(&v, None)).unwrap();
+    let file = ConfigFile::parse(&wizard::config_toml(&v, None).unwrap()).unwrap();
     let mut p = exported(&v);
     p.by_env.remove("CUTOVER_SOURCE_PASSWORD");
     if std::env::var_os("CUTOVER_SOURCE_PASSWORD").is_none() {
-        let e = refused(setup::engine_config_with(&file, &RunFlags::default(), &p));
+        let e = refused(config::engine_config_with(&file, &RunFlags::default(), &p));
         assert!(e.contains("CUTOVER_SOURCE_PASSWORD"), "{e}");
     }
 }
@@ -291,19 +291,18 @@ fn an_existing_file_is_replaced_only_when_confirmed() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("cutover.toml");
     std::fs::write(&path, "# mine\n").unwrap();
-    let r = wizard_backend::write_config(&path, "[migration]\n", false).unwrap();
+    let r = wizard::write_config(&path, "[migration]\n", false).unwrap();
     assert!(matches!(r, SaveOutcome::Exists { .. }), "{r:?}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "# mine\n");
-    let r = wizard_backend::write_config(&path, "[migration]\n", true).unwrap();
+    let r = wizard::write_config(&path, "[migration]\n", true).unwrap();
     assert!(matches!(r, SaveOutcome::Saved { .. }), "{r:?}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "[migration]\n");
     // No temporary file is left beside it.
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
     // Errors name the file and what to do.
-    let e =
-        wizard_backend::write_config(&tmp.path().join("no/such/x.toml"), "", false).unwrap_err();
+    let e = wizard::write_config(&tmp.path().join("no/such/x.toml"), "", false).unwrap_err();
     assert!(e.contains("does not exist"), "{e}");
-    let e = wizard_backend::write_config(tmp.path(), "", true).unwrap_err();
+    let e = wizard::write_config(tmp.path(), "", true).unwrap_err();
     assert!(e.contains("is a folder"), "{e}");
 }
 
@@ -495,8 +494,8 @@ fn keys_no_screen_edits_survive_a_prefill_and_a_save() {
         .replace("poll_seconds = 10", "poll_seconds = 20")
         + "state_dir = \"/var/lib/cutover\"\n";
     let before = ConfigFile::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let v = wizard_backend::values_from_config(&before);
-    let saved = wizard_backend::config_toml(&v, None);
+    let v = wizard::values_from_config(&before);
+    let saved = wizard::config_toml(&v, None).unwrap();
     let after = ConfigFile::parse(&saved).unwrap_or_else(|e| panic!("{e}\n{saved}"));
 
     let (s0, s1) = (before.source.unwrap(), after.source.unwrap());
@@ -525,7 +524,7 @@ fn keys_no_screen_edits_survive_a_prefill_and_a_save() {
     assert!(m1.state_dir.is_some());
 
     // Without a file to keep from, the wizard's own choices: the operator cuts over.
-    let fresh = ConfigFile::parse(&wizard_backend::config_toml(&sample::wizard_values(), None))
+    let fresh = ConfigFile::parse(&wizard::config_toml(&sample::wizard_values(), None).unwrap())
         .expect("parses");
     let m = fresh.migration.unwrap();
     assert_eq!(
@@ -554,8 +553,8 @@ fn target_credential_survives_a_prefill_and_a_save() {
             None => base.to_string(),
         };
         let before = ConfigFile::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-        let v = wizard_backend::values_from_config(&before);
-        let saved = wizard_backend::config_toml(&v, None);
+        let v = wizard::values_from_config(&before);
+        let saved = wizard::config_toml(&v, None).unwrap();
         let after = ConfigFile::parse(&saved).unwrap_or_else(|e| panic!("{e}\n{saved}"));
         assert_eq!(
             after.target.and_then(|t| t.credential).as_deref(),
@@ -585,7 +584,7 @@ fn the_wizard_defaults_raise_no_warning_of_their_own() {
     let tmp = tempfile::tempdir().unwrap();
     let v = account_key_values(tmp.path());
     assert_eq!(v.settings.sas_expiry_days, 30, "LRS's job limit");
-    let file = wizard_backend::config_file(&v, None);
+    let file = wizard::config_file(&v, None);
     let mut p = ProvidedSecrets::default();
     for (var, value) in [
         ("H4_TEST_ACCOUNT_KEY", DEV_KEY),
@@ -595,15 +594,15 @@ fn the_wizard_defaults_raise_no_warning_of_their_own() {
             .insert(var.to_string(), Secret::new(value.to_string()));
     }
     p.credential = Some(Arc::new(StaticToken("test".into())));
-    let (_, warnings) = setup::engine_config_with(&file, &RunFlags::default(), &p)
+    let (_, warnings) = config::engine_config_with(&file, &RunFlags::default(), &p)
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(warnings.is_empty(), "{warnings:?}");
 
     // A given SAS valid for longer than the default length: no warning.
     let mut v = values(tmp.path());
     v.settings.sas_expiry_days = cutover::tui::wizard::MigrationSettings::default().sas_expiry_days;
-    let file = wizard_backend::config_file(&v, None);
-    let (_, warnings) = setup::engine_config_with(&file, &RunFlags::default(), &exported(&v))
+    let file = wizard::config_file(&v, None);
+    let (_, warnings) = config::engine_config_with(&file, &RunFlags::default(), &exported(&v))
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(
         !warnings.iter().any(|w| w.contains("SAS")),
@@ -678,30 +677,42 @@ async fn the_target_test_reads_the_managed_instance() {
         .await
         .expect("sandbox");
     let i = &sb.info;
+    // The sandbox is chosen explicitly (the Sandbox target, the demo's toggle): only then its fixed
+    // token is sent.
     let form = TargetForm {
+        sandbox: true,
         subscription: i.subscription_id.clone(),
         resource_group: i.resource_group.clone(),
         managed_instance: i.managed_instance.clone(),
-        arm_endpoint: i.arm_endpoint.clone(),
         ..Default::default()
     };
-    let b = Backend { sandbox_arm: None };
+    let b = Backend {
+        sandbox_arm: Some(i.arm_endpoint.clone()),
+    };
     let ok = b.test_target(&form).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(ok.starts_with(&i.managed_instance), "{ok}");
     assert!(
         ok.contains("GeneralPurpose") && ok.contains("Ready"),
         "{ok}"
     );
-    // The demo's sandbox toggle reads the same endpoint.
-    let demo = Backend {
-        sandbox_arm: Some(i.arm_endpoint.clone()),
-    };
-    let sandbox_form = TargetForm {
-        sandbox: true,
-        arm_endpoint: String::new(),
+    // The same loopback endpoint typed as an Azure endpoint, not as the sandbox: the real
+    // credential is asked (here one that cannot give a token), never the sandbox's fixed token,
+    // and the error says how to name the sandbox.
+    let typed = TargetForm {
+        sandbox: false,
+        arm_endpoint: i.arm_endpoint.clone(),
+        credential: TargetCredential::WorkloadIdentity,
         ..form.clone()
     };
-    assert!(demo.test_target(&sandbox_form).await.is_ok());
+    let no_sandbox = Backend { sandbox_arm: None };
+    let e = tokio::time::timeout(
+        std::time::Duration::from_secs(40),
+        no_sandbox.test_target(&typed),
+    )
+    .await
+    .expect("answers within its own timeout")
+    .unwrap_err();
+    assert!(e.contains("loopback") && e.contains("Sandbox"), "{e}");
 
     for (what, f, code) in [
         (
@@ -735,6 +746,7 @@ async fn the_target_test_reads_the_managed_instance() {
     // Azure itself, with a credential that cannot give a token (no workload identity here):
     // the test says it could not, and nothing says "Connected".
     let azure = TargetForm {
+        sandbox: false,
         arm_endpoint: "https://management.invalid".to_string(),
         credential: TargetCredential::WorkloadIdentity,
         ..form.clone()
@@ -760,22 +772,22 @@ fn the_saved_file_names_the_state_folder_and_the_modes() {
     v.settings.cutover = CutoverMode::WhenReady;
     v.settings.tail = TailChoice::Take;
     v.settings.stop_traffic = StopTrafficChoice::RestrictedUser;
-    let text = wizard_backend::config_toml(&v, None);
+    let text = wizard::config_toml(&v, None).unwrap();
     let file = ConfigFile::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     let m = file.migration.clone().unwrap();
     assert_eq!(m.state_dir.as_deref(), Some(state.as_path()), "{text}");
-    let (cfg, _) = setup::engine_config_with(&file, &RunFlags::default(), &exported(&v))
+    let (cfg, _) = config::engine_config_with(&file, &RunFlags::default(), &exported(&v))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(cfg.state_file.parent(), Some(state.as_path()));
     assert!(cfg.cutover_when_ready);
     assert_eq!(cfg.tail, TailMode::Take);
     assert_eq!(cfg.stop_traffic, Some(StopTraffic::RestrictedUser));
     // The wizard's own run: the same state folder and modes.
-    let (wcfg, _) = wizard_backend::engine_config(&v, None, None).unwrap();
+    let (wcfg, _) = wizard::engine_config(&v, None, None).unwrap();
     assert_eq!(wcfg.state_file, cfg.state_file);
     assert!(wcfg.cutover_when_ready);
     // Read back: the same choices on the Settings screen.
-    let back = wizard_backend::values_from_config(&file);
+    let back = wizard::values_from_config(&file);
     assert_eq!(
         (
             back.settings.cutover,
@@ -813,4 +825,42 @@ fn the_demo_preselects_its_databases() {
     t.keys(&["C-c"]);
     t.wait_for("leave?", &["Leave the wizard?"]);
     t.keys(&["y"]);
+}
+
+/// The saved file is the `toml` serializer's text of the values' file shape: it parses back to
+/// exactly that shape, a prefill from it saves the same file again, no secret is in it, and the
+/// sandbox is named explicitly (`sandbox = true`) when the target is the sandbox.
+#[test]
+fn the_saved_file_round_trips_and_holds_no_secret() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = values(tmp.path());
+    let text = wizard::config_toml(&v, None).unwrap();
+    for s in secrets_of(&v) {
+        assert!(!text.contains(&s), "a secret is in the file:\n{text}");
+    }
+    let parsed = ConfigFile::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(parsed, wizard::config_file(&v, None), "{text}");
+    let back = wizard::values_from_config(&parsed);
+    assert_eq!(wizard::config_file(&back, None), parsed, "{text}");
+    assert_eq!(parsed.target.as_ref().and_then(|t| t.sandbox), None);
+
+    let mut sandboxed = v.clone();
+    sandboxed.target.sandbox = true;
+    let arm = "http://127.0.0.1:9";
+    let text = wizard::config_toml(&sandboxed, Some(arm)).unwrap();
+    let parsed = ConfigFile::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(parsed, wizard::config_file(&sandboxed, Some(arm)), "{text}");
+    let t = parsed.target.clone().unwrap();
+    assert_eq!(
+        (t.arm_endpoint.as_deref(), t.sandbox),
+        (Some(arm), Some(true))
+    );
+    assert!(
+        text.contains("# The ARM endpoint is the local sandbox"),
+        "{text}"
+    );
+    // Prefilled from it, the wizard keeps the sandbox named when it saves again.
+    let back = wizard::values_from_config(&parsed);
+    let again = wizard::config_file(&back, None);
+    assert_eq!(again.target.and_then(|t| t.sandbox), Some(true));
 }

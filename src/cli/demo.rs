@@ -168,7 +168,7 @@ async fn interactive(mut opts: DemoOptions, state_dir_given: bool) -> i32 {
             return 2;
         }
     };
-    let backend = crate::wizard_backend::Backend {
+    let backend = crate::cli::wizard::Backend {
         sandbox_arm: Some(info.arm_endpoint.clone()),
     };
     let values =

@@ -8,7 +8,7 @@
 use crate::config::ConfigFile;
 use crate::logins::{EntraMapping, LoginInventory, LoginKind, plan_logins};
 use crate::model::LoginStatus;
-use crate::setup::SourceFlags;
+use crate::config::SourceFlags;
 use crate::source::{SourceClient, SourceError, SourceOptions};
 
 use super::inspect::ellipsize;
@@ -101,7 +101,7 @@ fn target_options(t: &TargetSqlArgs) -> Result<Option<(SourceOptions, Vec<String
         connect_timeout: None,
         ca_file: None,
     };
-    crate::setup::source_options(&Default::default(), &flags)
+    crate::config::source_options(&Default::default(), &flags)
         .map(Some)
         .map_err(|e| {
             format!(

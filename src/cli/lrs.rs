@@ -9,8 +9,7 @@ use azure_core::credentials::{Secret, TokenCredential};
 use super::secret_arg::{SecretArg, sas_in_url_warning};
 use crate::restore_target::details::RestoreDetails;
 use crate::restore_target::lrs::{
-    DEFAULT_ARM_ENDPOINT, InstanceRef, LrsClient, StartRequest, StaticToken, StorageAccess,
-    is_local_endpoint,
+    DEFAULT_ARM_ENDPOINT, InstanceRef, LrsClient, StartRequest, StorageAccess,
 };
 use crate::restore_target::names::check_target_name;
 use crate::restore_target::subscription::{azure_cli_profile_path, choose_subscription};
@@ -45,9 +44,13 @@ pub struct Target {
     /// Azure Resource Manager endpoint (the sandbox's for local runs).
     #[arg(long, value_name = "URL", default_value = DEFAULT_ARM_ENDPOINT, env = "CUTOVER_ARM_ENDPOINT")]
     pub arm_endpoint: String,
-    /// Azure AD credential for ARM (ignored for a loopback sandbox endpoint).
+    /// Azure AD credential for ARM (not used with --sandbox).
     #[arg(long, value_name = "KIND", default_value = "auto")]
     pub aad: AadKind,
+    /// The ARM endpoint is the local sandbox (`cutover sandbox`, a loopback address): send its fixed
+    /// token instead of an Azure AD one. Without it, a loopback endpoint gets the Azure credential.
+    #[arg(long)]
+    pub sandbox: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -139,11 +142,10 @@ fn client(t: &Target) -> Result<LrsClient, String> {
             subscription.id, subscription.source
         );
     }
-    let cred: Arc<dyn TokenCredential> = if is_local_endpoint(&t.arm_endpoint) {
-        Arc::new(StaticToken("cutover-sandbox".into()))
-    } else {
-        aad_credential(t.aad)?
-    };
+    let cred: Arc<dyn TokenCredential> =
+        crate::config::engine::arm_credential(&t.arm_endpoint, t.sandbox, "--sandbox", || {
+            aad_credential(t.aad)
+        })?;
     LrsClient::new(
         &t.arm_endpoint,
         cred,

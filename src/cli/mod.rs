@@ -18,7 +18,7 @@ mod sas;
 mod secret_arg;
 mod source;
 mod upload;
-mod wizard;
+pub mod wizard;
 
 use clap::{Parser, Subcommand};
 

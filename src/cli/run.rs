@@ -1,5 +1,6 @@
-//! `cutover run --config FILE [--json] [--activity NAME] [--state-dir DIR] [--cutover when-ready|never] [--tail take|wait|skip]`:
-//! the engine without a TUI, for automation. A database that fails stops alone: the run goes on until
+//! `cutover run --config FILE [--json] [--activity NAME] [--state-dir DIR] [--cutover when-ready|never] [--tail take|wait|skip] [--sandbox]`:
+//! the engine without a TUI, for automation. Values: flag > environment (`CUTOVER_*`) > file > default
+//! (`config::layers`). A database that fails stops alone: the run goes on until
 //! every database has ended (Completed, Canceled or Failed), and the exit code is the worst end state:
 //! 0 every database completed, 1 at least one failed (or the engine stopped on an error), 3 none
 //! failed but one was canceled, 2 for bad configuration, 130 when stopped by a signal before the end
@@ -8,9 +9,8 @@
 use std::path::PathBuf;
 
 use super::modes::{CutoverWhen, TailArg};
-use crate::config::ConfigFile;
+use crate::config::{self, ConfigFile, RunFlags};
 use crate::engine::TailMode;
-use crate::setup::{self, RunFlags};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -37,6 +37,11 @@ pub struct RunArgs {
     /// longer has is started again from the full backup in the container).
     #[arg(long)]
     pub retry_failed: bool,
+    /// The ARM endpoint ([target] arm_endpoint) is the local sandbox (`cutover sandbox`): use its
+    /// fixed token (same as [target] sandbox = true). Without it every endpoint, loopback or not,
+    /// gets the Azure credential.
+    #[arg(long)]
+    pub sandbox: bool,
 }
 
 pub fn run(a: &RunArgs) -> i32 {
@@ -53,23 +58,34 @@ pub fn run(a: &RunArgs) -> i32 {
         tail: a.tail.map(TailMode::from),
         retry_failed: a.retry_failed,
         state_dir: a.state_dir.clone(),
+        sandbox: a.sandbox,
+    };
+    // flag > environment (CUTOVER_*, config.sample.toml lists them) > file > default.
+    let layered = match flags.layered(&file, |var| std::env::var(var).ok()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {}: {e}", a.config.display());
+            return 2;
+        }
     };
     let Some(rt) = super::runtime(true) else {
         return 2;
     };
     rt.block_on(async {
-        let (cfg, warnings) = match setup::engine_config(&file, &flags) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("error: {}: {e}", a.config.display());
-                return 2;
-            }
-        };
+        let provided = config::ProvidedSecrets::default();
+        let (cfg, warnings) =
+            match config::engine_config_layered(&layered, a.retry_failed, &provided) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {}: {e}", a.config.display());
+                    return 2;
+                }
+            };
         for w in &warnings {
             eprintln!("warning: {w}");
         }
         // Credentials fail here, with the reason, not after an upload started.
-        if let Err(e) = setup::check_access(&cfg).await {
+        if let Err(e) = config::check_access(&cfg).await {
             eprintln!("error: {}: {e}", a.config.display());
             return 2;
         }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::catalog::{self, Finding, ScanOptions, Severity};
 use crate::config::ConfigFile;
-use crate::setup::SourceFlags;
+use crate::config::SourceFlags;
 use crate::source::{SourceClient, SourceError, SourceOptions, crosscheck};
 
 use super::inspect::ellipsize;
@@ -89,7 +89,7 @@ pub fn source_options(a: &SourceConnArgs) -> Result<(SourceOptions, Vec<String>)
         connect_timeout: a.connect_timeout,
         ca_file: a.ca_file.clone(),
     };
-    crate::setup::source_options(&file.source.unwrap_or_default(), &flags)
+    crate::config::source_options(&file.source.unwrap_or_default(), &flags)
 }
 
 pub fn run(c: &SourceCommand) -> i32 {

@@ -314,6 +314,8 @@ pub struct CarriedKeys {
     pub settle_seconds: Option<String>,
     pub location: Option<String>,
     pub collation: Option<String>,
+    /// `[target] sandbox = true`: the file's ARM endpoint is the local sandbox (its fixed token).
+    pub arm_sandbox: bool,
     pub scan_seconds: Option<String>,
     pub poll_seconds: Option<String>,
     /// The folder of the activity's state (the wizard's run sets it to the folder it uses, so that

@@ -134,14 +134,14 @@ impl Engine {
                     limits.other_databases,
                     limits.concurrent()
                 );
-                self.log(None, "info", message);
+                self.log(None, Severity::Info, message);
                 self.cfg.lrs_limits = limits;
                 self.drive_due = true;
             }
             Ok(None) => {}
             Err(e) => self.log(
                 None,
-                "warning",
+                Severity::Warning,
                 format!(
                     "cannot read the managed instance's tier and databases ({e}): assuming at most {} restores at once",
                     self.cfg.lrs_limits.concurrent()
@@ -173,7 +173,7 @@ impl Engine {
                 self.publish_dirty = true;
                 if first {
                     let name = self.dbs[i].cfg.name.clone();
-                    self.log(Some(&name), "info", reason);
+                    self.log(Some(&name), Severity::Info, reason);
                 }
             }
             return;
@@ -182,7 +182,7 @@ impl Engine {
             let name = self.dbs[i].cfg.name.clone();
             self.log(
                 Some(&name),
-                "info",
+                Severity::Info,
                 "a restore slot is free: starting the restore",
             );
         }

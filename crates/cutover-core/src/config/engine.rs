@@ -1,6 +1,8 @@
-//! From the configuration file (and flags) to what the engine runs: every value checked, every error
-//! naming the key (or flag) and what to do. Secrets come only from the environment variables the file
-//! names.
+//! From the layered configuration (flags, environment, file: see `layers`) to what the engine runs:
+//! every value checked once, every error naming the key, the layer it came from and what to do.
+//! Secrets come only from the environment variables the file names (or, in the wizard, what the
+//! operator typed, keyed by those names). The ARM credential: the fixed sandbox token only when the
+//! target is explicitly the sandbox (`[target] sandbox = true` / `--sandbox`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,14 +10,18 @@ use std::time::Duration;
 
 use azure_core::credentials::{Secret, TokenCredential};
 
-use crate::config::{ConfigFile, SourceSection};
+use super::file::{ConfigFile, SourceSection};
+use super::layers::{Layered, Layers, Origins};
+use super::settings::{
+    self, CutoverWhen, MiAccessSetting, SourceAuthentication, StopTrafficSetting,
+    StorageAuthSetting, Tail, Word, defaults,
+};
 use crate::engine::TailMode;
 use crate::engine::persist;
 use crate::engine::runner::{DatabaseConfig, EngineConfig};
 use crate::restore_target::lrs::{
     InstanceRef, LrsClient, StaticToken, StorageAccess, is_local_endpoint,
 };
-use crate::source::tail::StopTraffic;
 use crate::source::{Encryption, ServerAddress, SourceAuth, SourceOptions};
 use crate::storage::auth::{AadKind, StorageAuth, aad_credential};
 use crate::storage::client::BlobStore;
@@ -98,33 +104,38 @@ pub fn source_options_with(
     f: &SourceFlags,
     p: &ProvidedSecrets,
 ) -> Result<(SourceOptions, Vec<String>), String> {
+    source_options_in(s, f, p, &Origins::default())
+}
+
+/// [`source_options_with`], naming the keys with their layers.
+fn source_options_in(
+    s: &SourceSection,
+    f: &SourceFlags,
+    p: &ProvidedSecrets,
+    origins: &Origins,
+) -> Result<(SourceOptions, Vec<String>), String> {
     let server_text = f.server.clone().or(s.server.clone()).ok_or(
         "no source server: give --server HOST[,PORT] or set [source] server in the config file",
     )?;
     let origin = if f.server.is_some() {
-        "--server"
+        "--server".to_string()
     } else {
-        "[source] server"
+        origins.name("[source] server")
     };
     let server: ServerAddress = server_text.parse().map_err(|e| format!("{origin}: {e}"))?;
     let method = s.authentication.as_deref().unwrap_or("sql");
     let token_var = f.aad_token_env.clone().or_else(|| {
-        (method == "aad-token")
+        (method == SourceAuthentication::AadToken.word())
             .then(|| s.token_env.clone())
             .flatten()
     });
     let auth = if let Some(var) = token_var {
         SourceAuth::AadToken(p.get(&var, "Azure AD access token")?)
     } else {
-        match method {
-            "sql" => {}
-            "aad-token" => {
+        match settings::word(&origins.name("[source] authentication"), method)? {
+            SourceAuthentication::Sql => {}
+            SourceAuthentication::AadToken => {
                 return Err("[source] authentication = \"aad-token\" needs token_env (or --aad-token-env VAR)".into());
-            }
-            other => {
-                return Err(format!(
-                    "[source] authentication = {other:?}: use \"sql\" or \"aad-token\""
-                ));
             }
         }
         let user = f.user.clone().or(s.user.clone()).ok_or(
@@ -134,7 +145,7 @@ pub fn source_options_with(
             .password_env
             .clone()
             .or(s.password_env.clone())
-            .unwrap_or_else(|| "CUTOVER_SOURCE_PASSWORD".into());
+            .unwrap_or_else(|| defaults::SOURCE_PASSWORD_ENV.into());
         SourceAuth::SqlLogin {
             user,
             password: p.get(&var, "source password")?,
@@ -180,7 +191,7 @@ pub fn source_options_with(
     Ok((opts, warnings))
 }
 
-/// Flags of `cutover run` that override `[migration]`.
+/// Flags of `cutover run` that override the file and the environment.
 #[derive(Debug, Clone, Default)]
 pub struct RunFlags {
     pub activity: Option<String>,
@@ -190,6 +201,57 @@ pub struct RunFlags {
     pub tail: Option<TailMode>,
     /// `--state-dir` (wins over `[migration] state_dir`).
     pub state_dir: Option<PathBuf>,
+    /// `--sandbox`: the ARM endpoint is the local sandbox (`[target] sandbox = true`).
+    pub sandbox: bool,
+}
+
+impl RunFlags {
+    /// The flags' layer on top of `layers`.
+    pub fn onto(&self, mut layers: Layers) -> Layers {
+        use toml::Value;
+        if let Some(a) = &self.activity {
+            layers = layers.flag(
+                "migration",
+                "activity",
+                Value::String(a.clone()),
+                "--activity",
+            );
+        }
+        if let Some(w) = self.cutover_when_ready {
+            let c = if w {
+                CutoverWhen::WhenReady
+            } else {
+                CutoverWhen::Never
+            };
+            layers = layers.flag(
+                "migration",
+                "cutover",
+                Value::String(c.word().into()),
+                "--cutover",
+            );
+        }
+        if let Some(t) = self.tail {
+            let t = Value::String(Tail::from(t).word().into());
+            layers = layers.flag("migration", "tail", t, "--tail");
+        }
+        if let Some(d) = &self.state_dir {
+            let d = Value::String(d.to_string_lossy().into_owned());
+            layers = layers.flag("migration", "state_dir", d, "--state-dir");
+        }
+        if self.sandbox {
+            layers = layers.flag("target", "sandbox", Value::Boolean(true), "--sandbox");
+        }
+        layers
+    }
+
+    /// flag > environment (`lookup`, see `layers::ENVIRONMENT`) > file > default.
+    pub fn layered(
+        &self,
+        file: &ConfigFile,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Layered, String> {
+        self.onto(Layers::file(file)?.environment(lookup)?).finish()
+    }
 }
 
 fn need<'a>(v: &'a Option<String>, key: &str) -> Result<&'a str, String> {
@@ -200,22 +262,61 @@ fn need<'a>(v: &'a Option<String>, key: &str) -> Result<&'a str, String> {
         })
 }
 
+/// The Azure credential `[target] credential` names (default auto).
 fn aad_kind(v: Option<&str>, key: &str) -> Result<AadKind, String> {
-    Ok(match v.unwrap_or("auto") {
-        "service-principal" => AadKind::ServicePrincipal,
-        "azure-cli" => AadKind::AzureCli,
-        "managed-identity" => AadKind::ManagedIdentity,
-        "workload-identity" => AadKind::WorkloadIdentity,
-        "auto" => AadKind::Auto,
-        other => {
-            return Err(format!(
-                "{key} = {other:?}: use service-principal, azure-cli, managed-identity, workload-identity or auto"
-            ));
-        }
-    })
+    Ok(settings::word::<settings::Credential>(key, v.unwrap_or("auto"))?.into())
 }
 
-/// Builds the engine's configuration from the file and flags.
+/// The credential for ARM at `arm`: the sandbox's fixed token when `sandbox` says the endpoint is
+/// the local sandbox (which must then be a loopback address: the token never leaves the machine),
+/// else the real one `real` builds. A loopback endpoint without `sandbox` gets the real credential,
+/// whose failures then suggest `hint` (e.g. "--sandbox").
+pub fn arm_credential(
+    arm: &str,
+    sandbox: bool,
+    hint: &str,
+    real: impl FnOnce() -> Result<Arc<dyn TokenCredential>, String>,
+) -> Result<Arc<dyn TokenCredential>, String> {
+    if sandbox {
+        if !is_local_endpoint(arm) {
+            return Err(format!(
+                "{hint} means the local sandbox, but the ARM endpoint {arm} is not a loopback address: give the sandbox's endpoint (http://127.0.0.1:PORT) or remove {hint}"
+            ));
+        }
+        return Ok(Arc::new(StaticToken(defaults::SANDBOX_TOKEN.into())));
+    }
+    if !is_local_endpoint(arm) {
+        return real();
+    }
+    let hint = format!(
+        "the ARM endpoint {arm} is a loopback address: if it is the local sandbox (`cutover sandbox`), give {hint}"
+    );
+    let inner = real().map_err(|e| format!("{e}; {hint}"))?;
+    Ok(Arc::new(HintedCredential { inner, hint }))
+}
+
+/// A credential whose failures say what to do about a loopback endpoint.
+#[derive(Debug)]
+struct HintedCredential {
+    inner: Arc<dyn TokenCredential>,
+    hint: String,
+}
+
+#[async_trait::async_trait]
+impl TokenCredential for HintedCredential {
+    async fn get_token(
+        &self,
+        scopes: &[&str],
+        options: Option<azure_core::credentials::TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<azure_core::credentials::AccessToken> {
+        self.inner.get_token(scopes, options).await.map_err(|e| {
+            azure_core::Error::with_message(e.kind().clone(), format!("{e}; {}", self.hint))
+        })
+    }
+}
+
+/// Builds the engine's configuration from the file and flags (no environment layer: `cutover
+/// run` uses [`engine_config_layered`] with [`RunFlags::layered`]).
 pub fn engine_config(
     file: &ConfigFile,
     flags: &RunFlags,
@@ -230,55 +331,49 @@ pub fn engine_config_with(
     flags: &RunFlags,
     p: &ProvidedSecrets,
 ) -> Result<(EngineConfig, Vec<String>), String> {
+    let layered = flags.onto(Layers::file(file)?).finish()?;
+    engine_config_layered(&layered, flags.retry_failed, p)
+}
+
+/// The engine's configuration from the layered values, every value checked once; errors name the
+/// key and, when a flag or the environment gave it, that layer.
+pub fn engine_config_layered(
+    layered: &Layered,
+    retry_failed: bool,
+    p: &ProvidedSecrets,
+) -> Result<(EngineConfig, Vec<String>), String> {
+    let file = &layered.file;
+    let o = &layered.origins;
     let mut warnings = Vec::new();
     let m = file.migration.clone().unwrap_or_default();
     let t = file.target.clone().unwrap_or_default();
     let st = file.storage.clone().unwrap_or_default();
     let b = file.backups.clone().unwrap_or_default();
 
-    let activity = flags
+    let activity = m
         .activity
         .clone()
-        .or(m.activity.clone())
+        .filter(|a| !a.trim().is_empty())
         .ok_or("[migration] activity is missing (or give --activity NAME): it names the migration and its state file")?;
-    let cutover_when_ready = match flags.cutover_when_ready {
-        Some(w) => w,
-        None => match m.cutover.as_deref().unwrap_or("never") {
-            "never" => false,
-            "when-ready" => true,
-            o => {
-                return Err(format!(
-                    "[migration] cutover = {o:?}: use \"never\" or \"when-ready\""
-                ));
-            }
-        },
-    };
-    let tail = match flags.tail {
-        Some(t) => t,
-        None => match m.tail.as_deref().unwrap_or("wait") {
-            "take" => TailMode::Take,
-            "wait" => TailMode::Wait,
-            "skip" => TailMode::Skip,
-            o => {
-                return Err(format!(
-                    "[migration] tail = {o:?}: use \"take\", \"wait\" or \"skip\""
-                ));
-            }
-        },
-    };
-    let stop_traffic = match m.stop_traffic.as_deref().unwrap_or("none") {
-        "none" => None,
-        "read-only" => Some(StopTraffic::ReadOnly),
-        "restricted-user" => Some(StopTraffic::RestrictedUser),
-        o => {
-            return Err(format!(
-                "[migration] stop_traffic = {o:?}: use \"read-only\", \"restricted-user\" or \"none\""
-            ));
-        }
-    };
+    let cutover_when_ready = settings::word::<CutoverWhen>(
+        &o.name("[migration] cutover"),
+        m.cutover.as_deref().unwrap_or(CutoverWhen::Never.word()),
+    )? == CutoverWhen::WhenReady;
+    let tail: TailMode = settings::word::<Tail>(
+        &o.name("[migration] tail"),
+        m.tail.as_deref().unwrap_or(Tail::Wait.word()),
+    )?
+    .into();
+    let stop_traffic = settings::word::<StopTrafficSetting>(
+        &o.name("[migration] stop_traffic"),
+        m.stop_traffic
+            .as_deref()
+            .unwrap_or(StopTrafficSetting::None.word()),
+    )?
+    .stop_traffic();
     let source = match &file.source {
         Some(s) if s.server.is_some() => {
-            let (o, w) = source_options_with(s, &SourceFlags::default(), p)?;
+            let (o, w) = source_options_in(s, &SourceFlags::default(), p, o)?;
             warnings.extend(w);
             Some(o)
         }
@@ -355,53 +450,63 @@ pub fn engine_config_with(
     }
 
     // Storage.
-    let url = ContainerUrl::parse(need(&st.container, "[storage] container")?)
-        .map_err(|e| format!("[storage] container: {e}"))?;
+    let container_key = o.name("[storage] container");
+    let url = ContainerUrl::parse(need(&st.container, &container_key)?)
+        .map_err(|e| format!("{container_key}: {e}"))?;
     crate::storage::layout::validate_container_name(&url.container)
-        .map_err(|e| format!("[storage] container: {e}"))?;
+        .map_err(|e| format!("{container_key}: {e}"))?;
     let account_key = match &st.account_key_env {
         Some(var) => Some(p.get(var, "storage account key")?),
         None => None,
     };
-    let auth = match st.auth.as_deref().unwrap_or(if account_key.is_some() {
-        "account-key"
+    let default_auth = if account_key.is_some() {
+        StorageAuthSetting::AccountKey
     } else {
-        "sas"
-    }) {
-        "account-key" => {
+        StorageAuthSetting::Sas
+    };
+    let auth_kind = match st.auth.as_deref() {
+        Some(w) => settings::word(&o.name("[storage] auth"), w)?,
+        None => default_auth,
+    };
+    let credential_key = o.name("[target] credential");
+    let auth = match auth_kind {
+        StorageAuthSetting::AccountKey => {
             let key = account_key
                 .clone()
                 .ok_or("[storage] auth = \"account-key\" needs account_key_env")?;
             StorageAuth::account_key(&url.account, &url.container, key.secret().to_string())
         }
-        "sas" => {
+        StorageAuthSetting::Sas => {
             let var = st
                 .sas_env
                 .clone()
-                .unwrap_or_else(|| "CUTOVER_STORAGE_SAS".into());
+                .unwrap_or_else(|| defaults::STORAGE_SAS_ENV.into());
             StorageAuth::sas(p.get(&var, "upload SAS")?.secret())
         }
-        "aad" => {
-            StorageAuth::Aad(p.aad(aad_kind(t.credential.as_deref(), "[target] credential")?)?)
-        }
-        o => {
-            return Err(format!(
-                "[storage] auth = {o:?}: use \"sas\", \"account-key\" or \"aad\""
-            ));
+        StorageAuthSetting::Aad => {
+            StorageAuth::Aad(p.aad(aad_kind(t.credential.as_deref(), &credential_key)?)?)
         }
     };
-    let expiry_days = st.sas_expiry_days.unwrap_or(30);
-    if expiry_days == 0 || expiry_days > 365 {
-        return Err("[storage] sas_expiry_days must be 1..365".into());
-    }
+    let expiry_days = settings::whole_in(
+        "[storage] sas_expiry_days",
+        st.sas_expiry_days.unwrap_or(defaults::SAS_EXPIRY_DAYS),
+        1..=365,
+        "days",
+    )?;
     // One instant, in whole seconds (as a SAS writes its expiry), for signing and checking: the SAS
     // cutover signs lasts exactly the migration's length and does not warn about itself.
     let now = time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
-    let lrs_access = match st.mi_access.as_deref().unwrap_or("sas") {
-        "managed-identity" => StorageAccess::ManagedIdentity,
-        "sas" => {
+    let mi_access = settings::word::<MiAccessSetting>(
+        &o.name("[storage] mi_access"),
+        st.mi_access
+            .as_deref()
+            .unwrap_or(MiAccessSetting::Sas.word()),
+    )?;
+    let lrs_access = match mi_access {
+        MiAccessSetting::ManagedIdentity => StorageAccess::ManagedIdentity,
+        MiAccessSetting::Sas => {
             let token = match (&st.mi_sas_env, &account_key) {
                 (Some(var), _) => p.get(var, "managed instance SAS")?.secret().to_string(),
                 (None, Some(key)) => sas::service_sas_for_container(
@@ -423,57 +528,54 @@ pub fn engine_config_with(
             warnings.extend(w.iter().map(|w| format!("managed instance SAS: {w}")));
             StorageAccess::Sas(Secret::new(token))
         }
-        o => {
-            return Err(format!(
-                "[storage] mi_access = {o:?}: use \"sas\" or \"managed-identity\""
-            ));
-        }
     };
 
     // Target.
     let arm = t
         .arm_endpoint
         .clone()
-        .unwrap_or_else(|| "https://management.azure.com".into());
-    let credential: Arc<dyn TokenCredential> = if is_local_endpoint(&arm) {
-        Arc::new(StaticToken("cutover-sandbox".into()))
+        .unwrap_or_else(|| defaults::ARM_ENDPOINT.into());
+    let sandbox_key = o.name("[target] sandbox");
+    let hint = if o.is_flag("[target] sandbox") {
+        "--sandbox".to_string()
     } else {
-        p.aad(aad_kind(t.credential.as_deref(), "[target] credential")?)?
+        "--sandbox (or [target] sandbox = true)".to_string()
     };
+    let credential = arm_credential(&arm, t.sandbox.unwrap_or(false), &hint, || {
+        p.aad(aad_kind(t.credential.as_deref(), &credential_key)?)
+    })
+    .map_err(|e| {
+        if t.sandbox == Some(true) {
+            format!("{sandbox_key}: {e}")
+        } else {
+            e
+        }
+    })?;
     let instance = InstanceRef {
         subscription: need(&t.subscription, "[target] subscription")?.to_string(),
         resource_group: need(&t.resource_group, "[target] resource_group")?.to_string(),
         managed_instance: need(&t.managed_instance, "[target] managed_instance")?.to_string(),
     };
     let target_label = instance.managed_instance.clone();
-    let lrs = LrsClient::new(&arm, credential, instance).map_err(|e| format!("[target]: {e}"))?;
+    let lrs = LrsClient::new(&arm, credential, instance)
+        .map_err(|e| format!("{}: {e}", o.name("[target] arm_endpoint")))?;
 
-    let secs = |v: Option<f64>, d: f64, key: &str| -> Result<Duration, String> {
-        let v = v.unwrap_or(d);
-        if !(0.05..=3600.0).contains(&v) {
-            return Err(format!("{key} must be between 0.05 and 3600 seconds"));
-        }
-        Ok(Duration::from_secs_f64(v))
-    };
+    let secs = |v: Option<f64>, d: f64, key: &str| settings::seconds(&o.name(key), v.unwrap_or(d));
     let mut upload = UploadOptions::default();
     if let Some(c) = m.concurrency {
-        if c == 0 || c > 64 {
-            return Err("[migration] concurrency must be 1..64".into());
-        }
-        upload.concurrency = c;
+        upload.concurrency = settings::whole_in(
+            &o.name("[migration] concurrency"),
+            c,
+            1..=64,
+            "files at once",
+        )?;
     }
     if let Some(mbps) = m.max_mbps {
-        if !mbps.is_finite() || mbps <= 0.0 {
-            return Err(
-                "[migration] max_mbps must be a positive number of megabits per second".into(),
-            );
-        }
-        upload.max_mbps = Some(mbps);
+        upload.max_mbps = Some(settings::rate_mbps(&o.name("[migration] max_mbps"), mbps)?);
     }
-    let state_dir = flags
+    let state_dir = m
         .state_dir
         .clone()
-        .or(m.state_dir.clone())
         .unwrap_or_else(persist::default_state_dir);
     let source_label = source
         .as_ref()
@@ -487,7 +589,7 @@ pub fn engine_config_with(
     Ok((
         EngineConfig {
             state_file: persist::state_path(&state_dir, &activity),
-            retry_failed: flags.retry_failed,
+            retry_failed,
             lrs_limits: Default::default(),
             activity,
             source_label,
@@ -499,17 +601,28 @@ pub fn engine_config_with(
             upload,
             lrs: Arc::new(lrs),
             lrs_access,
-            location: t.location.clone().unwrap_or_else(|| "westeurope".into()),
+            location: t
+                .location
+                .clone()
+                .unwrap_or_else(|| defaults::LOCATION.into()),
             collation: t
                 .collation
                 .clone()
-                .unwrap_or_else(|| "SQL_Latin1_General_CP1_CI_AS".into()),
+                .unwrap_or_else(|| defaults::COLLATION.into()),
             source,
             cutover_when_ready,
             tail,
             stop_traffic,
-            scan_interval: secs(m.scan_seconds, 5.0, "[migration] scan_seconds")?,
-            lrs_poll: secs(m.poll_seconds, 10.0, "[migration] poll_seconds")?,
+            scan_interval: secs(
+                m.scan_seconds,
+                defaults::SCAN_SECONDS,
+                "[migration] scan_seconds",
+            )?,
+            lrs_poll: secs(
+                m.poll_seconds,
+                defaults::POLL_SECONDS,
+                "[migration] poll_seconds",
+            )?,
         },
         warnings,
     ))

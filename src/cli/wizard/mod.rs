@@ -2,9 +2,10 @@
 //! wizard (empty, or prefilled from the configuration file; the secrets from the environment
 //! variables it names), then the live dashboard of the engine running against the endpoints
 //! entered, the same path as `cutover demo` without the sandbox. The wizard's values go through
-//! the configuration mapping and `setup::engine_config` like `cutover run --config` (with the
+//! the configuration mapping (`config_map`) and `config::engine_config_with` like `cutover run --config` (with the
 //! secrets typed); when they do not make a valid configuration the wizard comes back with the
-//! reason.
+//! reason. `backend`: what the wizard asks of the outside world (the TUI's `WizardBackend`);
+//! `config_map`: the values <-> the configuration file.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,15 @@ use crate::engine::EngineCommand;
 use crate::engine::runner::EngineHandle;
 use crate::tui::wizard::WizardState;
 use crate::tui::{DashboardExit, TerminalGuard, Theme, TuiContext, WizardOutcome};
-use crate::wizard_backend::{self, Backend};
+
+pub mod backend;
+pub mod config_map;
+
+pub use backend::{Backend, check_target, folder_databases, source_findings, source_options};
+pub use config_map::{
+    config_file, config_toml, engine_config, provided_secrets, secret_env_vars, values_from_config,
+    write_config,
+};
 
 /// What to print (exit 2) when there is no terminal to draw the wizard on.
 pub const NOT_A_TERMINAL: &str = "error: the wizard needs a terminal, and stdout is not one. For scripts and automation run `cutover run --config FILE` (config.sample.toml documents the file; the wizard's Ctrl-S on the Summary saves one); to try cutover on this machine without Azure run `cutover demo` (or `cutover demo --headless`).";
@@ -46,10 +55,7 @@ pub fn run(a: &WizardArgs) -> i32 {
         eprintln!("{NOT_A_TERMINAL}");
         return 2;
     }
-    let mut values = file
-        .as_ref()
-        .map(wizard_backend::values_from_config)
-        .unwrap_or_default();
+    let mut values = file.as_ref().map(values_from_config).unwrap_or_default();
     // The folder this run keeps the activity's state in: a configuration saved from the wizard
     // names it, so that `cutover run --config` re-attaches to the same activity.
     let state_dir = a
@@ -95,7 +101,7 @@ async fn interactive(mut state: WizardState, state_dir: PathBuf) -> i32 {
                 return 1;
             }
         };
-        match wizard_backend::engine_config(&values, None, Some(state_dir.clone())) {
+        match engine_config(&values, None, Some(state_dir.clone())) {
             Ok((cfg, warnings)) => break (cfg, warnings, values),
             Err(e) => {
                 state = WizardState::new(values)

@@ -1,0 +1,430 @@
+//! What the wizard asks of the outside world, done here (the TUI never connects itself): test the
+//! source (connect, list databases), or list the databases of the backup folder when there is no
+//! source connection; test the target (sign in with the chosen credential and read the managed
+//! instance from ARM); the preflight findings per selected database (the catalog's check of its
+//! backup folder plus the source cross-check: msdb history vs folder, SIMPLE recovery, TDE,
+//! In-Memory OLTP, FILESTREAM, sysadmin) and the configuration check `cutover run` makes (its
+//! warnings, e.g. a SAS that expires during the migration, shown before Run); and saving the
+//! values as a configuration file (the mapping lives in `config_map`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use azure_core::credentials::{Secret, TokenCredential};
+
+use super::config_map::{
+    config_toml, engine_config, secret_env_vars, typed_service_principal, write_config,
+};
+use crate::catalog::{self, Finding, ScanOptions};
+use crate::restore_target::lrs::{DEFAULT_ARM_ENDPOINT, InstanceRef, LrsClient};
+use crate::source::{
+    Encryption, ServerAddress, SourceAuth, SourceClient, SourceDatabase, SourceOptions, crosscheck,
+};
+use crate::storage::auth::{AadKind, aad_credential};
+use crate::tui::wizard::values::{
+    PreflightReport, SaveOutcome, SourceAuthKind, SourceForm, TargetCredential, TargetForm,
+    WizardValues,
+};
+use crate::tui::{SourceSummary, WizardBackend};
+
+/// The wizard's backend. `sandbox_arm` is the sandbox's ARM endpoint when the target may be the
+/// sandbox.
+pub struct Backend {
+    pub sandbox_arm: Option<String>,
+}
+
+/// The source options a Source screen describes.
+pub fn source_options(form: &SourceForm) -> Result<SourceOptions, String> {
+    if form.folder_only {
+        return Err("Source: no connection (backup folder only)".into());
+    }
+    let server: ServerAddress = form.address().parse().map_err(|e| format!("Server: {e}"))?;
+    let auth = match form.auth {
+        SourceAuthKind::SqlLogin => {
+            if form.user.trim().is_empty() {
+                return Err("User: give the SQL login".into());
+            }
+            SourceAuth::SqlLogin {
+                user: form.user.trim().to_string(),
+                password: Secret::new(form.password.expose().to_string()),
+            }
+        }
+        SourceAuthKind::EntraToken => {
+            SourceAuth::AadToken(Secret::new(form.token.expose().to_string()))
+        }
+    };
+    let encryption = if form.encrypt {
+        Encryption::Tls {
+            trust_server_certificate: form.trust_server_certificate,
+        }
+    } else {
+        Encryption::Plaintext
+    };
+    let mut o = SourceOptions::new(server, auth, encryption);
+    o.connect_timeout = Duration::from_secs(10);
+    Ok(o)
+}
+
+/// The credential the Target screen describes, as the migration will use it: a static token for
+/// the sandbox (explicitly chosen), the typed service principal, or `azure_identity`'s credential.
+fn target_credential(
+    t: &TargetForm,
+    arm: &str,
+    sandbox: bool,
+) -> Result<Arc<dyn TokenCredential>, String> {
+    crate::config::engine::arm_credential(arm, sandbox, "the Sandbox target", || {
+        if let Some(c) = typed_service_principal(t)? {
+            return Ok(c);
+        }
+        let kind = match t.credential {
+            TargetCredential::ServicePrincipal => AadKind::ServicePrincipal,
+            TargetCredential::AzureCli => AadKind::AzureCli,
+            TargetCredential::ManagedIdentity => AadKind::ManagedIdentity,
+            TargetCredential::WorkloadIdentity => AadKind::WorkloadIdentity,
+            TargetCredential::Auto => AadKind::Auto,
+        };
+        aad_credential(kind)
+    })
+}
+
+/// "mi-contoso (GeneralPurpose, 8 vCores, westeurope, Ready)" from ARM's managed instance.
+fn describe_instance(name: &str, v: &serde_json::Value) -> String {
+    let s = |p: &str| v.pointer(p).and_then(serde_json::Value::as_str);
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(t) = s("/sku/tier") {
+        parts.push(t.to_string());
+    }
+    if let Some(c) = v
+        .pointer("/properties/vCores")
+        .or_else(|| v.pointer("/sku/capacity"))
+        .and_then(serde_json::Value::as_u64)
+    {
+        parts.push(format!("{c} vCores"));
+    }
+    if let Some(l) = s("/location") {
+        parts.push(l.to_string());
+    }
+    if let Some(st) = s("/properties/state") {
+        parts.push(st.to_string());
+    }
+    let name = s("/name").unwrap_or(name);
+    if parts.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name} ({})", parts.join(", "))
+    }
+}
+
+/// Signs in with the credential of `t` and reads the managed instance at `arm` (one GET, no
+/// retries, at most 30 s): the answer says the credential works and may read the instance.
+pub async fn check_target(t: &TargetForm, arm: &str, sandbox: bool) -> Result<String, String> {
+    for (v, name) in [
+        (&t.subscription, "Subscription ID"),
+        (&t.resource_group, "Resource group"),
+        (&t.managed_instance, "Managed instance"),
+    ] {
+        if v.trim().is_empty() {
+            return Err(format!("{name} is empty"));
+        }
+    }
+    let credential = target_credential(t, arm, sandbox)?;
+    let mut lrs = LrsClient::new(
+        arm,
+        credential,
+        InstanceRef {
+            subscription: t.subscription.trim().to_string(),
+            resource_group: t.resource_group.trim().to_string(),
+            managed_instance: t.managed_instance.trim().to_string(),
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    lrs.arm.max_attempts = 1;
+    let v = tokio::time::timeout(Duration::from_secs(30), lrs.instance())
+        .await
+        .map_err(|_| {
+            format!("no answer from {arm} within 30 s: check the network or the ARM endpoint")
+        })?
+        .map_err(|e| e.to_string())?;
+    let signed_in = if sandbox {
+        "the sandbox's ARM".to_string()
+    } else {
+        format!("signed in to {arm}")
+    };
+    Ok(format!(
+        "{} ({signed_in})",
+        describe_instance(t.managed_instance.trim(), &v)
+    ))
+}
+
+fn datetime(t: Option<time::PrimitiveDateTime>) -> Option<String> {
+    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    t.and_then(|t| t.format(&f).ok())
+}
+
+/// The databases of a backup folder, as the Databases screen lists them (size and dates from the
+/// restore plan; recovery model and state are unknown without the source).
+pub fn folder_databases(folder: &Path) -> Result<SourceSummary, String> {
+    let scan = catalog::scan_folder(folder, &ScanOptions::default())
+        .map_err(|e| format!("Backup folder: {e}"))?;
+    let report = catalog::check(&scan);
+    if report.databases.is_empty() {
+        return Err(format!(
+            "Backup folder: no SQL Server backups in {}: check the path",
+            folder.display()
+        ));
+    }
+    let databases = report
+        .databases
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let full = d
+                .plan
+                .iter()
+                .find(|s| s.backup_type == crate::backup::header::BackupType::Full);
+            let log = d
+                .plan
+                .iter()
+                .rev()
+                .find(|s| s.backup_type == crate::backup::header::BackupType::Log);
+            SourceDatabase {
+                name: d.name.clone(),
+                database_id: i32::try_from(i).unwrap_or(i32::MAX),
+                state: "-".to_string(),
+                recovery_model: "-".to_string(),
+                compatibility_level: 0,
+                is_read_only: false,
+                user_access: "-".to_string(),
+                is_encrypted: false,
+                size_bytes: full.map_or(0, |f| f.size),
+                filestream_files: 0,
+                memory_optimized_filegroups: 0,
+                last_full_backup: datetime(full.and_then(|f| f.start)),
+                last_log_backup: datetime(log.and_then(|f| f.start)),
+            }
+        })
+        .collect();
+    Ok(SourceSummary {
+        server: format!(
+            "backup folder {}: {} database(s)",
+            folder.display(),
+            report.databases.len()
+        ),
+        databases,
+        // Without the source, recovery model and state are unknown: the backups' findings come
+        // in the preflight.
+        findings: Default::default(),
+    })
+}
+
+/// The source cross-check's findings of each database the source listed (the Databases screen
+/// shows their codes and, for the database under the cursor, the findings whole).
+pub fn source_findings(
+    databases: &[SourceDatabase],
+) -> std::collections::BTreeMap<String, Vec<crate::catalog::Finding>> {
+    databases
+        .iter()
+        .map(|d| {
+            (
+                d.name.clone(),
+                crate::source::crosscheck::database_findings(d),
+            )
+        })
+        .collect()
+}
+
+#[async_trait]
+impl WizardBackend for Backend {
+    async fn test_source(&self, form: &SourceForm) -> Result<SourceSummary, String> {
+        let opts = source_options(form)?;
+        let mut c = SourceClient::connect(&opts)
+            .await
+            .map_err(|e| e.to_string())?;
+        let info = c.server_info().await.map_err(|e| e.to_string())?;
+        let databases = c.databases().await.map_err(|e| e.to_string())?;
+        c.close().await;
+        let admin = if info.is_sysadmin {
+            "sysadmin"
+        } else {
+            "NOT sysadmin"
+        };
+        Ok(SourceSummary {
+            server: format!(
+                "{} (SQL Server {}, {}; login {} is {admin})",
+                info.server_name, info.product_version, info.edition, info.login_name
+            ),
+            findings: source_findings(&databases),
+            databases,
+        })
+    }
+
+    async fn scan_folder(&self, folder: &str) -> Result<SourceSummary, String> {
+        let folder = PathBuf::from(folder.trim());
+        tokio::task::spawn_blocking(move || folder_databases(&folder))
+            .await
+            .map_err(|e| format!("Backup folder: the scan stopped: {e}"))?
+    }
+
+    async fn test_target(&self, form: &TargetForm) -> Result<String, String> {
+        let arm = if form.sandbox {
+            self.sandbox_arm
+                .clone()
+                .ok_or("no sandbox runs here: start `cutover sandbox` or choose Azure")?
+        } else if form.arm_endpoint.trim().is_empty() {
+            DEFAULT_ARM_ENDPOINT.to_string()
+        } else {
+            form.arm_endpoint.trim().to_string()
+        };
+        check_target(form, &arm, form.sandbox).await
+    }
+
+    async fn preflight(&self, values: &WizardValues) -> PreflightReport {
+        let mut report = PreflightReport {
+            databases: self.database_findings(values).await,
+            ..Default::default()
+        };
+        // What `cutover run --config` would check and print (not for the sandbox: the demo runs
+        // it with its own development key).
+        if !values.target.sandbox {
+            let mut v = values.clone();
+            // The activity is named on the Summary itself (and checked there): the check needs one.
+            if v.activity.trim().is_empty() {
+                v.activity = "unnamed".to_string();
+            }
+            let arm = self.sandbox_arm.clone();
+            match tokio::task::spawn_blocking(move || engine_config(&v, arm.as_deref(), None)).await
+            {
+                Ok(Ok((_, warnings))) => report.config_warnings = warnings,
+                Ok(Err(e)) => report.config_error = Some(e),
+                Err(e) => report.config_error = Some(format!("the check stopped: {e}")),
+            }
+        }
+        report
+    }
+
+    async fn save_config(
+        &self,
+        path: &str,
+        values: &WizardValues,
+        overwrite: bool,
+    ) -> Result<SaveOutcome, String> {
+        let text = config_toml(values, self.sandbox_arm.as_deref())?;
+        let env = secret_env_vars(values);
+        let path = PathBuf::from(path.trim());
+        let r = tokio::task::spawn_blocking(move || write_config(&path, &text, overwrite))
+            .await
+            .map_err(|e| format!("saving stopped: {e}"))??;
+        Ok(match r {
+            SaveOutcome::Saved { path, .. } => SaveOutcome::Saved { path, env },
+            e => e,
+        })
+    }
+}
+
+impl Backend {
+    /// The findings per selected database: the catalog's check of its backup folder and, with a
+    /// source connection, the source cross-check.
+    async fn database_findings(&self, values: &WizardValues) -> Vec<(String, Vec<Finding>)> {
+        let mut client = match source_options(&values.source) {
+            Ok(o) => SourceClient::connect(&o).await.ok(),
+            Err(_) => None,
+        };
+        let mut out = Vec::new();
+        let source_dbs = match client.as_mut() {
+            Some(c) => c.databases().await.unwrap_or_default(),
+            None => Vec::new(),
+        };
+        // A re-attach: the activity's own word on each database corrects the source's findings.
+        let state_dir = values
+            .carried
+            .state_dir
+            .as_ref()
+            .map(PathBuf::from)
+            .unwrap_or_else(crate::engine::persist::default_state_dir);
+        let state_file = crate::engine::persist::state_path(&state_dir, values.activity.trim());
+        let saved = crate::engine::reattach_preflight::saved_states(&state_file);
+        for name in &values.databases {
+            let folder = PathBuf::from(
+                values
+                    .settings
+                    .folder_overrides
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_else(|| values.settings.backup_folder.clone()),
+            );
+            let mut findings = Vec::new();
+            let scan = tokio::task::spawn_blocking({
+                let folder = folder.clone();
+                move || catalog::scan_folder(&folder, &ScanOptions::default())
+            })
+            .await;
+            let scan = match scan {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    findings.push(Finding::new(
+                        catalog::Code::UnreadableFile,
+                        catalog::Severity::Error,
+                        None,
+                        e.to_string(),
+                        "check the backup folder",
+                    ));
+                    out.push((name.clone(), findings));
+                    continue;
+                }
+                Err(e) => {
+                    out.push((
+                        name.clone(),
+                        vec![Finding::new(
+                            catalog::Code::UnreadableFile,
+                            catalog::Severity::Error,
+                            None,
+                            e.to_string(),
+                            "try again",
+                        )],
+                    ));
+                    continue;
+                }
+            };
+            let report = catalog::check(&scan);
+            match report.database(name) {
+                Some(p) => findings.extend(p.findings.iter().cloned()),
+                None => findings.push(Finding::new(
+                    catalog::Code::NoFullBackup,
+                    catalog::Severity::Error,
+                    None,
+                    format!("no backup of {name} in {}", folder.display()),
+                    "check the backup folder, or set a per-database folder under Advanced",
+                )),
+            }
+            if let Some(d) = source_dbs.iter().find(|d| &d.name == name) {
+                findings.extend(crate::engine::reattach_preflight::database_findings(
+                    d,
+                    saved.get(name),
+                ));
+                if let Some(c) = client.as_mut()
+                    && let Ok(h) = c.backup_history(name).await
+                {
+                    let sets: Vec<_> = scan
+                        .files
+                        .iter()
+                        .filter_map(|f| f.sets.as_ref().ok())
+                        .flatten()
+                        .collect();
+                    findings.extend(crosscheck::history_findings(
+                        name,
+                        &h,
+                        &sets,
+                        report.database(name),
+                    ));
+                }
+            }
+            out.push((name.clone(), findings));
+        }
+        if let Some(c) = client {
+            c.close().await;
+        }
+        out
+    }
+}
