@@ -137,6 +137,7 @@ pub fn config_file(v: &WizardValues, sandbox_arm: Option<&str>) -> ConfigFile {
         },
         settle_seconds: number(&v.carried.settle_seconds),
         database: (!overrides.is_empty()).then_some(overrides),
+        ..Default::default()
     };
     let t = &v.target;
     let target = TargetSection {

@@ -27,6 +27,10 @@ use super::smb_error::{self, Context, SmbFailure};
 use super::{BackupFile, BackupFolder, FileStat, ListError, Listing};
 use crate::backup::source::ReadAt;
 
+/// The variable read for a share's password when no other is named (`--smb-password-env`,
+/// `[backups] smb_password_env`).
+pub const DEFAULT_PASSWORD_ENV: &str = "CUTOVER_SMB_PASSWORD";
+
 /// How to reach a share: where, who, and the password (read from `password_env` by the caller).
 #[derive(Clone)]
 pub struct SmbLogin {

@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use crate::backup_folder::{BackupFolder, LocalFolder, SmbAddress, SmbFolder, SmbLogin};
 
-/// The variable read for the share's password when `--smb-password-env` is not given.
-pub const DEFAULT_PASSWORD_ENV: &str = "CUTOVER_SMB_PASSWORD";
+pub use crate::backup_folder::smb::DEFAULT_PASSWORD_ENV;
 
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct SmbArgs {
