@@ -55,6 +55,10 @@ if ! id "$user" >/dev/null 2>&1; then
     useradd --system --no-create-home --shell /usr/sbin/nologin "$user"
 fi
 
+# The first free port from $port (another checkout's Samba may hold 4445).
+for _ in $(seq 1 20); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then port=$((port + 1)); else break; fi
+done
 dir="$(mktemp -d "${TMPDIR:-/tmp}/cutover-samba-XXXXXX")"
 # smbd enters the shares as the test user: it needs to traverse the folders above them. mktemp makes
 # 0700 folders; open the ones under $TMPDIR (and $TMPDIR itself) for traversal only (o+x, no read).
