@@ -501,3 +501,49 @@ fn a_run_whose_share_fails_uploads_nothing() {
         assert!(sb.blobs().is_empty(), "{folder}: something was uploaded");
     }
 }
+
+#[test]
+fn upload_reads_the_share_and_refuses_a_wrong_password_before_sending() {
+    let Some(smb) = samba() else { return };
+    let sb = Sandbox::start();
+    let container = format!("{}/{}", sb.s("blob_endpoint"), sb.s("container"));
+    let upload = |pw_env: &str, envs: &[(&str, &str)]| {
+        let mut c = bin();
+        c.args(["upload", "--json"])
+            .arg(smb.url("backups/restoretimeclean2016"))
+            .args(["--smb-user", &smb.user, "--smb-password-env", pw_env])
+            .args(["--container", &container, "--account-key-env", "SBX_KEY"])
+            .env("SBX_KEY", sb.s("account_key"));
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (code, out) = upload("WRONG_SMB_PW", &[("WRONG_SMB_PW", "not-the-password")]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("logon failure"), "{out}");
+    assert!(sb.blobs().is_empty());
+    let (code, out) = upload(&smb.password_env, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains(&smb.password));
+    let mut blobs = sb.blobs();
+    blobs.sort();
+    assert_eq!(
+        blobs,
+        [
+            "RestoreTimeClean/RestoreTimeClean.bak",
+            "RestoreTimeClean/RestoreTimeClean2.bak",
+            "RestoreTimeClean/RestoreTimeClean2_1.trn",
+            "RestoreTimeClean/RestoreTimeClean2_2.trn",
+            "RestoreTimeClean/RestoreTimeClean2_3.trn",
+        ]
+    );
+}
