@@ -468,7 +468,7 @@ fn main() {
             let mut n = 0;
             while let Ok(e) = h.event_log.try_recv() {
                 n += 1;
-                if e.level != "info" && w.len() < 10 {
+                if e.level != cutover::model::Severity::Info && w.len() < 10 {
                     w.push(format!(
                         "{} {}: {}",
                         e.level,

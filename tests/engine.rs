@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use azure_core::credentials::Secret;
 use cutover::engine::{EventLine, MigrationSnapshot, Phase};
+use cutover::model::Severity;
 use serde_json::Value;
 
 /// The activity's index and every database's file, as one text.
@@ -784,7 +785,7 @@ fn a_file_changed_during_its_upload_is_uploaded_again_and_nothing_stops() {
         .unwrap_or_default();
     let changed = event_index(events, "Sales", "changed while it was uploaded")
         .unwrap_or_else(|| panic!("no event says the file changed:\n{text}"));
-    assert_eq!(events[changed].level, "warning", "{text}");
+    assert_eq!(events[changed].level, Severity::Warning, "{text}");
     let uploaded = event_index(events, "Sales", &format!("uploaded {file}"))
         .unwrap_or_else(|| panic!("{file} was not uploaded:\n{text}"));
     assert!(
@@ -792,7 +793,7 @@ fn a_file_changed_during_its_upload_is_uploaded_again_and_nothing_stops() {
         "uploaded again after the change:\n{text}"
     );
     assert!(
-        !events.iter().any(|e| e.level == "error"),
+        !events.iter().any(|e| e.level == Severity::Error),
         "nothing failed:\n{text}"
     );
     for d in &snap.databases {
@@ -813,7 +814,7 @@ fn a_database_that_fails_for_good_stops_alone_and_the_exit_code_says_so() {
     assert_eq!(code, 1, "{text}");
     let failed = event_index(events, "Inventory", "access denied")
         .unwrap_or_else(|| panic!("no failure of Inventory:\n{text}"));
-    assert_eq!(events[failed].level, "error", "{text}");
+    assert_eq!(events[failed].level, Severity::Error, "{text}");
     assert!(
         events[failed].message.contains("the other databases go on"),
         "{text}"

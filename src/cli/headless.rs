@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::engine::runner::EngineHandle;
 use crate::engine::{EngineCommand, EventLine, MigrationSnapshot, Phase};
+use crate::model::Severity;
 
 #[derive(Debug, Serialize)]
 struct DbSummary {
@@ -53,10 +54,10 @@ fn print_event(e: &EventLine, json: bool) {
             .as_deref()
             .map(|d| format!("{d}: "))
             .unwrap_or_default();
-        let level = match e.level.as_str() {
-            "error" => "ERROR ",
-            "warning" => "warn  ",
-            _ => "",
+        let level = match e.level {
+            Severity::Error => "ERROR ",
+            Severity::Warning => "warn  ",
+            Severity::Info => "",
         };
         let _ = writeln!(out, "[{:>5}s] {level}{db}{}", e.at_secs, e.message);
     }

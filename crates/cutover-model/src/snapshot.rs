@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::command::StopTraffic;
 use super::cutover::{CutoverChecklist, CutoverStatements};
 use super::database::DatabaseState;
-use super::finding::Finding;
+use super::finding::{Finding, Severity};
 
 /// One database as the dashboard shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,8 +100,8 @@ pub struct EventLine {
     pub unix_secs: i64,
     /// Database concerned, if one.
     pub database: Option<String>,
-    /// "info", "warning" or "error".
-    pub level: String,
+    /// How much it matters (serialized "info", "warning" or "error", as before).
+    pub level: Severity,
     pub message: String,
 }
 

@@ -1,0 +1,277 @@
+//! Screen 4, Migration settings: backup folder (and per-database folders under Advanced), the
+//! folder as the source server sees it, storage container and its authentication, how the managed
+//! instance reads it, migration length (the SAS's lifetime), concurrency, bandwidth limit, and the
+//! cutover, tail-log backup and stop-traffic modes the configuration saves.
+
+use std::collections::BTreeMap;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+
+use super::WizardState;
+use super::form::{Field, Form};
+use super::values::{
+    CutoverMode, EnvCheck, MiAccess, MigrationSettings, SecretText, StopTrafficChoice,
+    StorageAuthKind, TailChoice,
+};
+use crate::theme::Theme;
+
+const STORAGE_AUTH: &[&str] = &["SAS token", "Account key (env var)", "Entra ID"];
+const MI_ACCESS: &[&str] = &["SAS (Read + List)", "Managed identity"];
+/// In the order of [`CutoverMode::ALL`], [`TailChoice::ALL`], [`StopTrafficChoice::ALL`].
+const CUTOVER: &[&str] = &["You, from the dashboard", "Automatic when ready"];
+const TAIL: &[&str] = &["cutover takes it", "You take it (wait)", "Skip (data loss)"];
+const STOP: &[&str] = &["READ_ONLY", "RESTRICTED_USER", "None (you stop it)"];
+
+fn index_of<T: PartialEq>(all: &[T], v: &T) -> usize {
+    all.iter().position(|x| x == v).unwrap_or(0)
+}
+
+/// The form of the screen; `folder_only`: the backup folder was chosen on the Source screen (and
+/// no tail-log backup is written by cutover, so the server's view of the folder is not asked).
+pub fn form(v: &MigrationSettings, databases: &[String], folder_only: bool) -> Form {
+    let auth = match v.storage_auth {
+        StorageAuthKind::Sas => 0,
+        StorageAuthKind::AccountKeyEnv => 1,
+        StorageAuthKind::EntraId => 2,
+    };
+    let mi = match v.mi_access {
+        MiAccess::Sas => 0,
+        MiAccess::ManagedIdentity => 1,
+    };
+    let mut folder = Field::text("folder", "Backup folder", &v.backup_folder)
+        .help("where the full, differential and log backups are (flat or Ola Hallengren's <db>/FULL|DIFF|LOG)");
+    folder.hidden = folder_only;
+    let mut server_folder = Field::text("server_folder", "Server's path to folder", &v.server_folder)
+        .help("where SQL Server writes the tail-log backup, e.g. \\\\fileserver\\backups (empty: the same path)");
+    server_folder.hidden = folder_only;
+    let mut fields = vec![
+        folder,
+        server_folder,
+        Field::text("container", "Storage container URL", &v.container_url)
+            .help("https://ACCOUNT.blob.core.windows.net/CONTAINER (no 'backup' in the name: LRS refuses it)"),
+        Field::choice("storage_auth", "Container authentication", STORAGE_AUTH, auth),
+        Field::secret("sas", "SAS token", v.sas_token.expose())
+            .show_if("storage_auth", 0)
+            .help("needs read, create, write, list (rcwl); no stored access policy"),
+        Field::text("key_env", "Account key variable", &v.account_key_env)
+            .show_if("storage_auth", 1)
+            .names_env()
+            .help("the environment variable holding the key (the key itself is never stored); it must be set in the shell that starts cutover"),
+        Field::choice("mi_access", "MI reads backups with", MI_ACCESS, mi)
+            .help("managed identity: the instance needs Storage Blob Data Reader on the account"),
+        Field::secret("mi_sas", "MI SAS (Read + List)", v.mi_sas_token.expose())
+            .show_if("mi_access", 0)
+            .help("sp=rl only, container-wide, no stored access policy, valid for the whole migration"),
+        Field::text("expiry", "Migration length (days)", &v.sas_expiry_days.to_string())
+            .help("how long the migration may take, at most 30 (LRS's job limit): the SAS cutover signs for LRS lasts this long, and a SAS given must not expire sooner"),
+        Field::text("concurrency", "Files uploaded at once", &v.concurrency.to_string()),
+        Field::text(
+            "bandwidth",
+            "Bandwidth limit (Mbit/s)",
+            &v.bandwidth_mbps.map(|b| b.to_string()).unwrap_or_default(),
+        )
+        .help("empty: no limit"),
+        Field::choice(
+            "cutover",
+            "Cutover",
+            CUTOVER,
+            index_of(&CutoverMode::ALL, &v.cutover),
+        )
+        .help("you: begin the cutover from the dashboard; automatic: cutover completes each database as soon as it is ready ([migration] cutover)"),
+        Field::choice("tail", "Tail-log backup", TAIL, index_of(&TailChoice::ALL, &v.tail))
+            .help("cutover takes it: BACKUP LOG ... WITH NORECOVERY on the source; you: cutover waits for your file in the backup folder; skip: transactions after the last log backup are lost"),
+        Field::choice(
+            "stop_traffic",
+            "Stop traffic with",
+            STOP,
+            index_of(&StopTrafficChoice::ALL, &v.stop_traffic),
+        )
+        .help("how cutover stops the application's writes before the tail-log backup (ALTER DATABASE ... SET READ_ONLY or RESTRICTED_USER), or none: you stop them"),
+        Field::toggle("advanced", "Advanced: per-db folders", !v.folder_overrides.is_empty()),
+    ];
+    for db in databases {
+        let value = v.folder_overrides.get(db).map_or("", String::as_str);
+        fields.push(
+            Field::text(format!("folder:{db}"), format!("  folder of {db}"), value)
+                .show_if("advanced", 1)
+                .help("empty: <backup folder>/<database> or the backup folder itself"),
+        );
+    }
+    let mut f = Form::new(fields);
+    f.set_hidden("stop_traffic", folder_only);
+    refresh(&mut f);
+    f
+}
+
+/// Hides what the other fields make unnecessary: with an account key cutover signs the managed
+/// instance's SAS itself.
+pub fn refresh(f: &mut Form) {
+    let signed = f.choice("storage_auth") == 1;
+    f.set_hidden("mi_sas", signed);
+}
+
+fn number(f: &Form, key: &str, lo: u32, hi: u32) -> Result<u32, String> {
+    let t = f.trimmed(key);
+    match t.parse::<u32>() {
+        Ok(n) if (lo..=hi).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{}: a whole number from {lo} to {hi}",
+            f.label(key)
+        )),
+    }
+}
+
+/// Validates the screen into `v`; `folder_only`: no source connection (cutover can neither take
+/// the tail-log backup nor stop traffic).
+pub fn apply(
+    f: &Form,
+    v: &mut MigrationSettings,
+    databases: &[String],
+    folder_only: bool,
+) -> Result<(), String> {
+    let folder = f.trimmed("folder");
+    if folder.is_empty() {
+        return Err("Backup folder: required".to_string());
+    }
+    // A SAS pasted with the URL is taken apart: it is a secret, kept masked like the SAS field.
+    let (container, url_sas) = match f.trimmed("container").split_once('?') {
+        Some((u, q)) => (u.to_string(), q.to_string()),
+        None => (f.trimmed("container"), String::new()),
+    };
+    if container.is_empty() {
+        return Err("Storage container URL: required".to_string());
+    }
+    match url::Url::parse(&container) {
+        Ok(u)
+            if matches!(u.scheme(), "https" | "http") && !u.path().trim_matches('/').is_empty() => {
+        }
+        _ => {
+            return Err(
+                "Storage container URL: https://ACCOUNT.blob.core.windows.net/CONTAINER"
+                    .to_string(),
+            );
+        }
+    }
+    let storage_auth = match f.choice("storage_auth") {
+        1 => StorageAuthKind::AccountKeyEnv,
+        2 => StorageAuthKind::EntraId,
+        _ => StorageAuthKind::Sas,
+    };
+    let typed_sas = f.text("sas").trim().to_string();
+    let sas = if typed_sas.is_empty() {
+        url_sas
+    } else {
+        typed_sas
+    };
+    if storage_auth == StorageAuthKind::Sas && sas.is_empty() {
+        return Err("SAS token: required (or choose another container authentication)".to_string());
+    }
+    let key_env = f.trimmed("key_env");
+    if storage_auth == StorageAuthKind::AccountKeyEnv
+        && (key_env.is_empty()
+            || !key_env
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    {
+        return Err(
+            "Account key variable: an environment variable name such as AZURE_STORAGE_KEY"
+                .to_string(),
+        );
+    }
+    let expiry = number(f, "expiry", 1, 30)?;
+    let concurrency = number(f, "concurrency", 1, 64)?;
+    let bandwidth = if f.trimmed("bandwidth").is_empty() {
+        None
+    } else {
+        Some(number(f, "bandwidth", 1, 1_000_000)?)
+    };
+    let mi_access = if f.choice("mi_access") == 1 {
+        MiAccess::ManagedIdentity
+    } else {
+        MiAccess::Sas
+    };
+    let mi_sas = f.text("mi_sas").trim().to_string();
+    if mi_access == MiAccess::Sas && storage_auth != StorageAuthKind::AccountKeyEnv {
+        if mi_sas.is_empty() {
+            return Err("MI SAS (Read + List): required (cutover signs one only from an account key; or choose Managed identity)".to_string());
+        }
+        let perms = mi_sas
+            .trim_start_matches('?')
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("sp="));
+        if perms.is_some_and(|p| p.chars().any(|c| !matches!(c, 'r' | 'l'))) {
+            return Err(
+                "MI SAS (Read + List): LRS refuses a SAS with more than read and list (sp=rl)"
+                    .to_string(),
+            );
+        }
+    }
+    let cutover = CutoverMode::ALL
+        .get(f.choice("cutover"))
+        .copied()
+        .unwrap_or_default();
+    let tail = TailChoice::ALL
+        .get(f.choice("tail"))
+        .copied()
+        .unwrap_or_default();
+    let stop_traffic = if folder_only {
+        StopTrafficChoice::None
+    } else {
+        StopTrafficChoice::ALL
+            .get(f.choice("stop_traffic"))
+            .copied()
+            .unwrap_or_default()
+    };
+    if folder_only && tail == TailChoice::Take {
+        return Err("Tail-log backup: cutover takes it only with a connection to the source; choose 'You take it' or 'Skip'".to_string());
+    }
+    let mut overrides = BTreeMap::new();
+    if f.on("advanced") {
+        for db in databases {
+            let t = f.trimmed(&format!("folder:{db}"));
+            if !t.is_empty() {
+                overrides.insert(db.clone(), t);
+            }
+        }
+    }
+    *v = MigrationSettings {
+        backup_folder: folder,
+        server_folder: f.trimmed("server_folder"),
+        folder_overrides: overrides,
+        container_url: container,
+        storage_auth,
+        sas_token: SecretText(sas),
+        account_key_env: key_env,
+        mi_access,
+        mi_sas_token: SecretText(if storage_auth == StorageAuthKind::AccountKeyEnv {
+            String::new()
+        } else {
+            mi_sas
+        }),
+        sas_expiry_days: expiry,
+        concurrency,
+        bandwidth_mbps: bandwidth,
+        cutover,
+        tail,
+        stop_traffic,
+    };
+    Ok(())
+}
+
+/// The account key is read from its variable when the migration starts, never typed: a variable
+/// this shell does not have is refused here rather than after Run. (The sandbox signs with its
+/// own development key.)
+pub fn check_env(v: &MigrationSettings, sandbox: bool, env: &EnvCheck) -> Result<(), String> {
+    let var = v.account_key_env.trim();
+    if v.storage_auth == StorageAuthKind::AccountKeyEnv && !sandbox && !env.is_set(var) {
+        return Err(format!(
+            "Account key variable: {var} is not set here: export it, then start cutover again (Ctrl-C leaves), or choose another authentication"
+        ));
+    }
+    Ok(())
+}
+
+pub fn render(frame: &mut Frame, area: Rect, s: &WizardState, theme: Theme) {
+    super::form::render(frame, area, &s.settings, &s.env, theme);
+}
