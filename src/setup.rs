@@ -542,7 +542,7 @@ pub async fn check_access(cfg: &EngineConfig) -> Result<(), String> {
 }
 
 /// `[backups]`'s folders and the `BackupFolder` that reads them: the local file system, or one
-/// share (`folder` and every `[[backups.database]] folder` on it, written `\\\\server\\share\\path`
+/// share (`folder` and every `[[backups.database]] folder` on it, written `\\server\share\path`
 /// or `smb://server[:port]/share/path`, turned into canonical `smb://` paths) signed in to with
 /// `smb_user` and the password from `smb_password_env` now, so a wrong password or an unknown
 /// share fails here with its reason.

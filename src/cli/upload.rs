@@ -29,7 +29,7 @@ pub struct UploadArgs {
     #[arg(long)]
     pub json: bool,
     /// The backup folder (flat, or Ola Hallengren's <db>/FULL|DIFF|LOG), or a share:
-    /// \\\\server\\share\\path or smb://server[:port]/share/path (with --smb-user).
+    /// \\server\share\path or smb://server[:port]/share/path (with --smb-user).
     pub dir: PathBuf,
     #[command(flatten)]
     pub smb: super::smb_args::SmbArgs,

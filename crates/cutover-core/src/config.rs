@@ -122,8 +122,8 @@ pub struct BackupsSection {
     pub settle_seconds: Option<f64>,
     /// Per-database overrides.
     pub database: Option<Vec<DatabaseOverride>>,
-    /// The account that reads `folder` when it is a share (`\\\\server\\share\\path` or
-    /// `smb://server[:port]/share/path`): `DOMAIN\\user`, `AZURE\\<storage account>`.
+    /// The account that reads `folder` when it is a share (`\\server\share\path` or
+    /// `smb://server[:port]/share/path`): `DOMAIN\user`, `AZURE\<storage account>`.
     pub smb_user: Option<String>,
     /// The environment variable holding that account's password (default CUTOVER_SMB_PASSWORD).
     pub smb_password_env: Option<String>,
