@@ -422,15 +422,43 @@ impl BackupFolder for SmbFolder {
         let inside = self.inside(path)?;
         let unc = self.unc(&inside);
         let unc2 = unc.clone();
-        let reader = self
+        // The session is held only to take the share's tree and connection (cheap clones); the
+        // open itself runs beside other opens and reads (the scan's threads, the uploader's).
+        let (tree, conn) = self
             .with_session(move |s, cx| {
                 Box::pin(async move {
-                    s.client
-                        .open_file_reader(&s.tree, &inside)
-                        .await
-                        .map_err(|e| smb_error::path_failure(&cx, &unc2, &e))
+                    let conn = s
+                        .client
+                        .connection_for(&s.tree)
+                        .map_err(|e| smb_error::path_failure(&cx, &unc2, &e))?;
+                    Ok((Arc::new(s.tree.clone()), conn))
                 })
             })
+            .map_err(SmbFailure::into_io)?;
+        let cx_server = self.share.socket_addr();
+        let cx_user = self.login.user.to_string();
+        let (host, share_name, env) = (
+            self.share.host.clone(),
+            self.share.share.clone(),
+            self.login.password_env.clone(),
+        );
+        let unc3 = unc.clone();
+        let path_in_share = self.inside(path)?;
+        let reader = self
+            .block_on(async move {
+                smb2::client::stream::open_file_reader(tree, conn, &path_in_share)
+                    .await
+                    .map_err(|e| {
+                        let cx = Context {
+                            server: &cx_server,
+                            host: &host,
+                            share: &share_name,
+                            user: &cx_user,
+                            password_env: &env,
+                        };
+                        smb_error::path_failure(&cx, &unc3, &e)
+                    })
+            })?
             .map_err(SmbFailure::into_io)?;
         if reader.info().is_directory {
             return Err(io::Error::other("is a folder, not a backup file"));
