@@ -155,7 +155,14 @@ fn check_on_the_share_finds_what_it_finds_on_the_local_copy() {
 fn each_failure_says_what_failed_and_where() {
     let Some(smb) = samba() else { return };
     let ok = ("--smb-password-env", smb.password_env.as_str());
-    let cases: Vec<(String, (&str, &str), &[(&str, &str)], &str)> = vec![
+    /// The folder, the password flag and its value, the environment, the expected message.
+    type Case<'a> = (
+        String,
+        (&'a str, &'a str),
+        &'a [(&'a str, &'a str)],
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
         (
             smb.url("backups/restoretimeclean2016"),
             ("--smb-password-env", "WRONG_SMB_PW"),
