@@ -1,4 +1,6 @@
-//! `cutover check [--json] DIR`: per database the restore plan and the findings.
+//! `cutover check [--json] DIR`: per database the restore plan and the findings. `DIR` may be a
+//! share (`\\server\share\path`, `smb://server[:port]/share/path`, with `--smb-user` and
+//! `--smb-password-env`).
 //! Exit code 0 when nothing is an error, 1 when something is, 2 when the check could not run.
 
 use std::fmt::Write;
@@ -17,8 +19,11 @@ pub struct CheckArgs {
     /// Wait this many seconds after reading and look again, to catch files still being written.
     #[arg(long, default_value_t = 0.0, value_name = "SECONDS")]
     pub settle: f64,
-    /// The backup folder (searched recursively: flat, or Ola Hallengren's <db>/FULL|DIFF|LOG).
+    /// The backup folder (searched recursively: flat, or Ola Hallengren's <db>/FULL|DIFF|LOG), or
+    /// a share: \\server\share\path or smb://server[:port]/share/path.
     pub dir: PathBuf,
+    #[command(flatten)]
+    pub smb: super::smb_args::SmbArgs,
 }
 
 pub fn run(args: &CheckArgs) -> i32 {
@@ -30,7 +35,14 @@ pub fn run(args: &CheckArgs) -> i32 {
         settle: Duration::from_secs_f64(args.settle),
         threads: 0,
     };
-    let scan = match catalog::scan_folder(&args.dir, &opts) {
+    let opened = match super::smb_args::open(&args.dir, &args.smb) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let scan = match catalog::scan::scan_folder_in(opened.folder.as_ref(), &opened.root, &opts) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");

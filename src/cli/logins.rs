@@ -6,9 +6,9 @@
 //! conflicts (or a connection failed), 2 bad arguments.
 
 use crate::config::ConfigFile;
+use crate::config::SourceFlags;
 use crate::logins::{EntraMapping, LoginInventory, LoginKind, plan_logins};
 use crate::model::LoginStatus;
-use crate::config::SourceFlags;
 use crate::source::{SourceClient, SourceError, SourceOptions};
 
 use super::inspect::ellipsize;

@@ -16,6 +16,7 @@ mod run;
 mod sandbox;
 mod sas;
 mod secret_arg;
+pub mod smb_args;
 mod source;
 mod upload;
 pub mod wizard;

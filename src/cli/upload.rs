@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::mpsc;
 
+use crate::backup_folder::{BackupFolder, LocalFolder};
 use crate::catalog::{self, ScanOptions};
 use crate::storage::auth::{AadKind, StorageAuth, aad_credential};
 use crate::storage::client::BlobStore;
@@ -27,8 +28,11 @@ pub struct UploadArgs {
     /// Print one JSON object per event line and a final summary object.
     #[arg(long)]
     pub json: bool,
-    /// The backup folder (flat, or Ola Hallengren's <db>/FULL|DIFF|LOG).
+    /// The backup folder (flat, or Ola Hallengren's <db>/FULL|DIFF|LOG), or a share:
+    /// \\server\share\path or smb://server[:port]/share/path (with --smb-user).
     pub dir: PathBuf,
+    #[command(flatten)]
+    pub smb: super::smb_args::SmbArgs,
     /// Container URL: https://ACCOUNT.blob.core.windows.net/CONTAINER (or the emulator's
     /// http://127.0.0.1:10000/devstoreaccount1/CONTAINER).
     #[arg(long, value_name = "URL")]
@@ -166,9 +170,14 @@ fn auth_from_args(a: &UploadArgs, url: &ContainerUrl) -> Result<StorageAuth, Usa
 }
 
 /// What to upload: per database the plan's files in a flat folder, or every file as-is.
-fn select(a: &UploadArgs, json: bool) -> Result<(Vec<UploadItem>, u64), Usage> {
+fn select(
+    a: &UploadArgs,
+    json: bool,
+    folder: &dyn BackupFolder,
+) -> Result<(Vec<UploadItem>, u64), Usage> {
     if a.all_files {
-        let files = catalog::scan::list_files(&a.dir).map_err(|e| Usage(e.to_string()))?;
+        let files =
+            catalog::scan::list_files_in(folder, &a.dir).map_err(|e| Usage(e.to_string()))?;
         let items = files
             .into_iter()
             .map(|p| {
@@ -185,8 +194,8 @@ fn select(a: &UploadArgs, json: bool) -> Result<(Vec<UploadItem>, u64), Usage> {
             .collect();
         return Ok((items, 0));
     }
-    let scan =
-        catalog::scan_folder(&a.dir, &ScanOptions::default()).map_err(|e| Usage(e.to_string()))?;
+    let scan = catalog::scan::scan_folder_in(folder, &a.dir, &ScanOptions::default())
+        .map_err(|e| Usage(e.to_string()))?;
     let report = catalog::check(&scan);
     let mut items = Vec::new();
     let mut skipped = 0u64;
@@ -292,6 +301,37 @@ async fn run_async(a: &UploadArgs) -> i32 {
 }
 
 async fn upload(a: &UploadArgs) -> Result<i32, Usage> {
+    if crate::backup_folder::smb_address::is_share(&a.dir.to_string_lossy()) {
+        // A share: signed in to now (a wrong password or share fails before anything is sent).
+        let (dir, smb) = (a.dir.clone(), a.smb.clone());
+        let opened = tokio::task::spawn_blocking(move || super::smb_args::open(&dir, &smb))
+            .await
+            .map_err(|e| Usage(format!("the SMB client stopped: {e}")))?
+            .map_err(Usage)?;
+        let st = opened.folder.stat(&opened.root).map_err(|e| {
+            Usage(format!(
+                "{}: cannot open the backup folder: {e}",
+                opened.root.display()
+            ))
+        })?;
+        if !st.is_dir {
+            return Err(Usage(format!(
+                "{}: not a folder; give the folder that holds the backup files",
+                opened.root.display()
+            )));
+        }
+        let a = &UploadArgs {
+            dir: opened.root.clone(),
+            ..a.clone()
+        };
+        return upload_from(a, opened.folder).await;
+    }
+    if a.smb.smb_user.is_some() || a.smb.smb_password_env.is_some() {
+        return Err(Usage(format!(
+            "{}: --smb-user and --smb-password-env are for a share (\\\\server\\share\\folder or smb://server/share/folder), and this is a local folder",
+            a.dir.display()
+        )));
+    }
     let dir = std::fs::canonicalize(&a.dir).map_err(|e| {
         Usage(format!(
             "{}: cannot open the backup folder: {e}",
@@ -311,6 +351,11 @@ async fn upload(a: &UploadArgs) -> Result<i32, Usage> {
             a.dir.display()
         )));
     }
+    upload_from(a, LocalFolder::shared()).await
+}
+
+/// The upload of `a.dir` (a canonical local path, or a share's `smb://` path) read through `folder`.
+async fn upload_from(a: &UploadArgs, folder: Arc<dyn BackupFolder>) -> Result<i32, Usage> {
     let url = ContainerUrl::parse(&a.container).map_err(|e| Usage(e.to_string()))?;
     layout::validate_container_name(&url.container).map_err(|e| Usage(e.to_string()))?;
     let auth = auth_from_args(a, &url)?;
@@ -383,17 +428,23 @@ async fn upload(a: &UploadArgs) -> Result<i32, Usage> {
     let mut done: BTreeMap<String, (u64, SystemTime)> = BTreeMap::new();
     let mut first = true;
     loop {
-        let (items, skipped) = select(a, a.json)?;
+        let (items, skipped) = {
+            // Listing a share waits on the network: off the runtime's workers.
+            let (a2, f2) = (a.clone(), folder.clone());
+            tokio::task::spawn_blocking(move || select(&a2, a2.json, f2.as_ref()))
+                .await
+                .map_err(|e| Usage(format!("the folder scan stopped: {e}")))??
+        };
         if first {
             summary.skipped += skipped;
         }
         first = false;
         let todo: Vec<UploadItem> = items
             .into_iter()
-            .filter(|i| done.get(&i.blob) != identity(&i.local).as_ref())
+            .filter(|i| done.get(&i.blob) != identity(folder.as_ref(), &i.local).as_ref())
             .collect();
         if !todo.is_empty() {
-            let outcomes = run_batch(&store, &opts, todo, a.json).await;
+            let outcomes = run_batch(&store, &opts, todo, a.json, folder.clone()).await;
             for o in outcomes {
                 match &o.result {
                     Ok(FileResult::Uploaded { bytes, .. }) => {
@@ -404,7 +455,7 @@ async fn upload(a: &UploadArgs) -> Result<i32, Usage> {
                     Err(_) => summary.failed += 1,
                 }
                 if o.result.is_ok()
-                    && let Some(id) = identity(&o.item.local)
+                    && let Some(id) = identity(folder.as_ref(), &o.item.local)
                 {
                     done.insert(o.item.blob.clone(), id);
                 }
@@ -442,9 +493,9 @@ async fn upload(a: &UploadArgs) -> Result<i32, Usage> {
     Ok(if summary.failed > 0 { 1 } else { 0 })
 }
 
-fn identity(p: &Path) -> Option<(u64, SystemTime)> {
-    let m = std::fs::metadata(p).ok()?;
-    Some((m.len(), m.modified().ok()?))
+fn identity(folder: &dyn BackupFolder, p: &Path) -> Option<(u64, SystemTime)> {
+    let m = folder.stat(p).ok()?;
+    Some((m.len, m.modified?))
 }
 
 async fn run_batch(
@@ -452,12 +503,13 @@ async fn run_batch(
     opts: &UploadOptions,
     items: Vec<UploadItem>,
     json: bool,
+    folder: Arc<dyn BackupFolder>,
 ) -> Vec<crate::storage::upload::FileOutcome> {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let up = Uploader::new(store.clone(), opts.clone(), tx);
+    let up = Uploader::with_folder(store.clone(), opts.clone(), tx, folder.clone());
     let total: u64 = items
         .iter()
-        .filter_map(|i| identity(&i.local))
+        .filter_map(|i| identity(folder.as_ref(), &i.local))
         .map(|(s, _)| s)
         .sum();
     let n = items.len();

@@ -1,6 +1,6 @@
 //! The seam for backup sources: [`BackupFolder`] is where backup files are listed, looked at and
 //! read from. Today's implementation is [`LocalFolder`] (a local or mounted folder, opened
-//! read-only); an SMB share client comes next and implements the same trait.
+//! read-only) and [`SmbFolder`] (an SMB share read directly, `\\server\share\folder`).
 //!
 //! The trait is **blocking**, as its callers are today: the catalog scan reads headers on a pool
 //! of threads, the engine's folder scan runs in `spawn_blocking`, the uploader reads its blocks in
@@ -16,6 +16,9 @@
 //! naming files as they do today.
 
 mod local;
+pub mod smb;
+pub mod smb_address;
+pub mod smb_error;
 
 use std::fmt::Debug;
 use std::io;
@@ -23,6 +26,9 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 pub use local::LocalFolder;
+pub use smb::{SmbFolder, SmbLogin};
+pub use smb_address::{SmbAddress, SmbUser};
+pub use smb_error::SmbFailure;
 
 use crate::backup::source::{FileWindow, ReadAt};
 use crate::backup::{BackupSet, ReadError, read_backup_from};

@@ -386,17 +386,20 @@ pub fn engine_config_layered(
         warnings.push("tail = \"skip\": cutover will complete without a tail-log backup; transactions after the last log backup are lost".into());
     }
 
-    // Backups and databases.
-    let folder = b.folder.clone();
-    let overrides = b.database.clone().unwrap_or_default();
+    // Backups and databases (a local folder, or a share read through its own client).
+    let (backups, folder, overrides) = backups_folder(&b)?;
     let names: Vec<String> = match &m.databases {
         Some(n) if !n.is_empty() => n.clone(),
         _ => {
             let dir = folder
                 .clone()
                 .ok_or("[backups] folder is missing: set the folder that holds the backup files")?;
-            let scan = crate::catalog::scan_folder(&dir, &crate::catalog::ScanOptions::default())
-                .map_err(|e| format!("[backups] folder: {e}"))?;
+            let scan = crate::catalog::scan::scan_folder_in(
+                backups.as_ref(),
+                &dir,
+                &crate::catalog::ScanOptions::default(),
+            )
+            .map_err(|e| format!("[backups] folder: {e}"))?;
             let report = crate::catalog::check(&scan);
             let found: Vec<String> = report.databases.iter().map(|d| d.name.clone()).collect();
             if found.is_empty() {
@@ -415,7 +418,7 @@ pub fn engine_config_layered(
             .and_then(|o| o.folder.clone())
             .or(folder.clone())
             .ok_or_else(|| format!("no folder for database {name}: set [backups] folder or a [[backups.database]] folder"))?;
-        if !db_folder.is_dir() {
+        if !backups.stat(&db_folder).is_ok_and(|s| s.is_dir) {
             return Err(format!(
                 "the backup folder {} of database {name} is not a folder cutover can read",
                 db_folder.display()
@@ -595,7 +598,7 @@ pub fn engine_config_layered(
             source_label,
             target_label,
             databases,
-            backups: crate::backup_folder::LocalFolder::shared(),
+            backups,
             store: Arc::new(BlobStore::new(url.clone(), auth)),
             container_url: url.container_url(),
             upload,
@@ -650,4 +653,100 @@ pub async fn check_access(cfg: &EngineConfig) -> Result<(), String> {
         })?;
     }
     Ok(())
+}
+
+/// `[backups]`'s folders and the `BackupFolder` that reads them: the local file system, or one
+/// share (`folder` and every `[[backups.database]] folder` on it, written `\\server\share\path`
+/// or `smb://server[:port]/share/path`, turned into canonical `smb://` paths) signed in to with
+/// `smb_user` and the password from `smb_password_env` now, so a wrong password or an unknown
+/// share fails here with its reason.
+#[allow(clippy::type_complexity)]
+fn backups_folder(
+    b: &crate::config::BackupsSection,
+) -> Result<
+    (
+        Arc<dyn crate::backup_folder::BackupFolder>,
+        Option<PathBuf>,
+        Vec<crate::config::DatabaseOverride>,
+    ),
+    String,
+> {
+    use crate::backup_folder::{SmbAddress, SmbFolder, SmbLogin, smb_address::is_share};
+    let mut overrides = b.database.clone().unwrap_or_default();
+    let is = |p: &Option<PathBuf>| p.as_ref().is_some_and(|p| is_share(&p.to_string_lossy()));
+    let mut share: Option<SmbAddress> = None;
+    let mut canonical = |p: &PathBuf, key: &str| -> Result<PathBuf, String> {
+        let a = SmbAddress::parse(&p.to_string_lossy()).map_err(|e| format!("{key}: {e}"))?;
+        match &share {
+            Some(s)
+                if (s.host.as_str(), s.port, s.share.as_str())
+                    != (a.host.as_str(), a.port, a.share.as_str()) =>
+            {
+                Err(format!(
+                    "{key} {}: every backup folder on a share must be on the same share as {} (cutover signs in to one share)",
+                    p.display(),
+                    s.share_root().display()
+                ))
+            }
+            Some(_) => Ok(a.to_path()),
+            None => {
+                let path = a.to_path();
+                share = Some(a);
+                Ok(path)
+            }
+        }
+    };
+    let any_share = is(&b.folder) || overrides.iter().any(|o| is(&o.folder));
+    if !any_share {
+        if b.smb_user.is_some() || b.smb_password_env.is_some() {
+            return Err("[backups] smb_user / smb_password_env are set, but no backup folder is a share (\\\\server\\share\\path or smb://server/share/path)".into());
+        }
+        return Ok((
+            crate::backup_folder::LocalFolder::shared(),
+            b.folder.clone(),
+            overrides,
+        ));
+    }
+    let folder = match &b.folder {
+        Some(f) if is(&b.folder) => Some(canonical(f, "[backups] folder")?),
+        Some(f) => {
+            return Err(format!(
+                "[backups] folder {}: a local folder and a share cannot be mixed; give every folder on the share",
+                f.display()
+            ));
+        }
+        None => None,
+    };
+    for o in &mut overrides {
+        if let Some(f) = &o.folder {
+            if !is(&o.folder) {
+                return Err(format!(
+                    "[[backups.database]] folder of {} ({}): a local folder and a share cannot be mixed; give every folder on the share",
+                    o.name,
+                    f.display()
+                ));
+            }
+            o.folder = Some(canonical(f, "[[backups.database]] folder")?);
+        }
+    }
+    let Some(address) = share else {
+        return Err("[backups] folder: no share found".into());
+    };
+    let user = b.smb_user.as_deref().ok_or_else(|| {
+        format!(
+            "[backups] smb_user is missing: {} needs the account that reads it (DOMAIN\\user; AZURE\\<storage account> for an Azure file share)",
+            address.share_root().display()
+        )
+    })?;
+    let env = b
+        .smb_password_env
+        .as_deref()
+        .unwrap_or(crate::backup_folder::smb::DEFAULT_PASSWORD_ENV);
+    let login =
+        SmbLogin::from_env(user, env).map_err(|e| format!("[backups] smb_password_env: {e}"))?;
+    let smb = SmbFolder::new(&address, login)
+        .map_err(|e| format!("[backups] folder: cannot start the SMB client: {e}"))?;
+    smb.connect()
+        .map_err(|e| format!("[backups] folder: {e}"))?;
+    Ok((smb.shared(), folder, overrides))
 }

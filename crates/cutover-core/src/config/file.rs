@@ -182,6 +182,13 @@ pub struct BackupsSection {
     /// Per-database overrides.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database: Option<Vec<DatabaseOverride>>,
+    /// The account that reads `folder` when it is a share (`\\server\share\path` or
+    /// `smb://server[:port]/share/path`): `DOMAIN\user`, `AZURE\<storage account>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smb_user: Option<String>,
+    /// The environment variable holding that account's password (default CUTOVER_SMB_PASSWORD).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smb_password_env: Option<String>,
 }
 
 /// Why the file cannot be used: names the file and the key.

@@ -111,6 +111,7 @@ pub const ENVIRONMENT: &[EnvKey] = &[
     env("CUTOVER_SOURCE_SERVER", "source", "server", Kind::Text),
     env("CUTOVER_SOURCE_USER", "source", "user", Kind::Text),
     env("CUTOVER_BACKUP_FOLDER", "backups", "folder", Kind::Text),
+    env("CUTOVER_SMB_USER", "backups", "smb_user", Kind::Text),
     env("CUTOVER_SUBSCRIPTION", "target", "subscription", Kind::Text),
     env(
         "CUTOVER_RESOURCE_GROUP",

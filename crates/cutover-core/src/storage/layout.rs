@@ -82,6 +82,12 @@ pub enum LayoutError {
     InconsistentMapping(String),
 }
 
+/// An absolute local path, or a file of an SMB share in its canonical form (`smb://host/share/...`,
+/// `backup_folder::SmbAddress::to_path`): both name the same file from any working directory.
+fn is_full_path(p: &Path) -> bool {
+    p.is_absolute() || p.to_str().is_some_and(|s| s.starts_with("smb://"))
+}
+
 /// Checks a container name against Azure's rules only: 3-63 characters, lowercase letters, digits
 /// and single hyphens, starting and ending with a letter or digit.
 pub fn validate_azure_container_name(name: &str) -> Result<(), LayoutError> {
@@ -356,7 +362,7 @@ impl Layout {
                     "blob '{blob}' is not a flat file name in '{folder}'"
                 )));
             }
-            if !local.is_absolute() {
+            if !is_full_path(&local) {
                 return Err(LayoutError::LocalPathNotAbsolute(local));
             }
             if let Some(previous) = layout.by_local.get(&local) {
@@ -391,7 +397,7 @@ impl Layout {
         if let Some(flat) = self.by_local.get(local) {
             return Ok(self.blob_of(flat));
         }
-        if !local.is_absolute() {
+        if !is_full_path(local) {
             return Err(LayoutError::LocalPathNotAbsolute(local.to_path_buf()));
         }
         let parts = relative_components(relative)?;

@@ -312,6 +312,10 @@ pub struct CarriedKeys {
     /// `[source] ca_file`: the PEM file of the CA trusted for the source's TLS.
     pub ca_file: Option<std::path::PathBuf>,
     pub settle_seconds: Option<String>,
+    /// `[backups] smb_user` / `smb_password_env`: the account reading a share (its password
+    /// stays in the environment).
+    pub smb_user: Option<String>,
+    pub smb_password_env: Option<String>,
     pub location: Option<String>,
     pub collation: Option<String>,
     /// `[target] sandbox = true`: the file's ARM endpoint is the local sandbox (its fixed token).

@@ -1,0 +1,340 @@
+//! Backups on an SMB share, measured against the test Samba of `.ci/samba.sh` on loopback
+//! (`source .ci/samba.sh; cargo bench --bench smb_share`). Prints, never asserts:
+//!
+//! 1. read MB/s of a 256 MiB file through `SmbFolder` (256 KiB pieces, 1 and 4 readers as the
+//!    uploader's blocks in flight), CPU seconds per GiB of this process, vs Samba's own
+//!    `smbclient get` of the same file (and a local `pread` of it, for scale);
+//! 2. `cutover upload --all-files` of 4 x 64 MiB from the share vs from the same files locally,
+//!    into the sandbox's Blob service (`cutover sandbox`), MB/s and the ratio;
+//! 3. the header scan of 1,000 backup files on the share: time, and read calls and bytes per
+//!    file (a few small windows each, not one round trip per KiB), vs the same scan locally.
+//!
+//! Figures are medians of `RUNS` (default 3) runs.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use cutover::backup::source::ReadAt;
+use cutover::backup_folder::{
+    BackupFile, BackupFolder, FileStat, ListError, Listing, LocalFolder, SmbAddress, SmbFolder,
+    SmbLogin,
+};
+use cutover::catalog::{ScanOptions, scan};
+
+const MIB: u64 = 1 << 20;
+const PIECE: u64 = 256 * 1024;
+
+fn env(k: &str) -> Option<String> {
+    std::env::var(k).ok().filter(|v| !v.is_empty())
+}
+
+/// This process's user + system CPU seconds (from /proc/self/stat, in clock ticks of 1/100 s).
+fn cpu_seconds() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (t(11) + t(12)) / 100.0
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Writes `len` bytes of a cheap pseudo-random stream (incompressible enough) once.
+fn ensure_file(p: &Path, len: u64, seed: u64) {
+    if std::fs::metadata(p).is_ok_and(|m| m.len() == len) {
+        return;
+    }
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    let mut x = seed | 1;
+    let mut buf = vec![0u8; MIB as usize];
+    let mut f = std::fs::File::create(p).unwrap();
+    for _ in 0..len / MIB {
+        for c in buf.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            c.copy_from_slice(&x.to_le_bytes()[..c.len()]);
+        }
+        std::io::Write::write_all(&mut f, &buf).unwrap();
+    }
+    // Readable by the share's user.
+    std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+}
+
+/// Reads the whole file in 256 KiB pieces, `readers` at a time; returns MB/s and CPU s/GiB.
+fn read_all(folder: &dyn BackupFolder, path: &Path, readers: u64) -> (f64, f64) {
+    let len = folder.stat(path).unwrap().len;
+    let pieces = len.div_ceil(PIECE);
+    let (t, c) = (Instant::now(), cpu_seconds());
+    std::thread::scope(|s| {
+        for r in 0..readers {
+            s.spawn(move || {
+                let mut f = folder.open(path).unwrap();
+                let mut buf = vec![0u8; PIECE as usize];
+                let mut i = r;
+                while i < pieces {
+                    let n = f.read_at(i * PIECE, &mut buf).unwrap();
+                    assert!(n > 0);
+                    i += readers;
+                }
+            });
+        }
+    });
+    let secs = t.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - c;
+    (
+        len as f64 / 1e6 / secs,
+        cpu / (len as f64 / (1u64 << 30) as f64),
+    )
+}
+
+/// A folder that counts its read calls and bytes (what the header scan asks of the share).
+#[derive(Debug)]
+struct Counting<'a> {
+    inner: &'a dyn BackupFolder,
+    reads: Arc<AtomicU64>,
+    bytes: Arc<AtomicU64>,
+}
+
+struct CountingFile {
+    inner: Box<dyn BackupFile>,
+    reads: Arc<AtomicU64>,
+    bytes: Arc<AtomicU64>,
+}
+
+impl ReadAt for CountingFile {
+    fn read_at(&mut self, off: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read_at(off, buf)?;
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl BackupFile for CountingFile {
+    fn len(&self) -> u64 {
+        self.inner.len()
+    }
+}
+
+impl BackupFolder for Counting<'_> {
+    fn list(&self, root: &Path) -> Result<Listing, ListError> {
+        self.inner.list(root)
+    }
+    fn stat(&self, path: &Path) -> std::io::Result<FileStat> {
+        self.inner.stat(path)
+    }
+    fn open(&self, path: &Path) -> std::io::Result<Box<dyn BackupFile>> {
+        Ok(Box::new(CountingFile {
+            inner: self.inner.open(path)?,
+            reads: self.reads.clone(),
+            bytes: self.bytes.clone(),
+        }))
+    }
+}
+
+fn smbclient_get(port: &str, user: &str, pw_env: &str, file: &str) -> f64 {
+    let t = Instant::now();
+    let out = Command::new("smbclient")
+        .args(["-p", port, "-U", user, "//127.0.0.1/backups", "-c"])
+        .arg(format!("get {file} /dev/null"))
+        // The password through smbclient's own variable, never in its arguments.
+        .env("PASSWD", env(pw_env).unwrap())
+        .output()
+        .expect("smbclient");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    t.elapsed().as_secs_f64()
+}
+
+struct Sandbox {
+    child: std::process::Child,
+    info: serde_json::Value,
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn upload_mbps(sb: &Sandbox, dir: &str, container: &str, smb: Option<(&str, &str)>) -> f64 {
+    let s = |k: &str| sb.info[k].as_str().unwrap_or_default().to_string();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cutover"));
+    c.args(["upload", "--json", "--all-files", "--create-container"])
+        .arg(dir)
+        .args([
+            "--container",
+            &format!("{}/{container}", s("blob_endpoint")),
+            "--account-key-env",
+            "SBX_KEY",
+        ])
+        .env("SBX_KEY", s("account_key"));
+    if let Some((user, pw_env)) = smb {
+        c.args(["--smb-user", user, "--smb-password-env", pw_env]);
+    }
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap();
+    last["mb_per_s"].as_f64().unwrap_or(0.0)
+}
+
+fn main() {
+    let (Some(port), Some(user), Some(pw_env), Some(root)) = (
+        env("CUTOVER_TEST_SMB_PORT"),
+        env("CUTOVER_TEST_SMB_USER"),
+        env("CUTOVER_TEST_SMB_PASSWORD_ENV"),
+        env("CUTOVER_TEST_SMB_ROOT"),
+    ) else {
+        eprintln!("SKIPPED: no test Samba; `source .ci/samba.sh` first (as root)");
+        return;
+    };
+    let runs: usize = env("RUNS").and_then(|v| v.parse().ok()).unwrap_or(3);
+    let root = PathBuf::from(root);
+    let addr = SmbAddress::parse(&format!("smb://127.0.0.1:{port}/backups")).unwrap();
+    let folder = SmbFolder::new(&addr, SmbLogin::from_env(&user, &pw_env).unwrap()).unwrap();
+    folder.connect().unwrap();
+
+    // 1. Reads.
+    let big = root.join("bench/read-256m.bin");
+    ensure_file(&big, 256 * MIB, 1);
+    let on_share = addr.to_path().join("bench/read-256m.bin");
+    let mut r1 = Vec::new();
+    let mut r4 = Vec::new();
+    let mut cpu1 = Vec::new();
+    let mut get = Vec::new();
+    let mut local = Vec::new();
+    for _ in 0..runs {
+        let (m, c) = read_all(&folder, &on_share, 1);
+        r1.push(m);
+        cpu1.push(c);
+        r4.push(read_all(&folder, &on_share, 4).0);
+        get.push(
+            256.0 * MIB as f64 / 1e6 / smbclient_get(&port, &user, &pw_env, "bench/read-256m.bin"),
+        );
+        local.push(read_all(&LocalFolder, &big, 1).0);
+    }
+    let (r1, r4, get) = (median(r1), median(r4), median(get));
+    println!("SMB read, 256 MiB file on the loopback Samba, 256 KiB pieces (median of {runs}):");
+    println!(
+        "  SmbFolder, 1 reader        {r1:8.0} MB/s   {:.2} CPU s/GiB",
+        median(cpu1)
+    );
+    println!("  SmbFolder, 4 readers       {r4:8.0} MB/s");
+    println!("  smbclient get              {get:8.0} MB/s");
+    println!("  local pread (page cache)   {:8.0} MB/s", median(local));
+    println!(
+        "  ratio vs smbclient get: 1 reader {:.2}x, 4 readers {:.2}x",
+        r1 / get,
+        r4 / get
+    );
+
+    // 2. Uploads, share vs local, into the sandbox's Blob service.
+    let up = root.join("bench/upload");
+    for i in 0..4 {
+        ensure_file(&up.join(format!("part{i}.bak")), 64 * MIB, 10 + i);
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .arg("sandbox")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cutover sandbox");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let sb = Sandbox {
+        child,
+        info: serde_json::from_str(&line).unwrap(),
+    };
+    let mut from_local = Vec::new();
+    let mut from_share = Vec::new();
+    for r in 0..runs {
+        from_local.push(upload_mbps(
+            &sb,
+            up.to_str().unwrap(),
+            &format!("local{r}"),
+            None,
+        ));
+        from_share.push(upload_mbps(
+            &sb,
+            &format!("smb://127.0.0.1:{port}/backups/bench/upload"),
+            &format!("share{r}"),
+            Some((&user, &pw_env)),
+        ));
+    }
+    let (l, s) = (median(from_local), median(from_share));
+    println!(
+        "cutover upload --all-files, 4 x 64 MiB into the sandbox's Blob service (median of {runs}):"
+    );
+    println!("  from the local folder      {l:8.1} MB/s");
+    println!(
+        "  from the share             {s:8.1} MB/s   ratio {:.2}x",
+        s / l
+    );
+
+    // 3. Header scan of 1,000 files.
+    let scan_dir = root.join("bench/scan1000");
+    let sample = root.join("restoretimeclean2016/RestoreTimeClean2_1.trn");
+    std::fs::create_dir_all(&scan_dir).unwrap();
+    for i in 0..1000 {
+        let p = scan_dir.join(format!("log_{i:04}.trn"));
+        if !p.exists() {
+            std::fs::copy(&sample, &p).unwrap();
+        }
+    }
+    let opts = ScanOptions::default();
+    let reads = Arc::new(AtomicU64::new(0));
+    let bytes = Arc::new(AtomicU64::new(0));
+    let counting = Counting {
+        inner: &folder,
+        reads: reads.clone(),
+        bytes: bytes.clone(),
+    };
+    let mut t_share = Vec::new();
+    let mut t_local = Vec::new();
+    for _ in 0..runs {
+        reads.store(0, Ordering::Relaxed);
+        bytes.store(0, Ordering::Relaxed);
+        let t = Instant::now();
+        let s =
+            scan::scan_folder_in(&counting, &addr.to_path().join("bench/scan1000"), &opts).unwrap();
+        t_share.push(t.elapsed().as_secs_f64());
+        assert_eq!(s.files.len(), 1000);
+        let t = Instant::now();
+        scan::scan_folder(&scan_dir, &opts).unwrap();
+        t_local.push(t.elapsed().as_secs_f64());
+    }
+    let file_len = std::fs::metadata(&sample).unwrap().len();
+    println!(
+        "Header scan of 1,000 log backups ({} KiB each) (median of {runs}):",
+        file_len / 1024
+    );
+    println!(
+        "  on the share               {:8.2} s   {:.1} ms/file, {:.1} reads/file, {:.0} KiB read/file",
+        median(t_share.clone()),
+        median(t_share) * 1000.0 / 1000.0,
+        reads.load(Ordering::Relaxed) as f64 / 1000.0,
+        bytes.load(Ordering::Relaxed) as f64 / 1024.0 / 1000.0
+    );
+    println!("  local                      {:8.2} s", median(t_local));
+}

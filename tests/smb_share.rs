@@ -1,0 +1,556 @@
+//! Backups read straight from an SMB share, against the real Samba that `.ci/samba.sh` starts
+//! (`source .ci/samba.sh` first; `.ci/run` does): `check` on the share finds what it finds on the
+//! local copy, a whole `run` migrates from the share to the sandbox, and each failure (wrong
+//! password, unknown share, a share or folder the user may not read, a closed port) gives its
+//! message and exit code, uploads nothing and never shows the password.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cutover::backup_folder::{BackupFolder, SmbAddress, SmbFolder, SmbLogin};
+use serde_json::Value;
+
+/// The test Samba, from the variables `.ci/samba.sh` exports.
+struct Samba {
+    port: String,
+    user: String,
+    password_env: String,
+    password: String,
+    /// The local folder shared as `backups`.
+    root: PathBuf,
+}
+
+impl Samba {
+    fn url(&self, rest: &str) -> String {
+        format!("smb://127.0.0.1:{}/{rest}", self.port)
+    }
+    fn login(&self) -> SmbLogin {
+        SmbLogin::from_env(&self.user, &self.password_env).unwrap()
+    }
+}
+
+/// `None` (with the reason on stderr) when the Samba is not running; under CI=true a panic.
+fn samba() -> Option<Samba> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match (
+        var("CUTOVER_TEST_SMB_PORT"),
+        var("CUTOVER_TEST_SMB_USER"),
+        var("CUTOVER_TEST_SMB_PASSWORD_ENV"),
+        var("CUTOVER_TEST_SMB_ROOT"),
+    ) {
+        (Some(port), Some(user), Some(password_env), Some(root)) => {
+            let password = var(&password_env).expect("the Samba password variable");
+            Some(Samba {
+                port,
+                user,
+                password_env,
+                password,
+                root: PathBuf::from(root),
+            })
+        }
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("the test Samba is not running: `source .ci/samba.sh` (as .ci/run does)");
+            }
+            eprintln!(
+                "SKIPPED: no test Samba (CUTOVER_TEST_SMB_* unset); `source .ci/samba.sh` to run these tests"
+            );
+            None
+        }
+    }
+}
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cutover"))
+}
+
+fn check_json(args: &[&str], envs: &[(&str, &str)]) -> (i32, Value, String) {
+    let mut c = bin();
+    c.arg("check").arg("--json").args(args);
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    let out = c.output().expect("run cutover check");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let v = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    (
+        out.status.code().unwrap_or(-1),
+        v,
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// The report without where it was read from (the root, and each file's full path).
+fn without_root(mut v: Value) -> Value {
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                m.remove("root");
+                m.remove("path");
+                for x in m.values_mut() {
+                    strip(x);
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    strip(&mut v);
+    v
+}
+
+#[test]
+fn check_on_the_share_finds_what_it_finds_on_the_local_copy() {
+    let Some(smb) = samba() else { return };
+    let Some(samples) = common::samples_dir() else {
+        return;
+    };
+    for folder in [
+        "restoretimeclean2016",
+        "sql2008-backups",
+        "compressed",
+        "OlaMsFilter",
+    ] {
+        let (code_local, local, _) = check_json(&[samples.join(folder).to_str().unwrap()], &[]);
+        let (code_share, share, err) = check_json(
+            &[
+                &smb.url(&format!("backups/{folder}")),
+                "--smb-user",
+                &smb.user,
+                "--smb-password-env",
+                &smb.password_env,
+            ],
+            &[],
+        );
+        assert_eq!(code_share, code_local, "{folder}: {err}");
+        assert!(local["databases"].as_array().is_some_and(|d| !d.is_empty()));
+        assert_eq!(without_root(share), without_root(local), "{folder}");
+        assert!(!err.contains(&smb.password));
+    }
+    // The Windows form names the same folder.
+    let unc = format!(r"\\127.0.0.1:{}\backups\restoretimeclean2016", smb.port);
+    let (code, v, err) = check_json(
+        &[
+            &unc,
+            "--smb-user",
+            &smb.user,
+            "--smb-password-env",
+            &smb.password_env,
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        v["root"].as_str(),
+        Some(smb.url("backups/restoretimeclean2016").as_str())
+    );
+}
+
+#[test]
+fn each_failure_says_what_failed_and_where() {
+    let Some(smb) = samba() else { return };
+    let ok = ("--smb-password-env", smb.password_env.as_str());
+    /// The folder, the password flag and its value, the environment, the expected message.
+    type Case<'a> = (
+        String,
+        (&'a str, &'a str),
+        &'a [(&'a str, &'a str)],
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            smb.url("backups/restoretimeclean2016"),
+            ("--smb-password-env", "WRONG_SMB_PW"),
+            &[("WRONG_SMB_PW", "not-the-password")],
+            "logon failure for CUTOVER\\cutover-smb",
+        ),
+        (smb.url("nosuchshare"), ok, &[], "no such share"),
+        (smb.url("private"), ok, &[], "access denied to the share"),
+        (
+            smb.url("backups/denied"),
+            ok,
+            &[],
+            "access denied to this folder",
+        ),
+        (
+            smb.url("backups/no/such/folder"),
+            ok,
+            &[],
+            "not found on the share",
+        ),
+        (
+            "smb://127.0.0.1:1/backups".to_string(),
+            ok,
+            &[],
+            "nothing answers on this port",
+        ),
+        (
+            "smb://no-such-host.invalid/backups".to_string(),
+            ok,
+            &[],
+            "does not resolve",
+        ),
+    ];
+    for (url, pw, envs, expected) in cases {
+        let (code, _, err) = check_json(&[&url, "--smb-user", &smb.user, pw.0, pw.1], envs);
+        assert_eq!(code, 2, "{url}: {err}");
+        assert!(err.contains(expected), "{url}: {err}");
+        assert!(!err.contains(&smb.password), "{url}: the password is shown");
+        // Each names where: the server (host:port) or the share (\\host\share...).
+        assert!(
+            err.contains("127.0.0.1") || err.contains("no-such-host.invalid"),
+            "{err}"
+        );
+    }
+    // A share without a user, and the password variable unset.
+    let (code, _, err) = check_json(&[&smb.url("backups")], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--smb-user"), "{err}");
+    let (code, _, err) = check_json(
+        &[
+            &smb.url("backups"),
+            "--smb-user",
+            &smb.user,
+            "--smb-password-env",
+            "SURELY_UNSET_SMB_PW",
+        ],
+        &[],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("SURELY_UNSET_SMB_PW is not set"), "{err}");
+}
+
+#[test]
+fn the_folder_lists_stats_and_reads_at_any_offset() {
+    let Some(smb) = samba() else { return };
+    let Some(samples) = common::samples_dir() else {
+        return;
+    };
+    let addr = SmbAddress::parse(&smb.url("backups")).unwrap();
+    let folder = SmbFolder::new(&addr, smb.login()).unwrap();
+    let root = addr.to_path().join("restoretimeclean2016");
+    let listing = folder.list(&root).unwrap();
+    let local = cutover::backup_folder::LocalFolder
+        .list(&samples.join("restoretimeclean2016"))
+        .unwrap();
+    let names = |l: &cutover::backup_folder::Listing, base: &Path| {
+        l.files
+            .iter()
+            .map(|(p, s)| (p.strip_prefix(base).unwrap().to_path_buf(), s.unwrap().len))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(&listing, &root),
+        names(&local, &samples.join("restoretimeclean2016"))
+    );
+    assert!(listing.folders.iter().all(|(_, t)| t.is_some()));
+    let (path, stat) = &listing.files[0];
+    let st = folder.stat(path).unwrap();
+    assert!(st.is_file && st.len == stat.unwrap().len);
+    assert!(folder.stat(&root).unwrap().is_dir);
+    let e = folder.stat(&root.join("nope.bak")).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+    // Reads at offsets, compared with the local copy.
+    let name = path.file_name().unwrap();
+    let bytes = std::fs::read(samples.join("restoretimeclean2016").join(name)).unwrap();
+    let mut f = folder.open(path).unwrap();
+    assert_eq!(f.len(), bytes.len() as u64);
+    for (off, n) in [(0usize, 16usize), (1000, 70_000), (bytes.len() - 10, 100)] {
+        let mut buf = vec![0u8; n];
+        let got = f.read_at(off as u64, &mut buf).unwrap();
+        let want = n.min(bytes.len() - off);
+        assert_eq!(got, want);
+        assert_eq!(&buf[..got], &bytes[off..off + want]);
+    }
+    // Headers through the seam match the local reader's.
+    let sets = cutover::backup_folder::read_headers(&folder, path).unwrap();
+    let local_sets =
+        cutover::backup::read_backup_file(&samples.join("restoretimeclean2016").join(name))
+            .unwrap();
+    // The same sets; only the file's name differs (its path on the share vs the local one).
+    let sets = format!("{sets:?}").replace(
+        path.to_str().unwrap(),
+        samples
+            .join("restoretimeclean2016")
+            .join(name)
+            .to_str()
+            .unwrap(),
+    );
+    assert_eq!(sets, format!("{local_sets:?}"));
+    // A file added behind the share is seen by the next listing (the cheap re-scan's signal:
+    // the folder's time moves).
+    let dir = smb.root.join("rescan-test");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let before = folder.folder_time(&addr.to_path().join("rescan-test"));
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(dir.join("new.trn"), b"x").unwrap();
+    let after = folder.folder_time(&addr.to_path().join("rescan-test"));
+    assert!(after > before, "{before:?} -> {after:?}");
+    let l = folder.list(&addr.to_path().join("rescan-test")).unwrap();
+    assert_eq!(l.files.len(), 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The sandbox (`cutover sandbox`), stopped on drop.
+struct Sandbox {
+    child: std::process::Child,
+    info: Value,
+}
+
+impl Sandbox {
+    fn start() -> Sandbox {
+        let mut child = bin()
+            .arg("sandbox")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sandbox");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("sandbox line");
+        let info: Value = serde_json::from_str(&line).expect("sandbox JSON");
+        Sandbox { child, info }
+    }
+    fn s(&self, k: &str) -> String {
+        self.info[k].as_str().unwrap_or_default().to_string()
+    }
+    /// The container's blob names, from the Blob service's own listing.
+    fn blobs(&self) -> Vec<String> {
+        let url = format!(
+            "{}/{}?restype=container&comp=list&{}",
+            self.s("blob_endpoint"),
+            self.s("container"),
+            self.s("container_sas")
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let body = rt.block_on(async {
+            reqwest::Client::new()
+                .get(&url)
+                .header("x-ms-version", "2023-11-03")
+                .timeout(Duration::from_secs(10))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        });
+        body.split("<Name>")
+            .skip(1)
+            .filter_map(|s| s.split("</Name>").next())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn write_config(sb: &Sandbox, smb: &Samba, dir: &Path, folder: &str, pw_env: &str) -> PathBuf {
+    let cfg = format!(
+        r#"
+[backups]
+folder = "{folder}"
+smb_user = '{user}'
+smb_password_env = "{pw_env}"
+[target]
+subscription = "{sub}"
+resource_group = "{rg}"
+managed_instance = "{mi}"
+arm_endpoint = "{arm}"
+[storage]
+container = "{blob}/{container}"
+account_key_env = "SBX_KEY"
+[migration]
+activity = "smb-run"
+cutover = "when-ready"
+tail = "skip"
+scan_seconds = 0.3
+poll_seconds = 0.3
+state_dir = "{state}"
+"#,
+        user = smb.user,
+        sub = sb.s("subscription_id"),
+        rg = sb.s("resource_group"),
+        mi = sb.s("managed_instance"),
+        arm = sb.s("arm_endpoint"),
+        blob = sb.s("blob_endpoint"),
+        container = sb.s("container"),
+        state = dir.join("state").display(),
+    );
+    let p = dir.join("cutover.toml");
+    std::fs::write(&p, cfg).unwrap();
+    p
+}
+
+fn run_within(cfg: &Path, sb: &Sandbox, envs: &[(&str, &str)], limit: Duration) -> (i32, String) {
+    let mut c = bin();
+    c.args(["run", "--json", "--config"])
+        .arg(cfg)
+        .env("SBX_KEY", sb.s("account_key"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().unwrap();
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Every file below `dir`, read as text (the state, the logs).
+fn all_text(dir: &Path) -> String {
+    let mut s = String::new();
+    for e in walkdir::WalkDir::new(dir).into_iter().flatten() {
+        if e.file_type().is_file() {
+            s.push_str(&String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()));
+        }
+    }
+    s
+}
+
+#[test]
+fn a_run_migrates_from_the_share_to_the_sandbox_and_completes() {
+    let Some(smb) = samba() else { return };
+    let sb = Sandbox::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        &sb,
+        &smb,
+        tmp.path(),
+        &smb.url("backups/restoretimeclean2016"),
+        &smb.password_env,
+    );
+    let (code, out) = run_within(&cfg, &sb, &[], Duration::from_secs(240));
+    assert_eq!(code, 0, "{out}");
+    let last: Value = serde_json::from_str(out.lines().rfind(|l| l.starts_with('{')).unwrap())
+        .expect("summary line");
+    let db = &last["databases"][0];
+    assert_eq!(db["status"], "Completed", "{out}");
+    assert_eq!(db["files_restored"], 5, "{out}");
+    let blobs = sb.blobs();
+    assert_eq!(blobs.len(), 5, "{blobs:?}");
+    assert!(blobs.iter().all(|b| b.starts_with("RestoreTimeClean/")));
+    // The password is nowhere: output, state, logs.
+    assert!(!out.contains(&smb.password));
+    let saved = all_text(&tmp.path().join("state"));
+    assert!(
+        saved.contains("smb://127.0.0.1"),
+        "the state names the share"
+    );
+    assert!(!saved.contains(&smb.password));
+}
+
+#[test]
+fn a_run_whose_share_fails_uploads_nothing() {
+    let Some(smb) = samba() else { return };
+    let sb = Sandbox::start();
+    for (folder, pw_env, envs, expected) in [
+        (
+            smb.url("backups/restoretimeclean2016"),
+            "WRONG_SMB_PW",
+            vec![("WRONG_SMB_PW", "not-the-password")],
+            "logon failure",
+        ),
+        (
+            smb.url("nosuchshare/x"),
+            smb.password_env.as_str(),
+            vec![],
+            "no such share",
+        ),
+        (
+            smb.url("backups/denied"),
+            smb.password_env.as_str(),
+            vec![],
+            "access denied to this folder",
+        ),
+        (
+            "smb://127.0.0.1:1/backups/x".to_string(),
+            smb.password_env.as_str(),
+            vec![],
+            "nothing answers on this port",
+        ),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = write_config(&sb, &smb, tmp.path(), &folder, pw_env);
+        let (code, out) = run_within(&cfg, &sb, &envs, Duration::from_secs(60));
+        assert_eq!(code, 2, "{folder}: {out}");
+        assert!(out.contains(expected), "{folder}: {out}");
+        assert!(out.contains("[backups]"), "names the key: {out}");
+        assert!(!out.contains(&smb.password));
+        assert!(sb.blobs().is_empty(), "{folder}: something was uploaded");
+    }
+}
+
+#[test]
+fn upload_reads_the_share_and_refuses_a_wrong_password_before_sending() {
+    let Some(smb) = samba() else { return };
+    let sb = Sandbox::start();
+    let container = format!("{}/{}", sb.s("blob_endpoint"), sb.s("container"));
+    let upload = |pw_env: &str, envs: &[(&str, &str)]| {
+        let mut c = bin();
+        c.args(["upload", "--json"])
+            .arg(smb.url("backups/restoretimeclean2016"))
+            .args(["--smb-user", &smb.user, "--smb-password-env", pw_env])
+            .args(["--container", &container, "--account-key-env", "SBX_KEY"])
+            .env("SBX_KEY", sb.s("account_key"));
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (code, out) = upload("WRONG_SMB_PW", &[("WRONG_SMB_PW", "not-the-password")]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("logon failure"), "{out}");
+    assert!(sb.blobs().is_empty());
+    let (code, out) = upload(&smb.password_env, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains(&smb.password));
+    let mut blobs = sb.blobs();
+    blobs.sort();
+    assert_eq!(
+        blobs,
+        [
+            "RestoreTimeClean/RestoreTimeClean.bak",
+            "RestoreTimeClean/RestoreTimeClean2.bak",
+            "RestoreTimeClean/RestoreTimeClean2_1.trn",
+            "RestoreTimeClean/RestoreTimeClean2_2.trn",
+            "RestoreTimeClean/RestoreTimeClean2_3.trn",
+        ]
+    );
+}
