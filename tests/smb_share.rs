@@ -373,6 +373,7 @@ subscription = "{sub}"
 resource_group = "{rg}"
 managed_instance = "{mi}"
 arm_endpoint = "{arm}"
+sandbox = true
 [storage]
 container = "{blob}/{container}"
 account_key_env = "SBX_KEY"
