@@ -25,7 +25,8 @@ use cutover::sandbox::blob::{DEV_ACCOUNT, DEV_KEY};
 use cutover::storage::sas::{SasPermissions, service_sas_for_container};
 use cutover::tui::WizardBackend;
 use cutover::tui::wizard::{
-    MiAccess, SaveOutcome, SecretText, StorageAuthKind, TargetCredential, TargetForm, WizardValues,
+    Mbps, MiAccess, SaveOutcome, SecretText, StorageAuthKind, TargetCredential, TargetForm,
+    WizardValues,
 };
 
 const PASSWORD: &str = "s3cret!";
@@ -70,7 +71,7 @@ fn values(root: &Path) -> WizardValues {
     v.settings.mi_sas_token = SecretText(mi_sas("migration"));
     v.settings.sas_expiry_days = 20;
     v.settings.concurrency = 6;
-    v.settings.bandwidth_mbps = Some(200);
+    v.settings.bandwidth_mbps = Some(Mbps(12.5));
     v
 }
 
@@ -177,7 +178,7 @@ fn the_saved_file_parses_and_setup_accepts_it_with_the_wizard_values() {
     );
     assert_eq!(cfg.target_label, "mi-contoso");
     assert_eq!(cfg.upload.concurrency, 6);
-    assert_eq!(cfg.upload.max_mbps, Some(200.0));
+    assert_eq!(cfg.upload.max_mbps, Some(12.5));
     assert!(!cfg.cutover_when_ready);
     assert_eq!(cfg.tail, TailMode::Wait);
     assert_eq!(cfg.stop_traffic, None);

@@ -23,7 +23,7 @@ use crate::config::{
 use crate::engine::runner::EngineConfig;
 use crate::tui::format::without_query;
 use crate::tui::wizard::values::{
-    CutoverMode, MiAccess, SaveOutcome, SecretText, SourceAuthKind, StopTrafficChoice,
+    CutoverMode, Mbps, MiAccess, SaveOutcome, SecretText, SourceAuthKind, StopTrafficChoice,
     StorageAuthKind, TailChoice, TargetCredential, TargetForm, WizardValues, from_word,
 };
 
@@ -143,7 +143,7 @@ pub fn config_file(v: &WizardValues, sandbox_arm: Option<&str>) -> ConfigFile {
         tail: Some(tail_setting(m.tail).word().to_string()),
         stop_traffic: Some(stop_traffic_setting(m.stop_traffic).word().to_string()),
         concurrency: Some(m.concurrency as usize),
-        max_mbps: m.bandwidth_mbps.map(f64::from),
+        max_mbps: m.bandwidth_mbps.map(|b| b.0),
         scan_seconds: number(&v.carried.scan_seconds),
         poll_seconds: number(&v.carried.poll_seconds),
         state_dir: v.carried.state_dir.as_ref().map(PathBuf::from),
@@ -376,10 +376,7 @@ pub fn values_from_config(c: &ConfigFile) -> WizardValues {
     if let Some(n) = m.concurrency.and_then(|n| u32::try_from(n).ok()) {
         v.settings.concurrency = n;
     }
-    v.settings.bandwidth_mbps = m
-        .max_mbps
-        .filter(|b| b.is_finite() && *b >= 1.0)
-        .map(|b| b.round().min(f64::from(u32::MAX)) as u32);
+    v.settings.bandwidth_mbps = m.max_mbps.filter(|b| b.is_finite() && *b > 0.0).map(Mbps);
     match &c.source {
         Some(s) if s.server.is_some() => {
             let server = s.server.clone().unwrap_or_default();

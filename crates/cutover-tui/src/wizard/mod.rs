@@ -25,7 +25,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 pub use databases::DatabaseList;
 pub use form::Form;
 pub use values::{
-    CutoverMode, EnvCheck, MiAccess, MigrationSettings, PreflightReport, SaveOutcome,
+    CutoverMode, EnvCheck, Mbps, MiAccess, MigrationSettings, PreflightReport, SaveOutcome,
     SecretEnvNames, SecretText, SourceAuthKind, SourceForm, SourceSummary, StopTrafficChoice,
     StorageAuthKind, TailChoice, TargetCredential, TargetForm, WizardBackend, WizardOutcome,
     WizardValues,

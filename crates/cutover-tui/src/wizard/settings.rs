@@ -11,7 +11,7 @@ use ratatui::layout::Rect;
 use super::WizardState;
 use super::form::{Field, Form};
 use super::values::{
-    CutoverMode, EnvCheck, MiAccess, MigrationSettings, SecretText, StopTrafficChoice,
+    CutoverMode, EnvCheck, Mbps, MiAccess, MigrationSettings, SecretText, StopTrafficChoice,
     StorageAuthKind, TailChoice,
 };
 use crate::theme::Theme;
@@ -122,6 +122,19 @@ fn number(f: &Form, key: &str, lo: u32, hi: u32) -> Result<u32, String> {
     }
 }
 
+/// A bandwidth limit in megabits per second: any positive number (12.5 as well as 200), the same
+/// range `[migration] max_mbps` takes, so a file's value survives the wizard unchanged.
+fn rate(f: &Form, key: &str) -> Result<Mbps, String> {
+    let t = f.trimmed(key);
+    match t.parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 => Ok(Mbps(n)),
+        _ => Err(format!(
+            "{}: a positive number of megabits per second (e.g. 200 or 12.5), or empty for no limit",
+            f.label(key)
+        )),
+    }
+}
+
 /// Validates the screen into `v`; `folder_only`: no source connection (cutover can neither take
 /// the tail-log backup nor stop traffic).
 pub fn apply(
@@ -184,7 +197,7 @@ pub fn apply(
     let bandwidth = if f.trimmed("bandwidth").is_empty() {
         None
     } else {
-        Some(number(f, "bandwidth", 1, 1_000_000)?)
+        Some(rate(f, "bandwidth")?)
     };
     let mi_access = if f.choice("mi_access") == 1 {
         MiAccess::ManagedIdentity

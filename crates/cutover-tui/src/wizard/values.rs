@@ -150,6 +150,20 @@ pub enum MiAccess {
 /// the migration" warning.
 pub const DEFAULT_SAS_DAYS: u32 = 30;
 
+/// A bandwidth limit in megabits per second: finite and positive (the screen checks it), so
+/// equality is total.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Mbps(pub f64);
+
+impl Eq for Mbps {}
+
+impl std::fmt::Display for Mbps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 /// The Migration settings screen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -177,7 +191,7 @@ pub struct MigrationSettings {
     /// Files uploaded at once.
     pub concurrency: u32,
     /// Upload cap, megabits per second (None: no cap).
-    pub bandwidth_mbps: Option<u32>,
+    pub bandwidth_mbps: Option<Mbps>,
     /// `[migration] cutover`: the operator cuts over, or cutover does when a database is ready.
     pub cutover: CutoverMode,
     /// `[migration] tail`: who takes the tail-log backup at cutover.
