@@ -714,6 +714,17 @@ async fn the_target_test_reads_the_managed_instance() {
     .expect("answers within its own timeout")
     .unwrap_err();
     assert!(e.contains("loopback") && e.contains("Sandbox"), "{e}");
+    // The same endpoint from a loaded file that names it the sandbox ([target] sandbox = true):
+    // the connection test uses the sandbox's token, as the run will.
+    let named = TargetForm {
+        arm_sandbox: true,
+        ..typed.clone()
+    };
+    let ok = no_sandbox
+        .test_target(&named)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(ok.starts_with(&i.managed_instance), "{ok}");
 
     for (what, f, code) in [
         (

@@ -277,7 +277,8 @@ impl WizardBackend for Backend {
         } else {
             form.arm_endpoint.trim().to_string()
         };
-        check_target(form, &arm, form.sandbox).await
+        // A loaded file's `[target] sandbox = true` names its endpoint as the sandbox.
+        check_target(form, &arm, form.sandbox || form.arm_sandbox).await
     }
 
     async fn preflight(&self, values: &WizardValues) -> PreflightReport {

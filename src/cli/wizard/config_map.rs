@@ -106,7 +106,7 @@ pub fn config_file(v: &WizardValues, sandbox_arm: Option<&str>) -> ConfigFile {
         } else {
             some(&t.arm_endpoint)
         },
-        sandbox: (t.sandbox || v.carried.arm_sandbox).then_some(true),
+        sandbox: (t.sandbox || t.arm_sandbox).then_some(true),
         credential: (!t.sandbox).then(|| credential_setting(t.credential).word().to_string()),
         collation: v.carried.collation.clone(),
     };
@@ -430,7 +430,7 @@ pub fn values_from_config(c: &ConfigFile) -> WizardValues {
     }
     let t = c.target.clone().unwrap_or_default();
     v.carried.location = t.location;
-    v.carried.arm_sandbox = t.sandbox.unwrap_or(false);
+    v.target.arm_sandbox = t.sandbox.unwrap_or(false);
     v.carried.collation = t.collation;
     v.target.subscription = t.subscription.unwrap_or_default();
     v.target.resource_group = t.resource_group.unwrap_or_default();

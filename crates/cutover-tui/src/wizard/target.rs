@@ -140,6 +140,8 @@ pub fn apply(f: &Form, v: &mut TargetForm) -> Result<(), String> {
         tenant_id: f.trimmed("tenant"),
         app_id: f.trimmed("app"),
         client_secret: SecretText(f.text("secret").to_string()),
+        // The file named its endpoint the sandbox: kept while the endpoint is the same one.
+        arm_sandbox: v.arm_sandbox && !sandbox && arm == v.arm_endpoint,
         arm_endpoint: if sandbox { v.arm_endpoint.clone() } else { arm },
     };
     Ok(())

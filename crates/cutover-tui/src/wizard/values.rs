@@ -120,6 +120,9 @@ pub struct TargetForm {
     /// Azure Resource Manager endpoint (another cloud, or a local sandbox); empty:
     /// https://management.azure.com. Asked under Advanced on the Target screen.
     pub arm_endpoint: String,
+    /// `[target] sandbox = true` in the loaded file: `arm_endpoint` is a local sandbox (its fixed
+    /// token), for the connection test (Ctrl-T) as for the run.
+    pub arm_sandbox: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -332,8 +335,6 @@ pub struct CarriedKeys {
     pub smb_password_env: Option<String>,
     pub location: Option<String>,
     pub collation: Option<String>,
-    /// `[target] sandbox = true`: the file's ARM endpoint is the local sandbox (its fixed token).
-    pub arm_sandbox: bool,
     pub scan_seconds: Option<String>,
     pub poll_seconds: Option<String>,
     /// The folder of the activity's state (the wizard's run sets it to the folder it uses, so that
