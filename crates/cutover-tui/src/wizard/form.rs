@@ -304,16 +304,23 @@ fn masked(n: usize) -> String {
 /// What is shown beside a field tied to an environment variable: the variable, and a warning when
 /// it is not set and nothing was typed (a typed value serves this run; a saved file reads the
 /// variable, which the Summary's save says).
-fn env_note(f: &Field, env: &EnvCheck, theme: Theme) -> Option<Span<'static>> {
+/// `room`: the columns left on the line; the typed note shortens to `(typed)` rather than wrap
+/// (80 columns, a long variable name).
+fn env_note(f: &Field, env: &EnvCheck, room: usize, theme: Theme) -> Option<Span<'static>> {
     match &f.env {
         EnvRef::None => None,
         EnvRef::Var(var) if env.is_set(var) => {
             Some(Span::styled(format!("  (${var})"), theme.dim()))
         }
-        EnvRef::Var(var) if !f.text.is_empty() => Some(Span::styled(
-            format!("  (typed; ${var} unset)"),
-            theme.dim(),
-        )),
+        EnvRef::Var(var) if !f.text.is_empty() => {
+            let long = format!("  (typed; ${var} unset)");
+            let note = if long.chars().count() <= room {
+                long
+            } else {
+                "  (typed)".to_string()
+            };
+            Some(Span::styled(note, theme.dim()))
+        }
         EnvRef::Var(var) => Some(Span::styled(format!("  (${var} not set)"), theme.warn())),
         EnvRef::Named => {
             let var = f.text.trim();
@@ -372,7 +379,9 @@ pub fn render(frame: &mut Frame, area: Rect, form: &Form, env: &EnvCheck, theme:
             ),
             Span::styled(format!("{value}{cursor}"), value_style),
         ];
-        spans.extend(env_note(f, env, theme));
+        let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+        let room = usize::from(area.width).saturating_sub(used);
+        spans.extend(env_note(f, env, room, theme));
         lines.push(Line::from(spans));
     }
     let help = form
@@ -475,6 +484,27 @@ mod tests {
             middle.contains("more above") && middle.contains("more below"),
             "{middle}"
         );
+    }
+
+    #[test]
+    fn a_typed_secret_beside_a_long_variable_stays_on_its_line() {
+        let label = "Password                  ";
+        let form = |value: &str| {
+            Form::new(vec![
+                Field::text("server", label, "db"),
+                Field::secret("password", label, value).env_var("CUTOVER_SOURCE_PASSWORD_X"),
+                Field::text("user", "User", "sa"),
+            ])
+        };
+        let short = screen(&form("pw"));
+        assert!(
+            short.contains("(typed; $CUTOVER_SOURCE_PASSWORD_X unset)"),
+            "{short}"
+        );
+        let long = screen(&form("a-very-long-password"));
+        let lines: Vec<&str> = long.lines().collect();
+        assert!(lines[1].contains("***********…  (typed)"), "{long}");
+        assert!(lines[2].starts_with("  User"), "no wrapped line: {long}");
     }
 
     #[test]
