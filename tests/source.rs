@@ -583,6 +583,29 @@ async fn the_source_command() {
         "the password is never printed"
     );
 
+    // The server and user from the environment's layer (as `cutover run` reads them).
+    let (srv, p2) = (server.clone(), pw.clone());
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        cutover(
+            &[
+                "source",
+                "databases",
+                "--password-env",
+                "SBX_PW",
+                "--plaintext",
+            ],
+            &[
+                ("SBX_PW", p2.as_str()),
+                ("CUTOVER_SOURCE_SERVER", srv.as_str()),
+                ("CUTOVER_SOURCE_USER", "sa"),
+            ],
+        )
+    })
+    .await
+    .expect("join");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Legacy"), "{out}");
+
     let (code, out, err) = run(base(&["history", WEIRD]), pw.clone())
         .await
         .expect("join");

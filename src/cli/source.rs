@@ -73,7 +73,8 @@ pub enum SourceCommand {
     },
 }
 
-/// Builds the connection options: flag > environment > config file; errors name the flag or key.
+/// Builds the connection options: flag > environment (`CUTOVER_SOURCE_*`) > config file; errors
+/// name the flag or key.
 pub fn source_options(a: &SourceConnArgs) -> Result<(SourceOptions, Vec<String>), String> {
     let file = match &a.config {
         Some(p) => ConfigFile::load(p).map_err(|e| e.to_string())?,
@@ -89,7 +90,12 @@ pub fn source_options(a: &SourceConnArgs) -> Result<(SourceOptions, Vec<String>)
         connect_timeout: a.connect_timeout,
         ca_file: a.ca_file.clone(),
     };
-    crate::config::source_options(&file.source.unwrap_or_default(), &flags)
+    // The environment's layer (CUTOVER_SOURCE_SERVER, CUTOVER_SOURCE_USER) over the file, as for
+    // `cutover run`; the flags win over both.
+    let layered = crate::config::layers::Layers::file(&file)?
+        .environment(|v| std::env::var(v).ok())?
+        .finish()?;
+    crate::config::source_options(&layered.file.source.unwrap_or_default(), &flags)
 }
 
 pub fn run(c: &SourceCommand) -> i32 {
