@@ -300,9 +300,14 @@ fn answer_rows<R>(
             _ => return Err((207, format!("Invalid column name '{}'.", i.name))),
         }
     }
+    let top = sel
+        .top
+        .map(|t| usize::try_from(t).unwrap_or(usize::MAX))
+        .unwrap_or(usize::MAX);
     Ok(Reply::Rows {
         rows: rows
             .iter()
+            .take(top)
             .map(|r| cols.iter().map(|(_, f)| f(r)).collect())
             .collect(),
         columns: cols.into_iter().map(|(c, _)| c).collect(),
@@ -322,11 +327,13 @@ pub fn answer_view(
     } else {
         return None;
     };
-    if !sel.filter.is_empty() || sel.from.len() != 1 {
+    // sys.server_resource_stats has one row here, so TOP 1 ... ORDER BY end_time DESC is
+    // answered rightly; on sys.databases an ordered TOP is not evaluated, so it is refused.
+    if !sel.filter.is_empty() || sel.from.len() != 1 || (view == "databases" && sel.top.is_some()) {
         return Some(Err((
             102,
             format!(
-                "The cutover sandbox answers sys.{view} without WHERE or JOIN; filter the rows in the client."
+                "The cutover sandbox answers sys.{view} without WHERE, JOIN or TOP; filter the rows in the client."
             ),
         )));
     }
