@@ -146,3 +146,71 @@ pub fn planned_databases(
         })
         .collect()
 }
+
+/// The pre-upload check of a configured migration: `None` when `[target] sql_server` is not set.
+/// The source (when configured) adds each database's allocated size and In-Memory OLTP; a source
+/// that cannot be reached here is left out (its own check reports it). The error: the instance
+/// could not be reached or read.
+pub async fn check_before_upload(
+    cfg: &crate::engine::runner::EngineConfig,
+) -> Result<Option<(InstanceReport, Vec<TargetFinding>)>, String> {
+    let Some(opts) = &cfg.target_sql else {
+        return Ok(None);
+    };
+    let mut target = TargetSql::connect(opts)
+        .await
+        .map_err(|e| format!("[target] sql_server: {e}"))?;
+    let report = target
+        .report()
+        .await
+        .map_err(|e| format!("[target] sql_server: {e}"));
+    target.close().await;
+    let report = report?;
+    let source = match &cfg.source {
+        Some(o) => match SourceClient::connect(o).await {
+            Ok(mut c) => {
+                let d = c.databases().await.unwrap_or_default();
+                c.close().await;
+                d
+            }
+            Err(_) => Vec::new(),
+        },
+        None => Vec::new(),
+    };
+    let backups = cfg.backups.clone();
+    let state_file = cfg.state_file.clone();
+    let dbs: Vec<(String, String, std::path::PathBuf)> = cfg
+        .databases
+        .iter()
+        .map(|d| (d.name.clone(), d.target_name.clone(), d.folder.clone()))
+        .collect();
+    let planned = tokio::task::spawn_blocking(move || {
+        let list: Vec<ToMigrate<'_>> = dbs
+            .iter()
+            .map(|(n, t, f)| ToMigrate {
+                name: n,
+                target_name: t,
+                folder: f,
+            })
+            .collect();
+        planned_databases(backups.as_ref(), &list, &source, &state_file)
+    })
+    .await
+    .map_err(|e| format!("the target check stopped: {e}"))?;
+    let findings = checks::pre_upload(&report, &planned);
+    Ok(Some((report, findings)))
+}
+
+/// After completion: each database (`names`: target names) as the instance reports it, with the
+/// applications' connection string.
+pub async fn check_after_completion(
+    opts: &SourceOptions,
+    names: &[String],
+) -> Result<(InstanceReport, Vec<PostCutover>), SourceError> {
+    let mut target = TargetSql::connect(opts).await?;
+    let report = target.report().await;
+    target.close().await;
+    let report = report?;
+    let post = checks::post_cutover(&report, names, &connection_string(opts, "{database}"));
+    Ok((report, post))
+}

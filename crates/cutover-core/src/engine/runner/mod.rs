@@ -78,6 +78,9 @@ pub struct EngineConfig {
     pub collation: String,
     /// The source connection, for stopping traffic and taking the tail-log backup.
     pub source: Option<SourceOptions>,
+    /// The managed instance's SQL endpoint (`[target] sql_server`): checked before the upload
+    /// (`target_sql`), and named in the connection string the snapshot offers.
+    pub target_sql: Option<SourceOptions>,
     /// Begin cutover by itself once a database is ready (headless `--cutover when-ready`).
     pub cutover_when_ready: bool,
     pub tail: TailMode,
