@@ -353,3 +353,68 @@ fn a_run_shows_restoring_then_online_with_the_instances_facts() {
     ));
     assert_eq!(code, 0, "{out}{err}");
 }
+
+/// The wizard's Summary: with the sandbox as target, the backend reads the instance's SQL
+/// endpoint and a taken name is an error on the database (which blocks Run), before any upload.
+#[test]
+fn the_summary_shows_a_name_taken_on_the_instance() {
+    use cutover::cli::wizard::Backend;
+    use cutover::model::Severity;
+    use cutover::tui::WizardBackend;
+
+    let r = start();
+    let tmp = tempfile::tempdir().unwrap();
+    common::write_chain(tmp.path(), "Payroll", 1, true);
+    common::write_chain(tmp.path(), "Hr", 1, true);
+    let mut v = cutover::sample::wizard_values();
+    v.target.sandbox = true;
+    v.source.folder_only = true;
+    v.activity = "summary".into();
+    v.carried.state_dir = Some(tmp.path().join("state").display().to_string());
+    v.databases = vec!["Payroll".into(), "Hr".into()];
+    v.settings.backup_folder = tmp.path().display().to_string();
+    v.settings.folder_overrides.clear();
+    let i = &r.sb.info;
+    let b = Backend {
+        sandbox_arm: Some(i.arm_endpoint.clone()),
+        sandbox_mi_sql: Some((
+            i.mi_sql_server.clone(),
+            i.mi_sql_user.clone(),
+            i.mi_sql_password.clone(),
+        )),
+    };
+    let target_codes = |rep: &cutover::tui::wizard::values::PreflightReport, db: &str| {
+        rep.databases
+            .iter()
+            .find(|(n, _)| n == db)
+            .map(|(_, f)| {
+                f.iter()
+                    .filter(|f| f.code.as_str().starts_with("TARGET_"))
+                    .map(|f| (f.code, f.severity))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let clean = r.rt.block_on(b.preflight(&v));
+    assert_eq!(clean.config_error, None);
+    assert!(target_codes(&clean, "Payroll").is_empty(), "{clean:?}");
+
+    r.sb.mi_sql
+        .add_database(MiDatabase::new("Payroll", 1 << 20));
+    let rep = r.rt.block_on(b.preflight(&v));
+    assert_eq!(
+        target_codes(&rep, "Payroll"),
+        vec![(Code::TargetNameInUse, Severity::Error)],
+        "{rep:?}"
+    );
+    assert!(target_codes(&rep, "Hr").is_empty(), "{rep:?}");
+    assert!(r.blobs().is_empty());
+
+    // Without a way to the instance's SQL endpoint the Summary has no target findings to show.
+    let blind = Backend {
+        sandbox_arm: Some(i.arm_endpoint.clone()),
+        sandbox_mi_sql: None,
+    };
+    let rep = r.rt.block_on(blind.preflight(&v));
+    assert!(target_codes(&rep, "Payroll").is_empty(), "{rep:?}");
+}
