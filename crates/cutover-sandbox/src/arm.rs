@@ -204,7 +204,7 @@ impl LrsService {
                 size_bytes: j.job.restored.iter().map(|r| r.size).sum(),
             })
             .collect();
-        out.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        out.sort_by_key(|a| a.name.to_lowercase());
         out
     }
 
