@@ -418,3 +418,55 @@ fn the_summary_shows_a_name_taken_on_the_instance() {
     let rep = r.rt.block_on(blind.preflight(&v));
     assert!(target_codes(&rep, "Payroll").is_empty(), "{rep:?}");
 }
+
+/// `cutover sandbox` serves the instance's SQL endpoint and prints how to reach it.
+#[test]
+fn cutover_sandbox_prints_the_instance_sql_endpoint() {
+    use std::io::{BufRead, BufReader};
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Kill(
+        Command::new(env!("CARGO_BIN_EXE_cutover"))
+            .arg("sandbox")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let v: Value = serde_json::from_str(&line).unwrap();
+    let server = v["mi_sql_server"].as_str().unwrap();
+    let user = v["mi_sql_user"].as_str().unwrap();
+    let password = v["mi_sql_password"].as_str().unwrap();
+    assert_ne!(server, v["sql_server"].as_str().unwrap());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let rep = rt.block_on(async {
+        let mut t = TargetSql::connect(&options(server, user, password))
+            .await
+            .unwrap();
+        let r = t.report().await.unwrap();
+        t.close().await;
+        r
+    });
+    assert!(rep.info.is_sysadmin);
+    assert_eq!(
+        rep.info.server_name,
+        v["managed_instance"].as_str().unwrap()
+    );
+    // A wrong password is refused as SQL Server refuses it.
+    let e = rt
+        .block_on(TargetSql::connect(&options(server, user, "wrong")))
+        .unwrap_err();
+    assert!(e.to_string().contains("Login failed"), "{e}");
+}
