@@ -293,11 +293,11 @@ pub struct PostCutover {
 }
 
 /// The facts and findings of each completed database (`names`: their target names).
-/// `connection`: the connection string with `{database}` in place of the name.
+/// `connection`: the applications' connection string for a database.
 pub fn post_cutover(
     report: &InstanceReport,
     names: &[String],
-    connection: &str,
+    connection: &dyn Fn(&str) -> String,
 ) -> Vec<PostCutover> {
     let server = &report.info.server_name;
     let newest = report.default_level();
@@ -358,7 +358,7 @@ pub fn post_cutover(
                 compatibility_level: d.map(|d| d.compatibility_level),
                 recovery_model: d.map(|d| d.recovery_model.clone()),
                 collation: d.and_then(|d| d.collation.clone()),
-                connection_string: connection.replace("{database}", n),
+                connection_string: connection(n),
                 findings,
             }
         })
@@ -502,11 +502,9 @@ mod tests {
         let mut r = report(0, 100.0);
         r.databases.push(db("Sales", 5, "ONLINE"));
         r.databases.push(db("Hr", 6, "RESTORING"));
-        let p = post_cutover(
-            &r,
-            &["Sales".into(), "Hr".into(), "Gone".into()],
-            "Server=tcp:mi,1433;Database={database}",
-        );
+        let p = post_cutover(&r, &["Sales".into(), "Hr".into(), "Gone".into()], &|db| {
+            format!("Server=tcp:mi,1433;Database={db}")
+        });
         assert_eq!(p[0].state.as_deref(), Some("ONLINE"));
         assert_eq!(p[0].connection_string, "Server=tcp:mi,1433;Database=Sales");
         assert_eq!(p[0].findings.len(), 1);

@@ -15,6 +15,7 @@ pub use checks::{InstanceReport, PlannedDatabase, PostCutover, TargetFinding};
 pub use queries::{InstanceInfo, ResourceStats, TargetDatabase};
 
 use crate::backup::BackupType;
+use crate::model::snapshot::connection_value;
 use crate::source::{Encryption, SourceClient, SourceError, SourceOptions};
 
 /// An open connection to the instance's SQL endpoint.
@@ -89,7 +90,34 @@ pub fn connection_string(opts: &SourceOptions, database: &str) -> String {
         Encryption::Plaintext => "Encrypt=False",
         Encryption::Tls { .. } => "Encrypt=True;TrustServerCertificate=False",
     };
-    format!("Server=tcp:{host},{port};Initial Catalog={database};{encrypt};Connection Timeout=30;")
+    format!(
+        "Server=tcp:{host},{port};Initial Catalog={};{encrypt};Connection Timeout=30;",
+        connection_value(database)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_string_values_are_quoted_when_they_must_be() {
+        assert_eq!(connection_value("Sales"), "Sales");
+        assert_eq!(connection_value("we]ird 'name"), "\"we]ird 'name\"");
+        assert_eq!(connection_value("a;b"), "\"a;b\"");
+        assert_eq!(connection_value("x\"y'z"), "'x\"y''z'");
+        let o = SourceOptions::new(
+            "mi.zone.database.windows.net".parse().unwrap(),
+            crate::source::SourceAuth::AadToken(azure_core::credentials::Secret::new("t")),
+            Encryption::Tls {
+                trust_server_certificate: false,
+            },
+        );
+        assert_eq!(
+            connection_string(&o, "Sales"),
+            "Server=tcp:mi.zone.database.windows.net,1433;Initial Catalog=Sales;Encrypt=True;TrustServerCertificate=False;Connection Timeout=30;"
+        );
+    }
 }
 
 /// One database to migrate, for [`planned_databases`].
@@ -211,6 +239,6 @@ pub async fn check_after_completion(
     let report = target.report().await;
     target.close().await;
     let report = report?;
-    let post = checks::post_cutover(&report, names, &connection_string(opts, "{database}"));
+    let post = checks::post_cutover(&report, names, &|db| connection_string(opts, db));
     Ok((report, post))
 }
