@@ -341,7 +341,7 @@ fn a_run_shows_restoring_then_online_with_the_instances_facts() {
         conn.contains(&format!(
             "Server=tcp:127.0.0.1,{}",
             r.sb.info.mi_sql_server.rsplit(',').next().unwrap()
-        )) && conn.contains("Initial Catalog=Payroll"),
+        )) && conn.contains("Database=Payroll"),
         "{conn}"
     );
     assert!(!conn.contains(&r.sb.info.mi_sql_password));

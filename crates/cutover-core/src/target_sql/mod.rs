@@ -91,7 +91,7 @@ pub fn connection_string(opts: &SourceOptions, database: &str) -> String {
         Encryption::Tls { .. } => "Encrypt=True;TrustServerCertificate=False",
     };
     format!(
-        "Server=tcp:{host},{port};Initial Catalog={};{encrypt};Connection Timeout=30;",
+        "Server=tcp:{host},{port};Database={};{encrypt};Connection Timeout=30;",
         connection_value(database)
     )
 }
@@ -115,7 +115,7 @@ mod tests {
         );
         assert_eq!(
             connection_string(&o, "Sales"),
-            "Server=tcp:mi.zone.database.windows.net,1433;Initial Catalog=Sales;Encrypt=True;TrustServerCertificate=False;Connection Timeout=30;"
+            "Server=tcp:mi.zone.database.windows.net,1433;Database=Sales;Encrypt=True;TrustServerCertificate=False;Connection Timeout=30;"
         );
     }
 }
