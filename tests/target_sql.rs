@@ -470,3 +470,51 @@ fn cutover_sandbox_prints_the_instance_sql_endpoint() {
         .unwrap_err();
     assert!(e.to_string().contains("Login failed"), "{e}");
 }
+
+/// A configured endpoint that cannot be used stops the run before any upload, naming the key.
+#[test]
+fn an_unusable_instance_endpoint_stops_the_run_naming_the_key() {
+    let r = start();
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = tmp.path().join("Payroll");
+    std::fs::create_dir_all(&folder).unwrap();
+    common::write_chain(&folder, "Payroll", 1, true);
+    let cfg = write_config(&r, tmp.path(), "Payroll", &folder, "unusable");
+
+    // The password variable is not set.
+    let mut c = cutover(&r, &["run", "--config", cfg.to_str().unwrap()]);
+    c.env_remove("SBX_MI_PW");
+    let (code, out, err) = output(c);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("[target] sql_password_env") && err.contains("SBX_MI_PW"),
+        "{err}"
+    );
+
+    // A wrong password: the login failure, named.
+    let mut c = cutover(&r, &["run", "--config", cfg.to_str().unwrap()]);
+    c.env("SBX_MI_PW", "not-the-password");
+    let (code, out, err) = output(c);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("[target] sql_server") && err.contains("Login failed"),
+        "{err}"
+    );
+    assert!(!err.contains("not-the-password"), "{err}");
+
+    // Nothing listens there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(&r.sb.info.mi_sql_server, &format!("127.0.0.1,{port}"));
+    std::fs::write(&cfg, text).unwrap();
+    let (code, out, err) = output(cutover(&r, &["run", "--config", cfg.to_str().unwrap()]));
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("[target] sql_server") && err.contains(&port.to_string()),
+        "{err}"
+    );
+    assert!(r.blobs().is_empty(), "uploaded: {:?}", r.blobs());
+}
