@@ -319,6 +319,11 @@ fn a_run_shows_restoring_then_online_with_the_instances_facts() {
         "{stderr}"
     );
     assert!(stderr.contains("TARGET_COMPATIBILITY_LEVEL"), "{stderr}");
+    // The engine read it too, once completed: an event, and the finding on the database.
+    assert!(
+        stdout.contains("on the instance: ONLINE, compatibility level 130, FULL recovery"),
+        "{stdout}"
+    );
 
     // `target databases` reads the same, with the applications' connection string.
     let (code, out, err) = output(cutover(

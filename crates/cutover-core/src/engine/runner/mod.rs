@@ -156,6 +156,7 @@ pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
         started_unix: time::OffsetDateTime::now_utc().unix_timestamp(),
         source_utc_offset_minutes: None,
         rate_showing: false,
+        target_verifying: 0,
         generation: 0,
         cancelling: Arc::default(),
         tx: None,
@@ -201,6 +202,8 @@ struct Engine {
     /// The last published snapshot showed an upload rate: republish about once a second until it
     /// has decayed to 0.
     rate_showing: bool,
+    /// Completed databases being read on the instance's SQL endpoint: the engine ends after them.
+    target_verifying: usize,
     generation: u64,
     /// Cancels sent and not yet answered: their restores still hold a slot on the instance.
     cancelling: Arc<std::sync::atomic::AtomicUsize>,
@@ -303,6 +306,7 @@ impl Engine {
                 }
                 Some(c) = commands.recv() => {
                     if c == EngineCommand::Shutdown {
+                        self.finish_target_checks(&mut rx, &tx).await;
                         self.save()?;
                         self.publish();
                         return Ok(());
@@ -340,7 +344,10 @@ impl Engine {
                 self.publish();
                 last_publish = Instant::now();
             }
-            if !self.dbs.is_empty() && self.dbs.iter().all(|d| d.state.phase.is_final()) {
+            if !self.dbs.is_empty()
+                && self.dbs.iter().all(|d| d.state.phase.is_final())
+                && self.target_verifying == 0
+            {
                 self.publish();
                 return Ok(());
             }

@@ -141,6 +141,7 @@ fn db_snapshot(d: &RunDb, now: Instant, clock: &SnapshotClock) -> DatabaseSnapsh
             .count(),
         findings: {
             let mut f = d.findings.clone();
+            f.extend(d.target_findings.iter().cloned());
             f.extend(time_limit_finding(
                 st,
                 time::OffsetDateTime::now_utc().unix_timestamp(),
