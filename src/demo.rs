@@ -30,6 +30,8 @@ use crate::source::tail::StopTraffic;
 const DEMO_SQL_PASSWORD_ENV: &str = "CUTOVER_DEMO_SQL_PASSWORD";
 const DEMO_ACCOUNT_KEY_ENV: &str = "CUTOVER_DEMO_ACCOUNT_KEY";
 const DEMO_MI_SAS_ENV: &str = "CUTOVER_DEMO_MI_SAS";
+/// The variable the sandbox instance's SQL password is handed over under (never exported).
+const DEMO_MI_SQL_PASSWORD_ENV: &str = "CUTOVER_DEMO_MI_SQL_PASSWORD";
 
 /// How the demo runs.
 #[derive(Debug, Clone)]
@@ -304,6 +306,9 @@ pub fn engine_config(
             location: Some(info.location.clone()),
             arm_endpoint: Some(info.arm_endpoint.clone()),
             sandbox: Some(true),
+            sql_server: Some(info.mi_sql_server.clone()),
+            sql_user: Some(info.mi_sql_user.clone()),
+            sql_password_env: Some(DEMO_MI_SQL_PASSWORD_ENV.into()),
             ..Default::default()
         }),
         storage: Some(StorageSection {
@@ -364,6 +369,7 @@ pub fn engine_config(
         (DEMO_SQL_PASSWORD_ENV, &info.sql_password),
         (DEMO_ACCOUNT_KEY_ENV, &info.account_key),
         (DEMO_MI_SAS_ENV, &info.container_sas),
+        (DEMO_MI_SQL_PASSWORD_ENV, &info.mi_sql_password),
     ] {
         secrets
             .by_env

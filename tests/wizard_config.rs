@@ -311,7 +311,10 @@ fn an_existing_file_is_replaced_only_when_confirmed() {
 async fn the_backend_saves_and_says_what_to_export() {
     let tmp = tempfile::tempdir().unwrap();
     let v = values(tmp.path());
-    let b = Backend { sandbox_arm: None };
+    let b = Backend {
+        sandbox_arm: None,
+        sandbox_mi_sql: None,
+    };
     let path = tmp.path().join("saved.toml");
     let p = path.display().to_string();
     let r = b.save_config(&p, &v, false).await.unwrap();
@@ -347,7 +350,10 @@ async fn without_a_source_the_databases_come_from_the_folder() {
     let tmp = tempfile::tempdir().unwrap();
     common::write_chain(tmp.path(), "Sales", 2, true);
     common::write_chain(tmp.path(), "HR", 1, true);
-    let b = Backend { sandbox_arm: None };
+    let b = Backend {
+        sandbox_arm: None,
+        sandbox_mi_sql: None,
+    };
     let s = b
         .scan_folder(&tmp.path().display().to_string())
         .await
@@ -616,7 +622,10 @@ fn the_wizard_defaults_raise_no_warning_of_their_own() {
 #[tokio::test]
 async fn the_preflight_carries_the_configuration_check() {
     let tmp = tempfile::tempdir().unwrap();
-    let b = Backend { sandbox_arm: None };
+    let b = Backend {
+        sandbox_arm: None,
+        sandbox_mi_sql: None,
+    };
     let mut v = values(tmp.path());
     // Nobody listens there: the source cross-check is skipped quickly.
     v.source.server = "127.0.0.1".to_string();
@@ -689,6 +698,7 @@ async fn the_target_test_reads_the_managed_instance() {
     };
     let b = Backend {
         sandbox_arm: Some(i.arm_endpoint.clone()),
+        sandbox_mi_sql: None,
     };
     let ok = b.test_target(&form).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(ok.starts_with(&i.managed_instance), "{ok}");
@@ -705,7 +715,10 @@ async fn the_target_test_reads_the_managed_instance() {
         credential: TargetCredential::WorkloadIdentity,
         ..form.clone()
     };
-    let no_sandbox = Backend { sandbox_arm: None };
+    let no_sandbox = Backend {
+        sandbox_arm: None,
+        sandbox_mi_sql: None,
+    };
     let e = tokio::time::timeout(
         std::time::Duration::from_secs(40),
         no_sandbox.test_target(&typed),

@@ -170,6 +170,11 @@ async fn interactive(mut opts: DemoOptions, state_dir_given: bool) -> i32 {
     };
     let backend = crate::cli::wizard::Backend {
         sandbox_arm: Some(info.arm_endpoint.clone()),
+        sandbox_mi_sql: Some((
+            info.mi_sql_server.clone(),
+            info.mi_sql_user.clone(),
+            info.mi_sql_password.clone(),
+        )),
     };
     let values =
         match crate::tui::run_wizard(&mut guard, Box::new(backend), v, Theme::from_env()).await {

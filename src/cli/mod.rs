@@ -18,6 +18,7 @@ mod sas;
 mod secret_arg;
 pub mod smb_args;
 mod source;
+mod target;
 mod upload;
 pub mod wizard;
 
@@ -62,6 +63,10 @@ pub enum Command {
     /// containers.
     #[command(subcommand)]
     Azure(azure::AzureCommand),
+    /// The managed instance over its own SQL endpoint: the checks before the upload, the
+    /// databases after cutover.
+    #[command(subcommand)]
+    Target(target::TargetCommand),
     /// Server logins: list the source's, migrate them to the instance (same SID and password).
     #[command(subcommand)]
     Logins(logins::LoginsCommand),
@@ -115,6 +120,7 @@ pub fn main() -> i32 {
         Command::Source(c) => source::run(&c),
         Command::Azure(c) => azure::run(&c),
         Command::Logins(c) => logins::run(&c),
+        Command::Target(c) => target::run(&c),
         #[cfg(feature = "sandbox")]
         Command::Sandbox(a) => sandbox::run(&a),
         #[cfg(feature = "sandbox")]

@@ -89,6 +89,39 @@ pub fn run(a: &RunArgs) -> i32 {
             eprintln!("error: {}: {e}", a.config.display());
             return 2;
         }
+        // The instance's own SQL endpoint, when configured: a name taken, a tier full, a login
+        // that is not sysadmin... refuse the run before anything is uploaded.
+        match crate::target_sql::check_before_upload(&cfg).await {
+            Ok(Some((report, findings))) => {
+                eprintln!("target: {}", super::target::instance_line(&report));
+                for f in &findings {
+                    eprintln!(
+                        "{}: {} {}: {} (fix: {})",
+                        f.finding.severity,
+                        f.finding.code,
+                        f.database.as_deref().unwrap_or("(instance)"),
+                        f.finding.message,
+                        f.finding.fix
+                    );
+                }
+                if findings
+                    .iter()
+                    .any(|f| f.finding.severity == crate::catalog::Severity::Error)
+                {
+                    eprintln!(
+                        "error: {}: the managed instance cannot take the migration (above); nothing was uploaded",
+                        a.config.display()
+                    );
+                    return 2;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("error: {}: {e}", a.config.display());
+                return 2;
+            }
+        }
+        let target_sql = cfg.target_sql.clone();
         let state_dir = cfg
             .state_file
             .parent()
@@ -102,6 +135,27 @@ pub fn run(a: &RunArgs) -> i32 {
                 return 2;
             }
         };
-        super::headless::run(&mut h, a.json, super::headless::KEPT).await
+        let code = super::headless::run(&mut h, a.json, super::headless::KEPT).await;
+        // The instance's own word on the databases that completed (stderr: stdout's last line
+        // stays the summary).
+        let done: Vec<String> = {
+            let s = h.snapshots.borrow();
+            s.databases
+                .iter()
+                .filter(|d| d.state.phase == crate::model::Phase::Completed)
+                .map(|d| d.target_name.clone())
+                .collect()
+        };
+        if let Some(opts) = target_sql.filter(|_| !done.is_empty()) {
+            match crate::target_sql::check_after_completion(&opts, &done).await {
+                Ok((_, post)) => {
+                    for line in super::target::after_lines(&post) {
+                        eprintln!("target: {line}");
+                    }
+                }
+                Err(e) => eprintln!("warning: [target] sql_server: cannot read the completed databases: {e}"),
+            }
+        }
+        code
     })
 }

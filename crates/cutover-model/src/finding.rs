@@ -81,6 +81,26 @@ pub enum Code {
     SourceVersionUnsupported,
     /// The LRS restore nears (or passed) the 30 days after which LRS cancels it.
     LrsJobTimeLimit,
+    /// The login on the managed instance's SQL endpoint is not sysadmin.
+    TargetNotSysadmin,
+    /// The target SQL endpoint is not an Azure SQL Managed Instance (SERVERPROPERTY('EngineEdition') <> 8).
+    TargetNotManagedInstance,
+    /// A database of the target name already exists on the instance (and is not this activity's restore).
+    TargetNameInUse,
+    /// The instance's tier holds no more databases than it has room for.
+    TargetDatabaseLimit,
+    /// In-Memory OLTP on an instance whose tier does not support it (General Purpose).
+    TargetInMemoryOltp,
+    /// The instance's storage left is less than the databases need.
+    TargetStorageShort,
+    /// A database's collation differs from the instance's (tempdb's) collation.
+    TargetCollationDiffers,
+    /// After completion: the database is not ONLINE on the instance.
+    TargetNotOnline,
+    /// After completion: the database's compatibility level is below the instance's newest.
+    TargetCompatibilityLevel,
+    /// After completion: the database is not in the FULL recovery model.
+    TargetRecoveryModel,
 }
 
 impl Code {
@@ -111,6 +131,16 @@ impl Code {
             Code::NotSysadmin => "NOT_SYSADMIN",
             Code::SourceVersionUnsupported => "SOURCE_VERSION_UNSUPPORTED",
             Code::LrsJobTimeLimit => "LRS_JOB_TIME_LIMIT",
+            Code::TargetNotSysadmin => "TARGET_NOT_SYSADMIN",
+            Code::TargetNotManagedInstance => "TARGET_NOT_MANAGED_INSTANCE",
+            Code::TargetNameInUse => "TARGET_NAME_IN_USE",
+            Code::TargetDatabaseLimit => "TARGET_DATABASE_LIMIT",
+            Code::TargetInMemoryOltp => "TARGET_IN_MEMORY_OLTP",
+            Code::TargetStorageShort => "TARGET_STORAGE_SHORT",
+            Code::TargetCollationDiffers => "TARGET_COLLATION_DIFFERS",
+            Code::TargetNotOnline => "TARGET_NOT_ONLINE",
+            Code::TargetCompatibilityLevel => "TARGET_COMPATIBILITY_LEVEL",
+            Code::TargetRecoveryModel => "TARGET_RECOVERY_MODEL",
         }
     }
 }

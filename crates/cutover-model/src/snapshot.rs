@@ -139,10 +139,23 @@ pub struct MigrationSnapshot {
 }
 
 impl MigrationSnapshot {
-    /// The connection string of one target database, when known.
+    /// The connection string of one target database, when known (the name quoted as connection
+    /// strings need when it holds `;`, a quote, `=` or spaces at its ends).
     pub fn connection_for(&self, target_name: &str) -> Option<String> {
         self.target_connection
             .as_deref()
-            .map(|c| c.replace("{database}", target_name))
+            .map(|c| c.replace("{database}", &connection_value(target_name)))
+    }
+}
+
+/// A connection string value as ADO.NET reads it: double-quoted when it must be, single-quoted
+/// (inner ones doubled) when it holds a double quote.
+pub fn connection_value(v: &str) -> String {
+    if !(v.contains([';', '\'', '"', '=']) || v.trim() != v) {
+        v.to_string()
+    } else if !v.contains('"') {
+        format!("\"{v}\"")
+    } else {
+        format!("'{}'", v.replace('\'', "''"))
     }
 }

@@ -92,6 +92,26 @@ type HeaderCache = HashMap<(String, u64, i128), Result<Vec<cutover_backup::Backu
 /// assignments, kept by the discovery side of the sandbox).
 pub type IdentityReader = Arc<dyn Fn() -> bool + Send + Sync>;
 
+/// Whether a database of this name exists on the instance outside LRS (created or restored
+/// another way): the instance's SQL side answers it.
+pub type NameTaken = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// One database LRS restores or restored, as the instance's SQL side shows it in sys.databases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LrsDatabase {
+    pub name: String,
+    pub collation: String,
+    /// `RESTORING` while LRS restores it (completion included), `ONLINE` once completed,
+    /// `SUSPECT` when the restore failed.
+    pub state: &'static str,
+    /// When LRS accepted the start (sys.databases.create_date).
+    pub created: OffsetDateTime,
+    /// The compatibility level of the first restored set's header (none restored yet: `None`).
+    pub compatibility_level: Option<u8>,
+    /// Bytes restored so far (the sets' sizes): what the database takes on the instance.
+    pub size_bytes: u64,
+}
+
 /// The LRS emulator.
 pub struct LrsService {
     cfg: Mutex<LrsConfig>,
@@ -100,6 +120,7 @@ pub struct LrsService {
     ops: Mutex<HashMap<String, Operation>>,
     headers: Mutex<HeaderCache>,
     identity_reader: Mutex<Option<IdentityReader>>,
+    name_taken: Mutex<Option<NameTaken>>,
 }
 
 fn err(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -135,6 +156,7 @@ impl LrsService {
             ops: Mutex::new(HashMap::new()),
             headers: Mutex::new(HashMap::new()),
             identity_reader: Mutex::new(None),
+            name_taken: Mutex::new(None),
         })
     }
 
@@ -144,6 +166,46 @@ impl LrsService {
         if let Ok(mut r) = self.identity_reader.lock() {
             *r = Some(reader);
         }
+    }
+
+    /// Where a start looks up whether the database's name is taken on the instance by a database
+    /// LRS did not restore (the instance refuses a restore onto an existing name).
+    pub fn set_name_taken(&self, taken: NameTaken) {
+        if let Ok(mut t) = self.name_taken.lock() {
+            *t = Some(taken);
+        }
+    }
+
+    fn name_is_taken(&self, name: &str) -> bool {
+        self.name_taken
+            .lock()
+            .ok()
+            .and_then(|t| t.clone())
+            .is_some_and(|f| f(name))
+    }
+
+    /// The databases LRS restores or restored (sorted by name), for the instance's SQL side.
+    pub fn restores(&self) -> Vec<LrsDatabase> {
+        let Ok(jobs) = self.jobs.lock() else {
+            return Vec::new();
+        };
+        let mut out: Vec<LrsDatabase> = jobs
+            .values()
+            .map(|j| LrsDatabase {
+                name: j.job.db.clone(),
+                collation: j.job.collation.clone(),
+                state: match j.job.state {
+                    JobState::Completed => "ONLINE",
+                    JobState::Failed { .. } => "SUSPECT",
+                    _ => "RESTORING",
+                },
+                created: j.created,
+                compatibility_level: j.job.restored.first().map(|r| r.compatibility_level),
+                size_bytes: j.job.restored.iter().map(|r| r.size).sum(),
+            })
+            .collect();
+        out.sort_by_key(|a| a.name.to_lowercase());
+        out
     }
 
     fn identity_may_read(&self) -> bool {
@@ -576,6 +638,16 @@ async fn put_db(
                 format!(
                     "The managed instance already runs {running} Log Replay Service restores, the most it runs at once ({}); start this one when another completes or is cancelled.",
                     cfg.max_concurrent
+                ),
+            );
+        }
+        if !jobs.contains_key(&key) && s.name_is_taken(&p.db) {
+            return err(
+                StatusCode::CONFLICT,
+                "ManagedDatabaseNameInUse",
+                format!(
+                    "A database named '{}' already exists on the managed instance.",
+                    p.db
                 ),
             );
         }

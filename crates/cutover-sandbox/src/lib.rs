@@ -6,6 +6,7 @@ pub mod arm_discovery;
 pub mod blob;
 pub mod instance;
 pub mod login_ddl;
+pub mod mi_catalog;
 pub mod mi_sql;
 pub mod principals;
 pub mod restore;
@@ -91,6 +92,13 @@ pub struct SandboxInfo {
     /// Where the local SQL Server writes its databases' backups (one folder per database).
     pub backup_dir: String,
     pub databases: Vec<String>,
+    /// The managed instance's own SQL endpoint (`host,port`, plain TDS): the databases LRS restores
+    /// appear in its sys.databases (RESTORING, then ONLINE after completion).
+    pub mi_sql_server: String,
+    /// Its administrator login (sysadmin).
+    pub mi_sql_user: String,
+    /// The sandbox's own generated test password for it (not a user secret).
+    pub mi_sql_password: String,
 }
 
 /// A running sandbox (its servers stop when it is dropped).
@@ -101,6 +109,8 @@ pub struct Sandbox {
     /// The ARM discovery endpoints (subscriptions, instances, storage accounts, ...).
     pub discovery: Arc<arm_discovery::DiscoveryService>,
     pub sql: Arc<instance::SqlInstance>,
+    /// The managed instance's SQL side (its catalog fed by `lrs`).
+    pub mi_sql: Arc<mi_sql::ManagedInstanceSql>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     _tmp: Option<tempfile::TempDir>,
 }
@@ -122,7 +132,8 @@ pub enum SandboxError {
 }
 
 impl Sandbox {
-    /// Starts the Blob service and the ARM endpoints on 127.0.0.1 (ephemeral ports) in this runtime.
+    /// Starts the Blob service, the ARM endpoints, the local SQL Server and the managed instance's
+    /// SQL endpoint on 127.0.0.1 (ephemeral ports) in this runtime.
     pub async fn start(opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
         let (tmp, root) = match &opts.data_dir {
             Some(d) => {
@@ -218,6 +229,23 @@ impl Sandbox {
         lrs.set_identity_reader(Arc::new(move || {
             d.has_reader_role(arm_discovery::SANDBOX_MI_PRINCIPAL, DEV_ACCOUNT)
         }));
+        // The instance's SQL side: its own administrator, its sys.databases fed by LRS, and LRS
+        // refusing a name a database created on the instance already has.
+        let mi_sql_password = format!("Mi-{:016x}!", rand::random::<u64>());
+        let mi_sql = Arc::new(mi_sql::ManagedInstanceSql::new(
+            &cfg.managed_instance,
+            vec![instance::LoginSpec {
+                user: "miadmin".into(),
+                password: mi_sql_password.clone(),
+                sysadmin: true,
+            }],
+        ));
+        let l = lrs.clone();
+        mi_sql.set_lrs(Arc::new(move || l.restores()));
+        let m = mi_sql.clone();
+        lrs.set_name_taken(Arc::new(move |name: &str| m.has_own_database(name)));
+        let (mi_addr, mi_task) = mi_sql.clone().serve().await?;
+        tasks.push(mi_task);
         let router = lrs.router().merge(discovery.router());
         tasks.push(tokio::spawn(async move {
             if let Err(e) = axum::serve(arm_listener, router).await {
@@ -244,8 +272,12 @@ impl Sandbox {
                 sql_password,
                 backup_dir: backup_dir.to_string_lossy().into_owned(),
                 databases: sql.database_names(),
+                mi_sql_server: format!("127.0.0.1,{}", mi_addr.port()),
+                mi_sql_user: "miadmin".into(),
+                mi_sql_password,
             },
             sql,
+            mi_sql,
             blob,
             lrs,
             discovery,

@@ -4,13 +4,18 @@
 //! `[db].sys.database_principals`, through `principals`) and the statements that manage logins
 //! (`login_ddl`: CREATE LOGIN ... HASHED, SID and FROM EXTERNAL PROVIDER, a duplicate name or SID
 //! refused, FROM WINDOWS refused as Managed Instance does). A SQL login created with a hash logs in
-//! with the password that hash was made from. Anything else gets a SQL Server style error.
+//! with the password that hash was made from. Its catalog (`mi_catalog`): sys.databases with the
+//! databases LRS restores (RESTORING, then ONLINE after completion: `set_lrs` takes the LRS
+//! service's view), sys.server_resource_stats (tier, storage), SERVERPROPERTY and
+//! IS_SRVROLEMEMBER. Anything else gets a SQL Server style error.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use super::arm::LrsDatabase;
 use super::instance::LoginSpec;
 use super::login_ddl::{self, Done};
+use super::mi_catalog::{self, InstanceShape, MiDatabase};
 use super::principals::{Principals, password_matches};
 use super::sql;
 use super::sql_select;
@@ -20,13 +25,35 @@ use super::tds::{LoginError, Reply, Request, Session, SqlBackend};
 struct MiState {
     principals: Principals,
     databases: Vec<String>,
+    /// The databases created on the instance (not by LRS), with their catalog facts.
+    own: Vec<MiDatabase>,
+    /// User database ids in order of first sight (id = 5 + index).
+    ids: Vec<String>,
+    shape: InstanceShape,
 }
+
+/// What LRS restores or restored on the instance now (the sandbox's LRS service).
+pub type LrsView = Arc<dyn Fn() -> Vec<LrsDatabase> + Send + Sync>;
+
+/// The fixed server roles IS_SRVROLEMEMBER knows (a Managed Instance has the same ones).
+const FIXED_ROLES: &[&str] = &[
+    "sysadmin",
+    "securityadmin",
+    "serveradmin",
+    "setupadmin",
+    "processadmin",
+    "diskadmin",
+    "dbcreator",
+    "bulkadmin",
+    "public",
+];
 
 /// The instance's SQL endpoint. `admins` are the logins of its administrator (server admin, sysadmin).
 pub struct ManagedInstanceSql {
     server_name: String,
     admins: Vec<LoginSpec>,
     state: Mutex<MiState>,
+    lrs: Mutex<Option<LrsView>>,
 }
 
 fn error(number: u32, message: impl Into<String>) -> Reply {
@@ -45,9 +72,85 @@ impl ManagedInstanceSql {
             admins,
             state: Mutex::new(MiState {
                 principals: Principals::with_fixed_roles(),
-                databases: Vec::new(),
+                ..Default::default()
             }),
+            lrs: Mutex::new(None),
         }
+    }
+
+    /// Where sys.databases reads the databases LRS restores (RESTORING, ONLINE after completion).
+    pub fn set_lrs(&self, view: LrsView) {
+        if let Ok(mut l) = self.lrs.lock() {
+            *l = Some(view);
+        }
+    }
+
+    /// The instance's tier, size and collation (default: General Purpose, Gen5, 4 vCores, 256 GB).
+    pub fn set_shape(&self, shape: InstanceShape) {
+        self.lock().shape = shape;
+    }
+
+    /// A database created on the instance outside LRS (ONLINE): its name is taken.
+    pub fn add_database(&self, db: MiDatabase) {
+        let mut st = self.lock();
+        if !st
+            .databases
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(&db.name))
+        {
+            st.databases.push(db.name.clone());
+        }
+        st.own.retain(|d| !d.name.eq_ignore_ascii_case(&db.name));
+        st.own.push(db);
+    }
+
+    /// Whether a database of this name exists on the instance outside LRS.
+    pub fn has_own_database(&self, name: &str) -> bool {
+        self.lock()
+            .databases
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(name))
+    }
+
+    fn lrs_databases(&self) -> Vec<LrsDatabase> {
+        let view = self.lrs.lock().ok().and_then(|l| l.clone());
+        view.map(|v| v()).unwrap_or_default()
+    }
+
+    /// Whether `user` is a member of `role` (`None`: no such role).
+    fn member_of(&self, st: &MiState, user: &str, role: &str) -> Option<bool> {
+        let role = role.to_lowercase();
+        if !FIXED_ROLES.contains(&role.as_str())
+            && !st
+                .principals
+                .server
+                .iter()
+                .any(|p| p.kind == 'R' && p.name.eq_ignore_ascii_case(&role))
+        {
+            return None;
+        }
+        if role == "public" {
+            return Some(true);
+        }
+        if role == "sysadmin"
+            && self
+                .admins
+                .iter()
+                .any(|a| a.user.eq_ignore_ascii_case(user) && a.sysadmin)
+        {
+            return Some(true);
+        }
+        let Some(id) = st.principals.login(user).map(|l| l.principal_id) else {
+            return Some(false);
+        };
+        Some(st.principals.role_members.iter().any(|(r, m)| {
+            *m == id
+                && st
+                    .principals
+                    .server
+                    .iter()
+                    .any(|p| p.principal_id == *r && p.name.eq_ignore_ascii_case(&role))
+        }))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, MiState> {
@@ -108,11 +211,44 @@ impl ManagedInstanceSql {
                 rows_affected: None,
             };
         }
+        // LRS's view first, before this instance's lock (LRS asks this instance under its own).
+        let lrs = self.lrs_databases();
         let mut st = self.lock();
         if let Some(sel) = sql_select::parse_select(tokens, originals) {
+            let member = |role: &str| self.member_of(&st, &session.user, role);
+            let facts = mi_catalog::ServerFacts {
+                server_name: &self.server_name,
+                shape: &st.shape,
+                login: &session.user,
+                member_of: &member,
+            };
+            if let Some(r) = mi_catalog::answer_server(&sel, &facts) {
+                return r;
+            }
+            let MiState {
+                own, ids, shape, ..
+            } = &mut *st;
+            let rows = mi_catalog::database_rows(own, &lrs, ids, shape);
+            let used: u64 = rows.iter().map(|r| r.size_bytes).sum();
+            let resources = mi_catalog::ResourceRow {
+                shape: shape.clone(),
+                used_mb_hundredths: i128::from(shape.base_used_mb) * 100
+                    + i128::from(used) * 100 / (1 << 20),
+                end: time::OffsetDateTime::now_utc(),
+                name: self.server_name.clone(),
+            };
+            if let Some(r) = mi_catalog::answer_view(&sel, &rows, &resources) {
+                return r.unwrap_or_else(|(n, m)| error(n, m));
+            }
             let dbs = st.databases.clone();
+            let online = |db: &str| {
+                lrs.iter()
+                    .any(|d| d.state == "ONLINE" && d.name.eq_ignore_ascii_case(db))
+            };
             let exists = |db: &str| {
-                dbs.iter().any(|d| d.eq_ignore_ascii_case(db)) || db.eq_ignore_ascii_case("master")
+                dbs.iter().any(|d| d.eq_ignore_ascii_case(db))
+                    || db.eq_ignore_ascii_case("master")
+                    || online(db)
             };
             if let Some(r) = st.principals.answer(&sel, exists) {
                 return r.unwrap_or_else(|(n, m)| error(n, m));
@@ -134,11 +270,21 @@ impl ManagedInstanceSql {
             Some(Ok(Done::Use(db))) => {
                 if db.eq_ignore_ascii_case("master")
                     || st.databases.iter().any(|d| d.eq_ignore_ascii_case(&db))
+                    || lrs
+                        .iter()
+                        .any(|d| d.state == "ONLINE" && d.name.eq_ignore_ascii_case(&db))
                 {
                     session.database = db;
                     Reply::Done {
                         rows_affected: None,
                     }
+                } else if lrs.iter().any(|d| d.name.eq_ignore_ascii_case(&db)) {
+                    error(
+                        927,
+                        format!(
+                            "Database '{db}' cannot be opened. It is in the middle of a restore."
+                        ),
+                    )
                 } else {
                     error(
                         911,
@@ -172,6 +318,7 @@ impl SqlBackend for ManagedInstanceSql {
         let failed = || LoginError {
             message: format!("Login failed for user '{user}'."),
         };
+        let lrs = self.lrs_databases();
         let st = self.lock();
         let admin = self
             .admins
@@ -197,6 +344,9 @@ impl SqlBackend for ManagedInstanceSql {
                 .databases
                 .iter()
                 .any(|d| d.eq_ignore_ascii_case(database))
+            && !lrs
+                .iter()
+                .any(|d| d.state == "ONLINE" && d.name.eq_ignore_ascii_case(database))
         {
             return Err(LoginError {
                 message: format!(

@@ -41,6 +41,8 @@ pub struct RestoredSet {
     pub checkpoint: Option<Lsn>,
     pub started: OffsetDateTime,
     pub finished: OffsetDateTime,
+    /// The compatibility level its backup header gives.
+    pub compatibility_level: u8,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -245,6 +247,7 @@ impl RestoreJob {
                 checkpoint: None,
                 started: cur.started,
                 finished: now,
+                compatibility_level: step.compatibility_level,
             });
             self.current = None;
         }

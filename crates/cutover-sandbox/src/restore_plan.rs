@@ -26,6 +26,8 @@ pub struct PlannedSet {
     /// Bytes over the stripes present.
     pub size: u64,
     pub has_checksums: bool,
+    /// The database's compatibility level in the backup header (what the restored database keeps).
+    pub compatibility_level: u8,
 }
 
 impl PlannedSet {
@@ -82,6 +84,7 @@ fn logical_sets(entries: &[(String, BackupSet)]) -> Vec<PlannedSet> {
                 family_count: first.family_count.max(1),
                 size: members.iter().map(|m| m.2.backup_size).sum(),
                 has_checksums: members.iter().all(|m| m.2.has_backup_checksums),
+                compatibility_level: first.compatibility_level,
             })
         })
         .collect();

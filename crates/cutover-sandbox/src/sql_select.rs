@@ -47,6 +47,8 @@ pub struct Select {
     pub filter: Vec<Token>,
     /// The WHERE clause's texts, as written (same indexes as `filter`).
     pub filter_text: Vec<String>,
+    /// `SELECT TOP (n)` / `TOP n`: at most n rows.
+    pub top: Option<u64>,
 }
 
 impl Select {
@@ -135,7 +137,17 @@ pub fn parse_select(tokens: &[Token], originals: &[String]) -> Option<Select> {
         }
     }
     let list_end = from_at.or(where_at).or(order_at).unwrap_or(tokens.len());
-    let items = split_top_level(1, list_end, tokens)
+    // TOP n or TOP (n) before the select list.
+    let (top, list_start) = match (tokens.get(1), tokens.get(2), tokens.get(3), tokens.get(4)) {
+        (Some(t), Some(Token::Num(n)), _, _) if is_word(t, "TOP") => (n.parse().ok(), 3),
+        (Some(t), Some(p), Some(Token::Num(n)), Some(q))
+            if is_word(t, "TOP") && is_punct(p, "(") && is_punct(q, ")") =>
+        {
+            (n.parse().ok(), 5)
+        }
+        _ => (None, 1),
+    };
+    let items = split_top_level(list_start, list_end, tokens)
         .into_iter()
         .map(|(a, b)| item(&tokens[a..b], &originals[a..b]))
         .collect::<Option<Vec<_>>>()?;
@@ -176,6 +188,7 @@ pub fn parse_select(tokens: &[Token], originals: &[String]) -> Option<Select> {
         from,
         filter,
         filter_text,
+        top,
     })
 }
 
@@ -379,6 +392,13 @@ mod tests {
         );
         assert!(s.reads("dbo.backupset") && s.reads("msdb.dbo.backupmediafamily"));
         assert_eq!(s.variable_for("DATABASE_NAME").as_deref(), Some("@P1"));
+
+        let s = select(
+            "SELECT TOP (1) r.sku FROM sys.server_resource_stats r ORDER BY r.end_time DESC",
+        );
+        assert_eq!((s.top, s.items[0].name.as_str()), (Some(1), "sku"));
+        assert_eq!(select("SELECT TOP 5 name FROM sys.databases").top, Some(5));
+        assert_eq!(select("SELECT name FROM sys.databases").top, None);
 
         let s = select("SELECT COUNT(*) AS n FROM [we]]ird].sys.filegroups WHERE type = 'FX'");
         assert_eq!(s.items[0].asks, Asks::Count);

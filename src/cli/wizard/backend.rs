@@ -33,7 +33,14 @@ use crate::tui::{SourceSummary, WizardBackend};
 /// sandbox.
 pub struct Backend {
     pub sandbox_arm: Option<String>,
+    /// The sandbox's managed instance SQL endpoint `(server, user, password)`, when the target may
+    /// be the sandbox: the Summary checks it as it would the instance's (`[target] sql_server`).
+    pub sandbox_mi_sql: Option<(String, String, String)>,
 }
+
+/// The variable the sandbox's instance password is handed over under (never set in the
+/// environment: it lives in `ProvidedSecrets` only).
+const SANDBOX_MI_PASSWORD: &str = "CUTOVER_SANDBOX_MI_PASSWORD";
 
 /// The source options a Source screen describes.
 pub fn source_options(form: &SourceForm) -> Result<SourceOptions, String> {
@@ -302,6 +309,7 @@ impl WizardBackend for Backend {
                 Err(e) => report.config_error = Some(format!("the check stopped: {e}")),
             }
         }
+        self.target_findings(values, &mut report).await;
         report
     }
 
@@ -325,6 +333,138 @@ impl WizardBackend for Backend {
 }
 
 impl Backend {
+    /// The instance's SQL endpoint the values (or the sandbox) name, if any.
+    fn target_sql(&self, values: &WizardValues) -> Result<Option<SourceOptions>, String> {
+        let c = &values.carried;
+        let mut t = crate::config::TargetSection {
+            sql_server: c.sql_server.clone(),
+            sql_user: c.sql_user.clone(),
+            sql_password_env: c.sql_password_env.clone(),
+            sandbox: (values.target.sandbox || values.target.arm_sandbox).then_some(true),
+            ..Default::default()
+        };
+        let mut provided = crate::config::ProvidedSecrets::default();
+        if t.sql_server.is_none()
+            && values.target.sandbox
+            && let Some((server, user, password)) = &self.sandbox_mi_sql
+        {
+            t.sql_server = Some(server.clone());
+            t.sql_user = Some(user.clone());
+            t.sql_password_env = Some(SANDBOX_MI_PASSWORD.into());
+            provided
+                .by_env
+                .insert(SANDBOX_MI_PASSWORD.into(), Secret::new(password.clone()));
+        }
+        crate::config::target_sql_options(&t, &provided)
+    }
+
+    /// The instance's findings before the upload (a name taken, the tier full, the login not
+    /// sysadmin...), added to the databases' (the instance's own under its name); an instance
+    /// named but not reachable is a configuration error, as `cutover run` makes it.
+    async fn target_findings(&self, values: &WizardValues, report: &mut PreflightReport) {
+        let opts = match self.target_sql(values) {
+            Ok(Some(o)) => o,
+            Ok(None) => return,
+            Err(e) => {
+                report.config_error.get_or_insert(e);
+                return;
+            }
+        };
+        let mut target = match crate::target_sql::TargetSql::connect(&opts).await {
+            Ok(t) => t,
+            Err(e) => {
+                report
+                    .config_error
+                    .get_or_insert(format!("[target] sql_server: {e}"));
+                return;
+            }
+        };
+        let instance = target.report().await;
+        target.close().await;
+        let instance = match instance {
+            Ok(r) => r,
+            Err(e) => {
+                report
+                    .config_error
+                    .get_or_insert(format!("[target] sql_server: {e}"));
+                return;
+            }
+        };
+        let source = match source_options(&values.source) {
+            Ok(o) => match SourceClient::connect(&o).await {
+                Ok(mut c) => {
+                    let d = c.databases().await.unwrap_or_default();
+                    c.close().await;
+                    d
+                }
+                Err(_) => Vec::new(),
+            },
+            Err(_) => Vec::new(),
+        };
+        let state_dir = values
+            .carried
+            .state_dir
+            .as_ref()
+            .map(PathBuf::from)
+            .unwrap_or_else(crate::engine::persist::default_state_dir);
+        let state_file = crate::engine::persist::state_path(&state_dir, values.activity.trim());
+        let dbs: Vec<(String, String, PathBuf)> = values
+            .databases
+            .iter()
+            .map(|n| {
+                let target = values
+                    .carried
+                    .database
+                    .get(n)
+                    .and_then(|(_, t)| t.clone())
+                    .unwrap_or_else(|| n.clone());
+                let folder = values
+                    .settings
+                    .folder_overrides
+                    .get(n)
+                    .cloned()
+                    .unwrap_or_else(|| values.settings.backup_folder.clone());
+                (n.clone(), target, PathBuf::from(folder.trim()))
+            })
+            .collect();
+        let planned = tokio::task::spawn_blocking(move || {
+            let list: Vec<crate::target_sql::ToMigrate<'_>> = dbs
+                .iter()
+                .map(|(n, t, f)| crate::target_sql::ToMigrate {
+                    name: n,
+                    target_name: t,
+                    folder: f,
+                })
+                .collect();
+            crate::target_sql::planned_databases(
+                crate::backup_folder::LocalFolder::shared().as_ref(),
+                &list,
+                &source,
+                &state_file,
+            )
+        })
+        .await
+        .unwrap_or_default();
+        let findings = crate::target_sql::checks::pre_upload(&instance, &planned);
+        let mut server_level = Vec::new();
+        for f in findings {
+            match f
+                .database
+                .as_ref()
+                .and_then(|d| report.databases.iter_mut().find(|(n, _)| n == d))
+            {
+                Some((_, list)) => list.push(f.finding),
+                None => server_level.push(f.finding),
+            }
+        }
+        if !server_level.is_empty() {
+            report.databases.push((
+                format!("managed instance {}", instance.info.server_name),
+                server_level,
+            ));
+        }
+    }
+
     /// The findings per selected database: the catalog's check of its backup folder and, with a
     /// source connection, the source cross-check.
     async fn database_findings(&self, values: &WizardValues) -> Vec<(String, Vec<Finding>)> {

@@ -109,6 +109,9 @@ pub fn config_file(v: &WizardValues, sandbox_arm: Option<&str>) -> ConfigFile {
         sandbox: (t.sandbox || t.arm_sandbox).then_some(true),
         credential: (!t.sandbox).then(|| credential_setting(t.credential).word().to_string()),
         collation: v.carried.collation.clone(),
+        sql_server: v.carried.sql_server.clone(),
+        sql_user: v.carried.sql_user.clone(),
+        sql_password_env: v.carried.sql_password_env.clone(),
     };
     let key = m.storage_auth == StorageAuthKind::AccountKeyEnv;
     let storage = StorageSection {
@@ -432,6 +435,9 @@ pub fn values_from_config(c: &ConfigFile) -> WizardValues {
     v.carried.location = t.location;
     v.target.arm_sandbox = t.sandbox.unwrap_or(false);
     v.carried.collation = t.collation;
+    v.carried.sql_server = t.sql_server;
+    v.carried.sql_user = t.sql_user;
+    v.carried.sql_password_env = t.sql_password_env;
     v.target.subscription = t.subscription.unwrap_or_default();
     v.target.resource_group = t.resource_group.unwrap_or_default();
     v.target.managed_instance = t.managed_instance.unwrap_or_default();

@@ -90,7 +90,10 @@ async fn interactive(mut state: WizardState, state_dir: PathBuf) -> i32 {
     let theme = Theme::from_env();
     // The wizard until its values start an engine (or the operator leaves).
     let (cfg, warnings, values) = loop {
-        let backend = Box::new(Backend { sandbox_arm: None });
+        let backend = Box::new(Backend {
+            sandbox_arm: None,
+            sandbox_mi_sql: None,
+        });
         let path = state.config_path.clone();
         let values = match crate::tui::run_wizard_state(&mut guard, backend, state, theme).await {
             Ok(WizardOutcome::Run(v)) => v,

@@ -191,6 +191,56 @@ fn source_options_in(
     Ok((opts, warnings))
 }
 
+/// The managed instance's SQL endpoint (`[target] sql_server`, `sql_user`, the password from
+/// `sql_password_env`, default CUTOVER_TARGET_PASSWORD); `None` when `sql_server` is not set. TLS
+/// with the certificate validated; plain TDS only for the sandbox (`[target] sandbox = true`),
+/// whose endpoint must then be a loopback address (the connection refuses it otherwise).
+pub fn target_sql_options(
+    t: &super::file::TargetSection,
+    p: &ProvidedSecrets,
+) -> Result<Option<SourceOptions>, String> {
+    target_sql_options_in(t, p, &Origins::default())
+}
+
+fn target_sql_options_in(
+    t: &super::file::TargetSection,
+    p: &ProvidedSecrets,
+    origins: &Origins,
+) -> Result<Option<SourceOptions>, String> {
+    let Some(text) = t.sql_server.as_deref().filter(|s| !s.trim().is_empty()) else {
+        if t.sql_user.is_some() || t.sql_password_env.is_some() {
+            return Err("[target] sql_user / sql_password_env are set but sql_server is not: give the instance's SQL endpoint, HOST[,PORT] (<instance>.<dns zone>.database.windows.net)".into());
+        }
+        return Ok(None);
+    };
+    let key = origins.name("[target] sql_server");
+    let server: ServerAddress = text.trim().parse().map_err(|e| format!("{key}: {e}"))?;
+    let user = t
+        .sql_user
+        .clone()
+        .filter(|u| !u.trim().is_empty())
+        .ok_or_else(|| format!("{} is missing: the SQL login on the instance {server} (its administrator, a sysadmin)", origins.name("[target] sql_user")))?;
+    let var = t
+        .sql_password_env
+        .clone()
+        .unwrap_or_else(|| defaults::TARGET_PASSWORD_ENV.into());
+    let password = p
+        .get(&var, "the managed instance's SQL password")
+        .map_err(|e| format!("[target] sql_password_env: {e}"))?;
+    let encryption = if t.sandbox.unwrap_or(false) {
+        Encryption::Plaintext
+    } else {
+        Encryption::Tls {
+            trust_server_certificate: false,
+        }
+    };
+    Ok(Some(SourceOptions::new(
+        server,
+        SourceAuth::SqlLogin { user, password },
+        encryption,
+    )))
+}
+
 /// Flags of `cutover run` that override the file and the environment.
 #[derive(Debug, Clone, Default)]
 pub struct RunFlags {
@@ -560,6 +610,7 @@ pub fn engine_config_layered(
         managed_instance: need(&t.managed_instance, "[target] managed_instance")?.to_string(),
     };
     let target_label = instance.managed_instance.clone();
+    let target_sql = target_sql_options_in(&t, p, o)?;
     let lrs = LrsClient::new(&arm, credential, instance)
         .map_err(|e| format!("{}: {e}", o.name("[target] arm_endpoint")))?;
 
@@ -613,6 +664,7 @@ pub fn engine_config_layered(
                 .clone()
                 .unwrap_or_else(|| defaults::COLLATION.into()),
             source,
+            target_sql,
             cutover_when_ready,
             tail,
             stop_traffic,

@@ -58,6 +58,18 @@ pub struct TargetSection {
     pub credential: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub collation: Option<String>,
+    /// The instance's own SQL endpoint, `HOST[,PORT]` (`<instance>.<dns zone>.database.windows.net`,
+    /// `,3342` for the public endpoint): with it cutover checks the instance before the upload
+    /// (sysadmin, names free, tier limits, storage, collation) and reads each database after
+    /// completion. TLS with the certificate validated (plain TDS only with `sandbox = true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql_server: Option<String>,
+    /// SQL login on the instance (sysadmin: the instance's administrator).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql_user: Option<String>,
+    /// Environment variable holding its password (default CUTOVER_TARGET_PASSWORD).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql_password_env: Option<String>,
 }
 
 /// `[storage]`: the Blob Storage container the backups go to.

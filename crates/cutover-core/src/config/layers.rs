@@ -125,6 +125,13 @@ pub const ENVIRONMENT: &[EnvKey] = &[
         "managed_instance",
         Kind::Text,
     ),
+    env(
+        "CUTOVER_TARGET_SQL_SERVER",
+        "target",
+        "sql_server",
+        Kind::Text,
+    ),
+    env("CUTOVER_TARGET_SQL_USER", "target", "sql_user", Kind::Text),
     env("CUTOVER_ARM_ENDPOINT", "target", "arm_endpoint", Kind::Text),
     env("CUTOVER_CREDENTIAL", "target", "credential", Kind::Text),
     env("CUTOVER_CONTAINER", "storage", "container", Kind::Text),

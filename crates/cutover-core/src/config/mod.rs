@@ -15,7 +15,7 @@ pub mod settings;
 
 pub use engine::{
     ProvidedSecrets, RunFlags, SourceFlags, check_access, engine_config, engine_config_layered,
-    engine_config_with, source_options, source_options_with,
+    engine_config_with, source_options, source_options_with, target_sql_options,
 };
 pub use file::{
     BackupsSection, ConfigError, ConfigFile, DatabaseOverride, MigrationSection, SourceSection,

@@ -177,6 +177,8 @@ pub mod defaults {
     pub const COLLATION: &str = "SQL_Latin1_General_CP1_CI_AS";
     /// `[source] password_env`.
     pub const SOURCE_PASSWORD_ENV: &str = "CUTOVER_SOURCE_PASSWORD";
+    /// Where the target SQL login's password is read unless `[target] sql_password_env` says.
+    pub const TARGET_PASSWORD_ENV: &str = "CUTOVER_TARGET_PASSWORD";
     /// `[storage] sas_env`.
     pub const STORAGE_SAS_ENV: &str = "CUTOVER_STORAGE_SAS";
     /// `[storage] sas_expiry_days`.

@@ -103,24 +103,24 @@ pub struct RowError {
     pub detail: String,
 }
 
-fn bad(column: &'static str, detail: impl std::fmt::Display) -> RowError {
+pub(crate) fn bad(column: &'static str, detail: impl std::fmt::Display) -> RowError {
     RowError {
         column,
         detail: detail.to_string(),
     }
 }
 
-fn opt_str(row: &Row, c: &'static str) -> Result<Option<String>, RowError> {
+pub(crate) fn opt_str(row: &Row, c: &'static str) -> Result<Option<String>, RowError> {
     row.try_get::<&str, _>(c)
         .map(|v| v.map(str::to_string))
         .map_err(|e| bad(c, e))
 }
 
-fn req_str(row: &Row, c: &'static str) -> Result<String, RowError> {
+pub(crate) fn req_str(row: &Row, c: &'static str) -> Result<String, RowError> {
     opt_str(row, c)?.ok_or_else(|| bad(c, "is NULL"))
 }
 
-fn int(row: &Row, c: &'static str) -> Result<Option<i64>, RowError> {
+pub(crate) fn int(row: &Row, c: &'static str) -> Result<Option<i64>, RowError> {
     // Integer columns arrive as tinyint/smallint/int/bigint depending on the catalog view.
     if let Ok(v) = row.try_get::<i32, _>(c) {
         return Ok(v.map(i64::from));

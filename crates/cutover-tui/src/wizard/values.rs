@@ -335,6 +335,11 @@ pub struct CarriedKeys {
     pub smb_password_env: Option<String>,
     pub location: Option<String>,
     pub collation: Option<String>,
+    /// `[target] sql_server` / `sql_user` / `sql_password_env`: the instance's SQL endpoint the
+    /// Summary's check reads (its password stays in the environment).
+    pub sql_server: Option<String>,
+    pub sql_user: Option<String>,
+    pub sql_password_env: Option<String>,
     pub scan_seconds: Option<String>,
     pub poll_seconds: Option<String>,
     /// The folder of the activity's state (the wizard's run sets it to the folder it uses, so that

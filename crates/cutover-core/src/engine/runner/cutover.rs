@@ -30,6 +30,81 @@ impl Engine {
         self.log(Some(&name), Severity::Info, msg);
     }
 
+    /// After completion, with `[target] sql_server`: the database as the instance reports it
+    /// (state, compatibility level, recovery model), read in a task of its own.
+    pub(super) fn verify_on_target(&mut self, i: usize, tx: &mpsc::UnboundedSender<Msg>) {
+        let Some(opts) = self.cfg.target_sql.clone() else {
+            return;
+        };
+        self.target_verifying += 1;
+        let name = self.dbs[i].cfg.target_name.clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let result =
+                crate::target_sql::check_after_completion(&opts, std::slice::from_ref(&name))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|(_, mut post)| {
+                        post.pop()
+                            .map(Box::new)
+                            .ok_or_else(|| "no answer for the database".to_string())
+                    });
+            let _ = tx.send(Msg::TargetVerified { db: i, result });
+        });
+    }
+
+    /// At shutdown: waits (at most 15 s) for the instance's word on databases just completed, so
+    /// that it reaches the events and the last snapshot; other messages are left.
+    pub(super) async fn finish_target_checks(
+        &mut self,
+        rx: &mut mpsc::UnboundedReceiver<Msg>,
+        tx: &mpsc::UnboundedSender<Msg>,
+    ) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+        while self.target_verifying > 0 {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(m @ Msg::TargetVerified { .. })) => self.on_msg(m, tx),
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+    }
+
+    /// The instance's word on a completed database: in the events, its findings on the database.
+    pub(super) fn on_target_verified(
+        &mut self,
+        i: usize,
+        result: Result<Box<crate::target_sql::PostCutover>, String>,
+    ) {
+        self.target_verifying = self.target_verifying.saturating_sub(1);
+        let name = self.dbs[i].cfg.name.clone();
+        match result {
+            Ok(p) => {
+                let level = if p.findings.iter().any(|f| f.severity == Severity::Error) {
+                    Severity::Error
+                } else {
+                    Severity::Info
+                };
+                let msg = match &p.state {
+                    Some(s) => format!(
+                        "on the instance: {s}, compatibility level {}, {} recovery; applications connect with {}",
+                        p.compatibility_level.unwrap_or(0),
+                        p.recovery_model.as_deref().unwrap_or("?"),
+                        p.connection_string
+                    ),
+                    None => format!("the instance has no database {}", p.database),
+                };
+                self.log(Some(&name), level, msg);
+                self.dbs[i].target_findings = p.findings;
+            }
+            Err(e) => self.log(
+                Some(&name),
+                Severity::Warning,
+                format!("cannot read the completed database on the instance's SQL endpoint: {e}"),
+            ),
+        }
+    }
+
     /// The downtime begins (traffic stopped, or the cutover begun without stopping it); a
     /// downtime already running (the source still RESTORING after an abandon) goes on.
     pub(super) fn downtime_begins(&mut self, i: usize) {

@@ -29,6 +29,8 @@ pub(super) struct RunDb {
     /// File name in the blob folder -> local stripe files.
     pub(super) locals: HashMap<String, Vec<PathBuf>>,
     pub(super) findings: Vec<Finding>,
+    /// What the instance's SQL endpoint said after completion (`[target] sql_server`).
+    pub(super) target_findings: Vec<Finding>,
     pub(super) traffic_stopped: Option<StopTraffic>,
     pub(super) files_at_cutover: Option<usize>,
     pub(super) meter: ThroughputMeter,
@@ -105,6 +107,7 @@ impl RunDb {
             layout,
             locals: HashMap::new(),
             findings: Vec::new(),
+            target_findings: Vec::new(),
             traffic_stopped,
             files_at_cutover,
             meter: ThroughputMeter::new(now),

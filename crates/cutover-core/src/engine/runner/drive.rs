@@ -46,6 +46,7 @@ impl Engine {
                     self.log(Some(&name), level, msg);
                     if after == Phase::Completed {
                         self.on_completed(i);
+                        self.verify_on_target(i, tx);
                     }
                 }
                 for a in actions {

@@ -78,6 +78,9 @@ pub struct EngineConfig {
     pub collation: String,
     /// The source connection, for stopping traffic and taking the tail-log backup.
     pub source: Option<SourceOptions>,
+    /// The managed instance's SQL endpoint (`[target] sql_server`): checked before the upload
+    /// (`target_sql`), and named in the connection string the snapshot offers.
+    pub target_sql: Option<SourceOptions>,
     /// Begin cutover by itself once a database is ready (headless `--cutover when-ready`).
     pub cutover_when_ready: bool,
     pub tail: TailMode,
@@ -153,6 +156,7 @@ pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
         started_unix: time::OffsetDateTime::now_utc().unix_timestamp(),
         source_utc_offset_minutes: None,
         rate_showing: false,
+        target_verifying: 0,
         generation: 0,
         cancelling: Arc::default(),
         tx: None,
@@ -198,6 +202,8 @@ struct Engine {
     /// The last published snapshot showed an upload rate: republish about once a second until it
     /// has decayed to 0.
     rate_showing: bool,
+    /// Completed databases being read on the instance's SQL endpoint: the engine ends after them.
+    target_verifying: usize,
     generation: u64,
     /// Cancels sent and not yet answered: their restores still hold a slot on the instance.
     cancelling: Arc<std::sync::atomic::AtomicUsize>,
@@ -300,6 +306,7 @@ impl Engine {
                 }
                 Some(c) = commands.recv() => {
                     if c == EngineCommand::Shutdown {
+                        self.finish_target_checks(&mut rx, &tx).await;
                         self.save()?;
                         self.publish();
                         return Ok(());
@@ -337,7 +344,10 @@ impl Engine {
                 self.publish();
                 last_publish = Instant::now();
             }
-            if !self.dbs.is_empty() && self.dbs.iter().all(|d| d.state.phase.is_final()) {
+            if !self.dbs.is_empty()
+                && self.dbs.iter().all(|d| d.state.phase.is_final())
+                && self.target_verifying == 0
+            {
                 self.publish();
                 return Ok(());
             }

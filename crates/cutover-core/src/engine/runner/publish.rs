@@ -80,7 +80,11 @@ impl Engine {
             started_unix: self.started_unix,
             last_poll_unix: liveness::last_poll_unix(self.dbs.iter().map(|d| &d.poll)),
             stale: liveness::stale_message(self.dbs.iter().map(|d| (d.cfg.name.as_str(), &d.poll))),
-            target_connection: None,
+            target_connection: self
+                .cfg
+                .target_sql
+                .as_ref()
+                .map(|o| crate::target_sql::connection_string(o, "{database}")),
         }
     }
 }
@@ -137,6 +141,7 @@ fn db_snapshot(d: &RunDb, now: Instant, clock: &SnapshotClock) -> DatabaseSnapsh
             .count(),
         findings: {
             let mut f = d.findings.clone();
+            f.extend(d.target_findings.iter().cloned());
             f.extend(time_limit_finding(
                 st,
                 time::OffsetDateTime::now_utc().unix_timestamp(),

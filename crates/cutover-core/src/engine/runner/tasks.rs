@@ -67,6 +67,11 @@ pub(super) enum Msg {
         /// On failure, the source's error (its SQL Server number: 927 is already restoring).
         result: Result<PathBuf, Error>,
     },
+    /// The completed database as the instance's SQL endpoint reports it.
+    TargetVerified {
+        db: usize,
+        result: Result<Box<crate::target_sql::PostCutover>, String>,
+    },
     /// The target's tier and databases (read once at the start), for the limit on restores.
     TargetFacts {
         result: Result<Option<crate::restore_target::seam::TargetFacts>, String>,
@@ -83,7 +88,8 @@ impl Msg {
             | Msg::CompleteSent { db, .. }
             | Msg::Traffic { db, .. }
             | Msg::TailTaken { db, .. }
-            | Msg::TargetChecked { db, .. } => *db,
+            | Msg::TargetChecked { db, .. }
+            | Msg::TargetVerified { db, .. } => *db,
             Msg::TargetFacts { .. } => return None,
         })
     }
@@ -115,6 +121,7 @@ impl Engine {
                 result,
             } => self.on_traffic(db, how, stopped, result),
             Msg::TailTaken { db, result } => self.on_tail_taken(db, result, tx),
+            Msg::TargetVerified { db, result } => self.on_target_verified(db, result),
         }
     }
 }
