@@ -138,6 +138,15 @@ impl SmbFolder {
         .unwrap_or_else(|e| Err(stopped(&self.share, e)))
     }
 
+    /// Drops the session (after its connection failed under an open file): the next call signs
+    /// in again.
+    fn forget_session(&self) {
+        let session = self.session.clone();
+        let _ = self.block_on(async move {
+            *session.lock().await = None;
+        });
+    }
+
     /// The share's address (server, port, share).
     pub fn address(&self) -> &SmbAddress {
         &self.share
@@ -220,7 +229,7 @@ impl SmbFolder {
             };
             let r = op(s, cx).await;
             if let Err(e) = &r
-                && matches!(e, SmbFailure::ConnectionLost { .. })
+                && connection_gone(e)
             {
                 *guard = None;
             }
@@ -228,6 +237,17 @@ impl SmbFolder {
         })
         .unwrap_or_else(|e| Err(stopped(&self.share, e)))
     }
+}
+
+/// The session cannot be trusted after this failure (the connection dropped, the server went away
+/// or answered something unexpected): the next call signs in again on a new connection.
+fn connection_gone(e: &SmbFailure) -> bool {
+    matches!(
+        e,
+        SmbFailure::ConnectionLost { .. }
+            | SmbFailure::PortClosed { .. }
+            | SmbFailure::Other { .. }
+    )
 }
 
 fn stopped(share: &SmbAddress, e: io::Error) -> SmbFailure {
@@ -459,7 +479,12 @@ impl BackupFolder for SmbFolder {
                         smb_error::path_failure(&cx, &unc3, &e)
                     })
             })?
-            .map_err(SmbFailure::into_io)?;
+            .map_err(|f| {
+                if connection_gone(&f) {
+                    self.forget_session();
+                }
+                f.into_io()
+            })?;
         if reader.info().is_directory {
             return Err(io::Error::other("is a folder, not a backup file"));
         }
