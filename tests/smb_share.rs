@@ -193,6 +193,14 @@ fn each_failure_says_what_failed_and_where() {
         ),
         (smb.url("nosuchshare"), ok, &[], "no such share"),
         (smb.url("private"), ok, &[], "access denied to the share"),
+        // Encryption required (smb2 0.39 cannot encrypt): refused as access denied, and the
+        // message says what to do about encryption.
+        (
+            smb.url("secure/restoretimeclean2016"),
+            ok,
+            &[],
+            "if the share requires encryption",
+        ),
         (
             smb.url("backups/denied"),
             ok,
@@ -223,6 +231,13 @@ fn each_failure_says_what_failed_and_where() {
         assert_eq!(code, 2, "{url}: {err}");
         assert!(err.contains(expected), "{url}: {err}");
         assert!(!err.contains(&smb.password), "{url}: the password is shown");
+        if url.contains("/secure/") {
+            assert!(
+                err.contains(r"\\127.0.0.1\secure"),
+                "names the share: {err}"
+            );
+            assert!(err.contains("Set-SmbShare -EncryptData $false"), "{err}");
+        }
         // Each names where: the server (host:port) or the share (\\host\share...).
         assert!(
             err.contains("127.0.0.1") || err.contains("no-such-host.invalid"),
