@@ -923,3 +923,80 @@ fn samba_restarted_mid_upload_is_survived_and_an_interrupted_upload_resumes() {
     );
     std::fs::remove_dir_all(&local).unwrap();
 }
+
+/// The wizard's Migration settings test (Ctrl-T) on the test Samba: what it found on the share
+/// (databases, newest backups), or exactly what failed, in the screen's words.
+#[test]
+fn the_wizard_folder_test_lists_the_share_or_says_what_failed() {
+    use cutover::cli::wizard::backend::backups_report;
+    use cutover::tui::wizard::values::MigrationSettings;
+    let Some(smb) = samba() else { return };
+    let m = |folder: String, env: &str| MigrationSettings {
+        backup_folder: folder,
+        smb_user: smb.user.clone(),
+        smb_password_env: env.to_string(),
+        ..Default::default()
+    };
+    let found = backups_report(&m(
+        smb.url("backups/restoretimeclean2016"),
+        &smb.password_env,
+    ))
+    .unwrap();
+    assert!(found.contains("1 database(s)"), "{found}");
+    assert!(found.contains("RestoreTimeClean: full"), "{found}");
+    assert!(
+        found.contains("newest log RestoreTimeClean2_3.trn"),
+        "{found}"
+    );
+    assert!(
+        found.contains(&format!("signed in to the share as {}", smb.user)),
+        "{found}"
+    );
+    // PATH holds something, but not the password: a logon failure.
+    for (folder, env, expected) in [
+        (smb.url("backups"), "PATH", "logon failure"),
+        (
+            smb.url("nosuchshare"),
+            smb.password_env.as_str(),
+            "no such share",
+        ),
+        (
+            smb.url("private"),
+            smb.password_env.as_str(),
+            "access denied to the share",
+        ),
+        (
+            smb.url("backups/denied"),
+            smb.password_env.as_str(),
+            "access denied to this folder",
+        ),
+        (
+            smb.url("backups/no/such"),
+            smb.password_env.as_str(),
+            "not found on the share",
+        ),
+        (
+            smb.url("secure"),
+            smb.password_env.as_str(),
+            "if the share requires encryption",
+        ),
+        (
+            "smb://127.0.0.1:1/backups".to_string(),
+            smb.password_env.as_str(),
+            "nothing answers on this port",
+        ),
+        (
+            smb.url("backups"),
+            "SURELY_UNSET_SMB_PW",
+            "SURELY_UNSET_SMB_PW is not set",
+        ),
+    ] {
+        let e = backups_report(&m(folder.clone(), env)).unwrap_err();
+        assert!(e.contains(expected), "{folder}: {e}");
+        assert!(
+            e.starts_with("Backup folder") || e.starts_with("SMB password variable"),
+            "names the field: {e}"
+        );
+        assert!(!e.contains(&smb.password), "{e}");
+    }
+}

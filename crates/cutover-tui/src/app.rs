@@ -304,6 +304,10 @@ fn spawn_job(
                 id,
                 result: backend.test_target(&form).await,
             },
+            WizardRequest::TestBackups { id, settings } => WizardResult::Backups {
+                id,
+                result: backend.test_backups(&settings).await,
+            },
             WizardRequest::ScanFolder { id, folder } => WizardResult::Source {
                 id,
                 result: backend.scan_folder(&folder).await,
