@@ -297,7 +297,14 @@ fn the_folder_lists_stats_and_reads_at_any_offset() {
     let bytes = std::fs::read(samples.join("restoretimeclean2016").join(name)).unwrap();
     let mut f = folder.open(path).unwrap();
     assert_eq!(f.len(), bytes.len() as u64);
-    for (off, n) in [(0usize, 16usize), (1000, 70_000), (bytes.len() - 10, 100)] {
+    // Small windows, a piece, the end, and a read of several pipelined pieces (past the end).
+    assert!(bytes.len() > 2 << 20, "a file of a few MiB");
+    for (off, n) in [
+        (0usize, 16usize),
+        (1000, 70_000),
+        (bytes.len() - 10, 100),
+        (7, bytes.len() + 5000),
+    ] {
         let mut buf = vec![0u8; n];
         let got = f.read_at(off as u64, &mut buf).unwrap();
         let want = n.min(bytes.len() - off);

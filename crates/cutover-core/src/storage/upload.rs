@@ -277,9 +277,10 @@ fn read_block_into(
     let mut f = folder
         .open(path)
         .map_err(|e| local_err(path, "cannot open", e))?;
+    let chunk = f.preferred_read().clamp(READ_CHUNK, 16 * READ_CHUNK);
     let mut pos = 0;
     while pos < buf.len() {
-        let end = (pos + READ_CHUNK).min(buf.len());
+        let end = (pos + chunk).min(buf.len());
         let n = match f.read_at(offset + pos as u64, &mut buf[pos..end]) {
             Ok(0) => {
                 return Err(StorageError::Changed {
