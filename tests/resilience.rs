@@ -264,3 +264,46 @@ async fn a_file_its_writer_holds_is_waited_for_then_uploaded_as_finished() {
         Some(cutover::storage::client::crc64_base64(crc.sum64()).as_str())
     );
 }
+
+/// A file server whose clock is ahead gives times in the future: the file is uploaded once it was
+/// seen unchanged for `stable_for`, not when this machine's clock catches up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_dated_in_the_future_is_uploaded_once_seen_unchanged() {
+    let data = tempfile::tempdir().expect("tmp");
+    let svc = BlobService::new(BlobServiceConfig {
+        root: data.path().join("blob"),
+        account: DEV_ACCOUNT.into(),
+        key: DEV_KEY.into(),
+    })
+    .expect("blob service");
+    svc.create_container("migration").expect("container");
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let (_stop, _task) = serve(&svc, addr).await;
+    let url = ContainerUrl::parse(&format!("http://{addr}/{DEV_ACCOUNT}/migration")).expect("url");
+    let store = Arc::new(BlobStore::new(
+        url,
+        StorageAuth::account_key(DEV_ACCOUNT, "migration", DEV_KEY.into()),
+    ));
+    let (tx, _events) = mpsc::unbounded_channel();
+    let opts = UploadOptions {
+        stable_for: Duration::from_millis(600),
+        ..Default::default()
+    };
+    let up = Uploader::new(store, opts, tx);
+    let files = tempfile::tempdir().expect("tmp");
+    let item = file(files.path(), "log8.trn", 50_000, 4);
+    std::fs::File::options()
+        .append(true)
+        .open(&item.local)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now() + Duration::from_secs(3600)))
+        .expect("date the file an hour ahead");
+    let r = tokio::time::timeout(Duration::from_secs(20), up.upload_file(&item))
+        .await
+        .expect("uploaded without waiting for the clock");
+    assert!(
+        matches!(r, Ok(FileResult::Uploaded { bytes: 50_000, .. })),
+        "{r:?}"
+    );
+}

@@ -382,9 +382,10 @@ impl Uploader {
     /// Waits until the file has not changed for `stable_for` (a backup still being written).
     ///
     /// A file whose time is older than [`RECENT`] and older than `stable_for` is taken at once. A
-    /// recent one must also keep its size over `stable_for`: a file server may hold back the
-    /// time of a file open for writing (Windows and Samba update it late, on close), so a backup
-    /// still growing on a share can show a time seconds old.
+    /// recent one must keep its size and time while it is watched for `stable_for`: a file server
+    /// may hold back the time of a file open for writing (Windows and Samba update it late, on
+    /// close), so a backup still growing on a share can show a time seconds old; and a server
+    /// whose clock is ahead shows times in the future.
     async fn wait_stable(&self, item: &UploadItem) -> Result<(u64, SystemTime), StorageError> {
         let mut told = false;
         let mut seen: Option<(u64, SystemTime, Instant)> = None;
@@ -393,12 +394,14 @@ impl Uploader {
             let age = SystemTime::now()
                 .duration_since(mtime)
                 .unwrap_or(Duration::ZERO);
-            let settled = age >= self.opts.stable_for
-                && (age >= RECENT
-                    || self.opts.stable_for.is_zero()
-                    || seen.is_some_and(|(s, m, at)| {
-                        (s, m) == (size, mtime) && at.elapsed() >= self.opts.stable_for
-                    }));
+            // Seen unchanged for `stable_for` (also what a file server's clock ahead of this
+            // one needs: its times look like the future), or old enough by its time.
+            let watched = seen.is_some_and(|(s, m, at)| {
+                (s, m) == (size, mtime) && at.elapsed() >= self.opts.stable_for
+            });
+            let settled = watched
+                || (age >= self.opts.stable_for
+                    && (age >= RECENT || self.opts.stable_for.is_zero()));
             if settled {
                 return Ok((size, mtime));
             }
