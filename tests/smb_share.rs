@@ -1007,3 +1007,34 @@ fn the_wizard_folder_test_lists_the_share_or_says_what_failed() {
         assert!(!e.contains(&smb.password), "{e}");
     }
 }
+
+/// Without a source connection, the wizard's Source screen lists the databases of a share with
+/// the account a configuration file gave; without an account it says what to do.
+#[test]
+fn the_wizard_lists_the_databases_of_a_share_without_a_source() {
+    use cutover::tui::WizardBackend;
+    let Some(smb) = samba() else { return };
+    let backend = cutover::cli::wizard::Backend { sandbox_arm: None };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = smb.url("backups/restoretimeclean2016");
+    let found = rt
+        .block_on(backend.scan_backups(&url, &smb.user, &smb.password_env))
+        .unwrap();
+    let names: Vec<&str> = found.databases.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["RestoreTimeClean"], "{found:?}");
+    assert!(found.databases[0].last_log_backup.is_some());
+    let e = rt
+        .block_on(backend.scan_backups(&url, "", &smb.password_env))
+        .unwrap_err();
+    assert!(
+        e.contains("no SMB user is known") && e.contains("smb_user"),
+        "{e}"
+    );
+    let e = rt
+        .block_on(backend.scan_backups(&smb.url("nosuchshare"), &smb.user, &smb.password_env))
+        .unwrap_err();
+    assert!(e.contains("no such share"), "{e}");
+}

@@ -60,7 +60,7 @@ fn answer(s: &mut WizardState, reqs: Vec<WizardRequest>, preflight: &[(String, V
                     settings.backup_folder, settings.smb_user
                 )),
             },
-            WizardRequest::ScanFolder { id, folder } => WizardResult::Source {
+            WizardRequest::ScanFolder { id, folder, .. } => WizardResult::Source {
                 id,
                 result: Ok(SourceSummary {
                     server: format!("backup folder {folder}: 4 database(s)"),

@@ -308,9 +308,16 @@ fn spawn_job(
                 id,
                 result: backend.test_backups(&settings).await,
             },
-            WizardRequest::ScanFolder { id, folder } => WizardResult::Source {
+            WizardRequest::ScanFolder {
                 id,
-                result: backend.scan_folder(&folder).await,
+                folder,
+                smb_user,
+                smb_password_env,
+            } => WizardResult::Source {
+                id,
+                result: backend
+                    .scan_backups(&folder, &smb_user, &smb_password_env)
+                    .await,
             },
             WizardRequest::Preflight { id, values } => WizardResult::Preflight {
                 id,

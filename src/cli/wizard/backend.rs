@@ -288,7 +288,15 @@ pub fn backups_report(m: &MigrationSettings) -> Result<String, String> {
 /// The databases of a backup folder, as the Databases screen lists them (size and dates from the
 /// restore plan; recovery model and state are unknown without the source).
 pub fn folder_databases(folder: &Path) -> Result<SourceSummary, String> {
-    let scan = catalog::scan_folder(folder, &ScanOptions::default())
+    folder_databases_in(&crate::backup_folder::LocalFolder, folder)
+}
+
+/// [`folder_databases`] of a folder read through `reader` (an SMB share signed in to).
+pub fn folder_databases_in(
+    reader: &dyn BackupFolder,
+    folder: &Path,
+) -> Result<SourceSummary, String> {
+    let scan = catalog::scan::scan_folder_in(reader, folder, &ScanOptions::default())
         .map_err(|e| format!("Backup folder: {e}"))?;
     let report = catalog::check(&scan);
     if report.databases.is_empty() {
@@ -387,6 +395,35 @@ impl WizardBackend for Backend {
         tokio::task::spawn_blocking(move || backups_report(&m))
             .await
             .map_err(|e| format!("Backup folder: the test stopped: {e}"))?
+    }
+
+    async fn scan_backups(
+        &self,
+        folder: &str,
+        smb_user: &str,
+        smb_password_env: &str,
+    ) -> Result<SourceSummary, String> {
+        if !smb_address::is_share(folder.trim()) {
+            return self.scan_folder(folder).await;
+        }
+        if smb_user.trim().is_empty() {
+            return Err(format!(
+                "Backup folder: {} is an SMB share and no SMB user is known yet: choose 'SQL Server connection' and give the share on Migration settings, or start the wizard from a configuration file with [backups] smb_user / smb_password_env (cutover wizard --config FILE)",
+                folder.trim()
+            ));
+        }
+        let m = MigrationSettings {
+            backup_folder: folder.to_string(),
+            smb_user: smb_user.to_string(),
+            smb_password_env: smb_password_env.to_string(),
+            ..Default::default()
+        };
+        tokio::task::spawn_blocking(move || {
+            let b = open_backups(&m)?;
+            folder_databases_in(b.folder.as_ref(), &b.root)
+        })
+        .await
+        .map_err(|e| format!("Backup folder: the scan stopped: {e}"))?
     }
 
     async fn scan_folder(&self, folder: &str) -> Result<SourceSummary, String> {

@@ -119,6 +119,9 @@ pub enum WizardRequest {
     ScanFolder {
         id: u64,
         folder: String,
+        /// The SMB account when the folder is a share (prefilled from a configuration file).
+        smb_user: String,
+        smb_password_env: String,
     },
     Preflight {
         id: u64,
@@ -307,6 +310,8 @@ impl WizardState {
             return vec![WizardRequest::ScanFolder {
                 id,
                 folder: self.values.settings.backup_folder.clone(),
+                smb_user: self.values.settings.smb_user.clone(),
+                smb_password_env: self.values.settings.smb_password_env.clone(),
             }];
         }
         vec![WizardRequest::TestSource {

@@ -424,6 +424,17 @@ pub trait WizardBackend: Send + Sync {
     async fn test_source(&self, form: &SourceForm) -> Result<SourceSummary, String>;
     /// Without a source connection: the databases found in the backup folder.
     async fn scan_folder(&self, folder: &str) -> Result<SourceSummary, String>;
+    /// The same for a folder that may be an SMB share, read with this account (empty for a
+    /// local folder; the password from the variable `smb_password_env`).
+    async fn scan_backups(
+        &self,
+        folder: &str,
+        smb_user: &str,
+        smb_password_env: &str,
+    ) -> Result<SourceSummary, String> {
+        let _ = (smb_user, smb_password_env);
+        self.scan_folder(folder).await
+    }
     /// Signs in with the chosen credential and reads the managed instance (one authorised ARM
     /// GET; the sandbox's ARM endpoint for the sandbox); Ok: a line describing it.
     async fn test_target(&self, form: &TargetForm) -> Result<String, String>;
