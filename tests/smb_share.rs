@@ -808,12 +808,15 @@ fn a_backup_being_written_on_the_share_is_waited_for_and_uploaded_whole() {
         &smb.url(&format!("backups/{dir}")),
         &["--all-files", "--stable-seconds", "1"],
     );
-    // The rest, slowly (pauses shorter than --stable-seconds), the handle held throughout.
+    // The rest, slowly (pauses shorter than --stable-seconds, while Samba holds back the file's
+    // time), the handle held throughout.
     for p in pieces {
         std::thread::sleep(Duration::from_millis(600));
         writer.write(&mut w, p);
     }
-    std::thread::sleep(Duration::from_millis(1500));
+    // Closed before the file has stood still for --stable-seconds: cutover never opens it while
+    // the writer holds it (this Samba would then drop the writer's share mode, and its close fail).
+    std::thread::sleep(Duration::from_millis(300));
     writer.finish(w);
     let (code, out) = up.wait(Duration::from_secs(120));
     assert_eq!(code, 0, "{out}");
