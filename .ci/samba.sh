@@ -8,11 +8,16 @@
 #                    add files through $CUTOVER_TEST_SMB_ROOT (the local folder behind the share)
 #   share `private`  the test user is not among its valid users (access denied on the share)
 #   share `secure`   encryption required (the same files as `backups`)
+#   share `writer`   the same folder, writable by the test user in `incoming/` only: a test plays
+#                    SQL Server writing a backup over SMB (a handle that shares nothing), which
+#                    cutover reads through `backups` (`backups/incoming/...`)
 #
 # Usage: source .ci/samba.sh   -> exports CUTOVER_TEST_SMB_HOST, _PORT, _USER, _PASSWORD_ENV (the
 #                                 name of the variable holding the password: CUTOVER_TEST_SMB_PASSWORD),
 #                                 _PASSWORD, _ROOT (the local folder shared as `backups`), _PID, _CONF
 #        bash .ci/samba.sh stop
+#        bash .ci/samba.sh restart [SECONDS]   stops smbd (and its per-connection children), waits
+#                                 SECONDS (default 3), starts it again on the same port, same files
 # The unix account the test user maps to (`cutover-smb`, no login shell, no home) is created when
 # missing: that needs root, as smbd itself does to switch to the user on each connection. Not root:
 # the script fails with that message (the SMB tests then fail under CI=true, and say why elsewhere).
@@ -27,16 +32,58 @@ samba_stop() {
         local pid dir
         pid="$(sed -n 1p "$state_file")"
         dir="$(sed -n 2p "$state_file")"
-        if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
-        # smbd's children (one per connection, samba-dcerpcd) follow their parent; wait a little.
-        for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        if [ -n "$pid" ]; then samba_kill_server "$pid"; fi
         case "$dir" in */cutover-samba-*) rm -rf "$dir" ;; esac
         rm -f "$state_file"
     fi
 }
 
+# Stops smbd and every smbd it forked (one per connection: they would otherwise keep serving the
+# connections already open), found as its children in /proc, by pid; the folder stays.
+samba_kill_server() {
+    local pid="$1" kids
+    kids="$(grep -l "^PPid:[[:space:]]*$pid\$" /proc/[0-9]*/status 2>/dev/null | cut -d/ -f3 || true)"
+    kill "$pid" $kids 2>/dev/null || true
+    for _ in $(seq 1 50); do
+        local alive=0
+        for k in "$pid" $kids; do kill -0 "$k" 2>/dev/null && alive=1; done
+        [ "$alive" = 0 ] && return 0
+        sleep 0.1
+    done
+    kill -9 "$pid" $kids 2>/dev/null || true
+}
+
+# Starts smbd as a daemon (a foreground smbd stops when its stdin closes, which a restart from a
+# test would do at once); its pid from the pid file, in $pid.
+samba_start_server() {
+    local dir="$1" port="$2"
+    rm -f "$dir/pid/smbd.pid"
+    smbd -D --configfile="$dir/smb.conf" </dev/null >>"$dir/log/smbd.out" 2>&1 || return 1
+    for _ in $(seq 1 100); do
+        pid="$(cat "$dir/pid/smbd.pid" 2>/dev/null || true)"
+        if [ -n "$pid" ] && (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    return 1
+}
+
 if [ "${1:-}" = "stop" ]; then
     samba_stop
+    exit 0
+fi
+if [ "${1:-}" = "restart" ]; then
+    [ -f "$state_file" ] || { echo "error: no test Samba to restart ($state_file missing): source .ci/samba.sh first" >&2; exit 1; }
+    old="$(sed -n 1p "$state_file")"
+    dir="$(sed -n 2p "$state_file")"
+    port="$(sed -n 's/^ *smb ports = //p' "$dir/smb.conf")"
+    samba_kill_server "$old"
+    sleep "${2:-3}"
+    if ! samba_start_server "$dir" "$port"; then
+        echo "error: smbd did not start again on port $port; its log: $dir/log/smbd.out" >&2
+        exit 1
+    fi
+    printf '%s\n%s\n' "$pid" "$dir" >"$state_file"
+    echo "samba restarted on port $port (pid $pid)" >&2
     exit 0
 fi
 
@@ -72,11 +119,12 @@ mkdir -p "$dir"/{private,lock,state,cache,pid,ncalrpc,log,shares}
 chmod 0700 "$dir"/{private,lock,state,cache,pid,ncalrpc,log}
 root="$dir/shares/backups"
 cp -r "$samples" "$root"
-mkdir -p "$root/denied" "$dir/shares/private"
+mkdir -p "$root/denied" "$root/incoming" "$dir/shares/private"
 cp "$samples/singlerestore/"* "$root/denied/" 2>/dev/null || true
 cp -r "$samples/singlerestore" "$dir/shares/private/"
 chmod -R a+rX "$root" "$dir/shares/private"
 chmod 0700 "$root/denied"
+chown "$user" "$root/incoming"
 password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')Aa1"
 
 cat >"$dir/smb.conf" <<EOF
@@ -125,19 +173,19 @@ cat >"$dir/smb.conf" <<EOF
     read only = yes
     valid users = $user
     server smb encrypt = required
+
+[writer]
+    path = $root
+    read only = no
+    valid users = $user
 EOF
 
 printf '%s\n%s\n' "$password" "$password" \
     | smbpasswd -c "$dir/smb.conf" -s -a "$user" >/dev/null
 
-smbd --foreground --no-process-group --configfile="$dir/smb.conf" --debug-stdout \
-    >"$dir/log/smbd.out" 2>&1 &
-pid=$!
+pid=""
+samba_start_server "$dir" "$port" || true
 printf '%s\n%s\n' "$pid" "$dir" >"$state_file"
-for _ in $(seq 1 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
-    sleep 0.1
-done
 if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "error: smbd did not start on port $port; its log:" >&2
     cat "$dir/log/smbd.out" >&2

@@ -140,3 +140,170 @@ async fn a_storage_endpoint_that_worked_is_retried_until_it_comes_back() {
         ]
     );
 }
+
+/// A local folder whose files are "held by their writer" while `held` is set: opens fail with
+/// `ResourceBusy`, as an SMB share answers STATUS_SHARING_VIOLATION while SQL Server writes.
+#[derive(Debug)]
+struct HeldFolder {
+    held: Arc<std::sync::atomic::AtomicBool>,
+    refused: Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl cutover::backup_folder::BackupFolder for HeldFolder {
+    fn list(
+        &self,
+        root: &std::path::Path,
+    ) -> Result<cutover::backup_folder::Listing, cutover::backup_folder::ListError> {
+        cutover::backup_folder::LocalFolder.list(root)
+    }
+    fn stat(&self, path: &std::path::Path) -> std::io::Result<cutover::backup_folder::FileStat> {
+        cutover::backup_folder::LocalFolder.stat(path)
+    }
+    fn open(
+        &self,
+        path: &std::path::Path,
+    ) -> std::io::Result<Box<dyn cutover::backup_folder::BackupFile>> {
+        if self.held.load(std::sync::atomic::Ordering::SeqCst) {
+            self.refused
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::ResourceBusy,
+                "still being written",
+            ));
+        }
+        cutover::backup_folder::LocalFolder.open(path)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_its_writer_holds_is_waited_for_then_uploaded_as_finished() {
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    let data = tempfile::tempdir().expect("tmp");
+    let svc = BlobService::new(BlobServiceConfig {
+        root: data.path().join("blob"),
+        account: DEV_ACCOUNT.into(),
+        key: DEV_KEY.into(),
+    })
+    .expect("blob service");
+    svc.create_container("migration").expect("container");
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let (_stop, _task) = serve(&svc, addr).await;
+    let url = ContainerUrl::parse(&format!("http://{addr}/{DEV_ACCOUNT}/migration")).expect("url");
+    let store = Arc::new(BlobStore::new(
+        url,
+        StorageAuth::account_key(DEV_ACCOUNT, "migration", DEV_KEY.into()),
+    ));
+    let held = Arc::new(AtomicBool::new(true));
+    let refused = Arc::new(AtomicU32::new(0));
+    let folder = Arc::new(HeldFolder {
+        held: held.clone(),
+        refused: refused.clone(),
+    });
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let opts = UploadOptions {
+        stable_for: Duration::ZERO,
+        ..Default::default()
+    };
+    let up = Uploader::with_folder(store.clone(), opts, tx, folder);
+    let files = tempfile::tempdir().expect("tmp");
+    let item = file(files.path(), "log7.trn", 100_000, 3);
+    let up2 = up.clone();
+    let it = item.clone();
+    let upload = tokio::spawn(async move { up2.upload_file(&it).await });
+
+    // Held: the upload waits (said once), is not an error, and nothing is sent.
+    let waiting = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match events.recv().await {
+                Some(UploadEvent::Waiting { reason, .. }) => return reason,
+                Some(UploadEvent::Failed { error, .. }) => panic!("failed: {error}"),
+                Some(_) => {}
+                None => panic!("no events"),
+            }
+        }
+    })
+    .await
+    .expect("a waiting event");
+    assert!(waiting.contains("still being written"), "{waiting}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !upload.is_finished(),
+        "waits while the writer holds the file"
+    );
+    assert!(refused.load(Ordering::SeqCst) >= 2, "looked at again");
+    assert!(
+        svc.list_blobs("migration", "Sales/")
+            .expect("list")
+            .is_empty()
+    );
+
+    // The writer finishes the file (it grows) and lets go: the finished file is uploaded.
+    let finished: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&item.local, &finished).expect("finish the file");
+    held.store(false, Ordering::SeqCst);
+    let r = tokio::time::timeout(Duration::from_secs(30), upload)
+        .await
+        .expect("the upload finished")
+        .expect("upload task");
+    assert!(
+        matches!(r, Ok(FileResult::Uploaded { bytes: 300_000, .. })),
+        "{r:?}"
+    );
+    let props = store
+        .properties("Sales/log7.trn")
+        .await
+        .expect("properties")
+        .expect("the blob");
+    assert_eq!(props.size, 300_000);
+    let mut crc = cutover::storage::client::Crc64::new();
+    crc.update(&finished);
+    assert_eq!(
+        props.crc64.as_deref(),
+        Some(cutover::storage::client::crc64_base64(crc.sum64()).as_str())
+    );
+}
+
+/// A file server whose clock is ahead gives times in the future: the file is uploaded once it was
+/// seen unchanged for `stable_for`, not when this machine's clock catches up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_dated_in_the_future_is_uploaded_once_seen_unchanged() {
+    let data = tempfile::tempdir().expect("tmp");
+    let svc = BlobService::new(BlobServiceConfig {
+        root: data.path().join("blob"),
+        account: DEV_ACCOUNT.into(),
+        key: DEV_KEY.into(),
+    })
+    .expect("blob service");
+    svc.create_container("migration").expect("container");
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let (_stop, _task) = serve(&svc, addr).await;
+    let url = ContainerUrl::parse(&format!("http://{addr}/{DEV_ACCOUNT}/migration")).expect("url");
+    let store = Arc::new(BlobStore::new(
+        url,
+        StorageAuth::account_key(DEV_ACCOUNT, "migration", DEV_KEY.into()),
+    ));
+    let (tx, _events) = mpsc::unbounded_channel();
+    let opts = UploadOptions {
+        stable_for: Duration::from_millis(600),
+        ..Default::default()
+    };
+    let up = Uploader::new(store, opts, tx);
+    let files = tempfile::tempdir().expect("tmp");
+    let item = file(files.path(), "log8.trn", 50_000, 4);
+    std::fs::File::options()
+        .append(true)
+        .open(&item.local)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now() + Duration::from_secs(3600)))
+        .expect("date the file an hour ahead");
+    let r = tokio::time::timeout(Duration::from_secs(20), up.upload_file(&item))
+        .await
+        .expect("uploaded without waiting for the clock");
+    assert!(
+        matches!(r, Ok(FileResult::Uploaded { bytes: 50_000, .. })),
+        "{r:?}"
+    );
+}

@@ -15,8 +15,18 @@ use std::time::{Duration, Instant};
 use cutover::backup_folder::{BackupFolder, SmbAddress, SmbFolder, SmbLogin};
 use serde_json::Value;
 
+/// Tests share the one Samba; the test that restarts it runs alone (the others hold it read).
+static SAMBA_IN_USE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+enum Hold {
+    Shared(#[allow(dead_code)] std::sync::RwLockReadGuard<'static, ()>),
+    Alone(#[allow(dead_code)] std::sync::RwLockWriteGuard<'static, ()>),
+}
+
 /// The test Samba, from the variables `.ci/samba.sh` exports.
 struct Samba {
+    #[allow(dead_code)]
+    hold: Hold,
     port: String,
     user: String,
     password_env: String,
@@ -36,6 +46,17 @@ impl Samba {
 
 /// `None` (with the reason on stderr) when the Samba is not running; under CI=true a panic.
 fn samba() -> Option<Samba> {
+    let hold = Hold::Shared(SAMBA_IN_USE.read().unwrap_or_else(|e| e.into_inner()));
+    samba_held(hold)
+}
+
+/// The Samba, with no other test using it (this one stops and restarts it).
+fn samba_alone() -> Option<Samba> {
+    let hold = Hold::Alone(SAMBA_IN_USE.write().unwrap_or_else(|e| e.into_inner()));
+    samba_held(hold)
+}
+
+fn samba_held(hold: Hold) -> Option<Samba> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     match (
         var("CUTOVER_TEST_SMB_PORT"),
@@ -46,6 +67,7 @@ fn samba() -> Option<Samba> {
         (Some(port), Some(user), Some(password_env), Some(root)) => {
             let password = var(&password_env).expect("the Samba password variable");
             Some(Samba {
+                hold,
                 port,
                 user,
                 password_env,
@@ -171,6 +193,14 @@ fn each_failure_says_what_failed_and_where() {
         ),
         (smb.url("nosuchshare"), ok, &[], "no such share"),
         (smb.url("private"), ok, &[], "access denied to the share"),
+        // Encryption required (smb2 0.39 cannot encrypt): refused as access denied, and the
+        // message says what to do about encryption.
+        (
+            smb.url("secure/restoretimeclean2016"),
+            ok,
+            &[],
+            "if the share requires encryption",
+        ),
         (
             smb.url("backups/denied"),
             ok,
@@ -201,6 +231,13 @@ fn each_failure_says_what_failed_and_where() {
         assert_eq!(code, 2, "{url}: {err}");
         assert!(err.contains(expected), "{url}: {err}");
         assert!(!err.contains(&smb.password), "{url}: the password is shown");
+        if url.contains("/secure/") {
+            assert!(
+                err.contains(r"\\127.0.0.1\secure"),
+                "names the share: {err}"
+            );
+            assert!(err.contains("Set-SmbShare -EncryptData $false"), "{err}");
+        }
         // Each names where: the server (host:port) or the share (\\host\share...).
         assert!(
             err.contains("127.0.0.1") || err.contains("no-such-host.invalid"),
@@ -260,7 +297,14 @@ fn the_folder_lists_stats_and_reads_at_any_offset() {
     let bytes = std::fs::read(samples.join("restoretimeclean2016").join(name)).unwrap();
     let mut f = folder.open(path).unwrap();
     assert_eq!(f.len(), bytes.len() as u64);
-    for (off, n) in [(0usize, 16usize), (1000, 70_000), (bytes.len() - 10, 100)] {
+    // Small windows, a piece, the end, and a read of several pipelined pieces (past the end).
+    assert!(bytes.len() > 2 << 20, "a file of a few MiB");
+    for (off, n) in [
+        (0usize, 16usize),
+        (1000, 70_000),
+        (bytes.len() - 10, 100),
+        (7, bytes.len() + 5000),
+    ] {
         let mut buf = vec![0u8; n];
         let got = f.read_at(off as u64, &mut buf).unwrap();
         let want = n.min(bytes.len() - off);
@@ -554,4 +598,449 @@ fn upload_reads_the_share_and_refuses_a_wrong_password_before_sending() {
             "RestoreTimeClean/RestoreTimeClean2_3.trn",
         ]
     );
+}
+
+/// The blob's bytes, read back from the sandbox's Blob service.
+fn blob_bytes(sb: &Sandbox, name: &str) -> Vec<u8> {
+    let url = format!(
+        "{}/{}/{name}?{}",
+        sb.s("blob_endpoint"),
+        sb.s("container"),
+        sb.s("container_sas")
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let r = reqwest::Client::new()
+            .get(&url)
+            .header("x-ms-version", "2023-11-03")
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "GET {name}: {}", r.status());
+        r.bytes().await.unwrap().to_vec()
+    })
+}
+
+/// A writer on the share `writer` (the same folder as `backups`), with the `smb2` crate: its
+/// files are opened for writing sharing nothing, as SQL Server's backup writer does.
+struct SmbWriter {
+    rt: tokio::runtime::Runtime,
+    client: smb2::SmbClient,
+    tree: smb2::Tree,
+}
+
+impl SmbWriter {
+    fn connect(smb: &Samba) -> SmbWriter {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (domain, user) = smb.user.split_once('\\').unwrap();
+        let config = smb2::ClientConfig {
+            addr: format!("127.0.0.1:{}", smb.port),
+            username: user.to_string(),
+            password: smb.password.clone(),
+            domain: domain.to_string(),
+            ..Default::default()
+        };
+        let (client, tree) = rt.block_on(async {
+            let mut client = smb2::SmbClient::connect(config).await.unwrap();
+            let tree = client.connect_share("writer").await.unwrap();
+            (client, tree)
+        });
+        SmbWriter { rt, client, tree }
+    }
+    fn mkdir(&mut self, path: &str) {
+        let (c, t) = (&mut self.client, &self.tree);
+        self.rt.block_on(c.create_directory(t, path)).unwrap();
+    }
+    fn create(&mut self, path: &str) -> smb2::FileWriter {
+        let (c, t) = (&mut self.client, &self.tree);
+        self.rt.block_on(c.create_file_writer(t, path)).unwrap()
+    }
+    fn write(&self, w: &mut smb2::FileWriter, data: &[u8]) {
+        self.rt.block_on(async {
+            w.write_chunk(data).await.unwrap();
+            w.flush_checkpoint().await.unwrap();
+        });
+    }
+    fn finish(&self, w: smb2::FileWriter) {
+        self.rt.block_on(w.finish()).unwrap();
+    }
+}
+
+/// `cutover upload --json` from a folder of the share into the sandbox, its output collected as it
+/// comes.
+struct UploadRun {
+    child: std::process::Child,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl UploadRun {
+    fn start(smb: &Samba, sb: &Sandbox, folder: &str, extra: &[&str]) -> UploadRun {
+        let container = format!("{}/{}", sb.s("blob_endpoint"), sb.s("container"));
+        let mut child = bin()
+            .args(["upload", "--json", folder])
+            .args([
+                "--smb-user",
+                &smb.user,
+                "--smb-password-env",
+                &smb.password_env,
+            ])
+            .args(["--container", &container, "--account-key-env", "SBX_KEY"])
+            .args(extra)
+            .env("SBX_KEY", sb.s("account_key"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+        let l2 = lines.clone();
+        let reader = std::thread::spawn(move || {
+            let l3 = l2.clone();
+            let t = std::thread::spawn(move || {
+                for line in BufReader::new(err).lines().map_while(Result::ok) {
+                    l3.lock().unwrap().push(line);
+                }
+            });
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                l2.lock().unwrap().push(line);
+            }
+            let _ = t.join();
+        });
+        UploadRun {
+            child,
+            lines,
+            reader: Some(reader),
+        }
+    }
+    /// Waits (at most `limit`) for a line of output that `want` accepts.
+    fn output(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+    fn wait_for(&self, limit: Duration, want: impl Fn(&str) -> bool) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self.lines.lock().unwrap().iter().any(|l| want(l)) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+    /// The exit code and the whole output (killed after `limit`).
+    fn wait(mut self, limit: Duration) -> (i32, String) {
+        let deadline = Instant::now() + limit;
+        while self.child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let status = self.child.wait().unwrap();
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        (
+            status.code().unwrap_or(-1),
+            self.lines.lock().unwrap().join("\n"),
+        )
+    }
+}
+
+/// The last JSON line of an upload's output (its summary).
+fn summary(out: &str) -> Value {
+    out.lines()
+        .rev()
+        .find_map(|l| {
+            serde_json::from_str::<Value>(l)
+                .ok()
+                .filter(|v| v.get("failed").is_some())
+        })
+        .unwrap_or(Value::Null)
+}
+
+/// A backup written on the share while `cutover upload` runs: the writer (SMB, a handle that
+/// shares nothing, as SQL Server's) adds pieces with pauses; the file is waited for while it grows
+/// (Samba, like Windows, holds back the time of a file open for writing, so its size is watched
+/// too) and the blob is the finished file, not a half-written one, with no failure.
+#[test]
+fn a_backup_being_written_on_the_share_is_waited_for_and_uploaded_whole() {
+    let Some(smb) = samba() else { return };
+    let Some(samples) = common::samples_dir() else {
+        return;
+    };
+    let whole = std::fs::read(samples.join("restoretimeclean2016/RestoreTimeClean.bak")).unwrap();
+    let dir = format!("incoming/held-{}", std::process::id());
+    let _ = std::fs::remove_dir_all(smb.root.join(&dir));
+    let mut writer = SmbWriter::connect(&smb);
+    writer.mkdir(&dir);
+    let file = format!("{dir}/RestoreTimeClean.bak");
+    let mut w = writer.create(&file);
+    let mut pieces = whole.chunks(256 * 1024);
+    writer.write(&mut w, pieces.next().unwrap());
+    // Samba says STATUS_SHARING_VIOLATION to an open for reading on the writer's connection (a
+    // second connection's open is let through by this Samba: its share-mode entries of other
+    // smbd processes look stale to it); the mapping of the status is unit-tested in smb_error.
+    {
+        let (c, t) = (&mut writer.client, &writer.tree);
+        let e = writer
+            .rt
+            .block_on(c.open_file_reader(t, &file))
+            .err()
+            .expect("the writer's handle shares nothing");
+        assert_eq!(e.kind(), smb2::ErrorKind::SharingViolation, "{e}");
+    }
+
+    let sb = Sandbox::start();
+    let up = UploadRun::start(
+        &smb,
+        &sb,
+        &smb.url(&format!("backups/{dir}")),
+        &["--all-files", "--stable-seconds", "1"],
+    );
+    // The rest, slowly (pauses shorter than --stable-seconds, while Samba holds back the file's
+    // time), the handle held throughout.
+    for p in pieces {
+        std::thread::sleep(Duration::from_millis(600));
+        writer.write(&mut w, p);
+    }
+    // Closed before the file has stood still for --stable-seconds: cutover never opens it while
+    // the writer holds it (this Samba would then drop the writer's share mode, and its close fail).
+    std::thread::sleep(Duration::from_millis(300));
+    writer.finish(w);
+    let (code, out) = up.wait(Duration::from_secs(120));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("\"waiting\""), "the wait is told: {out}");
+    let s = summary(&out);
+    assert_eq!(
+        (s["files"].as_u64(), s["failed"].as_u64()),
+        (Some(1), Some(0)),
+        "{out}"
+    );
+    assert_eq!(sb.blobs(), ["RestoreTimeClean.bak"]);
+    assert!(
+        blob_bytes(&sb, "RestoreTimeClean.bak") == whole,
+        "the blob is the finished file: {out}"
+    );
+    assert!(!out.contains(&smb.password));
+    std::fs::remove_dir_all(smb.root.join(&dir)).unwrap();
+}
+
+/// `len` bytes that do not compress and differ at every offset.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn restart_samba(down_seconds: &str) -> std::process::Child {
+    Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/samba.sh"))
+        .args(["restart", down_seconds])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("bash .ci/samba.sh restart")
+}
+
+#[test]
+fn samba_restarted_mid_upload_is_survived_and_an_interrupted_upload_resumes() {
+    let Some(smb) = samba_alone() else { return };
+    let dir = format!("incoming/restart-{}", std::process::id());
+    let local = smb.root.join(&dir);
+    let _ = std::fs::remove_dir_all(&local);
+    std::fs::create_dir_all(&local).unwrap();
+    let first = noise(40 << 20, 7);
+    std::fs::write(local.join("big1.bak"), &first).unwrap();
+    let sb = Sandbox::start();
+    let slow = [
+        "--all-files",
+        "--stable-seconds",
+        "0",
+        "--block-size",
+        "1MiB",
+        "--max-mbps",
+        "40",
+    ];
+    let sent = |l: &str| l.contains("\"uploading\"");
+
+    // 1. Samba goes away for 3 s while the file is read: the reads are retried, the upload ends.
+    let up = UploadRun::start(&smb, &sb, &smb.url(&format!("backups/{dir}")), &slow);
+    assert!(
+        up.wait_for(Duration::from_secs(60), sent),
+        "the upload started: {}",
+        up.output()
+    );
+    let status = restart_samba("3").wait().unwrap();
+    assert!(status.success(), "samba restarted");
+    let (code, out) = up.wait(Duration::from_secs(240));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("\"retrying\"") && out.contains("did not answer"),
+        "the share's reads were retried: {out}"
+    );
+    assert!(blob_bytes(&sb, "big1.bak") == first, "the blob is the file");
+
+    // 2. The upload is stopped while Samba is down; the next one resumes from the staged blocks.
+    std::fs::remove_file(local.join("big1.bak")).unwrap();
+    let second = noise(24 << 20, 11);
+    std::fs::write(local.join("big2.bak"), &second).unwrap();
+    let up = UploadRun::start(&smb, &sb, &smb.url(&format!("backups/{dir}")), &slow);
+    assert!(
+        up.wait_for(Duration::from_secs(60), |l| l.contains("\"uploading\"")
+            && l.contains("big2.bak")
+            && l.contains("\"done\":")
+            && !l.contains("\"done\":0,")),
+        "the second upload sent blocks: {}",
+        up.output()
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut restart = restart_samba("4");
+    std::thread::sleep(Duration::from_millis(1500));
+    up.kill();
+    assert!(restart.wait().unwrap().success());
+    let up = UploadRun::start(&smb, &sb, &smb.url(&format!("backups/{dir}")), &slow);
+    let (code, out) = up.wait(Duration::from_secs(240));
+    assert_eq!(code, 0, "{out}");
+    let uploaded: Value = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["event"] == "uploaded" || v["type"] == "uploaded")
+        .unwrap_or_else(|| panic!("an uploaded event: {out}"));
+    let resumed = uploaded["resumed_bytes"].as_u64().unwrap_or(0);
+    assert!(
+        resumed >= 1 << 20 && resumed < second.len() as u64,
+        "resumed from the staged blocks: {uploaded}"
+    );
+    assert!(
+        blob_bytes(&sb, "big2.bak") == second,
+        "the blob is the file"
+    );
+    std::fs::remove_dir_all(&local).unwrap();
+}
+
+/// The wizard's Migration settings test (Ctrl-T) on the test Samba: what it found on the share
+/// (databases, newest backups), or exactly what failed, in the screen's words.
+#[test]
+fn the_wizard_folder_test_lists_the_share_or_says_what_failed() {
+    use cutover::cli::wizard::backend::backups_report;
+    use cutover::tui::wizard::values::MigrationSettings;
+    let Some(smb) = samba() else { return };
+    let m = |folder: String, env: &str| MigrationSettings {
+        backup_folder: folder,
+        smb_user: smb.user.clone(),
+        smb_password_env: env.to_string(),
+        ..Default::default()
+    };
+    let found = backups_report(&m(
+        smb.url("backups/restoretimeclean2016"),
+        &smb.password_env,
+    ))
+    .unwrap();
+    assert!(found.contains("1 database(s)"), "{found}");
+    assert!(found.contains("RestoreTimeClean: full"), "{found}");
+    assert!(
+        found.contains("newest log RestoreTimeClean2_3.trn"),
+        "{found}"
+    );
+    assert!(
+        found.contains(&format!("signed in to the share as {}", smb.user)),
+        "{found}"
+    );
+    // PATH holds something, but not the password: a logon failure.
+    for (folder, env, expected) in [
+        (smb.url("backups"), "PATH", "logon failure"),
+        (
+            smb.url("nosuchshare"),
+            smb.password_env.as_str(),
+            "no such share",
+        ),
+        (
+            smb.url("private"),
+            smb.password_env.as_str(),
+            "access denied to the share",
+        ),
+        (
+            smb.url("backups/denied"),
+            smb.password_env.as_str(),
+            "access denied to this folder",
+        ),
+        (
+            smb.url("backups/no/such"),
+            smb.password_env.as_str(),
+            "not found on the share",
+        ),
+        (
+            smb.url("secure"),
+            smb.password_env.as_str(),
+            "if the share requires encryption",
+        ),
+        (
+            "smb://127.0.0.1:1/backups".to_string(),
+            smb.password_env.as_str(),
+            "nothing answers on this port",
+        ),
+        (
+            smb.url("backups"),
+            "SURELY_UNSET_SMB_PW",
+            "SURELY_UNSET_SMB_PW is not set",
+        ),
+    ] {
+        let e = backups_report(&m(folder.clone(), env)).unwrap_err();
+        assert!(e.contains(expected), "{folder}: {e}");
+        assert!(
+            e.starts_with("Backup folder") || e.starts_with("SMB password variable"),
+            "names the field: {e}"
+        );
+        assert!(!e.contains(&smb.password), "{e}");
+    }
+}
+
+/// Without a source connection, the wizard's Source screen lists the databases of a share with
+/// the account a configuration file gave; without an account it says what to do.
+#[test]
+fn the_wizard_lists_the_databases_of_a_share_without_a_source() {
+    use cutover::tui::WizardBackend;
+    let Some(smb) = samba() else { return };
+    let backend = cutover::cli::wizard::Backend {
+        sandbox_arm: None,
+        sandbox_mi_sql: None,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = smb.url("backups/restoretimeclean2016");
+    let found = rt
+        .block_on(backend.scan_backups(&url, &smb.user, &smb.password_env))
+        .unwrap();
+    let names: Vec<&str> = found.databases.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["RestoreTimeClean"], "{found:?}");
+    assert!(found.databases[0].last_log_backup.is_some());
+    let e = rt
+        .block_on(backend.scan_backups(&url, "", &smb.password_env))
+        .unwrap_err();
+    assert!(
+        e.contains("no SMB user is known") && e.contains("smb_user"),
+        "{e}"
+    );
+    let e = rt
+        .block_on(backend.scan_backups(&smb.url("nosuchshare"), &smb.user, &smb.password_env))
+        .unwrap_err();
+    assert!(e.contains("no such share"), "{e}");
 }

@@ -53,7 +53,14 @@ fn answer(s: &mut WizardState, reqs: Vec<WizardRequest>, preflight: &[(String, V
                 id,
                 result: Ok("mi-contoso (General Purpose, 8 vCores, West Europe)".to_string()),
             },
-            WizardRequest::ScanFolder { id, folder } => WizardResult::Source {
+            WizardRequest::TestBackups { id, settings } => WizardResult::Backups {
+                id,
+                result: Ok(format!(
+                    "{}: 12 file(s), 2 database(s), signed in to the share as {}\nsales: full sales_full.bak 2026-11-30 22:00:00; newest log sales_log_0945.trn 2026-12-01 09:45:00\nhr: full hr_full.bak 2026-11-30 22:10:00; newest log none",
+                    settings.backup_folder, settings.smb_user
+                )),
+            },
+            WizardRequest::ScanFolder { id, folder, .. } => WizardResult::Source {
                 id,
                 result: Ok(SourceSummary {
                     server: format!("backup folder {folder}: 4 database(s)"),
@@ -997,4 +1004,103 @@ fn the_sandbox_needs_no_account_key_variable() {
     assert!(!screen.contains("NOT SET"), "{screen}");
     press(&mut s, &[key(KeyCode::Enter)]);
     assert_eq!((s.screen, s.error), (Screen::Summary, None));
+}
+
+fn shown(s: &WizardState, key: &str) -> bool {
+    s.settings
+        .fields
+        .iter()
+        .position(|f| f.key == key)
+        .is_some_and(|i| s.settings.visible(i))
+}
+
+/// DMS's form: a share as the backup folder asks the Windows account and the variable holding
+/// its password; Ctrl-T tests the folder and shows what it found, or exactly what failed.
+#[test]
+fn a_share_as_backup_folder_asks_the_smb_account_and_tests_it() {
+    let mut s = at(Screen::Settings, &[]);
+    assert!(!shown(&s, "smb_user") && !shown(&s, "smb_password_env"));
+    s.settings.focus("folder");
+    let n = s.settings.text("folder").chars().count();
+    press(&mut s, &vec![key(KeyCode::Backspace); n]);
+    type_text(&mut s, r"\\fs01.corp.local\backups\sql");
+    assert!(shown(&s, "smb_user") && shown(&s, "smb_password_env"));
+    assert_eq!(s.settings.text("smb_password_env"), "CUTOVER_SMB_PASSWORD");
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert_eq!(s.screen, Screen::Settings);
+    assert!(
+        s.error
+            .as_deref()
+            .unwrap()
+            .starts_with("SMB user: required"),
+        "{:?}",
+        s.error
+    );
+    s.settings.focus("smb_user");
+    type_text(&mut s, r"CORP\svc_backup");
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert!(
+        s.error
+            .as_deref()
+            .unwrap()
+            .starts_with("SMB password variable: CUTOVER_SMB_PASSWORD is not set here"),
+        "{:?}",
+        s.error
+    );
+    s.env = EnvCheck::Fixed(["CUTOVER_SMB_PASSWORD".to_string()].into());
+
+    // Ctrl-T: the folder test goes to the backend with the share and the account.
+    let reqs = press(&mut s, &[ctrl('t')]);
+    match &reqs[..] {
+        [WizardRequest::TestBackups { settings, .. }] => {
+            assert_eq!(settings.backup_folder, r"\\fs01.corp.local\backups\sql");
+            assert_eq!(settings.smb_user, r"CORP\svc_backup");
+            assert_eq!(settings.smb_password_env, "CUTOVER_SMB_PASSWORD");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(s.backups_test.running());
+    answer(&mut s, reqs, &[]);
+    s.settings.focus("smb_user");
+    snap("4_settings_share_tested", &s);
+
+    // A failure says what failed, as the backend words it.
+    let reqs = press(&mut s, &[ctrl('t')]);
+    let [WizardRequest::TestBackups { id, .. }] = reqs[..] else {
+        panic!("{reqs:?}")
+    };
+    s.on_result(WizardResult::Backups {
+        id,
+        result: Err(r"\\fs01.corp.local\backups: access denied to the share for CORP\svc_backup; give this user read permission on the share".to_string()),
+    });
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| wizard::render(f, &s, Theme::default())).unwrap();
+    let text = format!("{}", t.backend());
+    assert!(
+        text.contains("Failed:") && text.contains("access denied to the share"),
+        "{text}"
+    );
+    // An edit forgets the result (it said nothing of the new values).
+    type_text(&mut s, "x");
+    assert_eq!(s.backups_test, JobStatus::Idle);
+    press(&mut s, &[key(KeyCode::Backspace)]);
+
+    // Valid now: the values carry the account; the next screen is the Summary.
+    let reqs = press(&mut s, &[key(KeyCode::Enter)]);
+    assert_eq!(s.error, None);
+    assert_eq!(s.screen, Screen::Summary);
+    answer(&mut s, reqs, &[]);
+    assert_eq!(s.values.settings.smb_user, r"CORP\svc_backup");
+    assert_eq!(s.values.settings.smb_password_env, "CUTOVER_SMB_PASSWORD");
+
+    // Back to a local folder: the account is neither asked nor kept.
+    press(&mut s, &[key(KeyCode::Esc)]);
+    s.settings.focus("folder");
+    let n = s.settings.text("folder").chars().count();
+    press(&mut s, &vec![key(KeyCode::Backspace); n]);
+    type_text(&mut s, "/var/backups/sql");
+    assert!(!shown(&s, "smb_user"));
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert_eq!(s.error, None);
+    assert_eq!(s.values.settings.smb_user, "");
 }

@@ -889,3 +889,44 @@ fn the_saved_file_round_trips_and_holds_no_secret() {
     let again = wizard::config_file(&back, None);
     assert_eq!(again.target.and_then(|t| t.sandbox), Some(true));
 }
+
+/// A share as the backup folder: the wizard saves `[backups] smb_user` and `smb_password_env`
+/// (the variable's name, never a password), and a file prefilled back gives the same values.
+#[test]
+fn a_share_and_its_account_round_trip_through_the_saved_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut v = values(tmp.path());
+    v.settings.backup_folder = r"\\fs01.corp.local\backups\sql".to_string();
+    v.settings.server_folder = String::new();
+    v.settings.smb_user = r"CORP\svc_backup".to_string();
+    v.settings.smb_password_env = "CORP_SMB_PASSWORD".to_string();
+    // Every folder on the one share (a local override beside a share is refused by the run).
+    v.settings.folder_overrides.clear();
+    let db = v.databases[0].clone();
+    v.settings
+        .folder_overrides
+        .insert(db, r"\\fs01.corp.local\backups\other".to_string());
+    let text = wizard::config_toml(&v, None).unwrap();
+    assert!(
+        text.contains(r"smb_user = 'CORP\svc_backup'")
+            || text.contains(r#"smb_user = "CORP\\svc_backup""#),
+        "{text}"
+    );
+    assert!(
+        text.contains("smb_password_env = \"CORP_SMB_PASSWORD\""),
+        "{text}"
+    );
+    let file = ConfigFile::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let back = wizard::values_from_config(&file);
+    assert_eq!(back.settings.smb_user, v.settings.smb_user);
+    assert_eq!(back.settings.smb_password_env, v.settings.smb_password_env);
+    assert_eq!(back.settings.backup_folder, v.settings.backup_folder);
+    assert_eq!(back.settings.folder_overrides, v.settings.folder_overrides);
+    // Saved again: the same [backups].
+    let again = ConfigFile::parse(&wizard::config_toml(&back, None).unwrap()).unwrap();
+    assert_eq!(again.backups, file.backups);
+    // A local folder saves no SMB key (the run would refuse them without a share).
+    let local = values(tmp.path());
+    let text = wizard::config_toml(&local, None).unwrap();
+    assert!(!text.contains("smb_"), "{text}");
+}

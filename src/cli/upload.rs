@@ -427,6 +427,7 @@ async fn upload_from(a: &UploadArgs, folder: Arc<dyn BackupFolder>) -> Result<i3
     let mut summary = Summary::default();
     let mut done: BTreeMap<String, (u64, SystemTime)> = BTreeMap::new();
     let mut first = true;
+    let mut rounds = 0u32;
     loop {
         let (items, skipped) = {
             // Listing a share waits on the network: off the runtime's workers.
@@ -443,6 +444,9 @@ async fn upload_from(a: &UploadArgs, folder: Arc<dyn BackupFolder>) -> Result<i3
             .into_iter()
             .filter(|i| done.get(&i.blob) != identity(folder.as_ref(), &i.local).as_ref())
             .collect();
+        // A file that changed while it was read (still being written) is uploaded again once
+        // stable, in a one-shot run too (a few rounds: then it counts as failed).
+        let mut again = false;
         if !todo.is_empty() {
             let outcomes = run_batch(&store, &opts, todo, a.json, folder.clone()).await;
             for o in outcomes {
@@ -452,6 +456,9 @@ async fn upload_from(a: &UploadArgs, folder: Arc<dyn BackupFolder>) -> Result<i3
                         summary.bytes += bytes;
                     }
                     Ok(FileResult::Skipped { .. }) => summary.skipped += 1,
+                    Err(StorageError::Changed { .. }) if !a.watch && rounds < CHANGED_ROUNDS => {
+                        again = true;
+                    }
                     Err(_) => summary.failed += 1,
                 }
                 if o.result.is_ok()
@@ -461,7 +468,12 @@ async fn upload_from(a: &UploadArgs, folder: Arc<dyn BackupFolder>) -> Result<i3
                 }
             }
         }
+        rounds += 1;
         if !a.watch {
+            if again {
+                tokio::time::sleep(opts.stable_for.max(Duration::from_millis(500))).await;
+                continue;
+            }
             break;
         }
         tokio::select! {
@@ -492,6 +504,9 @@ async fn upload_from(a: &UploadArgs, folder: Arc<dyn BackupFolder>) -> Result<i3
     }
     Ok(if summary.failed > 0 { 1 } else { 0 })
 }
+
+/// Rounds a one-shot upload gives a file that keeps changing while it is read.
+const CHANGED_ROUNDS: u32 = 30;
 
 fn identity(folder: &dyn BackupFolder, p: &Path) -> Option<(u64, SystemTime)> {
     let m = folder.stat(p).ok()?;

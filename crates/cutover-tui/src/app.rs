@@ -304,9 +304,20 @@ fn spawn_job(
                 id,
                 result: backend.test_target(&form).await,
             },
-            WizardRequest::ScanFolder { id, folder } => WizardResult::Source {
+            WizardRequest::TestBackups { id, settings } => WizardResult::Backups {
                 id,
-                result: backend.scan_folder(&folder).await,
+                result: backend.test_backups(&settings).await,
+            },
+            WizardRequest::ScanFolder {
+                id,
+                folder,
+                smb_user,
+                smb_password_env,
+            } => WizardResult::Source {
+                id,
+                result: backend
+                    .scan_backups(&folder, &smb_user, &smb_password_env)
+                    .await,
             },
             WizardRequest::Preflight { id, values } => WizardResult::Preflight {
                 id,

@@ -7,6 +7,7 @@
 //! warnings, e.g. a SAS that expires during the migration, shown before Run); and saving the
 //! values as a configuration file (the mapping lives in `config_map`).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,15 +18,17 @@ use azure_core::credentials::{Secret, TokenCredential};
 use super::config_map::{
     config_toml, engine_config, secret_env_vars, typed_service_principal, write_config,
 };
+use crate::backup_folder::{BackupFolder, smb_address};
 use crate::catalog::{self, Finding, ScanOptions};
+use crate::config::{BackupsSection, DatabaseOverride};
 use crate::restore_target::lrs::{DEFAULT_ARM_ENDPOINT, InstanceRef, LrsClient};
 use crate::source::{
     Encryption, ServerAddress, SourceAuth, SourceClient, SourceDatabase, SourceOptions, crosscheck,
 };
 use crate::storage::auth::{AadKind, aad_credential};
 use crate::tui::wizard::values::{
-    PreflightReport, SaveOutcome, SourceAuthKind, SourceForm, TargetCredential, TargetForm,
-    WizardValues,
+    MigrationSettings, PreflightReport, SaveOutcome, SourceAuthKind, SourceForm, TargetCredential,
+    TargetForm, WizardValues,
 };
 use crate::tui::{SourceSummary, WizardBackend};
 
@@ -170,10 +173,137 @@ fn datetime(t: Option<time::PrimitiveDateTime>) -> Option<String> {
     t.and_then(|t| t.format(&f).ok())
 }
 
+/// The backup folder of the Migration settings as the migration reads it: a local folder, or an
+/// SMB share signed in to (the same code as `[backups]` in a configuration file).
+pub struct OpenedBackups {
+    pub folder: Arc<dyn BackupFolder>,
+    /// The backup folder (canonical `smb://...` on a share).
+    pub root: PathBuf,
+    /// Per-database folders (Advanced).
+    pub overrides: BTreeMap<String, PathBuf>,
+    /// `\\server\share signed in as USER` for a share.
+    pub share: Option<String>,
+}
+
+impl OpenedBackups {
+    pub fn folder_of(&self, database: &str) -> PathBuf {
+        self.overrides
+            .get(database)
+            .cloned()
+            .unwrap_or_else(|| self.root.clone())
+    }
+}
+
+/// Opens the settings' backup folder (signs in to the share now: a wrong password or an unknown
+/// share fails here, said in the screen's words).
+pub fn open_backups(m: &MigrationSettings) -> Result<OpenedBackups, String> {
+    let some = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    let folder = some(&m.backup_folder).ok_or("Backup folder: required")?;
+    let database: Vec<DatabaseOverride> = m
+        .folder_overrides
+        .iter()
+        .map(|(name, f)| DatabaseOverride {
+            name: name.clone(),
+            folder: Some(PathBuf::from(f.trim())),
+            server_folder: None,
+            target_name: None,
+        })
+        .collect();
+    let section = BackupsSection {
+        folder: Some(PathBuf::from(&folder)),
+        database: (!database.is_empty()).then_some(database),
+        smb_user: some(&m.smb_user),
+        smb_password_env: some(&m.smb_password_env),
+        ..Default::default()
+    };
+    let (reader, root, overrides) =
+        crate::config::engine::backups_folder(&section).map_err(|e| {
+            e.replacen("[backups] folder: ", "Backup folder: ", 1)
+                .replacen("[backups] folder ", "Backup folder ", 1)
+                .replacen("[backups] smb_password_env: ", "SMB password variable: ", 1)
+                .replacen("[backups] smb_user is missing: ", "SMB user: required: ", 1)
+        })?;
+    let root = root.unwrap_or_else(|| PathBuf::from(&folder));
+    let share = smb_address::is_share(&folder)
+        .then(|| format!("signed in to the share as {}", m.smb_user.trim()));
+    Ok(OpenedBackups {
+        folder: reader,
+        root,
+        overrides: overrides
+            .into_iter()
+            .filter_map(|o| o.folder.map(|f| (o.name, f)))
+            .collect(),
+        share,
+    })
+}
+
+/// What the Migration settings screen's Ctrl-T says of the backup folder: where, signed in as
+/// whom, the files and databases found, and each database's newest backups (a few lines).
+pub fn backups_report(m: &MigrationSettings) -> Result<String, String> {
+    let b = open_backups(m)?;
+    let scan = catalog::scan::scan_folder_in(b.folder.as_ref(), &b.root, &ScanOptions::default())
+        .map_err(|e| format!("Backup folder: {e}"))?;
+    let report = catalog::check(&scan);
+    if report.databases.is_empty() {
+        return Err(format!(
+            "Backup folder: {} file(s) in {} but no SQL Server backup: check the path",
+            scan.files.len(),
+            b.root.display()
+        ));
+    }
+    let mut lines = vec![format!(
+        "{}: {} file(s), {} database(s){}",
+        b.root.display(),
+        scan.files.len(),
+        report.databases.len(),
+        b.share.map(|s| format!(", {s}")).unwrap_or_default()
+    )];
+    let shown = 3;
+    for d in report.databases.iter().take(shown) {
+        let newest = |t: crate::backup::header::BackupType| {
+            d.plan.iter().rev().find(|s| s.backup_type == t).map(|s| {
+                format!(
+                    "{} {}",
+                    s.stripes.first().map(String::as_str).unwrap_or("?"),
+                    datetime(s.start).unwrap_or_default()
+                )
+            })
+        };
+        let full = newest(crate::backup::header::BackupType::Full);
+        let log = newest(crate::backup::header::BackupType::Log);
+        lines.push(format!(
+            "{}: full {}; newest log {}",
+            d.name,
+            full.as_deref().unwrap_or("none"),
+            log.as_deref().unwrap_or("none")
+        ));
+    }
+    if report.databases.len() > shown {
+        lines.push(format!(
+            "... and {} more: {}",
+            report.databases.len() - shown,
+            report.databases[shown..]
+                .iter()
+                .map(|d| d.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Ok(lines.join("\n"))
+}
+
 /// The databases of a backup folder, as the Databases screen lists them (size and dates from the
 /// restore plan; recovery model and state are unknown without the source).
 pub fn folder_databases(folder: &Path) -> Result<SourceSummary, String> {
-    let scan = catalog::scan_folder(folder, &ScanOptions::default())
+    folder_databases_in(&crate::backup_folder::LocalFolder, folder)
+}
+
+/// [`folder_databases`] of a folder read through `reader` (an SMB share signed in to).
+pub fn folder_databases_in(
+    reader: &dyn BackupFolder,
+    folder: &Path,
+) -> Result<SourceSummary, String> {
+    let scan = catalog::scan::scan_folder_in(reader, folder, &ScanOptions::default())
         .map_err(|e| format!("Backup folder: {e}"))?;
     let report = catalog::check(&scan);
     if report.databases.is_empty() {
@@ -265,6 +395,42 @@ impl WizardBackend for Backend {
             findings: source_findings(&databases),
             databases,
         })
+    }
+
+    async fn test_backups(&self, settings: &MigrationSettings) -> Result<String, String> {
+        let m = settings.clone();
+        tokio::task::spawn_blocking(move || backups_report(&m))
+            .await
+            .map_err(|e| format!("Backup folder: the test stopped: {e}"))?
+    }
+
+    async fn scan_backups(
+        &self,
+        folder: &str,
+        smb_user: &str,
+        smb_password_env: &str,
+    ) -> Result<SourceSummary, String> {
+        if !smb_address::is_share(folder.trim()) {
+            return self.scan_folder(folder).await;
+        }
+        if smb_user.trim().is_empty() {
+            return Err(format!(
+                "Backup folder: {} is an SMB share and no SMB user is known yet: choose 'SQL Server connection' and give the share on Migration settings, or start the wizard from a configuration file with [backups] smb_user / smb_password_env (cutover wizard --config FILE)",
+                folder.trim()
+            ));
+        }
+        let m = MigrationSettings {
+            backup_folder: folder.to_string(),
+            smb_user: smb_user.to_string(),
+            smb_password_env: smb_password_env.to_string(),
+            ..Default::default()
+        };
+        tokio::task::spawn_blocking(move || {
+            let b = open_backups(&m)?;
+            folder_databases_in(b.folder.as_ref(), &b.root)
+        })
+        .await
+        .map_err(|e| format!("Backup folder: the scan stopped: {e}"))?
     }
 
     async fn scan_folder(&self, folder: &str) -> Result<SourceSummary, String> {
@@ -486,19 +652,34 @@ impl Backend {
             .unwrap_or_else(crate::engine::persist::default_state_dir);
         let state_file = crate::engine::persist::state_path(&state_dir, values.activity.trim());
         let saved = crate::engine::reattach_preflight::saved_states(&state_file);
+        // The backup folder as the migration reads it (an SMB share signed in to once).
+        let backups = {
+            let m = values.settings.clone();
+            tokio::task::spawn_blocking(move || open_backups(&m))
+                .await
+                .unwrap_or_else(|e| Err(format!("Backup folder: {e}")))
+        };
         for name in &values.databases {
-            let folder = PathBuf::from(
-                values
-                    .settings
-                    .folder_overrides
-                    .get(name)
-                    .cloned()
-                    .unwrap_or_else(|| values.settings.backup_folder.clone()),
-            );
+            let (reader, folder) = match &backups {
+                Ok(b) => (b.folder.clone(), b.folder_of(name)),
+                Err(e) => {
+                    let f = Finding::new(
+                        catalog::Code::UnreadableFile,
+                        catalog::Severity::Error,
+                        None,
+                        e.clone(),
+                        "check the backup folder (Ctrl-T on Migration settings tests it)",
+                    );
+                    out.push((name.clone(), vec![f]));
+                    continue;
+                }
+            };
             let mut findings = Vec::new();
             let scan = tokio::task::spawn_blocking({
                 let folder = folder.clone();
-                move || catalog::scan_folder(&folder, &ScanOptions::default())
+                move || {
+                    catalog::scan::scan_folder_in(reader.as_ref(), &folder, &ScanOptions::default())
+                }
             })
             .await;
             let scan = match scan {

@@ -92,8 +92,8 @@ pub fn config_file(v: &WizardValues, sandbox_arm: Option<&str>) -> ConfigFile {
         },
         settle_seconds: number(&v.carried.settle_seconds),
         database: (!overrides.is_empty()).then_some(overrides),
-        smb_user: v.carried.smb_user.clone(),
-        smb_password_env: v.carried.smb_password_env.clone(),
+        smb_user: some(&m.smb_user),
+        smb_password_env: some(&m.smb_password_env),
     };
     let t = &v.target;
     let target = TargetSection {
@@ -417,8 +417,8 @@ pub fn values_from_config(c: &ConfigFile) -> WizardValues {
         .unwrap_or_default();
     v.settings.server_folder = b.server_folder.unwrap_or_default();
     v.carried.settle_seconds = b.settle_seconds.map(|n| n.to_string());
-    v.carried.smb_user = b.smb_user.clone();
-    v.carried.smb_password_env = b.smb_password_env.clone();
+    v.settings.smb_user = b.smb_user.clone().unwrap_or_default();
+    v.settings.smb_password_env = b.smb_password_env.clone().unwrap_or_default();
     for d in b.database.unwrap_or_default() {
         if d.server_folder.is_some() || d.target_name.is_some() {
             v.carried

@@ -75,6 +75,12 @@ pub struct Listing {
 pub trait BackupFile: ReadAt + Send {
     /// The file's length when it was opened.
     fn len(&self) -> u64;
+    /// The size of the pieces a sequential reader (the uploader) should ask for: small for a
+    /// local file (each piece checksummed while it is in the CPU's cache), large for a share
+    /// (each piece costs a round trip; a share splits it into reads in flight together).
+    fn preferred_read(&self) -> usize {
+        256 * 1024
+    }
     fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -138,6 +138,15 @@ impl SmbFolder {
         .unwrap_or_else(|e| Err(stopped(&self.share, e)))
     }
 
+    /// Drops the session (after its connection failed under an open file): the next call signs
+    /// in again.
+    fn forget_session(&self) {
+        let session = self.session.clone();
+        let _ = self.block_on(async move {
+            *session.lock().await = None;
+        });
+    }
+
     /// The share's address (server, port, share).
     pub fn address(&self) -> &SmbAddress {
         &self.share
@@ -220,7 +229,7 @@ impl SmbFolder {
             };
             let r = op(s, cx).await;
             if let Err(e) = &r
-                && matches!(e, SmbFailure::ConnectionLost { .. })
+                && connection_gone(e)
             {
                 *guard = None;
             }
@@ -228,6 +237,17 @@ impl SmbFolder {
         })
         .unwrap_or_else(|e| Err(stopped(&self.share, e)))
     }
+}
+
+/// The session cannot be trusted after this failure (the connection dropped, the server went away
+/// or answered something unexpected): the next call signs in again on a new connection.
+fn connection_gone(e: &SmbFailure) -> bool {
+    matches!(
+        e,
+        SmbFailure::ConnectionLost { .. }
+            | SmbFailure::PortClosed { .. }
+            | SmbFailure::Other { .. }
+    )
 }
 
 fn stopped(share: &SmbAddress, e: io::Error) -> SmbFailure {
@@ -459,7 +479,12 @@ impl BackupFolder for SmbFolder {
                         smb_error::path_failure(&cx, &unc3, &e)
                     })
             })?
-            .map_err(SmbFailure::into_io)?;
+            .map_err(|f| {
+                if connection_gone(&f) {
+                    self.forget_session();
+                }
+                f.into_io()
+            })?;
         if reader.info().is_directory {
             return Err(io::Error::other("is a folder, not a backup file"));
         }
@@ -487,13 +512,45 @@ struct SmbFile {
     server: String,
 }
 
+/// A large read is split into pieces of this size, all asked at once (one SMB READ each, in
+/// flight together on the session), so a read costs about one round trip, not one per piece.
+const PIPELINED_PIECE: u64 = 1 << 20;
+
+/// Reads `want` bytes at `off` as pieces in flight together, joined in order (short only at the
+/// end of the file).
+async fn read_pipelined(
+    reader: Arc<smb2::FileReader>,
+    off: u64,
+    want: u64,
+) -> Result<Vec<u8>, smb2::Error> {
+    if want <= PIPELINED_PIECE {
+        return reader.read_at(off, want).await;
+    }
+    let pieces = (0..want.div_ceil(PIPELINED_PIECE)).map(|i| {
+        let r = reader.clone();
+        let at = off + i * PIPELINED_PIECE;
+        let len = PIPELINED_PIECE.min(want - i * PIPELINED_PIECE);
+        async move { r.read_at(at, len).await }
+    });
+    let parts = futures::future::try_join_all(pieces).await?;
+    let mut out = Vec::with_capacity(want as usize);
+    for p in parts {
+        let short = (p.len() as u64) < PIPELINED_PIECE;
+        out.extend_from_slice(&p);
+        if short {
+            break;
+        }
+    }
+    Ok(out)
+}
+
 impl ReadAt for SmbFile {
     fn read_at(&mut self, off: u64, buf: &mut [u8]) -> io::Result<usize> {
         let reader = self.reader.clone();
         let want = buf.len() as u64;
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.rt.spawn(async move {
-            let _ = tx.send(reader.read_at(off, want).await);
+            let _ = tx.send(read_pipelined(reader, off, want).await);
         });
         let data = rx
             .recv()
@@ -522,6 +579,10 @@ impl ReadAt for SmbFile {
 impl BackupFile for SmbFile {
     fn len(&self) -> u64 {
         self.len
+    }
+    /// 4 MiB: four pieces in flight per read (and the uploader reads several blocks at once).
+    fn preferred_read(&self) -> usize {
+        4 << 20
     }
 }
 

@@ -42,7 +42,7 @@ pub enum SmbFailure {
     )]
     ShareNotFound { host: String, share: String },
     #[error(
-        "\\\\{host}\\{share}: access denied to the share for {user}; give this user read permission on the share (share permissions and NTFS) or use an account that has it (a share that requires encryption is refused the same way when the server will not encrypt for this client: then allow unencrypted access to it for the migration)"
+        "\\\\{host}\\{share}: access denied to the share for {user}; give this user read permission on the share (share permissions and NTFS) or use an account that has it ; or, if the share requires encryption (Windows: EncryptData or RejectUnencryptedAccess; Samba: smb encrypt = required), which the server refuses the same way and cutover's SMB client cannot do yet: allow unencrypted access to this share for the migration (Set-SmbShare -EncryptData $false; Samba: smb encrypt = desired), or mount the share and give the mount point"
     )]
     ShareDenied {
         host: String,

@@ -713,7 +713,7 @@ pub async fn check_access(cfg: &EngineConfig) -> Result<(), String> {
 /// `smb_user` and the password from `smb_password_env` now, so a wrong password or an unknown
 /// share fails here with its reason.
 #[allow(clippy::type_complexity)]
-fn backups_folder(
+pub fn backups_folder(
     b: &crate::config::BackupsSection,
 ) -> Result<
     (

@@ -49,9 +49,21 @@ pub enum StorageError {
     },
     /// The local file changed (or shrank) while it was read: it is uploaded again once stable.
     #[error(
-        "{path}: the file changed while it was uploaded ({what}); upload it again once it is stable (cutover run and upload --watch do so by themselves)"
+        "{path}: the file changed while it was uploaded ({what}); it is uploaded again once it is stable (cutover run and upload do so by themselves)"
     )]
     Changed { path: String, what: String },
+    /// The file is held open by its writer without sharing it (SQL Server writing a backup on a
+    /// share: `STATUS_SHARING_VIOLATION`): still being written; the uploader waits for it.
+    #[error(
+        "{path}: still being written (its writer holds it open without sharing it); uploaded once the writer closes it"
+    )]
+    Busy { path: String },
+    /// The backup folder did not answer (an SMB share's connection dropped, its server restarting):
+    /// retried with backoff; blocks already staged are kept and the upload resumes after them.
+    #[error(
+        "{path}: the backup folder did not answer ({detail}); retried until it does (staged blocks are kept)"
+    )]
+    SourceUnavailable { path: String, detail: String },
     /// A local problem: the file could not be read, or data did not verify.
     #[error("{0}")]
     Local(String),
@@ -71,7 +83,9 @@ impl StorageError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            StorageError::Transient { .. } | StorageError::Network { .. }
+            StorageError::Transient { .. }
+                | StorageError::Network { .. }
+                | StorageError::SourceUnavailable { .. }
         )
     }
 
@@ -95,7 +109,9 @@ impl StorageError {
             StorageError::Network { .. } => !self.is_first_contact_failure(),
             StorageError::Transient { .. }
             | StorageError::GaveUp { .. }
-            | StorageError::Changed { .. } => true,
+            | StorageError::Changed { .. }
+            | StorageError::Busy { .. }
+            | StorageError::SourceUnavailable { .. } => true,
             _ => false,
         }
     }

@@ -157,8 +157,28 @@ fn kib(bytes: u64) -> u32 {
         .max(1)
 }
 
+/// A read of the backup folder failed: held by its writer (`Busy`, waited for), the folder's
+/// server away (`SourceUnavailable`, retried), or anything else (`Local`, the file fails).
 fn local_err(path: &Path, what: &str, e: std::io::Error) -> StorageError {
-    StorageError::Local(format!("{}: {what}: {e}", path.display()))
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::ResourceBusy => StorageError::Busy {
+            path: path.display().to_string(),
+        },
+        K::ConnectionAborted
+        | K::ConnectionRefused
+        | K::ConnectionReset
+        | K::NotConnected
+        | K::BrokenPipe
+        | K::TimedOut
+        | K::HostUnreachable
+        | K::NetworkUnreachable
+        | K::NetworkDown => StorageError::SourceUnavailable {
+            path: path.display().to_string(),
+            detail: format!("{what}: {e}"),
+        },
+        _ => StorageError::Local(format!("{}: {what}: {e}", path.display())),
+    }
 }
 
 /// Size and modification time, the file's identity for resuming.
@@ -194,6 +214,9 @@ fn fingerprint(size: u64, mtime: SystemTime) -> u64 {
 pub fn block_id(fp: u64, block_size: u64, index: u64) -> Vec<u8> {
     format!("co1-{fp:016x}-{block_size:010x}-{index:08}").into_bytes()
 }
+
+/// A file last written longer ago than this is not being written: taken without watching its size.
+const RECENT: Duration = Duration::from_secs(300);
 
 /// Bytes read per `pread` while filling a block: small enough that the piece is still in the CPU's
 /// L2 cache when it is checksummed right after, so the CRC64 (and MD5) never wait on memory.
@@ -254,9 +277,10 @@ fn read_block_into(
     let mut f = folder
         .open(path)
         .map_err(|e| local_err(path, "cannot open", e))?;
+    let chunk = f.preferred_read().clamp(READ_CHUNK, 16 * READ_CHUNK);
     let mut pos = 0;
     while pos < buf.len() {
-        let end = (pos + READ_CHUNK).min(buf.len());
+        let end = (pos + chunk).min(buf.len());
         let n = match f.read_at(offset + pos as u64, &mut buf[pos..end]) {
             Ok(0) => {
                 return Err(StorageError::Changed {
@@ -272,6 +296,21 @@ fn read_block_into(
         pos += n;
     }
     Ok(())
+}
+
+/// The blob-like name of a path for retry messages of a whole-file pass.
+fn blob_of(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// Feeds a block to the running MD5 (only with `content_md5`), off the runtime's workers.
+async fn hash_md5(mut m: Md5, buf: Vec<u8>) -> Result<(Md5, Vec<u8>), StorageError> {
+    tokio::task::spawn_blocking(move || {
+        m.update(&buf);
+        (m, buf)
+    })
+    .await
+    .map_err(|e| StorageError::Local(format!("hash task failed: {e}")))
 }
 
 impl Uploader {
@@ -341,17 +380,44 @@ impl Uploader {
     }
 
     /// Waits until the file has not changed for `stable_for` (a backup still being written).
+    ///
+    /// A file whose time is older than [`RECENT`] and older than `stable_for` is taken at once. A
+    /// recent one must keep its size and time while it is watched for `stable_for`: a file server
+    /// may hold back the time of a file open for writing (Windows and Samba update it late, on
+    /// close), so a backup still growing on a share can show a time seconds old; and a server
+    /// whose clock is ahead shows times in the future.
     async fn wait_stable(&self, item: &UploadItem) -> Result<(u64, SystemTime), StorageError> {
         let mut told = false;
+        let mut seen: Option<(u64, SystemTime, Instant)> = None;
         loop {
-            let (size, mtime) = stat(self.folder.as_ref(), &item.local)?;
+            let (size, mtime) = self.stat_retrying(item).await?;
             let age = SystemTime::now()
                 .duration_since(mtime)
                 .unwrap_or(Duration::ZERO);
-            if age >= self.opts.stable_for {
+            // Seen unchanged for `stable_for` (also what a file server's clock ahead of this
+            // one needs: its times look like the future), or old enough by its time.
+            let watched = seen.is_some_and(|(s, m, at)| {
+                (s, m) == (size, mtime) && at.elapsed() >= self.opts.stable_for
+            });
+            let settled = watched
+                || (age >= self.opts.stable_for
+                    && (age >= RECENT || self.opts.stable_for.is_zero()));
+            if settled {
                 return Ok((size, mtime));
             }
-            if !told {
+            if seen.is_none_or(|(s, m, _)| (s, m) != (size, mtime)) {
+                if seen.is_some() && !told {
+                    self.emit(UploadEvent::Waiting {
+                        file: item.blob.clone(),
+                        reason:
+                            "the file changed in the last seconds: waiting until it is complete"
+                                .into(),
+                    });
+                    told = true;
+                }
+                seen = Some((size, mtime, Instant::now()));
+            }
+            if age < self.opts.stable_for && !told {
                 self.emit(UploadEvent::Waiting {
                     file: item.blob.clone(),
                     reason: "the file changed in the last seconds: waiting until it is complete"
@@ -363,6 +429,7 @@ impl Uploader {
                 self.opts
                     .stable_for
                     .saturating_sub(age)
+                    .max(self.opts.stable_for / 2)
                     .max(Duration::from_millis(200)),
             )
             .await;
@@ -387,36 +454,28 @@ impl Uploader {
         block: u64,
         with_md5: bool,
     ) -> Result<(u64, Option<[u8; 16]>), StorageError> {
-        let mut state = (Crc64::new(), with_md5.then(Md5::new));
+        let mut crc = 0u64;
+        let mut md5 = with_md5.then(Md5::new);
         let mut off = 0;
         while off < size {
             let len = block.min(size - off);
             let permit = self.reserve(len).await?;
-            let p = path.to_path_buf();
-            let st = state;
-            let pool = self.buffers.clone();
-            let folder = self.folder.clone();
-            state = tokio::task::spawn_blocking(move || -> Result<_, StorageError> {
-                let (mut crc, mut md5) = st;
-                let mut buf = pool.take(len as usize, len == block);
-                let read = read_block_into(folder.as_ref(), &p, off, &mut buf, |piece| {
-                    crc.update(piece);
-                    if let Some(m) = md5.as_mut() {
-                        m.update(piece);
-                    }
-                });
-                if len == block {
-                    pool.give(buf);
-                }
-                read?;
-                Ok((crc, md5))
-            })
-            .await
-            .map_err(|e| StorageError::Local(format!("read task failed: {e}")))??;
+            let (mut buf, bc) = self
+                .read_block(path, &blob_of(path), off, len, len == block)
+                .await?;
+            crc = super::client::crc64_combine(crc, bc, len);
+            if let Some(m) = md5.take() {
+                let (m, b) = hash_md5(m, buf).await?;
+                md5 = Some(m);
+                buf = b;
+            }
+            if len == block {
+                self.buffers.give(buf);
+            }
             drop(permit);
             off += len;
         }
-        Ok((state.0.sum64(), state.1.map(|m| m.finalize().into())))
+        Ok((crc, md5.map(|m| m.finalize().into())))
     }
 
     fn on_retry(&self, file: &str) -> impl FnMut(u32, Duration, &StorageError) + '_ {
@@ -432,8 +491,92 @@ impl Uploader {
         }
     }
 
-    /// Uploads one file: skip if identical, resume staged blocks, stage the rest, commit.
+    /// Uploads one file: skip if identical, resume staged blocks, stage the rest, commit. A file
+    /// its writer holds open without sharing it (a backup being written on a share) is waited for:
+    /// looked at again until the writer closes it, then uploaded as it is then.
     pub async fn upload_file(
+        self: &Arc<Self>,
+        item: &UploadItem,
+    ) -> Result<FileResult, StorageError> {
+        let mut told = false;
+        loop {
+            match self.upload_file_once(item).await {
+                Err(StorageError::Busy { .. }) => {
+                    if !told {
+                        self.emit(UploadEvent::Waiting {
+                            file: item.blob.clone(),
+                            reason: "held open by its writer (still being written): waiting until it is closed"
+                                .into(),
+                        });
+                        told = true;
+                    }
+                    tokio::time::sleep(self.opts.stable_for.max(Duration::from_millis(500))).await;
+                }
+                r => return r,
+            }
+        }
+    }
+
+    /// The file's size and time, retried while the backup folder does not answer.
+    async fn stat_retrying(&self, item: &UploadItem) -> Result<(u64, SystemTime), StorageError> {
+        let folder = self.folder.clone();
+        let path = item.local.clone();
+        with_retries(
+            &self.opts.retry,
+            &item.blob,
+            self.on_retry(&item.blob),
+            || {
+                let (folder, path) = (folder.clone(), path.clone());
+                async move {
+                    tokio::task::spawn_blocking(move || stat(folder.as_ref(), &path))
+                        .await
+                        .map_err(|e| StorageError::Local(format!("stat task failed: {e}")))?
+                }
+            },
+        )
+        .await
+    }
+
+    /// Reads one block (`len` bytes at `off`) into a buffer of the pool and returns it with its
+    /// CRC64; retried (the file opened again) while the backup folder does not answer, so a share
+    /// whose server restarts is read on from the same block.
+    async fn read_block(
+        &self,
+        path: &Path,
+        blob: &str,
+        off: u64,
+        len: u64,
+        pooled: bool,
+    ) -> Result<(Vec<u8>, u64), StorageError> {
+        with_retries(&self.opts.retry, blob, self.on_retry(blob), || {
+            let (pool, folder, p) = (
+                self.buffers.clone(),
+                self.folder.clone(),
+                path.to_path_buf(),
+            );
+            async move {
+                tokio::task::spawn_blocking(move || -> Result<_, StorageError> {
+                    let mut buf = pool.take(len as usize, pooled);
+                    let mut crc = Crc64::new();
+                    let read = read_block_into(folder.as_ref(), &p, off, &mut buf, |piece| {
+                        crc.update(piece)
+                    });
+                    if let Err(e) = read {
+                        if pooled {
+                            pool.give(buf);
+                        }
+                        return Err(e);
+                    }
+                    Ok((buf, crc.sum64()))
+                })
+                .await
+                .map_err(|e| StorageError::Local(format!("read task failed: {e}")))?
+            }
+        })
+        .await
+    }
+
+    async fn upload_file_once(
         self: &Arc<Self>,
         item: &UploadItem,
     ) -> Result<FileResult, StorageError> {
@@ -503,47 +646,30 @@ impl Uploader {
                 .uncommitted
                 .iter()
                 .any(|(sid, ssize)| sid == id && *ssize == len);
-            let p = item.local.clone();
-            let h = whole;
-            let op = shift.clone();
-            let pool = self.buffers.clone();
             let full = len == block;
-            let folder = self.folder.clone();
-            let (h, data, block_crc) =
-                tokio::task::spawn_blocking(move || -> Result<_, StorageError> {
-                    let (crc, mut md5) = h;
-                    let mut buf = pool.take(len as usize, full);
-                    let mut block_crc = Crc64::new();
-                    let read = read_block_into(folder.as_ref(), &p, off, &mut buf, |piece| {
-                        block_crc.update(piece);
-                        if let Some(m) = md5.as_mut() {
-                            m.update(piece);
-                        }
-                    });
-                    if let Err(e) = read {
-                        if full {
-                            pool.give(buf);
-                        }
-                        return Err(e);
-                    }
-                    let bc = block_crc.sum64();
-                    let crc = if full {
-                        super::client::crc64_combine_with(&op, crc, bc)
-                    } else {
-                        super::client::crc64_combine(crc, bc, len)
-                    };
-                    if already {
-                        // Staged by an earlier run: only its CRC64 was needed.
-                        if full {
-                            pool.give(buf);
-                        }
-                        return Ok(((crc, md5), None, None));
-                    }
-                    Ok(((crc, md5), Some(Bytes::from(buf)), Some(bc)))
-                })
-                .await
-                .map_err(|e| StorageError::Local(format!("read task failed: {e}")))??;
-            whole = h;
+            let (mut buf, bc) = self
+                .read_block(&item.local, &item.blob, off, len, full)
+                .await?;
+            let crc = if full {
+                super::client::crc64_combine_with(&shift, whole.0, bc)
+            } else {
+                super::client::crc64_combine(whole.0, bc, len)
+            };
+            whole.0 = crc;
+            if let Some(m) = whole.1.take() {
+                let (m, b) = hash_md5(m, buf).await?;
+                whole.1 = Some(m);
+                buf = b;
+            }
+            let (data, block_crc) = if already {
+                // Staged by an earlier run: only its CRC64 was needed.
+                if full {
+                    self.buffers.give(buf);
+                }
+                (None, None)
+            } else {
+                (Some(Bytes::from(buf)), Some(bc))
+            };
             let (Some(data), Some(block_crc)) = (data, block_crc) else {
                 resumed += len;
                 done += len;
@@ -590,7 +716,7 @@ impl Uploader {
             });
         }
         // The file must not have changed while it was read.
-        let (size2, mtime2) = stat(self.folder.as_ref(), &item.local)?;
+        let (size2, mtime2) = self.stat_retrying(item).await?;
         if (size2, mtime2) != (size, mtime) {
             return Err(StorageError::Changed {
                 path: item.local.display().to_string(),

@@ -109,10 +109,19 @@ pub enum WizardRequest {
         id: u64,
         form: TargetForm,
     },
+    /// The Migration settings screen's Ctrl-T: open the backup folder (or share) and say what
+    /// is in it.
+    TestBackups {
+        id: u64,
+        settings: Box<MigrationSettings>,
+    },
     /// No source connection: list the databases of the backup folder (answered as `Source`).
     ScanFolder {
         id: u64,
         folder: String,
+        /// The SMB account when the folder is a share (prefilled from a configuration file).
+        smb_user: String,
+        smb_password_env: String,
     },
     Preflight {
         id: u64,
@@ -135,6 +144,10 @@ pub enum WizardResult {
         result: Result<SourceSummary, String>,
     },
     Target {
+        id: u64,
+        result: Result<String, String>,
+    },
+    Backups {
         id: u64,
         result: Result<String, String>,
     },
@@ -177,6 +190,8 @@ pub struct WizardState {
     pub summary_scroll: u16,
     pub source_test: JobStatus<SourceSummary>,
     pub target_test: JobStatus<String>,
+    /// The Migration settings screen's test of the backup folder (or share).
+    pub backups_test: JobStatus<String>,
     pub preflight: JobStatus<PreflightReport>,
     /// Which environment variables are set (the process's; tests fix them).
     pub env: EnvCheck,
@@ -213,6 +228,7 @@ impl WizardState {
             summary_scroll: 0,
             source_test: JobStatus::Idle,
             target_test: JobStatus::Idle,
+            backups_test: JobStatus::Idle,
             preflight: JobStatus::Idle,
             env: EnvCheck::Process,
             error: None,
@@ -253,6 +269,8 @@ impl WizardState {
             form::EnvRef::Named
         };
         self.settings.set_env("key_env", key);
+        self.settings
+            .set_env("smb_password_env", form::EnvRef::Named);
     }
 
     /// No sandbox here (a real migration): the Target screen does not offer it.
@@ -280,6 +298,7 @@ impl WizardState {
     pub fn animating(&self) -> bool {
         self.source_test.running()
             || self.target_test.running()
+            || self.backups_test.running()
             || self.preflight.running()
             || self.save.as_ref().is_some_and(|p| p.running.is_some())
     }
@@ -291,6 +310,8 @@ impl WizardState {
             return vec![WizardRequest::ScanFolder {
                 id,
                 folder: self.values.settings.backup_folder.clone(),
+                smb_user: self.values.settings.smb_user.clone(),
+                smb_password_env: self.values.settings.smb_password_env.clone(),
             }];
         }
         vec![WizardRequest::TestSource {
@@ -318,6 +339,11 @@ impl WizardState {
             WizardResult::Target { id, result } => {
                 if self.target_test == (JobStatus::Running { id }) {
                     self.target_test = JobStatus::Done(result);
+                }
+            }
+            WizardResult::Backups { id, result } => {
+                if self.backups_test == (JobStatus::Running { id }) {
+                    self.backups_test = JobStatus::Done(result);
                 }
             }
             WizardResult::Preflight { id, result } => {
@@ -583,6 +609,14 @@ impl WizardState {
                     form: self.values.target.clone(),
                 }]
             }
+            Screen::Settings => {
+                let id = self.id();
+                self.backups_test = JobStatus::Running { id };
+                vec![WizardRequest::TestBackups {
+                    id,
+                    settings: Box::new(self.values.settings.clone()),
+                }]
+            }
             _ => Vec::new(),
         }
     }
@@ -680,6 +714,7 @@ impl WizardState {
         match self.screen {
             Screen::Source => self.source_test = JobStatus::Idle,
             Screen::Target => self.target_test = JobStatus::Idle,
+            Screen::Settings => self.backups_test = JobStatus::Idle,
             _ => {}
         }
         self.revalidate();
@@ -929,6 +964,7 @@ fn footer(s: &WizardState, theme: Theme) -> Line<'static> {
             &[
                 ("Up/Down", "field"),
                 field_hint(&s.settings),
+                ("Ctrl-T", "test folder"),
                 ("Enter", next),
                 ("Esc", back),
             ],

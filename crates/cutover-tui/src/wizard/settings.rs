@@ -6,14 +6,16 @@
 use std::collections::BTreeMap;
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Wrap};
 
-use super::WizardState;
 use super::form::{Field, Form};
 use super::values::{
     CutoverMode, EnvCheck, Mbps, MiAccess, MigrationSettings, SecretText, StopTrafficChoice,
     StorageAuthKind, TailChoice,
 };
+use super::{JobStatus, WizardState};
 use crate::theme::Theme;
 
 const STORAGE_AUTH: &[&str] = &["SAS token", "Account key (env var)", "Entra ID"];
@@ -45,9 +47,25 @@ pub fn form(v: &MigrationSettings, databases: &[String], folder_only: bool) -> F
     let mut server_folder = Field::text("server_folder", "Server's path to folder", &v.server_folder)
         .help("where SQL Server writes the tail-log backup, e.g. \\\\fileserver\\backups (empty: the same path)");
     server_folder.hidden = folder_only;
+    let smb_user = Field::text("smb_user", "SMB user", &v.smb_user).help(
+        "the Windows account reading the share: DOMAIN\\user (AZURE\\<storage account> for an Azure file share); it needs read on the share and its folders",
+    );
+    let smb_password_env = Field::text(
+        "smb_password_env",
+        "SMB password variable",
+        if v.smb_password_env.is_empty() {
+            DEFAULT_SMB_PASSWORD_ENV
+        } else {
+            &v.smb_password_env
+        },
+    )
+    .names_env()
+    .help("the environment variable holding the password (the storage account key for an Azure file share); never typed here nor saved");
     let mut fields = vec![
         folder,
         server_folder,
+        smb_user,
+        smb_password_env,
         Field::text("container", "Storage container URL", &v.container_url)
             .help("https://ACCOUNT.blob.core.windows.net/CONTAINER (no 'backup' in the name: LRS refuses it)"),
         Field::choice("storage_auth", "Container authentication", STORAGE_AUTH, auth),
@@ -104,11 +122,31 @@ pub fn form(v: &MigrationSettings, databases: &[String], folder_only: bool) -> F
     f
 }
 
+/// The variable an SMB password is read from when no other is named (the core's default).
+pub const DEFAULT_SMB_PASSWORD_ENV: &str = "CUTOVER_SMB_PASSWORD";
+
+/// `\\server\share\...`, `//server/share/...` or `smb://server/share/...`: an SMB share (the core
+/// parses it; this only decides whether the SMB account is asked).
+pub fn is_share(folder: &str) -> bool {
+    let t = folder.trim();
+    t.starts_with("\\\\")
+        || t.starts_with("//")
+        || t.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("smb://"))
+}
+
 /// Hides what the other fields make unnecessary: with an account key cutover signs the managed
-/// instance's SAS itself.
+/// instance's SAS itself; the SMB account only for a share (the folder here, or the one chosen on
+/// the Source screen when this screen does not ask it).
 pub fn refresh(f: &mut Form) {
     let signed = f.choice("storage_auth") == 1;
     f.set_hidden("mi_sas", signed);
+    let share = is_share(f.text("folder"))
+        || (f.on("advanced")
+            && f.fields
+                .iter()
+                .any(|x| x.key.starts_with("folder:") && is_share(&x.text)));
+    f.set_hidden("smb_user", !share);
+    f.set_hidden("smb_password_env", !share);
 }
 
 fn number(f: &Form, key: &str, lo: u32, hi: u32) -> Result<u32, String> {
@@ -248,10 +286,29 @@ pub fn apply(
             }
         }
     }
+    let share = is_share(&folder) || overrides.values().any(|o| is_share(o));
+    let (smb_user, smb_password_env) = if share {
+        let user = f.trimmed("smb_user");
+        if user.is_empty() {
+            return Err("SMB user: required for a share (DOMAIN\\user, or AZURE\\<storage account> for an Azure file share)".to_string());
+        }
+        let env = f.trimmed("smb_password_env");
+        if env.is_empty() || !env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(
+                "SMB password variable: an environment variable name such as CUTOVER_SMB_PASSWORD"
+                    .to_string(),
+            );
+        }
+        (user, env)
+    } else {
+        (String::new(), String::new())
+    };
     *v = MigrationSettings {
         backup_folder: folder,
         server_folder: f.trimmed("server_folder"),
         folder_overrides: overrides,
+        smb_user,
+        smb_password_env,
         container_url: container,
         storage_auth,
         sas_token: SecretText(sas),
@@ -276,6 +333,12 @@ pub fn apply(
 /// this shell does not have is refused here rather than after Run. (The sandbox signs with its
 /// own development key.)
 pub fn check_env(v: &MigrationSettings, sandbox: bool, env: &EnvCheck) -> Result<(), String> {
+    let smb = v.smb_password_env.trim();
+    if !v.smb_user.trim().is_empty() && !env.is_set(smb) {
+        return Err(format!(
+            "SMB password variable: {smb} is not set here: export it (the share's password, or the storage account key), then start cutover again (Ctrl-C leaves)"
+        ));
+    }
     let var = v.account_key_env.trim();
     if v.storage_auth == StorageAuthKind::AccountKeyEnv && !sandbox && !env.is_set(var) {
         return Err(format!(
@@ -286,5 +349,26 @@ pub fn check_env(v: &MigrationSettings, sandbox: bool, env: &EnvCheck) -> Result
 }
 
 pub fn render(frame: &mut Frame, area: Rect, s: &WizardState, theme: Theme) {
-    super::form::render(frame, area, &s.settings, &s.env, theme);
+    // What the folder test found: a line per fact (databases, newest backups), or why it failed;
+    // as many rows as it needs (at most 5), the form keeps the rest.
+    let lines: Vec<Line> = match &s.backups_test {
+        JobStatus::Done(Ok(found)) => found
+            .lines()
+            .map(|l| Line::styled(l.to_string(), theme.ok()))
+            .collect(),
+        job => vec![super::job_line(
+            job,
+            "Test the backup folder (Ctrl-T): lists its databases and newest backups",
+            s.tick,
+            theme,
+            |r: &String| r.clone(),
+        )],
+    };
+    let width = usize::from(area.width.max(1));
+    let rows: usize = lines.iter().map(|l| l.width().div_ceil(width).max(1)).sum();
+    let rows = u16::try_from(rows.min(5)).unwrap_or(5);
+    let [form_area, info] =
+        Layout::vertical([Constraint::Min(6), Constraint::Length(rows)]).areas(area);
+    super::form::render(frame, form_area, &s.settings, &s.env, theme);
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), info);
 }

@@ -177,6 +177,12 @@ pub struct MigrationSettings {
     pub server_folder: String,
     /// Database name -> its own backup folder (Advanced).
     pub folder_overrides: BTreeMap<String, String>,
+    /// The account reading the backup folder when it is an SMB share (`DOMAIN\user`;
+    /// `AZURE\<storage account>` for an Azure file share); empty for a local folder.
+    pub smb_user: String,
+    /// The environment variable holding that account's password (or the storage account key);
+    /// the password is never typed here nor saved.
+    pub smb_password_env: String,
     pub container_url: String,
     pub storage_auth: StorageAuthKind,
     #[serde(skip)]
@@ -286,6 +292,8 @@ impl Default for MigrationSettings {
             backup_folder: String::new(),
             server_folder: String::new(),
             folder_overrides: BTreeMap::new(),
+            smb_user: String::new(),
+            smb_password_env: String::new(),
             container_url: String::new(),
             storage_auth: StorageAuthKind::Sas,
             sas_token: SecretText::default(),
@@ -329,10 +337,6 @@ pub struct CarriedKeys {
     /// `[source] ca_file`: the PEM file of the CA trusted for the source's TLS.
     pub ca_file: Option<std::path::PathBuf>,
     pub settle_seconds: Option<String>,
-    /// `[backups] smb_user` / `smb_password_env`: the account reading a share (its password
-    /// stays in the environment).
-    pub smb_user: Option<String>,
-    pub smb_password_env: Option<String>,
     pub location: Option<String>,
     pub collation: Option<String>,
     /// `[target] sql_server` / `sql_user` / `sql_password_env`: the instance's SQL endpoint the
@@ -440,9 +444,28 @@ pub trait WizardBackend: Send + Sync {
     async fn test_source(&self, form: &SourceForm) -> Result<SourceSummary, String>;
     /// Without a source connection: the databases found in the backup folder.
     async fn scan_folder(&self, folder: &str) -> Result<SourceSummary, String>;
+    /// The same for a folder that may be an SMB share, read with this account (empty for a
+    /// local folder; the password from the variable `smb_password_env`).
+    async fn scan_backups(
+        &self,
+        folder: &str,
+        smb_user: &str,
+        smb_password_env: &str,
+    ) -> Result<SourceSummary, String> {
+        let _ = (smb_user, smb_password_env);
+        self.scan_folder(folder).await
+    }
     /// Signs in with the chosen credential and reads the managed instance (one authorised ARM
     /// GET; the sandbox's ARM endpoint for the sandbox); Ok: a line describing it.
     async fn test_target(&self, form: &TargetForm) -> Result<String, String>;
+    /// Opens the backup folder of the Migration settings screen (signing in to the SMB share
+    /// when it is one) and says what it found (databases, newest backups), or exactly what
+    /// failed (name not resolved, port closed, logon failure, access denied on the share or a
+    /// folder, no such share or path, SMB1 only...).
+    async fn test_backups(&self, settings: &MigrationSettings) -> Result<String, String> {
+        let _ = settings;
+        Err("this backend cannot test the backup folder".to_string())
+    }
     /// The findings per selected database (catalog of the backup folder, source cross-check) and
     /// the configuration check's warnings or error.
     async fn preflight(&self, values: &WizardValues) -> PreflightReport;
