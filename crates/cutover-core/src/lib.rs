@@ -21,3 +21,4 @@ pub mod restore_target;
 pub mod sample;
 pub mod source;
 pub mod storage;
+pub mod tde;
