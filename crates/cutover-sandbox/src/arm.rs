@@ -14,6 +14,8 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+mod tde_certificates;
+
 use super::blob::BlobService;
 use super::restore::{FolderFile, FolderView, JobState, RestoreJob, view};
 use super::sas;
@@ -100,6 +102,7 @@ pub struct LrsService {
     ops: Mutex<HashMap<String, Operation>>,
     headers: Mutex<HeaderCache>,
     identity_reader: Mutex<Option<IdentityReader>>,
+    tde: tde_certificates::TdeCertificates,
 }
 
 fn err(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -135,6 +138,7 @@ impl LrsService {
             ops: Mutex::new(HashMap::new()),
             headers: Mutex::new(HashMap::new()),
             identity_reader: Mutex::new(None),
+            tde: Mutex::new(Default::default()),
         })
     }
 
@@ -183,6 +187,10 @@ impl LrsService {
             .route(
                 "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Sql/managedInstances/{mi}/databases",
                 get(list_dbs),
+            )
+            .route(
+                "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Sql/managedInstances/{mi}/tdeCertificates",
+                post(tde_certificates::post_tde_certificate),
             )
             .route(base, get(get_db).put(put_db).delete(delete_db))
             .route(&format!("{base}/restoreDetails/{{name}}"), get(get_details))
@@ -260,7 +268,9 @@ impl LrsService {
                 sets,
             });
         }
-        view(db, &files)
+        let mut v = view(db, &files);
+        self.tde_block(&files, &mut v);
+        v
     }
 
     fn new_operation(&self, db: &str, kind: &'static str) -> String {

@@ -502,6 +502,7 @@ mod tests {
                 family_count: 1,
                 family_sequence_number: 1,
                 flags: 0x210,
+                tde_thumbprint: None,
             },
         }
     }
