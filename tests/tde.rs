@@ -1,10 +1,22 @@
 //! TDE certificates: the PFX cutover builds from the `.cer` and `.pvk` that BACKUP CERTIFICATE
 //! writes opens with a standard tool (`openssl pkcs12 -info`), carries the source certificate
 //! (same SHA-1 thumbprint) and its key; the sandbox's `.pvk` is a real PVK (openssl reads it).
+//! End to end: the sandbox's TDE database is blocked by LRS with MissingThumbprint, `cutover tde
+//! list` names its certificate as missing, `cutover tde migrate` exports, converts and uploads it
+//! and removes its files, then the restore goes on and completes; the passwords and the private
+//! key appear in no output and no file left behind.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap fails the run
 
+use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::Value;
+
+use cutover::sandbox::instance::DatabaseSpec;
+use cutover::sandbox::{Sandbox, SandboxOptions};
 
 use cutover::sandbox::tde::ServerCertificate;
 use cutover::tde::{SecretText, Thumbprint, build_pfx, pvk_to_pkcs8};
@@ -139,4 +151,299 @@ fn the_sandbox_pvk_is_a_pvk_openssl_reads() {
         String::from_utf8_lossy(&o.stdout).trim(),
         String::from_utf8_lossy(&c.stdout).trim()
     );
+}
+
+fn cutover(args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cutover"));
+    c.args(args).env("RUST_LOG", "trace");
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    let out = c.output().expect("run cutover");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn arm_args(sb: &Sandbox) -> Vec<String> {
+    let i = &sb.info;
+    vec![
+        "-g".into(),
+        i.resource_group.clone(),
+        "--mi".into(),
+        i.managed_instance.clone(),
+        "--subscription".into(),
+        i.subscription_id.clone(),
+        "--arm-endpoint".into(),
+        i.arm_endpoint.clone(),
+        "--sandbox".into(),
+    ]
+}
+
+fn source_args(sb: &Sandbox) -> Vec<String> {
+    vec![
+        "--server".into(),
+        sb.info.sql_server.clone(),
+        "--user".into(),
+        sb.info.sql_user.clone(),
+        "--plaintext".into(),
+        "--json".into(),
+    ]
+}
+
+fn run(args: Vec<String>, sb: &Sandbox, log: &mut String) -> (i32, String, String) {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = cutover(&refs, &[("CUTOVER_SOURCE_PASSWORD", &sb.info.sql_password)]);
+    log.push_str(&r.1);
+    log.push_str(&r.2);
+    r
+}
+
+fn status(sb: &Sandbox, db: &str, log: &mut String) -> Value {
+    let mut args = vec![
+        "lrs".to_string(),
+        "status".into(),
+        "-n".into(),
+        db.into(),
+        "--json".into(),
+    ];
+    args.extend(arm_args(sb));
+    let (code, out, err) = run(args, sb, log);
+    assert_eq!(code, 0, "status: {err}");
+    serde_json::from_str(&out).expect("status json")
+}
+
+fn wait_for(
+    sb: &Sandbox,
+    db: &str,
+    what: &str,
+    log: &mut String,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = status(sb, db, log);
+        if pred(&s) {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {s}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().to_path_buf())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_tde_database_migrates_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let backups = tmp.path().join("backups");
+    let mut payroll = DatabaseSpec::new("Payroll");
+    payroll.tde = true;
+    let sb = Sandbox::start(SandboxOptions {
+        restore_mbps: 100.0,
+        data_dir: Some(tmp.path().join("sandbox")),
+        backup_dir: Some(backups.clone()),
+        databases: Some(vec![DatabaseSpec::new("Sales"), payroll]),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let cert = sb
+        .sql
+        .certificates()
+        .into_iter()
+        .find(|c| !c.name.starts_with("##"))
+        .expect("the TDE certificate in master");
+    let thumb = Thumbprint(cert.thumbprint);
+    let mut log = String::new();
+
+    // The backups' headers carry the thumbprint; the unencrypted database's do not.
+    let payroll_dir = backups.join("Payroll");
+    let mut payroll_files: Vec<_> = files_under(&payroll_dir);
+    payroll_files.sort();
+    for f in &payroll_files {
+        let sets = cutover::backup::read_backup_file(f).unwrap();
+        assert_eq!(
+            sets[0].tde_thumbprint.as_deref(),
+            Some(thumb.to_string().as_str())
+        );
+    }
+    for f in files_under(&backups.join("Sales")) {
+        let sets = cutover::backup::read_backup_file(&f).unwrap();
+        assert_eq!(sets[0].tde_thumbprint, None);
+    }
+
+    // Upload the TDE database's chain and start LRS: blocked with MissingThumbprint.
+    let container = format!("{}/{}", sb.info.blob_endpoint, sb.info.container);
+    let (code, _, err) = cutover(
+        &[
+            "upload",
+            &payroll_dir.to_string_lossy(),
+            "--container",
+            &container,
+            "--account-key-env",
+            "SB_KEY",
+            "--stable-seconds",
+            "0",
+        ],
+        &[("SB_KEY", &sb.info.account_key)],
+    );
+    assert_eq!(code, 0, "upload: {err}");
+    let mut args = vec![
+        "lrs".to_string(),
+        "start".into(),
+        "-n".into(),
+        "Payroll".into(),
+    ];
+    args.extend(arm_args(&sb));
+    args.extend([
+        "--storage-uri".into(),
+        format!("{container}/Payroll"),
+        "--storage-sas-env".into(),
+        "T_SAS".into(),
+        "--json".into(),
+    ]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, _, err) = cutover(&refs, &[("T_SAS", &sb.info.container_sas)]);
+    assert_eq!(code, 0, "lrs start: {err}");
+    let blocked = wait_for(&sb, "Payroll", "MissingThumbprint", &mut log, |s| {
+        s.to_string().contains("MissingThumbprint")
+    });
+    assert!(blocked.to_string().contains(&thumb.hex()), "{blocked}");
+    std::thread::sleep(Duration::from_millis(600));
+    let still = status(&sb, "Payroll", &mut log);
+    assert!(still.to_string().contains("MissingThumbprint"), "{still}");
+
+    // tde list: the TDE database, its certificate, missing on the instance.
+    let mut args = vec!["tde".to_string(), "list".into()];
+    args.extend(source_args(&sb));
+    let (code, out, err) = run(args, &sb, &mut log);
+    assert_eq!(code, 1, "a database waits for its certificate: {out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let dbs = v["databases"].as_array().unwrap();
+    assert_eq!(
+        dbs.len(),
+        1,
+        "only Payroll is encrypted (tempdb left out): {v}"
+    );
+    assert_eq!(dbs[0]["database"], "Payroll");
+    assert_eq!(dbs[0]["certificate"], cert.name.as_str());
+    assert_eq!(dbs[0]["thumbprint"], thumb.to_string().as_str());
+    assert_eq!(dbs[0]["action"], "migrate");
+    assert!(
+        v["findings"]
+            .to_string()
+            .contains("TDE_CERTIFICATE_MISSING")
+    );
+
+    // tde migrate: BACKUP CERTIFICATE into the backup folder, PFX, upload; files removed.
+    let mut args = vec!["tde".to_string(), "migrate".into()];
+    args.extend(source_args(&sb));
+    args.extend(arm_args(&sb));
+    args.extend(["--folder".into(), backups.to_string_lossy().into_owned()]);
+    let (code, out, err) = run(args.clone(), &sb, &mut log);
+    assert_eq!(code, 0, "tde migrate: {out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let certs = v["certificates"].as_array().unwrap();
+    assert_eq!(certs.len(), 1, "{v}");
+    assert_eq!(certs[0]["status"], "uploaded", "{v}");
+    assert_eq!(certs[0]["thumbprint"], thumb.to_string().as_str());
+    assert!(certs[0]["left_on_share"].as_array().unwrap().is_empty());
+    let uploaded = sb.lrs.tde_certificates();
+    assert_eq!(uploaded.len(), 1);
+    assert_eq!(uploaded[0].0, cert.thumbprint);
+    let leftovers: Vec<_> = files_under(&backups)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("cutover-tde-"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "files left in the backup folder: {leftovers:?}"
+    );
+    assert_eq!(
+        sb.sql.certificate_passwords_seen().len(),
+        1,
+        "one BACKUP CERTIFICATE"
+    );
+
+    // The restore goes on to the last log and completes.
+    let last = payroll_files
+        .last()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    wait_for(&sb, "Payroll", "the last log restored", &mut log, |s| {
+        s["lastRestoredFileName"] == last.as_str()
+    });
+    let mut args = vec![
+        "lrs".to_string(),
+        "complete".into(),
+        "-n".into(),
+        "Payroll".into(),
+        "--last-backup-name".into(),
+        last.clone(),
+        "--json".into(),
+    ];
+    args.extend(arm_args(&sb));
+    let (code, _, err) = run(args, &sb, &mut log);
+    assert_eq!(code, 0, "complete: {err}");
+    wait_for(&sb, "Payroll", "Completed", &mut log, |s| {
+        s["status"] == "Completed"
+    });
+
+    // The secrets reached the sandbox (so the check below can fail) and nothing else.
+    let mut secrets = sb.sql.certificate_passwords_seen();
+    secrets.extend(sb.lrs.tde_passwords_seen());
+    assert_eq!(secrets.len(), 2);
+    assert_ne!(secrets[0], secrets[1], "the PVK and PFX passwords differ");
+    let key_b64 = base64::engine::general_purpose::STANDARD.encode(cert.private_key_der());
+    let key_hex: String = cert.private_key_der()[40..72]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    for s in &secrets {
+        assert!(!log.contains(s.as_str()), "a password is in the output");
+    }
+    assert!(!log.contains(&key_b64[60..120]) && !log.to_lowercase().contains(&key_hex));
+    for f in files_under(tmp.path()) {
+        let bytes = std::fs::read(&f).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        for s in &secrets {
+            assert!(!text.contains(s.as_str()), "a password in {}", f.display());
+        }
+        assert!(
+            !bytes
+                .windows(32)
+                .any(|w| w == &cert.private_key_der()[40..72]),
+            "the private key in {}",
+            f.display()
+        );
+    }
+    // Run again: the instance-side check is not given (no --target-server), so it uploads again,
+    // which the instance accepts as the same certificate.
+    let (code, out, _) = run(args_again(&sb, &backups), &sb, &mut log);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(sb.lrs.tde_certificates().len(), 1);
+}
+
+fn args_again(sb: &Sandbox, backups: &Path) -> Vec<String> {
+    let mut args = vec!["tde".to_string(), "migrate".into()];
+    args.extend(source_args(sb));
+    args.extend(arm_args(sb));
+    args.extend(["--folder".into(), backups.to_string_lossy().into_owned()]);
+    args
 }

@@ -144,6 +144,9 @@ struct State {
     /// Certificates in master: a system one and, when a database uses TDE, the one encrypting
     /// its database encryption key (`tde`).
     certificates: Vec<super::tde::ServerCertificate>,
+    /// The ENCRYPTION BY PASSWORD texts BACKUP CERTIFICATE received (for tests that look for
+    /// them where they must not be).
+    certificate_passwords: Vec<String>,
 }
 
 /// The instance. Cheap to share (`Arc`); all state behind one lock, never held across an await.

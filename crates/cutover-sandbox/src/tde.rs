@@ -68,6 +68,11 @@ impl ServerCertificate {
         })
     }
 
+    /// The private key (PKCS#8 DER): for tests that look for it where it must not be.
+    pub fn private_key_der(&self) -> &[u8] {
+        &self.key_pkcs8
+    }
+
     /// The `.pvk` BACKUP CERTIFICATE writes for this key, encrypted by `password`.
     pub fn pvk(&self, password: &str) -> Result<Vec<u8>, String> {
         write_pvk(&self.key_pkcs8, password)

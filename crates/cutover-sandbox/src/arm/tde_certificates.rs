@@ -20,19 +20,25 @@ pub(super) struct InstancePath {
 }
 
 /// The instance's TDE certificates: thumbprint -> subject.
-pub(super) type TdeCertificates = Mutex<BTreeMap<[u8; 20], String>>;
+pub(super) type TdeCertificates = Mutex<(BTreeMap<[u8; 20], String>, Vec<String>)>;
 
 impl LrsService {
     /// The thumbprints of the TDE certificates uploaded to the instance, with their subjects.
     pub fn tde_certificates(&self) -> Vec<([u8; 20], String)> {
         self.tde
             .lock()
-            .map(|m| m.iter().map(|(k, v)| (*k, v.clone())).collect())
+            .map(|m| m.0.iter().map(|(k, v)| (*k, v.clone())).collect())
             .unwrap_or_default()
     }
 
+    /// The certPassword texts uploads carried (for tests that look for them where they must
+    /// not be).
+    pub fn tde_passwords_seen(&self) -> Vec<String> {
+        self.tde.lock().map(|m| m.1.clone()).unwrap_or_default()
+    }
+
     fn has_tde_certificate(&self, t: &[u8; 20]) -> bool {
-        self.tde.lock().is_ok_and(|m| m.contains_key(t))
+        self.tde.lock().is_ok_and(|m| m.0.contains_key(t))
     }
 
     /// Blocks a folder whose planned backups are encrypted by a certificate the instance lacks.
@@ -128,10 +134,13 @@ pub(super) async fn post_tde_certificate(
         .get("certPassword")
         .and_then(Value::as_str)
         .unwrap_or("");
+    if let Ok(mut m) = s.tde.lock() {
+        m.1.push(password.to_string());
+    }
     match check_pfx(&pfx, password) {
         Ok((thumbprint, subject)) => {
             if let Ok(mut m) = s.tde.lock() {
-                m.insert(thumbprint, subject);
+                m.0.insert(thumbprint, subject);
             }
             (StatusCode::OK, "").into_response()
         }

@@ -125,6 +125,11 @@ impl SqlInstance {
         self.lock().certificates.clone()
     }
 
+    /// The passwords BACKUP CERTIFICATE was given, oldest first.
+    pub fn certificate_passwords_seen(&self) -> Vec<String> {
+        self.lock().certificate_passwords.clone()
+    }
+
     /// Answers the TDE views; `None` when `sel` reads neither.
     pub(super) fn answer_tde(&self, sel: &Select) -> Option<Result<Reply, SqlError>> {
         let st = self.lock();
@@ -284,6 +289,7 @@ impl SqlInstance {
         };
         let pvk = match (&key_file, &password) {
             (Some(_), Some(pw)) => {
+                self.lock().certificate_passwords.push(pw.clone());
                 if !complex_enough(pw) {
                     return Err(SqlError::new(
                         15118,
