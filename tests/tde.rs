@@ -353,6 +353,10 @@ async fn the_sandbox_tde_database_migrates_end_to_end() {
     args.extend(source_args(&sb));
     args.extend(arm_args(&sb));
     args.extend(["--folder".into(), backups.to_string_lossy().into_owned()]);
+    args.extend([
+        "--state-dir".into(),
+        tmp.path().join("state").to_string_lossy().into_owned(),
+    ]);
     let (code, out, err) = run(args.clone(), &sb, &mut log);
     assert_eq!(code, 0, "tde migrate: {out}{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
@@ -377,6 +381,9 @@ async fn the_sandbox_tde_database_migrates_end_to_end() {
         1,
         "one BACKUP CERTIFICATE"
     );
+    // Recorded for `cutover run` (thumbprint and name only).
+    let recorded = cutover::tde::record::on_target(&tmp.path().join("state"));
+    assert!(recorded.contains(&thumb), "{recorded:?}");
 
     // The restore goes on to the last log and completes.
     let last = payroll_files
@@ -445,5 +452,12 @@ fn args_again(sb: &Sandbox, backups: &Path) -> Vec<String> {
     args.extend(source_args(sb));
     args.extend(arm_args(sb));
     args.extend(["--folder".into(), backups.to_string_lossy().into_owned()]);
+    args.extend([
+        "--state-dir".into(),
+        backups
+            .with_file_name("state")
+            .to_string_lossy()
+            .into_owned(),
+    ]);
     args
 }

@@ -21,6 +21,7 @@ use crate::storage::auth::{AadKind, aad_credential};
 use crate::tde::migrate::{CertificateStatus, ExportPlace, migrate_certificate};
 use crate::tde::plan::TdeAction;
 use crate::tde::plan_tde;
+use crate::tde::record::{OnTarget, record, record_path};
 
 use super::logins::{TargetSqlArgs, target_options};
 use super::smb_args::SmbArgs;
@@ -90,6 +91,10 @@ pub enum TdeCommand {
         server_folder: Option<String>,
         #[command(flatten)]
         smb: SmbArgs,
+        /// The state folder where what is on the instance is recorded for `cutover run` (whose
+        /// uploads of a TDE database wait for it) [default: the platform data folder].
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
     },
 }
 
@@ -151,6 +156,7 @@ pub fn run(c: &TdeCommand) -> i32 {
             folder,
             server_folder,
             smb,
+            state_dir,
             ..
         } => {
             let opened = match super::smb_args::open(folder, smb) {
@@ -167,6 +173,9 @@ pub fn run(c: &TdeCommand) -> i32 {
                     server_folder
                         .clone()
                         .unwrap_or_else(|| folder.to_string_lossy().into_owned()),
+                    state_dir
+                        .clone()
+                        .unwrap_or_else(crate::engine::persist::default_state_dir),
                 )),
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -203,7 +212,7 @@ pub fn run(c: &TdeCommand) -> i32 {
             &on_target.clone().unwrap_or_default(),
             databases,
         );
-        let Some(((arm, instance), opened, server_folder)) = migrate else {
+        let Some(((arm, instance), opened, server_folder, state_dir)) = migrate else {
             src.close().await;
             if conn.json {
                 println!(
@@ -233,6 +242,39 @@ pub fn run(c: &TdeCommand) -> i32 {
             );
         }
         src.close().await;
+        let instance_label = format!(
+            "{}/{}/{}",
+            instance.subscription, instance.resource_group, instance.managed_instance
+        );
+        let mut known: Vec<OnTarget> = outcomes
+            .iter()
+            .filter(|o| o.status == CertificateStatus::Uploaded)
+            .map(|o| OnTarget {
+                thumbprint: o.thumbprint,
+                certificate: o.certificate.clone(),
+                how: "uploaded".into(),
+                instance: instance_label.clone(),
+            })
+            .collect();
+        known.extend(
+            plan.databases
+                .iter()
+                .filter(|d| d.action == TdeAction::OnTarget)
+                .map(|d| OnTarget {
+                    thumbprint: d.thumbprint,
+                    certificate: d.certificate.clone().unwrap_or_default(),
+                    how: "found".into(),
+                    instance: instance_label.clone(),
+                }),
+        );
+        if !known.is_empty()
+            && let Err(e) = record(&state_dir, &known)
+        {
+            eprintln!(
+                "warning: cannot record the instance's certificates in {}: {e}; `cutover run` will hold the TDE databases' uploads",
+                record_path(&state_dir).display()
+            );
+        }
         let failed = outcomes
             .iter()
             .any(|o| o.status != CertificateStatus::Uploaded)

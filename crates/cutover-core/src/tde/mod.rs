@@ -11,6 +11,7 @@ pub mod migrate;
 pub mod pfx;
 pub mod plan;
 pub mod pvk;
+pub mod record;
 pub mod secret;
 pub mod thumbprint;
 
