@@ -461,3 +461,146 @@ fn args_again(sb: &Sandbox, backups: &Path) -> Vec<String> {
     ]);
     args
 }
+
+/// `cutover run`'s engine holds the TDE database's upload with a blocking finding until `cutover
+/// tde migrate` records its certificate in the same state folder, then uploads, restores and cuts
+/// it over.
+#[test]
+fn the_engine_holds_a_tde_database_until_its_certificate_is_migrated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let backups = tmp.path().join("backups");
+    let state = tmp.path().join("state");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut payroll = DatabaseSpec::new("Payroll");
+    payroll.tde = true;
+    let sb = rt
+        .block_on(Sandbox::start(SandboxOptions {
+            restore_mbps: 100.0,
+            data_dir: Some(tmp.path().join("sandbox")),
+            backup_dir: Some(backups.clone()),
+            databases: Some(vec![payroll]),
+            ..Default::default()
+        }))
+        .unwrap();
+    let i = &sb.info;
+    let cfg = format!(
+        r#"
+[source]
+server = "{sql}"
+user = "{user}"
+password_env = "TDE_T_PW"
+plaintext = true
+[backups]
+folder = "{backups}"
+[[backups.database]]
+name = "Payroll"
+folder = "{backups}/Payroll"
+[target]
+subscription = "{sub}"
+resource_group = "{rg}"
+managed_instance = "{mi}"
+arm_endpoint = "{arm}"
+sandbox = true
+[storage]
+container = "{blob}/{container}"
+account_key_env = "TDE_T_KEY"
+[migration]
+activity = "tde-test"
+databases = ["Payroll"]
+cutover = "when-ready"
+tail = "take"
+stop_traffic = "read-only"
+scan_seconds = 0.3
+poll_seconds = 0.3
+state_dir = "{state}"
+"#,
+        sql = i.sql_server,
+        user = i.sql_user,
+        backups = backups.display(),
+        sub = i.subscription_id,
+        rg = i.resource_group,
+        mi = i.managed_instance,
+        arm = i.arm_endpoint,
+        blob = i.blob_endpoint,
+        container = i.container,
+        state = state.display(),
+    );
+    let path = tmp.path().join("cutover.toml");
+    std::fs::write(&path, cfg).unwrap();
+    let file = cutover::config::ConfigFile::load(&path).unwrap();
+    let mut secrets = cutover::config::ProvidedSecrets::default();
+    secrets.by_env.insert(
+        "TDE_T_PW".into(),
+        azure_core::credentials::Secret::new(i.sql_password.clone()),
+    );
+    secrets.by_env.insert(
+        "TDE_T_KEY".into(),
+        azure_core::credentials::Secret::new(i.account_key.clone()),
+    );
+    let (code, snap) = rt.block_on(async {
+        let (cfg, _) =
+            cutover::config::engine_config_with(&file, &Default::default(), &secrets).unwrap();
+        let mut h = cutover::engine::runner::start(cfg).unwrap();
+        let mut snaps = h.snapshots.clone();
+        let engine = tokio::spawn(async move {
+            let code =
+                cutover::cli::headless::run(&mut h, true, cutover::cli::headless::KEPT).await;
+            (code, h.snapshots.borrow().clone())
+        });
+        // Held: a blocking finding, and nothing in the container for Payroll.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let s = snaps.borrow_and_update().clone();
+            let held = s.databases.iter().any(|d| {
+                d.findings.iter().any(|f| {
+                    f.code == cutover::catalog::Code::TdeEnabled
+                        && f.severity == cutover::catalog::Severity::Error
+                })
+            });
+            if held {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no TDE hold: {:?}",
+                s.databases[0].findings
+            );
+            let _ = tokio::time::timeout(Duration::from_millis(300), snaps.changed()).await;
+        }
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let blobs = sb.blob.list_blobs(&sb.info.container, "").unwrap();
+        assert!(blobs.is_empty(), "uploaded while held: {:?}", blobs.len());
+        // Migrate the certificate (the CLI, another process), recording it in the state folder.
+        let mut args = vec!["tde".to_string(), "migrate".into()];
+        args.extend(source_args(&sb));
+        args.extend(arm_args(&sb));
+        args.extend(["--folder".into(), backups.to_string_lossy().into_owned()]);
+        args.extend(["--state-dir".into(), state.to_string_lossy().into_owned()]);
+        let mut log = String::new();
+        let (code, out, err) = tokio::task::block_in_place(|| run(args, &sb, &mut log));
+        assert_eq!(code, 0, "{out}{err}");
+        tokio::time::timeout(Duration::from_secs(120), engine)
+            .await
+            .expect("the run ended within 2 minutes")
+            .unwrap()
+    });
+    assert_eq!(code, 0, "{:?}", snap.databases[0].state);
+    assert_eq!(
+        snap.databases[0].state.phase,
+        cutover::model::Phase::Completed,
+        "{:?}",
+        snap.databases[0].findings
+    );
+    assert!(
+        !snap.databases[0]
+            .findings
+            .iter()
+            .any(|f| f.severity == cutover::catalog::Severity::Error),
+        "{:?}",
+        snap.databases[0].findings
+    );
+}
