@@ -61,6 +61,7 @@ pub struct TdeArmArgs {
 }
 
 #[derive(Debug, clap::Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once from the command line
 pub enum TdeCommand {
     /// The source's TDE databases, their certificates, and whether the instance has each.
     List {

@@ -66,8 +66,8 @@ mod tests {
             how: "uploaded".into(),
             instance: "mi".into(),
         };
-        record(d.path(), &[e.clone()]).unwrap();
-        record(d.path(), &[e.clone()]).unwrap();
+        record(d.path(), std::slice::from_ref(&e)).unwrap();
+        record(d.path(), std::slice::from_ref(&e)).unwrap();
         assert_eq!(load(d.path()), vec![e]);
         assert!(on_target(d.path()).contains(&Thumbprint([3; 20])));
     }
