@@ -13,6 +13,14 @@ use crate::tde::{Pfx, SecretText};
 
 pub const TDE_API_VERSION: &str = "2023-08-01";
 
+/// The request body: the PKCS#12 in base64 and its password (a secret: build it, send it, drop it).
+pub fn tde_certificate_body(pfx: &[u8], password: &str) -> serde_json::Value {
+    json!({"properties": {
+        "privateBlob": base64::engine::general_purpose::STANDARD.encode(pfx),
+        "certPassword": password,
+    }})
+}
+
 /// Uploads `pfx` (protected by `password`) as a TDE certificate of the instance.
 pub async fn upload_tde_certificate(
     arm: &ArmClient,
@@ -28,10 +36,7 @@ pub async fn upload_tde_certificate(
         instance.managed_instance
     );
     let subject = pfx.thumbprint.to_string();
-    let body = json!({"properties": {
-        "privateBlob": base64::engine::general_purpose::STANDARD.encode(pfx.bytes.expose()),
-        "certPassword": password.expose(),
-    }});
+    let body = tde_certificate_body(pfx.bytes.expose(), password.expose());
     let (status, headers, answer) = arm
         .call(
             "upload TDE certificate",
