@@ -90,6 +90,7 @@ fn spec(db: &str, i: usize) -> SetSpec {
         family_guid: guid(&format!("family:{db}")),
         data_bytes: 8 * 1024,
         payload: Payload::Sparse,
+        tde_thumbprint: None,
     }
 }
 

@@ -42,6 +42,7 @@ fn spec(i: usize, size: u64) -> SetSpec {
         family_guid: String::new(),
         data_bytes: size,
         payload: Payload::Sparse,
+        tde_thumbprint: None,
     }
 }
 

@@ -13,7 +13,7 @@ pub use cutover_model as model;
 /// The engine and its clients (`crates/cutover-core`).
 pub use cutover_core::{
     arm, backup_folder, catalog, config, engine, logins, private_files, restore_target, source,
-    storage, target_sql,
+    storage, target_sql, tde,
 };
 
 /// The terminal UI (`crates/cutover-tui`): it names `cutover-model` and nothing else of ours.

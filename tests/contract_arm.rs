@@ -194,10 +194,23 @@ fn check_arm_example(path: &Path) -> &'static str {
             "no body (status codes only)"
         }
         "ManagedInstanceTdeCertificate.json" => {
-            // cutover does not upload TDE certificates: the request is not the client's; the
-            // responses have no body.
+            // `cutover tde migrate`'s upload: every published property is one it sends, as a
+            // string (the example's `privateBlob` is a placeholder, not a real PFX's base64, so
+            // values are not compared), and `certPassword` (in the spec, not in the example).
             assert!(b.is_empty(), "{name}: no response body expected");
-            "not sent by cutover; responses have no body"
+            let want = &ex["parameters"]["parameters"]["properties"];
+            let blob = want["privateBlob"].as_str().unwrap();
+            let bytes = base64::Engine::decode(
+                &base64::engine::general_purpose::STANDARD_NO_PAD,
+                blob.trim_end_matches('='),
+            )
+            .unwrap_or_default();
+            let got = cutover::arm::tde::tde_certificate_body(&bytes, "pw");
+            for (k, _) in want.as_object().unwrap() {
+                assert!(got["properties"][k].is_string(), "{name}: properties.{k}");
+            }
+            assert_eq!(got["properties"]["certPassword"], "pw");
+            "the upload request (responses have no body)"
         }
         "ManagedInstanceEncryptionProtectorGet.json" => each(&|v| {
             let e: EncryptionProtector = typed(&name, v);

@@ -51,6 +51,7 @@ fn expected(path: &Path, media: &MediaSpec, spec: &SetSpec, position: u16) -> Ba
         family_count: media.family_count,
         family_sequence_number: media.family_sequence,
         flags: spec.flags(),
+        tde_thumbprint: None,
     }
 }
 
@@ -174,6 +175,7 @@ fn set_spec() -> impl Strategy<Value = SetSpec> {
                 family_guid: family,
                 data_bytes: bytes,
                 payload: Payload::Pages,
+                tde_thumbprint: None,
             },
         )
 }

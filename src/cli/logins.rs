@@ -83,7 +83,9 @@ pub enum LoginsCommand {
     },
 }
 
-fn target_options(t: &TargetSqlArgs) -> Result<Option<(SourceOptions, Vec<String>)>, String> {
+pub(super) fn target_options(
+    t: &TargetSqlArgs,
+) -> Result<Option<(SourceOptions, Vec<String>)>, String> {
     let Some(server) = &t.target_server else {
         return Ok(None);
     };

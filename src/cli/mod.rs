@@ -19,6 +19,7 @@ mod secret_arg;
 pub mod smb_args;
 mod source;
 mod target;
+mod tde;
 mod upload;
 pub mod wizard;
 
@@ -70,6 +71,10 @@ pub enum Command {
     /// Server logins: list the source's, migrate them to the instance (same SID and password).
     #[command(subcommand)]
     Logins(logins::LoginsCommand),
+    /// TDE certificates: list the source's TDE databases and their certificates, migrate the
+    /// certificates the instance lacks (BACKUP CERTIFICATE, PFX, ARM upload).
+    #[command(subcommand)]
+    Tde(tde::TdeCommand),
     /// Run a migration headless from a configuration file (automation).
     Run(run::RunArgs),
     /// The setup wizard, then the live dashboard of the migration (the default command).
@@ -121,6 +126,7 @@ pub fn main() -> i32 {
         Command::Azure(c) => azure::run(&c),
         Command::Logins(c) => logins::run(&c),
         Command::Target(c) => target::run(&c),
+        Command::Tde(c) => tde::run(&c),
         #[cfg(feature = "sandbox")]
         Command::Sandbox(a) => sandbox::run(&a),
         #[cfg(feature = "sandbox")]

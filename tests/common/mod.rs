@@ -88,6 +88,7 @@ pub fn base_spec(db: &str, backup_type: BackupType) -> SetSpec {
         family_guid: guid(&format!("family:{db}")),
         data_bytes: 64 * 1024,
         payload: Payload::Pages,
+        tde_thumbprint: None,
     }
 }
 

@@ -130,6 +130,14 @@ pub struct BackupSet {
     pub family_sequence_number: u16,
     /// Raw SCIN flags word, kept for diagnostics.
     pub flags: u32,
+    /// The TDE encryptor's thumbprint (`0x` + 40 hex digits) when the header carries one (see
+    /// `scin::TDE_TAG`: found in cutover-written backups; real ones are detected at the source).
+    #[serde(
+        rename = "TDEThumbprint",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tde_thumbprint: Option<String>,
 }
 
 impl BackupSet {

@@ -447,6 +447,12 @@ pub(crate) fn to_backup_set(
         family_count: tape.family_count.max(1),
         family_sequence_number: tape.family_sequence.max(1),
         flags: last.flags,
+        tde_thumbprint: last.tde_thumbprint.or(first.tde_thumbprint).map(|t| {
+            format!(
+                "0x{}",
+                t.iter().map(|b| format!("{b:02X}")).collect::<String>()
+            )
+        }),
     })
 }
 

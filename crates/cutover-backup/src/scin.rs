@@ -76,6 +76,34 @@ pub struct Scin {
     pub collation: String,
     pub differential_base_lsn: Lsn,
     pub differential_base_guid: String,
+    /// The TDE encryptor's thumbprint, from a `TDE_TAG` chunk of the same MQCI stream (see there).
+    pub tde_thumbprint: Option<[u8; 20]>,
+}
+
+/// The chunk cutover's writer puts after the file chunks of a TDE database's backup-set header:
+/// `[tag][u32 size = 32][u32 encryptor type, 1 = certificate][20-byte thumbprint]`. SQL Server
+/// keeps the database encryption key's thumbprint in its headers (RESTORE FILELISTONLY shows it as
+/// TDEThumbprint), but where is not documented and no TDE sample was available: this tag is
+/// cutover's own convention, so a real backup reads as "no thumbprint in the header" and the
+/// source's `sys.dm_database_encryption_keys` is what detects TDE there.
+pub const TDE_TAG: [u8; 4] = *b"SDEK";
+
+/// The thumbprint of a `TDE_TAG` chunk among the MQCI stream's chunks, if there is one.
+pub fn tde_thumbprint(stream: &[u8]) -> Option<[u8; 20]> {
+    let mut at = 0usize;
+    while at + 8 <= stream.len() {
+        let size = u32_at(stream, at + 4)? as usize;
+        if size < 8 {
+            return None;
+        }
+        if stream[at..at + 4] == TDE_TAG && size >= 32 {
+            return stream
+                .get(at + 12..at + 32)
+                .and_then(|t| <[u8; 20]>::try_from(t).ok());
+        }
+        at += size;
+    }
+    None
 }
 
 /// Why a SCIN chunk could not be decoded (offset is relative to the chunk).
@@ -130,6 +158,7 @@ pub fn decode(b: &[u8]) -> Result<Scin, ScinError> {
             what: "MQCI stream does not start with a SCIN chunk".into(),
         });
     }
+    let tde = tde_thumbprint(b);
     let declared = u32_at(b, 4).ok_or_else(|| short(4))? as usize;
     let b = b.get(..declared.min(b.len())).ok_or_else(|| short(4))?;
     if b.len() < OFF_DIFF_BASE_GUID + 16 {
@@ -164,6 +193,7 @@ pub fn decode(b: &[u8]) -> Result<Scin, ScinError> {
         collation: collation_name(&b[OFF_COLLATION..OFF_COLLATION + 5]),
         differential_base_lsn: lsn_at(b, OFF_DIFF_BASE_LSN)?,
         differential_base_guid: format_guid(&b[OFF_DIFF_BASE_GUID..OFF_DIFF_BASE_GUID + 16]),
+        tde_thumbprint: tde,
     })
 }
 

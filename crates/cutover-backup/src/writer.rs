@@ -55,6 +55,8 @@ pub struct SetSpec {
     /// Bytes of data pages (full/diff) or log (log backups) in the set.
     pub data_bytes: u64,
     pub payload: Payload,
+    /// A TDE database's encryptor thumbprint, written in a `scin::TDE_TAG` chunk.
+    pub tde_thumbprint: Option<[u8; 20]>,
 }
 
 /// The media (file) level: stripes share a media set GUID and count, each file has its sequence.
@@ -137,6 +139,7 @@ impl SetSpec {
             collation: self.collation.clone(),
             differential_base_lsn: self.differential_base_lsn,
             differential_base_guid: self.differential_base_guid.clone(),
+            tde_thumbprint: self.tde_thumbprint,
         }
     }
 }
@@ -162,6 +165,12 @@ fn mqci_stream(set: &SetSpec, final_copy: bool) -> Vec<u8> {
     chunk(b"SFGI", "PRIMARY", 238);
     chunk(b"SFIN", &set.database_name, 1230);
     chunk(b"SFIN", &format!("{}_log", set.database_name), 1246);
+    if let Some(t) = set.tde_thumbprint {
+        out.extend_from_slice(&scin::TDE_TAG);
+        out.extend_from_slice(&32u32.to_le_bytes());
+        out.extend_from_slice(&1u32.to_le_bytes());
+        out.extend_from_slice(&t);
+    }
     out
 }
 

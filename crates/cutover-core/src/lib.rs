@@ -22,3 +22,4 @@ pub mod sample;
 pub mod source;
 pub mod storage;
 pub mod target_sql;
+pub mod tde;

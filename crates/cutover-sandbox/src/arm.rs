@@ -14,6 +14,8 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+mod tde_certificates;
+
 use super::blob::BlobService;
 use super::restore::{FolderFile, FolderView, JobState, RestoreJob, view};
 use super::sas;
@@ -121,6 +123,7 @@ pub struct LrsService {
     headers: Mutex<HeaderCache>,
     identity_reader: Mutex<Option<IdentityReader>>,
     name_taken: Mutex<Option<NameTaken>>,
+    tde: tde_certificates::TdeCertificates,
 }
 
 fn err(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -157,6 +160,7 @@ impl LrsService {
             headers: Mutex::new(HashMap::new()),
             identity_reader: Mutex::new(None),
             name_taken: Mutex::new(None),
+            tde: Mutex::new(Default::default()),
         })
     }
 
@@ -246,6 +250,10 @@ impl LrsService {
                 "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Sql/managedInstances/{mi}/databases",
                 get(list_dbs),
             )
+            .route(
+                "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Sql/managedInstances/{mi}/tdeCertificates",
+                post(tde_certificates::post_tde_certificate),
+            )
             .route(base, get(get_db).put(put_db).delete(delete_db))
             .route(&format!("{base}/restoreDetails/{{name}}"), get(get_details))
             .route(&format!("{base}/completeRestore"), post(post_complete))
@@ -322,7 +330,9 @@ impl LrsService {
                 sets,
             });
         }
-        view(db, &files)
+        let mut v = view(db, &files);
+        self.tde_block(&files, &mut v);
+        v
     }
 
     fn new_operation(&self, db: &str, kind: &'static str) -> String {

@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use time::PrimitiveDateTime;
 
 mod answers;
+mod tde;
 
 use super::sql::{self, AlterOption, Operand, Statement, Token};
 use super::sql_select;
@@ -140,6 +141,12 @@ struct State {
     history: Vec<HistoryRow>,
     /// Logins, server roles and database users (`sample_logins`), answered by `principals`.
     principals: super::principals::Principals,
+    /// Certificates in master: a system one and, when a database uses TDE, the one encrypting
+    /// its database encryption key (`tde`).
+    certificates: Vec<super::tde::ServerCertificate>,
+    /// The ENCRYPTION BY PASSWORD texts BACKUP CERTIFICATE received (for tests that look for
+    /// them where they must not be).
+    certificate_passwords: Vec<String>,
 }
 
 /// The instance. Cheap to share (`Arc`); all state behind one lock, never held across an await.
@@ -224,6 +231,21 @@ impl SqlInstance {
         }
         let names: Vec<String> = opts.databases.iter().map(|d| d.name.clone()).collect();
         state.principals = super::sample_logins::source_estate(&names, &opts.logins);
+        let cert = |name: &str, subject: &str| {
+            super::tde::ServerCertificate::create(name, subject)
+                .map_err(|e| SqlError::new(15468, 16, format!("CREATE CERTIFICATE {name}: {e}")))
+        };
+        // Made only for an estate with TDE (an RSA key takes a moment): the system certificate
+        // without a private key beside it, as master lists it.
+        if opts.databases.iter().any(|d| d.tde) {
+            state.certificates.push(cert(
+                "##MS_SQLResourceSigningCertificate##",
+                "MS_SQLResourceSigningCertificate",
+            )?);
+            state
+                .certificates
+                .push(cert("TDE_Cert", "TDE certificate of the cutover sandbox")?);
+        }
         let inst = SqlInstance {
             opts,
             state: Mutex::new(state),
@@ -328,6 +350,11 @@ impl SqlInstance {
     ) -> Result<u64, SqlError> {
         let mut st = self.lock();
         let server = self.opts.server_name.clone();
+        let tde_thumbprint = st
+            .certificates
+            .iter()
+            .find(|c| !c.name.starts_with("##"))
+            .map(|c| c.thumbprint);
         let db = st
             .dbs
             .iter_mut()
@@ -386,6 +413,7 @@ impl SqlInstance {
                 db.spec.data_bytes
             },
             payload: Payload::Pages,
+            tde_thumbprint: tde_thumbprint.filter(|_| db.spec.tde),
         };
         let (first, last) = if log {
             let first = db.log_end.or(db.full_first).unwrap_or(Lsn::new(v, 100, 1));
@@ -502,6 +530,10 @@ impl SqlInstance {
             && let Some(reply) = self.answer_select(session, &sel, req)?
         {
             return Ok(vec![reply]);
+        }
+        if let Some(r) = self.backup_certificate(self.is_sysadmin(&session.user), tokens, originals)
+        {
+            return r;
         }
         match sql::parse_statement(tokens, originals) {
             Some(Statement::Alter { database, option }) => self.alter(session, &database, option),

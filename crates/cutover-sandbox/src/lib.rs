@@ -15,6 +15,7 @@ pub mod sample_logins;
 pub mod sas;
 pub mod sql;
 pub mod sql_select;
+pub mod tde;
 pub mod tds;
 
 use std::path::PathBuf;

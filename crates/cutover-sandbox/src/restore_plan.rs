@@ -290,6 +290,7 @@ mod tests {
             family_count: 1,
             family_sequence_number: 1,
             flags: 0,
+            tde_thumbprint: None,
         }
     }
 

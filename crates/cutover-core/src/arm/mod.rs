@@ -16,6 +16,7 @@ pub mod client;
 pub mod discovery;
 pub mod endpoint;
 pub mod error;
+pub mod tde;
 pub mod token;
 
 pub use client::ArmClient;

@@ -67,6 +67,10 @@ impl BackupFolder for LocalFolder {
         std::fs::metadata(path).map(|m| file_stat(&m))
     }
 
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
+
     fn open(&self, path: &Path) -> io::Result<Box<dyn BackupFile>> {
         let file = File::open(path)?;
         let meta = file.metadata()?;

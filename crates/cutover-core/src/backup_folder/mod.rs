@@ -105,6 +105,19 @@ pub trait BackupFolder: Send + Sync + Debug {
         self.stat(folder).ok().and_then(|s| s.modified)
     }
 
+    /// Removes a file cutover had the source write there (the TDE certificate export), and
+    /// nothing else: backups are never removed. Folders that cannot remove (the default) answer
+    /// `Unsupported`, and the caller reports the file for the operator to delete.
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(
+                "{}: this backup folder is read-only to cutover",
+                path.display()
+            ),
+        ))
+    }
+
     /// `true` when `path` exists (file or folder).
     fn exists(&self, path: &Path) -> bool {
         self.stat(path).is_ok()

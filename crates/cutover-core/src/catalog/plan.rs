@@ -42,6 +42,9 @@ pub struct LogicalSet {
     pub copy_only: bool,
     #[serde(skip)]
     pub start: Option<time::PrimitiveDateTime>,
+    /// The TDE encryptor's thumbprint from the header (`0x...`), for an encrypted database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tde_thumbprint: Option<String>,
 }
 
 impl LogicalSet {
@@ -137,6 +140,7 @@ fn logical_sets(entries: &[SetInFile]) -> Vec<LogicalSet> {
             has_checksums: members.iter().all(|m| m.set.has_backup_checksums),
             copy_only: first.set.is_copy_only,
             start: first.set.backup_start_date,
+            tde_thumbprint: first.set.tde_thumbprint.clone(),
         });
     }
     out.sort_by(|a, b| {
@@ -248,6 +252,21 @@ pub fn plan_database(name: &str, entries: &[SetInFile]) -> DatabasePlan {
         skip(&mut skipped, s, SkipReason::UnsupportedType);
         false
     });
+
+    // TDE-encrypted backups: the instance needs the certificate before it can restore them.
+    if let Some(tde) = sets.iter().find(|s| s.tde_thumbprint.is_some()) {
+        findings.push(Finding::new(
+            Code::TdeEnabled,
+            Severity::Warning,
+            Some(tde.file.clone()),
+            format!(
+                "the backups of {name} are encrypted with TDE by the certificate with thumbprint {} (first: {}); the Managed Instance restores them only once it has that certificate",
+                tde.tde_thumbprint.as_deref().unwrap_or(""),
+                tde.file
+            ),
+            "run `cutover tde migrate` (BACKUP CERTIFICATE on the source, PFX, upload to the instance) before the upload",
+        ));
+    }
 
     // Sets without CHECKSUM, once per database.
     let no_checksum: Vec<&LogicalSet> = sets.iter().filter(|s| !s.has_checksums).collect();
@@ -502,6 +521,7 @@ mod tests {
                 family_count: 1,
                 family_sequence_number: 1,
                 flags: 0x210,
+                tde_thumbprint: None,
             },
         }
     }

@@ -95,6 +95,12 @@ impl FolderCache {
         Some((m.len, m.modified))
     }
 
+    /// Makes the next scan plan again even if nothing changed (the headers read stay cached): for
+    /// a database held by something outside the folder (its TDE certificate).
+    pub fn forget_listing(&mut self) {
+        self.listing.clear();
+    }
+
     /// Scans `root`; `Ok(None)` when nothing changed since the last call.
     pub fn rescan(&mut self, root: &Path) -> Result<Option<CheckReport>, String> {
         self.rescan_at(root, Instant::now())

@@ -183,7 +183,7 @@ pub const LRS_2025_CODES: &[(&str, &str, &str)] = &[
     (
         "MissingThumbprint",
         "the backup is encrypted (TDE or backup encryption) and the instance lacks the certificate with that thumbprint",
-        "upload the source's TDE certificate to the managed instance (ManagedInstanceTdeCertificates, `az sql mi tde-cert`), then start the restore again",
+        "run `cutover tde migrate` (it exports the source's TDE certificate, builds the PFX and uploads it through ManagedInstanceTdeCertificates); a restore blocked on it goes on once it is there, one that failed needs a new start",
     ),
 ];
 

@@ -81,7 +81,7 @@ pub fn database_findings(db: &SourceDatabase) -> Vec<Finding> {
                 "{} uses Transparent Data Encryption: its backups restore only where the TDE certificate is",
                 db.name
             ),
-            "migrate the TDE certificate to the managed instance first (Add-AzSqlManagedInstanceTransparentDataEncryptionCertificate)",
+            "migrate the TDE certificate to the managed instance first: `cutover tde migrate` (BACKUP CERTIFICATE, PFX, upload)",
         ));
     }
     if db.memory_optimized_filegroups > 0 {

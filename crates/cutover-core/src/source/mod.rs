@@ -12,6 +12,7 @@ pub mod options;
 pub mod queries;
 pub mod quote;
 pub mod tail;
+pub mod tde;
 pub mod tls;
 pub mod tls_probe;
 

@@ -203,6 +203,9 @@ impl SqlInstance {
         if let Some(db) = sel.database_of("sys.filegroups") {
             return self.filegroups(sel, &db).map(Some);
         }
+        if let Some(r) = self.answer_tde(sel) {
+            return r.map(Some);
+        }
         let st = self.lock();
         let exists = |db: &str| st.dbs.iter().any(|d| d.spec.name.eq_ignore_ascii_case(db));
         if let Some(r) = st.principals.answer(sel, exists) {

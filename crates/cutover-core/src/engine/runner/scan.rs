@@ -10,6 +10,42 @@ use crate::catalog::{self, Finding, Severity};
 use crate::engine::state::{BackupFile, Event, FileStatus, IgnoredFile, Phase};
 
 impl Engine {
+    /// A blocking finding while the plan's TDE thumbprints are not recorded as on the instance
+    /// (`tde::record`, written by `cutover tde migrate` in the state folder).
+    fn tde_hold(&self, plan: &catalog::DatabasePlan) -> Option<Finding> {
+        let needed: std::collections::BTreeSet<&str> = plan
+            .plan
+            .iter()
+            .filter_map(|s| s.tde_thumbprint.as_deref())
+            .collect();
+        if needed.is_empty() {
+            return None;
+        }
+        let state_dir = self.cfg.state_file.parent()?;
+        let known = crate::tde::record::on_target(state_dir);
+        let missing: Vec<&str> = needed
+            .into_iter()
+            .filter(|t| crate::tde::Thumbprint::parse(t).is_none_or(|t| !known.contains(&t)))
+            .collect();
+        if missing.is_empty() {
+            return None;
+        }
+        Some(Finding::new(
+            catalog::Code::TdeEnabled,
+            Severity::Error,
+            None,
+            format!(
+                "{} is encrypted with TDE by the certificate {}, which is not recorded as on the instance: its upload waits",
+                plan.name,
+                missing.join(", ")
+            ),
+            format!(
+                "run `cutover tde migrate` with the same state folder ({}); the upload starts at the next scan after it",
+                state_dir.display()
+            ),
+        ))
+    }
+
     /// Scans the folder of every database still migrating whose last scan has ended.
     pub(super) fn scan_all(&mut self, tx: &mpsc::UnboundedSender<Msg>) {
         for (i, d) in self.dbs.iter_mut().enumerate() {
@@ -62,6 +98,14 @@ impl Engine {
             return;
         };
         self.dbs[i].findings = plan.findings.clone();
+        if let Some(f) = self.tde_hold(&plan) {
+            // The uploads wait: LRS would only block with MissingThumbprint.
+            self.dbs[i].findings.push(f);
+            if let Ok(mut c) = self.dbs[i].cache.lock() {
+                c.forget_listing();
+            }
+            return;
+        }
         // DMS's "Ignored": the folder's files the plan leaves out, with why.
         let ignored: Vec<IgnoredFile> = plan
             .skipped
