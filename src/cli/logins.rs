@@ -12,7 +12,7 @@ use crate::model::LoginStatus;
 use crate::source::{SourceClient, SourceError, SourceOptions};
 
 use super::inspect::ellipsize;
-use super::source::{SourceConnArgs, source_options};
+use super::source::{SourceConnArgs, print_json, source_options};
 
 /// The Managed Instance's SQL endpoint (its host name, `,3342` for the public endpoint).
 #[derive(Debug, Clone, clap::Args)]
@@ -254,15 +254,6 @@ pub fn run(c: &LoginsCommand) -> i32 {
             1
         }
     }
-}
-
-fn print_json<T: serde::Serialize>(v: &T) -> Result<i32, SourceError> {
-    serde_json::to_string_pretty(v)
-        .map(|s| {
-            println!("{s}");
-            0
-        })
-        .map_err(|e| SourceError::Other(format!("cannot format JSON: {e}")))
 }
 
 fn print_inventory(inv: &LoginInventory, json: bool) -> Result<i32, SourceError> {

@@ -142,7 +142,8 @@ pub fn run(c: &SourceCommand) -> i32 {
     }
 }
 
-fn print_json<T: serde::Serialize>(v: &T) -> Result<i32, SourceError> {
+/// Prints `v` as pretty JSON (exit code 0), for the commands that read a SQL connection.
+pub(super) fn print_json<T: serde::Serialize>(v: &T) -> Result<i32, SourceError> {
     serde_json::to_string_pretty(v)
         .map(|s| {
             println!("{s}");
