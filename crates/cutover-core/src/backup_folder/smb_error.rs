@@ -1,8 +1,8 @@
 //! Why a share cannot be read, in the operator's words: [`SmbFailure`] names the server, the share
 //! (and the path) and says what to do, for each failure DMS's connection test tells apart: name
 //! not resolved, port closed or filtered, logon failure, account locked or disabled, access denied
-//! on the share vs on a folder, share not found, path not found, signing refused (a share whose
-//! encryption is refused answers as access denied), an SMB1-only server. Built from the `smb2` crate's errors (their NT status); the password is
+//! on the share vs on a folder, share not found, path not found, signing refused, an SMB1-only server. A share that requires encryption is read
+//! encrypted (SMB 3.x; see crates/smb2/PATCHED.md). Built from the `smb2` crate's errors (their NT status); the password is
 //! never part of a message.
 
 use std::io;
@@ -42,7 +42,7 @@ pub enum SmbFailure {
     )]
     ShareNotFound { host: String, share: String },
     #[error(
-        "\\\\{host}\\{share}: access denied to the share for {user}; give this user read permission on the share (share permissions and NTFS) or use an account that has it ; or, if the share requires encryption (Windows: EncryptData or RejectUnencryptedAccess; Samba: smb encrypt = required), which the server refuses the same way and cutover's SMB client cannot do yet: allow unencrypted access to this share for the migration (Set-SmbShare -EncryptData $false; Samba: smb encrypt = desired), or mount the share and give the mount point"
+        "\\\\{host}\\{share}: access denied to the share for {user}; give this user read permission on the share (share permissions and NTFS) or use an account that has it (cutover encrypts when the share requires it, so this is the account's right, not encryption)"
     )]
     ShareDenied {
         host: String,
