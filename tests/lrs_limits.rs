@@ -66,9 +66,15 @@ async fn watch_until(
 /// Starts a restore of `name` on the sandbox's instance directly (another tool's restore).
 async fn start_other(sb: &Sandbox, name: &str) -> (u16, serde_json::Value) {
     let info = &sb.info;
+    start_on(sb, &info.resource_group, &info.managed_instance, name).await
+}
+
+/// Starts a restore of `name` on the instance `rg`/`mi` of the sandbox's subscription.
+async fn start_on(sb: &Sandbox, rg: &str, mi: &str, name: &str) -> (u16, serde_json::Value) {
+    let info = &sb.info;
     let url = format!(
-        "{}/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}/databases/{name}?api-version=2025-01-01",
-        info.arm_endpoint, info.subscription_id, info.resource_group, info.managed_instance
+        "{}/subscriptions/{}/resourceGroups/{rg}/providers/Microsoft.Sql/managedInstances/{mi}/databases/{name}?api-version=2025-01-01",
+        info.arm_endpoint, info.subscription_id
     );
     let body = serde_json::json!({"location": info.location, "properties": {
         "createMode": "RestoreExternalBackup",
@@ -151,7 +157,7 @@ async fn a_general_purpose_instance_near_its_database_limit_takes_only_what_fits
     }
     assert!(
         log.iter()
-            .any(|m| m.contains("General Purpose with 97 other database(s): at most 3")),
+            .any(|m| m.contains("General Purpose with 97 other database(s), 97 restore(s) of others running in the subscription: at most 3 restores at once")),
         "{log:#?}"
     );
     let _ = h.commands.send(EngineCommand::Shutdown);
@@ -255,4 +261,133 @@ async fn a_hundred_and_sixty_databases_queue_for_the_instances_restore_slots() {
     );
     let _ = h.commands.send(EngineCommand::Shutdown);
     let _ = h.task.await;
+}
+
+/// Restores on one subscription, from two activities on two of its instances: LRS runs at most 150
+/// at once per subscription. The first activity holds 100 restores on `sandbox-mi`; the second,
+/// on the subscription's other instance, reads them through ARM (the subscription's instances and
+/// their databases) and starts 50 of its 60, the other 10 waiting Queued with the subscription's
+/// reason; when 20 of the first activity's restores end (cancelled), the queued ten start. Never
+/// more than 150 restoring in the subscription (the sandbox refuses the 151st itself).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_activities_share_the_subscriptions_hundred_and_fifty_restores() {
+    use cutover::arm::StaticToken;
+    use cutover::restore_target::lrs::{InstanceRef, LrsClient};
+    use std::sync::Arc;
+
+    let first = tempfile::tempdir().unwrap();
+    let second = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..DATABASES).map(|i| format!("Db{i:03}")).collect();
+    let sb = Sandbox::start(SandboxOptions {
+        restore_mbps: 400.0,
+        databases: Some(tiny(names.clone().into_iter())),
+        container: "wave".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (other_rg, other_mi) = sb
+        .info
+        .other_instances
+        .first()
+        .cloned()
+        .expect("the sandbox serves a second instance in its subscription");
+    // The first activity: 100 databases on the sandbox's instance.
+    let mut a_opts = options(first.path());
+    a_opts.activity = "wave-one".into();
+    let mut a_cfg = cutover::demo::engine_config(&a_opts, &sb, Some(&names[..100])).unwrap();
+    a_cfg.scan_interval = Duration::from_millis(500);
+    a_cfg.lrs_poll = Duration::from_secs(2);
+    let mut a = cutover::engine::runner::start(a_cfg).unwrap();
+    let mut max_a = 0;
+    let sa = watch_until(
+        &mut a,
+        "the first activity's 100 restoring",
+        100,
+        &mut max_a,
+        |s| restoring(s) == 100,
+    )
+    .await;
+
+    // The second activity: 60 databases on the subscription's other instance (its SQL endpoint is
+    // not the sandbox's, so no target SQL checks).
+    let mut b_opts = options(second.path());
+    b_opts.activity = "wave-two".into();
+    let mut b_cfg = cutover::demo::engine_config(&b_opts, &sb, Some(&names[100..])).unwrap();
+    b_cfg.scan_interval = Duration::from_millis(500);
+    b_cfg.lrs_poll = Duration::from_secs(2);
+    b_cfg.target_sql = None;
+    b_cfg.lrs = Arc::new(
+        LrsClient::new(
+            &sb.info.arm_endpoint,
+            Arc::new(StaticToken("t".into())),
+            InstanceRef {
+                subscription: sb.info.subscription_id.clone(),
+                resource_group: other_rg.clone(),
+                managed_instance: other_mi.clone(),
+            },
+        )
+        .unwrap(),
+    );
+    let mut b = cutover::engine::runner::start(b_cfg).unwrap();
+    let mut max_b = 0;
+    let sb_snap = watch_until(&mut b, "50 restoring, 10 queued", 60, &mut max_b, |s| {
+        restoring(s) == 50 && queued(s) == 10
+    })
+    .await;
+    let reason = sb_snap
+        .databases
+        .iter()
+        .find_map(|d| d.state.lrs_queued.clone())
+        .unwrap();
+    assert!(
+        reason.contains("100 other restores run in the subscription")
+            && reason.contains("at most 150"),
+        "{reason}"
+    );
+    let mut log = Vec::new();
+    while let Ok(e) = b.event_log.try_recv() {
+        log.push(e.message);
+    }
+    assert!(
+        log.iter()
+            .any(|m| m.contains("100 restore(s) of others running in the subscription")),
+        "{log:#?}"
+    );
+    // The subscription is full: the sandbox refuses another start on the instance with room.
+    let (status, v) = start_on(&sb, &other_rg, &other_mi, "Extra").await;
+    assert_eq!(status, 409, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("subscription"),
+        "{v}"
+    );
+    assert_eq!(restoring(&sa) + restoring(&sb_snap), 150);
+
+    // Twenty of the first activity's restores end: the second's ten queued start.
+    let ending: Vec<String> = sa
+        .databases
+        .iter()
+        .filter(|d| lrs_slots::holds_slot(&d.state))
+        .take(20)
+        .map(|d| d.state.name.clone())
+        .collect();
+    for database in ending {
+        a.commands.send(EngineCommand::Cancel { database }).unwrap();
+    }
+    watch_until(&mut a, "80 restoring", 100, &mut max_a, |s| {
+        restoring(s) == 80
+    })
+    .await;
+    watch_until(&mut b, "the queued ten started", 60, &mut max_b, |s| {
+        restoring(s) == 60 && queued(s) == 0
+    })
+    .await;
+    assert_eq!((max_a, max_b), (100, 60));
+    for h in [a, b] {
+        let _ = h.commands.send(EngineCommand::Shutdown);
+        let _ = h.task.await;
+    }
 }

@@ -41,9 +41,51 @@ pub struct LrsConfig {
     /// LRS cancels a restore this long after it started, dropping the restoring database (Azure: 30
     /// days; shorter in tests and to show it).
     pub job_limit: Duration,
-    /// Restores running at once that the instance accepts (the smaller of the documented per-instance
-    /// and per-subscription figures: the sandbox serves one instance in its subscription).
+    /// Restores running at once that one instance accepts (the documented per-instance figure);
+    /// all the served instances together accept [`LRS_MAX_RESTORES_PER_SUBSCRIPTION`].
     pub max_concurrent: usize,
+    /// The subscription's other managed instances whose Log Replay Service the sandbox also serves
+    /// (the per-subscription limit counts the restores of them all).
+    pub other_instances: Vec<ServedInstance>,
+}
+
+/// A managed instance the sandbox's LRS serves, as ARM's GET of it shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedInstance {
+    pub resource_group: String,
+    pub name: String,
+    pub location: String,
+    pub sku_name: String,
+    pub tier: String,
+    pub family: String,
+    pub vcores: u32,
+}
+
+impl LrsConfig {
+    /// The instance the sandbox pretends to be first (its SQL side, its identity's role).
+    pub fn primary(&self) -> ServedInstance {
+        ServedInstance {
+            resource_group: self.resource_group.clone(),
+            name: self.managed_instance.clone(),
+            location: self.location.clone(),
+            sku_name: "GP_Gen5".into(),
+            tier: "GeneralPurpose".into(),
+            family: "Gen5".into(),
+            vcores: 4,
+        }
+    }
+
+    /// The served instance at `rg`/`mi` (ARM matches names without regard to case).
+    fn served(&self, rg: &str, mi: &str) -> Option<ServedInstance> {
+        std::iter::once(self.primary())
+            .chain(self.other_instances.iter().cloned())
+            .find(|i| i.resource_group.eq_ignore_ascii_case(rg) && i.name.eq_ignore_ascii_case(mi))
+    }
+}
+
+/// The key of a database's restore: instance and database, each without regard to case.
+fn job_key(mi: &str, db: &str) -> String {
+    format!("{}/{}", mi.to_lowercase(), db.to_lowercase())
 }
 
 /// "100 concurrent restores per instance" (the LRS documentation, `lrs-api.md`).
@@ -72,6 +114,8 @@ pub const LRS_JOB_LIMIT: Duration = Duration::from_secs(LRS_JOB_LIMIT_DAYS * 86_
 
 struct Job {
     job: RestoreJob,
+    /// The served instance restoring it (its name as ARM shows it).
+    instance: String,
     /// When the start was accepted (the job limit counts from it).
     started: std::time::Instant,
     /// The database's `creationDate` (what tells this restore from a later one of the same name).
@@ -193,8 +237,10 @@ impl LrsService {
         let Ok(jobs) = self.jobs.lock() else {
             return Vec::new();
         };
+        let primary = self.cfg().managed_instance;
         let mut out: Vec<LrsDatabase> = jobs
             .values()
+            .filter(|j| j.instance.eq_ignore_ascii_case(&primary))
             .map(|j| LrsDatabase {
                 name: j.job.db.clone(),
                 collation: j.job.collation.clone(),
@@ -373,6 +419,25 @@ impl LrsService {
         (status, h, Json(body)).into_response()
     }
 
+    /// [`Self::check`], and the served instance the path names.
+    #[allow(clippy::result_large_err)] // an axum Response, returned at once by the handler
+    fn check_served(
+        &self,
+        headers: &HeaderMap,
+        p: &DbPath,
+        q: &ApiVersion,
+    ) -> Result<(String, ServedInstance), Response> {
+        let api = self.check(headers, p, q)?;
+        match self.cfg().served(&p.rg, &p.mi) {
+            Some(i) => Ok((api, i)),
+            None => Err(err(
+                StatusCode::NOT_FOUND,
+                "ParentResourceNotFound",
+                format!("Parent resource '{}' not found.", p.mi),
+            )),
+        }
+    }
+
     /// Checks the bearer token, api-version and the instance path; the error is the ready response.
     #[allow(clippy::result_large_err)] // an axum Response, returned at once by the handler
     fn check(&self, headers: &HeaderMap, p: &DbPath, q: &ApiVersion) -> Result<String, Response> {
@@ -412,14 +477,21 @@ impl LrsService {
                 format!("The subscription '{}' could not be found.", p.sub),
             ));
         }
-        if !p.rg.eq_ignore_ascii_case(&cfg.resource_group) {
+        let primary = cfg.primary();
+        let all: Vec<&ServedInstance> = std::iter::once(&primary)
+            .chain(cfg.other_instances.iter())
+            .collect();
+        if !all
+            .iter()
+            .any(|i| p.rg.eq_ignore_ascii_case(&i.resource_group))
+        {
             return Err(err(
                 StatusCode::NOT_FOUND,
                 "ResourceGroupNotFound",
                 format!("Resource group '{}' could not be found.", p.rg),
             ));
         }
-        if !p.mi.eq_ignore_ascii_case(&cfg.managed_instance) {
+        if cfg.served(&p.rg, &p.mi).is_none() {
             return Err(err(
                 StatusCode::NOT_FOUND,
                 "ParentResourceNotFound",
@@ -526,7 +598,7 @@ async fn put_db(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let api = match s.check(&headers, &p, &q) {
+    let (api, inst) = match s.check_served(&headers, &p, &q) {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -627,7 +699,7 @@ async fn put_db(
             "The managed instance's identity has no Storage Blob Data Reader role on the storage account; grant it, or use a SAS token.".to_string(),
         ));
     }
-    let key = p.db.to_lowercase();
+    let key = job_key(&inst.name, &p.db);
     let created = OffsetDateTime::now_utc();
     {
         let Ok(mut jobs) = s.jobs.lock() else {
@@ -637,21 +709,34 @@ async fn put_db(
                 "state lock poisoned",
             );
         };
-        let running = jobs
-            .values()
-            .filter(|j| !matches!(j.job.state, JobState::Completed))
-            .count();
-        if !jobs.contains_key(&key) && running >= cfg.max_concurrent {
+        let running = |on: Option<&str>| {
+            jobs.values()
+                .filter(|j| !matches!(j.job.state, JobState::Completed))
+                .filter(|j| on.is_none_or(|mi| j.instance.eq_ignore_ascii_case(mi)))
+                .count()
+        };
+        let on_instance = running(Some(&inst.name));
+        if !jobs.contains_key(&key) && on_instance >= cfg.max_concurrent {
             return err(
                 StatusCode::CONFLICT,
                 RESTORE_LIMIT_CODE,
                 format!(
-                    "The managed instance already runs {running} Log Replay Service restores, the most it runs at once ({}); start this one when another completes or is cancelled.",
+                    "The managed instance already runs {on_instance} Log Replay Service restores, the most it runs at once ({}); start this one when another completes or is cancelled.",
                     cfg.max_concurrent
                 ),
             );
         }
-        if !jobs.contains_key(&key) && s.name_is_taken(&p.db) {
+        let in_subscription = running(None);
+        if !jobs.contains_key(&key) && in_subscription >= LRS_MAX_RESTORES_PER_SUBSCRIPTION {
+            return err(
+                StatusCode::CONFLICT,
+                RESTORE_LIMIT_CODE,
+                format!(
+                    "The subscription already runs {in_subscription} Log Replay Service restores, the most it runs at once ({LRS_MAX_RESTORES_PER_SUBSCRIPTION}); start this one when another completes or is cancelled.",
+                ),
+            );
+        }
+        if !jobs.contains_key(&key) && inst.name == cfg.managed_instance && s.name_is_taken(&p.db) {
             return err(
                 StatusCode::CONFLICT,
                 "ManagedDatabaseNameInUse",
@@ -679,9 +764,10 @@ async fn put_db(
             };
         }
         jobs.insert(
-            key,
+            key.clone(),
             Job {
                 job: RestoreJob::new(&p.db, &collation, if auto { last } else { None }),
+                instance: inst.name.clone(),
                 started: std::time::Instant::now(),
                 created,
                 container,
@@ -691,13 +777,13 @@ async fn put_db(
         );
     }
     let body = json!({
-        "id": format!("/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}/databases/{}", cfg.subscription, cfg.resource_group, cfg.managed_instance, p.db),
+        "id": format!("/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}/databases/{}", cfg.subscription, inst.resource_group, inst.name, p.db),
         "name": p.db,
         "type": "Microsoft.Sql/managedInstances/databases",
-        "location": cfg.location,
+        "location": inst.location,
         "properties": {"collation": collation, "status": "Restoring", "creationDate": iso(created)},
     });
-    s.accepted(StatusCode::CREATED, &p.db, "start", &api, body)
+    s.accepted(StatusCode::CREATED, &key, "start", &api, body)
 }
 
 #[derive(serde::Deserialize)]
@@ -720,17 +806,18 @@ async fn get_instance(
         mi: p.mi,
         db: String::new(),
     };
-    if let Err(r) = s.check(&headers, &p, &q) {
-        return r;
-    }
+    let inst = match s.check_served(&headers, &p, &q) {
+        Ok((_, i)) => i,
+        Err(r) => return r,
+    };
     let cfg = s.cfg();
     Json(json!({
-        "id": format!("/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}", cfg.subscription, cfg.resource_group, cfg.managed_instance),
-        "name": cfg.managed_instance,
+        "id": format!("/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}", cfg.subscription, inst.resource_group, inst.name),
+        "name": inst.name,
         "type": "Microsoft.Sql/managedInstances",
-        "location": cfg.location,
-        "sku": {"name": "GP_Gen5", "tier": "GeneralPurpose", "capacity": 4, "family": "Gen5"},
-        "properties": {"state": "Ready", "vCores": 4},
+        "location": inst.location,
+        "sku": {"name": inst.sku_name, "tier": inst.tier, "capacity": inst.vcores, "family": inst.family},
+        "properties": {"state": "Ready", "vCores": inst.vcores},
     }))
     .into_response()
 }
@@ -749,9 +836,10 @@ async fn list_dbs(
         mi: p.mi,
         db: String::new(),
     };
-    if let Err(r) = s.check(&headers, &p, &q) {
-        return r;
-    }
+    let inst = match s.check_served(&headers, &p, &q) {
+        Ok((_, i)) => i,
+        Err(r) => return r,
+    };
     let cfg = s.cfg();
     let Ok(jobs) = s.jobs.lock() else {
         return err(
@@ -762,6 +850,7 @@ async fn list_dbs(
     };
     let mut value: Vec<Value> = jobs
         .values()
+        .filter(|j| j.instance == inst.name)
         .map(|j| {
             let status = match j.job.state {
                 JobState::Completed => "Online",
@@ -770,8 +859,8 @@ async fn list_dbs(
             };
             json!({
                 "properties": {"collation": j.job.collation, "status": status, "creationDate": iso(j.created)},
-                "location": cfg.location,
-                "id": format!("/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}/databases/{}", cfg.subscription, cfg.resource_group, cfg.managed_instance, j.job.db),
+                "location": inst.location,
+                "id": format!("/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}/databases/{}", cfg.subscription, inst.resource_group, inst.name, j.job.db),
                 "name": j.job.db,
                 "type": "Microsoft.Sql/managedInstances/databases",
             })
@@ -787,10 +876,10 @@ async fn get_db(
     Query(q): Query<ApiVersion>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = s.check(&headers, &p, &q) {
-        return r;
-    }
-    let cfg = s.cfg();
+    let inst = match s.check_served(&headers, &p, &q) {
+        Ok((_, i)) => i,
+        Err(r) => return r,
+    };
     let Ok(jobs) = s.jobs.lock() else {
         return err(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -798,14 +887,14 @@ async fn get_db(
             "state lock poisoned",
         );
     };
-    match jobs.get(&p.db.to_lowercase()) {
+    match jobs.get(&job_key(&inst.name, &p.db)) {
         Some(j) => {
             let status = match j.job.state {
                 JobState::Completed => "Online",
                 JobState::Failed { .. } => "Inaccessible",
                 _ => "Restoring",
             };
-            Json(json!({"name": j.job.db, "type": "Microsoft.Sql/managedInstances/databases", "location": cfg.location,
+            Json(json!({"name": j.job.db, "type": "Microsoft.Sql/managedInstances/databases", "location": inst.location,
                 "properties": {"collation": j.job.collation, "status": status, "creationDate": iso(j.created)}}))
             .into_response()
         }
@@ -814,7 +903,7 @@ async fn get_db(
             "ResourceNotFound",
             format!(
                 "The Resource 'Microsoft.Sql/managedInstances/{}/databases/{}' was not found.",
-                cfg.managed_instance, p.db
+                inst.name, p.db
             ),
         ),
     }
@@ -826,7 +915,7 @@ async fn delete_db(
     Query(q): Query<ApiVersion>,
     headers: HeaderMap,
 ) -> Response {
-    let api = match s.check(&headers, &p, &q) {
+    let (api, inst) = match s.check_served(&headers, &p, &q) {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -834,9 +923,15 @@ async fn delete_db(
         .jobs
         .lock()
         .ok()
-        .and_then(|mut j| j.remove(&p.db.to_lowercase()));
+        .and_then(|mut j| j.remove(&job_key(&inst.name, &p.db)));
     match removed {
-        Some(_) => s.accepted(StatusCode::ACCEPTED, &p.db, "delete", &api, Value::Null),
+        Some(_) => s.accepted(
+            StatusCode::ACCEPTED,
+            &job_key(&inst.name, &p.db),
+            "delete",
+            &api,
+            Value::Null,
+        ),
         None => StatusCode::NO_CONTENT.into_response(),
     }
 }
@@ -862,7 +957,7 @@ async fn get_details(
         mi: dp.mi,
         db: dp.db,
     };
-    let api = match s.check(&headers, &p, &q) {
+    let (api, inst) = match s.check_served(&headers, &p, &q) {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -885,7 +980,7 @@ async fn get_details(
                 "state lock poisoned",
             );
         };
-        match jobs.get(&p.db.to_lowercase()) {
+        match jobs.get(&job_key(&inst.name, &p.db)) {
             Some(j) => (j.container.clone(), j.folder.clone(), j.job.db.clone()),
             None => {
                 return err(
@@ -907,7 +1002,7 @@ async fn get_details(
             "state lock poisoned",
         );
     };
-    let Some(j) = jobs.get(&p.db.to_lowercase()) else {
+    let Some(j) = jobs.get(&job_key(&inst.name, &p.db)) else {
         return err(
             StatusCode::NOT_FOUND,
             "ResourceNotFound",
@@ -917,7 +1012,7 @@ async fn get_details(
     let props = j.job.details(&v, detailed_shape(&api));
     Json(json!({
         "properties": props,
-        "id": format!("/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}/databases/{}/restoreDetails/current", cfg.subscription, cfg.resource_group, cfg.managed_instance, p.db),
+        "id": format!("/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}/databases/{}/restoreDetails/current", cfg.subscription, inst.resource_group, inst.name, p.db),
         "name": "current",
         "type": "Microsoft.Sql/managedInstances/databases/restoreDetails",
     }))
@@ -931,7 +1026,7 @@ async fn post_complete(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let api = match s.check(&headers, &p, &q) {
+    let (api, inst) = match s.check_served(&headers, &p, &q) {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -955,7 +1050,7 @@ async fn post_complete(
                 "state lock poisoned",
             );
         };
-        match jobs.get_mut(&p.db.to_lowercase()) {
+        match jobs.get_mut(&job_key(&inst.name, &p.db)) {
             Some(j) => j.job.complete(&last, OffsetDateTime::now_utc()),
             None => Err((
                 404,
@@ -968,7 +1063,13 @@ async fn post_complete(
         }
     };
     match result {
-        Ok(()) => s.accepted(StatusCode::ACCEPTED, &p.db, "complete", &api, Value::Null),
+        Ok(()) => s.accepted(
+            StatusCode::ACCEPTED,
+            &job_key(&inst.name, &p.db),
+            "complete",
+            &api,
+            Value::Null,
+        ),
         Err((st, code, m)) => err(
             StatusCode::from_u16(st).unwrap_or(StatusCode::BAD_REQUEST),
             code,

@@ -98,6 +98,9 @@ pub struct SandboxInfo {
     pub mi_sql_server: String,
     /// Its administrator login (sysadmin).
     pub mi_sql_user: String,
+    /// The subscription's other managed instances whose LRS the sandbox serves too (`resource
+    /// group`, `name`): restores on them count against the subscription's limit.
+    pub other_instances: Vec<(String, String)>,
     /// The sandbox's own generated test password for it (not a user secret).
     pub mi_sql_password: String,
 }
@@ -193,9 +196,35 @@ impl Sandbox {
             required_token: None,
             arm_endpoint: arm_endpoint.clone(),
             job_limit: opts.lrs_job_limit,
-            max_concurrent: arm::LRS_MAX_RESTORES_PER_INSTANCE
-                .min(arm::LRS_MAX_RESTORES_PER_SUBSCRIPTION),
+            max_concurrent: arm::LRS_MAX_RESTORES_PER_INSTANCE,
+            other_instances: Vec::new(),
         };
+        let world_cfg = arm_discovery::WorldConfig {
+            subscription: cfg.subscription.clone(),
+            resource_group: cfg.resource_group.clone(),
+            managed_instance: cfg.managed_instance.clone(),
+            location: cfg.location.clone(),
+            account: DEV_ACCOUNT.into(),
+            blob_endpoint: blob_endpoint.clone(),
+        };
+        // LRS also serves the subscription's other ready instances (the per-subscription limit on
+        // restores at once counts them all), as the discovery side lists them.
+        let mut cfg = cfg;
+        cfg.other_instances = arm_discovery::world::sandbox_world(&world_cfg)
+            .into_iter()
+            .filter(|s| s.id == cfg.subscription)
+            .flat_map(|s| s.instances)
+            .filter(|i| i.state == "Ready" && i.name != cfg.managed_instance)
+            .map(|i| arm::ServedInstance {
+                resource_group: i.resource_group,
+                name: i.name,
+                location: i.location,
+                sku_name: i.sku_name,
+                tier: i.tier,
+                family: i.family,
+                vcores: i.vcores,
+            })
+            .collect();
         let lrs = LrsService::new(cfg.clone(), blob.clone());
         let now = time::OffsetDateTime::now_utc();
         let container_sas = sas::sign_container_sas(
@@ -214,17 +243,7 @@ impl Sandbox {
                 tracing::error!(error = %e, "sandbox blob service stopped");
             }
         }));
-        let discovery = arm_discovery::DiscoveryService::new(
-            &arm_discovery::WorldConfig {
-                subscription: cfg.subscription.clone(),
-                resource_group: cfg.resource_group.clone(),
-                managed_instance: cfg.managed_instance.clone(),
-                location: cfg.location.clone(),
-                account: DEV_ACCOUNT.into(),
-                blob_endpoint: blob_endpoint.clone(),
-            },
-            blob.clone(),
-        );
+        let discovery = arm_discovery::DiscoveryService::new(&world_cfg, blob.clone());
         // LRS reads with the instance's identity only while the discovery side says it has the role.
         let d = discovery.clone();
         lrs.set_identity_reader(Arc::new(move || {
@@ -276,6 +295,11 @@ impl Sandbox {
                 mi_sql_server: format!("127.0.0.1,{}", mi_addr.port()),
                 mi_sql_user: "miadmin".into(),
                 mi_sql_password,
+                other_instances: cfg
+                    .other_instances
+                    .iter()
+                    .map(|i| (i.resource_group.clone(), i.name.clone()))
+                    .collect(),
             },
             sql,
             mi_sql,

@@ -5,9 +5,9 @@
 //! The figures are the LRS documentation's (`../shared/reference/lrs-api.md`): "100 concurrent
 //! restores per instance", "a per-subscription cap on concurrent restores (150 at the time of
 //! writing)", and the tier's database cap (General Purpose: 100, Next-gen General Purpose: 500).
-//! The engine counts the restores it started itself: other activities' or other tools' restores on
-//! the same subscription are not seen here (a start the service refuses for a limit fails with the
-//! service's code).
+//! The engine counts the restores it started itself, and the target's facts (read at the start and
+//! again every few polls while a database waits) add the restores others run: on this instance, and
+//! on the subscription's other instances (another activity, another tool, the portal).
 
 use crate::model::database::{DatabaseState, Phase};
 use crate::restore_target::seam::TargetFacts;
@@ -28,6 +28,10 @@ pub struct LrsLimits {
     pub tier: Option<String>,
     /// Databases on the instance that are not this activity's (they take the tier's room).
     pub other_databases: usize,
+    /// Restores others run on this instance now (not this activity's).
+    pub busy_instance: usize,
+    /// Restores others run in the subscription now (this instance's included).
+    pub busy_subscription: usize,
 }
 
 impl Default for LrsLimits {
@@ -37,6 +41,8 @@ impl Default for LrsLimits {
             per_subscription: PER_SUBSCRIPTION,
             tier: None,
             other_databases: 0,
+            busy_instance: 0,
+            busy_subscription: 0,
         }
     }
 }
@@ -67,6 +73,8 @@ impl LrsLimits {
             per_subscription: PER_SUBSCRIPTION,
             tier: label,
             other_databases: databases,
+            busy_instance: 0,
+            busy_subscription: 0,
         }
     }
 
@@ -83,12 +91,34 @@ impl LrsLimits {
             .count();
         // A General Purpose instance holding 100 databases or more can only be Next-gen.
         let next_gen = others >= 100;
-        LrsLimits::for_instance(f.tier.as_deref(), next_gen, others)
+        let mut l = LrsLimits::for_instance(f.tier.as_deref(), next_gen, others);
+        l.busy_instance = f
+            .restoring
+            .iter()
+            .filter(|d| !own.iter().any(|o| o.eq_ignore_ascii_case(d)))
+            .count();
+        l.busy_subscription =
+            l.busy_instance + f.restoring_elsewhere.as_ref().copied().unwrap_or(0);
+        l
+    }
+
+    /// The instance's restores at once left to this activity.
+    fn instance_room(&self) -> usize {
+        // The instance's restores at once (never below the documented figure: `per_instance` may be
+        // lowered by the tier's room, which already counts the others' databases).
+        let restores = self.per_instance.max(PER_INSTANCE);
+        self.per_instance
+            .min(restores.saturating_sub(self.busy_instance))
+    }
+
+    /// The subscription's restores at once left to this activity.
+    fn subscription_room(&self) -> usize {
+        self.per_subscription.saturating_sub(self.busy_subscription)
     }
 
     /// How many restores may run at once.
     pub fn concurrent(&self) -> usize {
-        self.per_instance.min(self.per_subscription)
+        self.instance_room().min(self.subscription_room())
     }
 
     /// Why another restore may not start now, with `running` restores of this activity (`None`:
@@ -102,7 +132,17 @@ impl LrsLimits {
             .as_deref()
             .map_or_else(String::new, |t| format!(" ({t})"));
         Some(
-            if self.per_instance < PER_INSTANCE.min(self.per_subscription) {
+            if self.subscription_room() < self.instance_room() && self.busy_subscription > 0 {
+                format!(
+                    "queued: {} other restores run in the subscription and {running} of this migration's; LRS runs at most {} at once per subscription; starts when one completes",
+                    self.busy_subscription, self.per_subscription
+                )
+            } else if self.busy_instance > 0 && self.instance_room() < self.per_instance {
+                format!(
+                    "queued: {} other restores run on the managed instance{tier} and {running} of this migration's; it runs at most {PER_INSTANCE} at once; starts when one completes",
+                    self.busy_instance
+                )
+            } else if self.per_instance < PER_INSTANCE.min(self.per_subscription) {
                 format!(
                     "queued: the managed instance{tier} holds {} other databases and takes {} more; {running} of this migration's restores already hold them; starts when one completes (or free room on the instance)",
                     self.other_databases, self.per_instance
@@ -168,6 +208,7 @@ mod tests {
                 .map(|i| format!("other{i}"))
                 .chain(["Sales".to_string()])
                 .collect(),
+            ..TargetFacts::default()
         };
         // 97 other databases: General Purpose takes 3 more; Sales is this activity's own.
         let l = LrsLimits::from_facts(&f, &["sales".to_string()]);
@@ -189,6 +230,60 @@ mod tests {
             ..f
         };
         assert_eq!(LrsLimits::from_facts(&bc, &[]).concurrent(), 100);
+    }
+
+    #[test]
+    fn restores_others_run_take_the_instance_and_the_subscription_room() {
+        let base = TargetFacts {
+            tier: Some("BusinessCritical".into()),
+            family: Some("G8IM".into()),
+            ..TargetFacts::default()
+        };
+        // 100 others restoring on other instances of the subscription: 50 left of its 150.
+        let f = TargetFacts {
+            restoring_elsewhere: Ok(100),
+            ..base.clone()
+        };
+        let l = LrsLimits::from_facts(&f, &[]);
+        assert_eq!((l.busy_subscription, l.concurrent()), (100, 50));
+        let r = l.refusal(50).expect("full");
+        assert!(
+            r.contains("100 other restores run in the subscription")
+                && r.contains("50 of this migration's")
+                && r.contains("at most 150"),
+            "{r}"
+        );
+        // 30 others restoring on this instance (this activity's own restores do not count): 70 left
+        // of the instance's 100, and they count in the subscription too.
+        let own = vec!["Mine".to_string()];
+        let f = TargetFacts {
+            restoring: (0..30)
+                .map(|i| format!("other{i}"))
+                .chain(["mine".to_string()])
+                .collect(),
+            restoring_elsewhere: Ok(60),
+            ..base.clone()
+        };
+        let l = LrsLimits::from_facts(&f, &own);
+        assert_eq!((l.busy_instance, l.busy_subscription), (30, 90));
+        assert_eq!(l.concurrent(), 60);
+        let f = TargetFacts {
+            restoring_elsewhere: Ok(0),
+            ..f
+        };
+        let l = LrsLimits::from_facts(&f, &own);
+        assert_eq!(l.concurrent(), 70);
+        assert!(
+            l.refusal(70)
+                .expect("full")
+                .contains("30 other restores run on the managed instance")
+        );
+        // Not readable: only this instance's count.
+        let f = TargetFacts {
+            restoring_elsewhere: Err("forbidden".into()),
+            ..base
+        };
+        assert_eq!(LrsLimits::from_facts(&f, &[]).concurrent(), 100);
     }
 
     #[test]

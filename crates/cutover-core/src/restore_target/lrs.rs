@@ -238,11 +238,21 @@ impl LrsClient {
     /// The names of the databases on the managed instance (ManagedDatabases_ListByInstance, every
     /// page).
     pub async fn databases(&self) -> Result<Vec<String>, LrsError> {
-        let mut next = Some(format!(
-            "{}/databases?api-version={API_VERSION}",
-            self.instance_url()
-        ));
         let name = self.instance.managed_instance.clone();
+        let all = self.databases_at(&self.instance_url(), &name).await?;
+        Ok(all.into_iter().map(|(n, _)| n).collect())
+    }
+
+    /// The databases of the instance at `instance_url` with their `properties.status` (`Online`,
+    /// `Restoring`, ...), every page.
+    async fn databases_at(
+        &self,
+        instance_url: &str,
+        name: &str,
+    ) -> Result<Vec<(String, Option<String>)>, LrsError> {
+        let mut next = Some(format!(
+            "{instance_url}/databases?api-version={API_VERSION}"
+        ));
         let mut out = Vec::new();
         let mut pages = 0;
         while let Some(url) = next.take() {
@@ -253,19 +263,21 @@ impl LrsClient {
             let (_, _, v) = self
                 .call(
                     "list the managed instance's databases",
-                    &name,
+                    name,
                     reqwest::Method::GET,
                     &url,
                     None,
                 )
                 .await?;
             if let Some(items) = v.get("value").and_then(Value::as_array) {
-                out.extend(
-                    items
-                        .iter()
-                        .filter_map(|d| d.get("name").and_then(Value::as_str))
-                        .map(str::to_string),
-                );
+                out.extend(items.iter().filter_map(|d| {
+                    let n = d.get("name").and_then(Value::as_str)?;
+                    let status = d
+                        .pointer("/properties/status")
+                        .and_then(Value::as_str)
+                        .map(str::to_string);
+                    Some((n.to_string(), status))
+                }));
             }
             next = v
                 .get("nextLink")
@@ -274,6 +286,47 @@ impl LrsClient {
                 .map(str::to_string);
         }
         Ok(out)
+    }
+
+    /// The databases restoring now on this instance (their names), and how many restore on the
+    /// subscription's other ready instances (`Err`: the subscription's instances could not be
+    /// listed, e.g. no right to list them; the reason). LRS's per-subscription limit counts them
+    /// all, whoever started them.
+    pub async fn restoring(&self) -> Result<(Vec<String>, Result<usize, String>), LrsError> {
+        let is_restoring = |s: &Option<String>| {
+            s.as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case("Restoring"))
+        };
+        let here: Vec<String> = self
+            .databases_at(&self.instance_url(), &self.instance.managed_instance)
+            .await?
+            .into_iter()
+            .filter(|(_, s)| is_restoring(s))
+            .map(|(n, _)| n)
+            .collect();
+        let discovery = crate::arm::discovery::DiscoveryClient::new(self.arm.clone());
+        let instances = match discovery.instances(&self.instance.subscription).await {
+            Ok(i) => i,
+            Err(e) => return Ok((here, Err(e.to_string()))),
+        };
+        let own = self.instance_url();
+        let mut elsewhere = 0;
+        for mi in instances {
+            let url = format!("{}{}", self.arm.endpoint().trim_end_matches('/'), mi.id);
+            let ready = mi
+                .properties
+                .state
+                .as_deref()
+                .is_none_or(|s| s.eq_ignore_ascii_case("Ready"));
+            if url.eq_ignore_ascii_case(&own) || !ready {
+                continue;
+            }
+            match self.databases_at(&url, &mi.name).await {
+                Ok(dbs) => elsewhere += dbs.iter().filter(|(_, s)| is_restoring(s)).count(),
+                Err(e) => return Ok((here, Err(e.to_string()))),
+            }
+        }
+        Ok((here, Ok(elsewhere)))
     }
 
     /// Starts a continuous-mode (or autocomplete) LRS restore of `db`.

@@ -16,11 +16,27 @@ use super::lrs::{LrsClient, LrsError, ManagedDatabase, StartRequest, StartedRest
 
 /// What a target says about its room: its tier and hardware (ARM's `sku.tier`, `sku.family`) and
 /// the databases it holds now (the engine derives its limit on restores at once from them).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetFacts {
     pub tier: Option<String>,
     pub family: Option<String>,
     pub databases: Vec<String>,
+    /// The databases restoring on the target now (this activity's among them).
+    pub restoring: Vec<String>,
+    /// Restores running on the subscription's other instances (`Err`: not readable; why).
+    pub restoring_elsewhere: Result<usize, String>,
+}
+
+impl Default for TargetFacts {
+    fn default() -> Self {
+        TargetFacts {
+            tier: None,
+            family: None,
+            databases: Vec::new(),
+            restoring: Vec::new(),
+            restoring_elsewhere: Ok(0),
+        }
+    }
 }
 
 /// A place databases are restored to from the uploaded backups, one restore per database.
@@ -100,10 +116,13 @@ impl RestoreTarget for LrsClient {
                 .and_then(serde_json::Value::as_str)
                 .map(str::to_string)
         };
+        let (restoring, restoring_elsewhere) = LrsClient::restoring(self).await?;
         Ok(Some(TargetFacts {
             tier: text("/sku/tier"),
             family: text("/sku/family"),
             databases: LrsClient::databases(self).await?,
+            restoring,
+            restoring_elsewhere,
         }))
     }
 }

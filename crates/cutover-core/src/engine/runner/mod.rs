@@ -157,6 +157,8 @@ pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
         source_utc_offset_minutes: None,
         rate_showing: false,
         target_verifying: 0,
+        facts_read_at: None,
+        facts_seen: false,
         generation: 0,
         cancelling: Arc::default(),
         tx: None,
@@ -204,6 +206,11 @@ struct Engine {
     rate_showing: bool,
     /// Completed databases being read on the instance's SQL endpoint: the engine ends after them.
     target_verifying: usize,
+    /// When the target's facts were last asked for (`None`: a read is on its way or none yet):
+    /// read again every few polls while a database waits for a restore slot.
+    facts_read_at: Option<Instant>,
+    /// The target's facts arrived once (later reads log only what changed).
+    facts_seen: bool,
     generation: u64,
     /// Cancels sent and not yet answered: their restores still hold a slot on the instance.
     cancelling: Arc<std::sync::atomic::AtomicUsize>,
@@ -293,9 +300,14 @@ impl Engine {
                     if self.upload_retry_due(Instant::now()) {
                         self.drive_due = true;
                     }
-                    // A restore queued for a slot: look again (a cancel may have been answered).
+                    // A restore queued for a slot: look again (a cancel may have been answered), and
+                    // every few polls read what others run on the target and its subscription.
                     if self.dbs.iter().any(|d| d.state.lrs_queued.is_some() && !d.state.lrs_started) {
                         self.drive_due = true;
+                        if self.facts_read_at.is_some_and(|t| now.saturating_duration_since(t) >= self.cfg.lrs_poll * 3) {
+                            self.facts_read_at = None;
+                            tasks::read_facts(self.cfg.lrs.clone(), &tx);
+                        }
                     }
                 }
                 _ = flush.tick(), if self.publish_dirty => {}

@@ -124,21 +124,34 @@ impl Engine {
         &mut self,
         result: Result<Option<crate::restore_target::seam::TargetFacts>, String>,
     ) {
+        let first = !self.facts_seen;
+        self.facts_seen = true;
+        self.facts_read_at = Some(std::time::Instant::now());
         match result {
             Ok(Some(f)) => {
                 let own: Vec<String> = self.dbs.iter().map(|d| d.cfg.target_name.clone()).collect();
                 let limits = lrs_slots::LrsLimits::from_facts(&f, &own);
-                let message = format!(
-                    "the managed instance is {} with {} other database(s): at most {} restores at once",
-                    limits.tier.as_deref().unwrap_or("of an unknown tier"),
-                    limits.other_databases,
-                    limits.concurrent()
-                );
-                self.log(None, Severity::Info, message);
+                if limits != self.cfg.lrs_limits || first {
+                    let others = match &f.restoring_elsewhere {
+                        Ok(_) => format!(
+                            "{} restore(s) of others running in the subscription",
+                            limits.busy_subscription
+                        ),
+                        Err(e) => format!("the subscription's other restores not readable ({e})"),
+                    };
+                    let message = format!(
+                        "the managed instance is {} with {} other database(s), {others}: at most {} restores at once",
+                        limits.tier.as_deref().unwrap_or("of an unknown tier"),
+                        limits.other_databases,
+                        limits.concurrent()
+                    );
+                    self.log(None, Severity::Info, message);
+                }
                 self.cfg.lrs_limits = limits;
                 self.drive_due = true;
             }
             Ok(None) => {}
+            Err(_) if !first => {}
             Err(e) => self.log(
                 None,
                 Severity::Warning,
