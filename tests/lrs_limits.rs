@@ -151,6 +151,14 @@ async fn a_general_purpose_instance_near_its_database_limit_takes_only_what_fits
         reason.contains("General Purpose") && reason.contains("holds 97 other databases"),
         "{reason}"
     );
+    // The instance now holds its 100 databases: the sandbox refuses another one itself.
+    let (status, v) = start_other(&sb, "Extra").await;
+    assert_eq!(status, 409, "{v}");
+    assert_eq!(
+        v["error"]["code"],
+        cutover::sandbox::arm::DATABASE_LIMIT_CODE,
+        "{v}"
+    );
     let mut log = Vec::new();
     while let Ok(e) = h.event_log.try_recv() {
         log.push(e.message);
@@ -215,12 +223,13 @@ async fn a_hundred_and_sixty_databases_queue_for_the_instances_restore_slots() {
         "the event log says why"
     );
 
-    // The sandbox refuses a 101st restore itself.
+    // The sandbox refuses a 101st restore itself (this General Purpose instance also holds the 100
+    // databases its tier allows, which it says first).
     let (status, v) = start_other(&sb, "Extra").await;
     assert_eq!(status, 409);
     assert_eq!(
         v["error"]["code"],
-        cutover::sandbox::arm::RESTORE_LIMIT_CODE,
+        cutover::sandbox::arm::DATABASE_LIMIT_CODE,
         "{v}"
     );
 
@@ -357,6 +366,11 @@ async fn two_activities_share_the_subscriptions_hundred_and_fifty_restores() {
     // The subscription is full: the sandbox refuses another start on the instance with room.
     let (status, v) = start_on(&sb, &other_rg, &other_mi, "Extra").await;
     assert_eq!(status, 409, "{v}");
+    assert_eq!(
+        v["error"]["code"],
+        cutover::sandbox::arm::RESTORE_LIMIT_CODE,
+        "{v}"
+    );
     assert!(
         v["error"]["message"]
             .as_str()

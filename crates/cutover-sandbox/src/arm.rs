@@ -97,6 +97,14 @@ pub const LRS_MAX_RESTORES_PER_SUBSCRIPTION: usize = 150;
 /// code for it: this name is the sandbox's own.
 pub const RESTORE_LIMIT_CODE: &str = "ConcurrentRestoreLimitReached";
 
+/// Databases a General Purpose instance holds (Azure SQL Managed Instance's resource limits; a
+/// Next-gen General Purpose instance holds 500, which the sandbox's instances are not).
+pub const GENERAL_PURPOSE_MAX_DATABASES: usize = 100;
+
+/// The error code of a start refused because the instance holds all the databases its tier
+/// allows; the sandbox's own name (the reference gives none).
+pub const DATABASE_LIMIT_CODE: &str = "ManagedInstanceDatabaseLimitReached";
+
 /// Whether an api-version answers restoreDetails in the detailed shape (type, sizes, per-state
 /// counts, backup sets, `unrestorableFiles` as objects, whole-number percent): the previews, and
 /// the stable versions from 2025-01-01 on ("the stable api-version 2025-01-01 now carries what was
@@ -142,6 +150,9 @@ pub type IdentityReader = Arc<dyn Fn() -> bool + Send + Sync>;
 /// another way): the instance's SQL side answers it.
 pub type NameTaken = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
+/// How many databases exist on the instance outside LRS (the instance's SQL side answers it).
+pub type OwnDatabases = Arc<dyn Fn() -> usize + Send + Sync>;
+
 /// One database LRS restores or restored, as the instance's SQL side shows it in sys.databases.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LrsDatabase {
@@ -167,6 +178,7 @@ pub struct LrsService {
     headers: Mutex<HeaderCache>,
     identity_reader: Mutex<Option<IdentityReader>>,
     name_taken: Mutex<Option<NameTaken>>,
+    own_databases: Mutex<Option<OwnDatabases>>,
     tde: tde_certificates::TdeCertificates,
 }
 
@@ -204,6 +216,7 @@ impl LrsService {
             headers: Mutex::new(HashMap::new()),
             identity_reader: Mutex::new(None),
             name_taken: Mutex::new(None),
+            own_databases: Mutex::new(None),
             tde: Mutex::new(Default::default()),
         })
     }
@@ -222,6 +235,22 @@ impl LrsService {
         if let Ok(mut t) = self.name_taken.lock() {
             *t = Some(taken);
         }
+    }
+
+    /// Where a start on the sandbox's instance counts the databases created on it outside LRS (a
+    /// General Purpose instance holds 100 databases in all).
+    pub fn set_own_databases(&self, count: OwnDatabases) {
+        if let Ok(mut c) = self.own_databases.lock() {
+            *c = Some(count);
+        }
+    }
+
+    fn own_database_count(&self) -> usize {
+        self.own_databases
+            .lock()
+            .ok()
+            .and_then(|c| c.clone())
+            .map_or(0, |f| f())
     }
 
     fn name_is_taken(&self, name: &str) -> bool {
@@ -715,6 +744,24 @@ async fn put_db(
                 .filter(|j| on.is_none_or(|mi| j.instance.eq_ignore_ascii_case(mi)))
                 .count()
         };
+        let primary = inst.name == cfg.managed_instance;
+        let held = jobs
+            .values()
+            .filter(|j| j.instance.eq_ignore_ascii_case(&inst.name))
+            .count()
+            + if primary { s.own_database_count() } else { 0 };
+        if !jobs.contains_key(&key)
+            && inst.tier.eq_ignore_ascii_case("GeneralPurpose")
+            && held >= GENERAL_PURPOSE_MAX_DATABASES
+        {
+            return err(
+                StatusCode::CONFLICT,
+                DATABASE_LIMIT_CODE,
+                format!(
+                    "The managed instance holds {held} databases, the most a General Purpose instance holds ({GENERAL_PURPOSE_MAX_DATABASES}); drop one or use another instance.",
+                ),
+            );
+        }
         let on_instance = running(Some(&inst.name));
         if !jobs.contains_key(&key) && on_instance >= cfg.max_concurrent {
             return err(
@@ -736,7 +783,7 @@ async fn put_db(
                 ),
             );
         }
-        if !jobs.contains_key(&key) && inst.name == cfg.managed_instance && s.name_is_taken(&p.db) {
+        if !jobs.contains_key(&key) && primary && s.name_is_taken(&p.db) {
             return err(
                 StatusCode::CONFLICT,
                 "ManagedDatabaseNameInUse",

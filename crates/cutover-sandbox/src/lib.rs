@@ -264,6 +264,8 @@ impl Sandbox {
         mi_sql.set_lrs(Arc::new(move || l.restores()));
         let m = mi_sql.clone();
         lrs.set_name_taken(Arc::new(move |name: &str| m.has_own_database(name)));
+        let m = mi_sql.clone();
+        lrs.set_own_databases(Arc::new(move || m.own_database_count()));
         let (mi_addr, mi_task) = mi_sql.clone().serve().await?;
         tasks.push(mi_task);
         let router = lrs.router().merge(discovery.router());

@@ -112,6 +112,11 @@ impl ManagedInstanceSql {
             .any(|d| d.eq_ignore_ascii_case(name))
     }
 
+    /// How many databases were created on the instance outside LRS.
+    pub fn own_database_count(&self) -> usize {
+        self.lock().databases.len()
+    }
+
     fn lrs_databases(&self) -> Vec<LrsDatabase> {
         let view = self.lrs.lock().ok().and_then(|l| l.clone());
         view.map(|v| v()).unwrap_or_default()
