@@ -11,6 +11,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
 
+mod common;
+
+use common::json;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -29,27 +32,7 @@ use cutover::restore_target::lrs::{StartRequest, StorageAccess, complete_body, s
 use cutover::sandbox::{Sandbox, SandboxOptions};
 
 fn reference_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference");
-    if dir.join("arm-examples/README.md").is_file() && dir.join("lrs-examples").is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "../shared/reference/arm-examples not found: CI must run beside shared/ (looked for {})",
-            dir.display()
-        );
-    }
-    println!(
-        "skipped: {} not found (the published ARM examples live beside the project)",
-        dir.display()
-    );
-    None
-}
-
-fn json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+    common::reference_dir(&["arm-examples/README.md", "lrs-examples"])
 }
 
 fn typed<T: DeserializeOwned>(file: &str, v: &Value) -> T {

@@ -11,6 +11,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
 
+mod common;
+
+use common::json;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,30 +25,8 @@ use cutover::restore_target::details::RestoreDetailsResource;
 use cutover::restore_target::lrs::{StartRequest, StorageAccess, complete_body, start_body};
 use cutover::sandbox::{Sandbox, SandboxOptions};
 
-/// `../shared/reference` beside the project; `None` (after saying why) when it is missing outside
-/// CI.
 fn reference_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference");
-    if dir.join("lrs-examples").is_dir() && dir.join("lrs-api.md").is_file() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "../shared/reference/lrs-examples not found: CI must run beside shared/ (looked for {})",
-            dir.display()
-        );
-    }
-    println!(
-        "skipped: {} not found (the published LRS examples live beside the project)",
-        dir.display()
-    );
-    None
-}
-
-fn json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+    common::reference_dir(&["lrs-examples", "lrs-api.md"])
 }
 
 /// The JSON type of a value, `None` for null (an absent value in the published examples).

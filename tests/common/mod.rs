@@ -37,6 +37,36 @@ pub fn samples_dir() -> Option<PathBuf> {
     None
 }
 
+/// The published reference beside the project (`../shared/reference`), when it holds `needs`
+/// (paths inside it, e.g. `lrs-examples`): like [`samples_dir`], a panic on CI when it is missing,
+/// elsewhere the reason on stderr and `None`.
+pub fn reference_dir(needs: &[&str]) -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference");
+    if needs.iter().all(|n| dir.join(n).exists()) {
+        return Some(dir);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "../shared/reference ({}) not found: CI must run beside shared/ (looked in {})",
+            needs.join(", "),
+            dir.display()
+        );
+    }
+    eprintln!(
+        "SKIPPED: {} not found in {} (the published examples live beside the project)",
+        needs.join(", "),
+        dir.display()
+    );
+    None
+}
+
+/// A JSON file, read and parsed (the test fails naming the file otherwise).
+pub fn json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
 /// Reads a sample file into memory (they are at most a few MiB).
 pub fn read_sample(dir: &Path, relative: &str) -> Vec<u8> {
     let p = dir.join(relative);
