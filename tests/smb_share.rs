@@ -390,6 +390,52 @@ fn a_share_that_requires_encryption_is_read_encrypted() {
     );
 }
 
+/// The TDE certificate export the source wrote on the share is removed by cutover with the SMB
+/// account (issue 17: "removed from the share afterwards"): on a share the account may write to,
+/// the `.cer` and `.pvk` are gone; on a read-only share the removal fails (the caller then names
+/// the file); a backup is never removed, whatever the share allows.
+#[test]
+fn the_certificate_export_is_removed_from_the_share_and_nothing_else() {
+    let Some(smb) = samba() else { return };
+    let dir = smb
+        .root
+        .join(format!("incoming/tde-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["Cert.cer", "Cert.pvk", "Keep.bak"] {
+        std::fs::write(dir.join(f), b"x").unwrap();
+    }
+    // The files belong to the share's user, as the SQL Server's writes would.
+    let account = smb.user.rsplit('\\').next().unwrap();
+    let _ = Command::new("chown").arg("-R").arg(account).arg(&dir).status();
+    let rel = format!("incoming/tde-{}", std::process::id());
+    // Read-only share: refused by the server, the file stays.
+    let ro = SmbAddress::parse(&smb.url(&format!("backups/{rel}"))).unwrap();
+    let ro_folder = SmbFolder::new(&ro, smb.login()).unwrap();
+    let e = ro_folder
+        .remove_file(&ro.to_path().join("Cert.cer"))
+        .unwrap_err();
+    assert!(dir.join("Cert.cer").exists(), "{e}");
+    assert!(
+        e.to_string().contains(r"\127.0.0.1"),
+        "names the share: {e}"
+    );
+    // A share the account may write to: both files go.
+    let rw = SmbAddress::parse(&smb.url(&format!("writer/{rel}"))).unwrap();
+    let rw_folder = SmbFolder::new(&rw, smb.login()).unwrap();
+    for f in ["Cert.cer", "Cert.pvk"] {
+        rw_folder.remove_file(&rw.to_path().join(f)).unwrap();
+        assert!(!dir.join(f).exists(), "{f} removed");
+    }
+    // A backup is refused before anything is sent.
+    let e = rw_folder
+        .remove_file(&rw.to_path().join("Keep.bak"))
+        .unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied, "{e}");
+    assert!(dir.join("Keep.bak").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// The sandbox (`cutover sandbox`), stopped on drop.
 struct Sandbox {
     child: std::process::Child,

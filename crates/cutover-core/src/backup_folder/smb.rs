@@ -438,6 +438,36 @@ impl BackupFolder for SmbFolder {
         .map_err(SmbFailure::into_io)
     }
 
+    /// Deletes a TDE certificate export (`.cer`, `.pvk`) the source wrote on the share, with the
+    /// operator's SMB account (which then needs the right to delete there; without it the caller
+    /// names the file for the operator). Any other file is refused before anything is sent.
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        let is_export = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("cer") || e.eq_ignore_ascii_case("pvk"));
+        if !is_export {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "{}: cutover removes only the certificate files (.cer, .pvk) it had the source write on the share",
+                    path.display()
+                ),
+            ));
+        }
+        let inside = self.inside(path)?;
+        let unc = self.unc(&inside);
+        self.with_session(move |s, cx| {
+            Box::pin(async move {
+                s.client
+                    .delete_file(&s.tree, &inside)
+                    .await
+                    .map_err(|e| smb_error::path_failure(&cx, &unc, &e))
+            })
+        })
+        .map_err(SmbFailure::into_io)
+    }
+
     fn open(&self, path: &Path) -> io::Result<Box<dyn BackupFile>> {
         let inside = self.inside(path)?;
         let unc = self.unc(&inside);
