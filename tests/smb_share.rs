@@ -407,7 +407,11 @@ fn the_certificate_export_is_removed_from_the_share_and_nothing_else() {
     }
     // The files belong to the share's user, as the SQL Server's writes would.
     let account = smb.user.rsplit('\\').next().unwrap();
-    let _ = Command::new("chown").arg("-R").arg(account).arg(&dir).status();
+    let _ = Command::new("chown")
+        .arg("-R")
+        .arg(account)
+        .arg(&dir)
+        .status();
     let rel = format!("incoming/tde-{}", std::process::id());
     // Read-only share: refused by the server, the file stays.
     let ro = SmbAddress::parse(&smb.url(&format!("backups/{rel}"))).unwrap();

@@ -440,6 +440,39 @@ async fn the_sandbox_tde_database_migrates_end_to_end() {
             f.display()
         );
     }
+    // The instance now lists the certificate in master.sys.certificates: `tde list` with its SQL
+    // endpoint says the database's certificate is on it (nothing left to migrate).
+    let mut list = vec!["tde".to_string(), "list".into()];
+    list.extend(source_args(&sb));
+    list.extend([
+        "--target-server".into(),
+        sb.info.mi_sql_server.clone(),
+        "--target-user".into(),
+        sb.info.mi_sql_user.clone(),
+        "--target-password-env".into(),
+        "SB_MI_PW".into(),
+        "--target-plaintext".into(),
+    ]);
+    let refs: Vec<&str> = list.iter().map(String::as_str).collect();
+    let (code, out, err) = cutover(
+        &refs,
+        &[
+            ("CUTOVER_SOURCE_PASSWORD", &sb.info.sql_password),
+            ("SB_MI_PW", &sb.info.mi_sql_password),
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["target_checked"], true, "{v}");
+    let payroll = v["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["database"] == "Payroll")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(payroll["action"], "on_target", "{v}");
+
     // Run again: the instance-side check is not given (no --target-server), so it uploads again,
     // which the instance accepts as the same certificate.
     let (code, out, _) = run(args_again(&sb, &backups), &sb, &mut log);

@@ -266,6 +266,17 @@ impl Sandbox {
         lrs.set_name_taken(Arc::new(move |name: &str| m.has_own_database(name)));
         let m = mi_sql.clone();
         lrs.set_own_databases(Arc::new(move || m.own_database_count()));
+        let l = lrs.clone();
+        mi_sql.set_certificates(Arc::new(move || {
+            l.tde_certificates()
+                .into_iter()
+                .map(|(thumbprint, subject)| mi_catalog::CertificateRow {
+                    name: format!("TDE_{}", tde::hex(&thumbprint)),
+                    subject,
+                    thumbprint,
+                })
+                .collect()
+        }));
         let (mi_addr, mi_task) = mi_sql.clone().serve().await?;
         tasks.push(mi_task);
         let router = lrs.router().merge(discovery.router());

@@ -343,6 +343,50 @@ pub fn answer_view(
     })
 }
 
+/// One `master.sys.certificates` row of the instance: a TDE certificate uploaded through ARM
+/// (ManagedInstanceTdeCertificates_Create) with its private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateRow {
+    pub name: String,
+    pub subject: String,
+    pub thumbprint: [u8; 20],
+}
+
+fn certificate_column(name: &str) -> Option<ColumnOf<CertificateRow>> {
+    let c: ColumnOf<CertificateRow> = match name {
+        "name" => (ColumnType::NVarChar(128), |c| Value::Str(c.name.clone())),
+        "subject" => (ColumnType::NVarChar(4000), |c| {
+            Value::Str(c.subject.clone())
+        }),
+        "thumbprint" => (ColumnType::VarBinary(32), |c| {
+            Value::Bytes(c.thumbprint.to_vec())
+        }),
+        "pvt_key_encryption_type" => (ColumnType::VarChar(2), |_| Value::Str("MK".into())),
+        // The upload carries no expiry the sandbox keeps: NULL, as for a column not known.
+        "expiry_date" => (ColumnType::DateTime, |_| Value::Null),
+        _ => return None,
+    };
+    Some(c)
+}
+
+/// Answers a SELECT of sys.certificates (the TDE certificates uploaded to the instance); `None`
+/// if it reads something else.
+pub fn answer_certificates(
+    sel: &Select,
+    certificates: &[CertificateRow],
+) -> Option<Result<Reply, (u32, String)>> {
+    if !sel.reads("sys.certificates") {
+        return None;
+    }
+    if !sel.filter.is_empty() || sel.from.len() != 1 || sel.top.is_some() {
+        return Some(Err((
+            102,
+            "The cutover sandbox answers sys.certificates without WHERE, JOIN or TOP; filter the rows in the client.".into(),
+        )));
+    }
+    Some(answer_rows(sel, certificates, certificate_column))
+}
+
 /// What the server-level functions answer for one session.
 pub struct ServerFacts<'a> {
     pub server_name: &'a str,

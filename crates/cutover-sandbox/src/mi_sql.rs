@@ -7,7 +7,8 @@
 //! with the password that hash was made from. Its catalog (`mi_catalog`): sys.databases with the
 //! databases LRS restores (RESTORING, then ONLINE after completion: `set_lrs` takes the LRS
 //! service's view), sys.server_resource_stats (tier, storage), SERVERPROPERTY and
-//! IS_SRVROLEMEMBER. Anything else gets a SQL Server style error.
+//! IS_SRVROLEMEMBER, and master.sys.certificates with the TDE certificates uploaded through ARM
+//! (`set_certificates`). Anything else gets a SQL Server style error.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -35,6 +36,9 @@ struct MiState {
 /// What LRS restores or restored on the instance now (the sandbox's LRS service).
 pub type LrsView = Arc<dyn Fn() -> Vec<LrsDatabase> + Send + Sync>;
 
+/// The TDE certificates uploaded to the instance through ARM (the sandbox's ARM side).
+pub type CertificatesView = Arc<dyn Fn() -> Vec<mi_catalog::CertificateRow> + Send + Sync>;
+
 /// The fixed server roles IS_SRVROLEMEMBER knows (a Managed Instance has the same ones).
 const FIXED_ROLES: &[&str] = &[
     "sysadmin",
@@ -54,6 +58,7 @@ pub struct ManagedInstanceSql {
     admins: Vec<LoginSpec>,
     state: Mutex<MiState>,
     lrs: Mutex<Option<LrsView>>,
+    certificates: Mutex<Option<CertificatesView>>,
 }
 
 fn error(number: u32, message: impl Into<String>) -> Reply {
@@ -75,6 +80,7 @@ impl ManagedInstanceSql {
                 ..Default::default()
             }),
             lrs: Mutex::new(None),
+            certificates: Mutex::new(None),
         }
     }
 
@@ -82,6 +88,13 @@ impl ManagedInstanceSql {
     pub fn set_lrs(&self, view: LrsView) {
         if let Ok(mut l) = self.lrs.lock() {
             *l = Some(view);
+        }
+    }
+
+    /// Where master.sys.certificates reads the TDE certificates uploaded through ARM.
+    pub fn set_certificates(&self, view: CertificatesView) {
+        if let Ok(mut c) = self.certificates.lock() {
+            *c = Some(view);
         }
     }
 
@@ -218,6 +231,13 @@ impl ManagedInstanceSql {
         }
         // LRS's view first, before this instance's lock (LRS asks this instance under its own).
         let lrs = self.lrs_databases();
+        let certificates = self
+            .certificates
+            .lock()
+            .ok()
+            .and_then(|c| c.clone())
+            .map(|v| v())
+            .unwrap_or_default();
         let mut st = self.lock();
         if let Some(sel) = sql_select::parse_select(tokens, originals) {
             let member = |role: &str| self.member_of(&st, &session.user, role);
@@ -229,6 +249,9 @@ impl ManagedInstanceSql {
             };
             if let Some(r) = mi_catalog::answer_server(&sel, &facts) {
                 return r;
+            }
+            if let Some(r) = mi_catalog::answer_certificates(&sel, &certificates) {
+                return r.unwrap_or_else(|(n, m)| error(n, m));
             }
             let MiState {
                 own, ids, shape, ..
