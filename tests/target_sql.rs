@@ -523,3 +523,85 @@ fn an_unusable_instance_endpoint_stops_the_run_naming_the_key() {
     );
     assert!(r.blobs().is_empty(), "uploaded: {:?}", r.blobs());
 }
+
+/// An instance with Microsoft Entra-only authentication: `[target] sql_authentication = "entra"`
+/// signs in with the target's credential (a token for Azure SQL asked for at each connection), as
+/// the instance's Entra administrator (sysadmin); a token the instance refuses says what the
+/// principal needs, not "check the password".
+#[test]
+fn an_entra_only_instance_is_reached_with_the_credential() {
+    use cutover::arm::StaticToken;
+    use std::sync::Arc;
+    let r = start();
+    let entra = |token: &str| {
+        let mut o = SourceOptions::new(
+            r.sb.info.mi_sql_server.parse().unwrap(),
+            SourceAuth::Entra(Arc::new(StaticToken(token.into()))),
+            Encryption::Plaintext,
+        );
+        o.connect_timeout = Duration::from_secs(5);
+        o
+    };
+    let report = r.report_as(&entra("a-token-from-entra"));
+    assert_eq!(report.info.login_name, r.sb.info.mi_entra_admin);
+    assert!(report.info.is_sysadmin, "{report:?}");
+    let Err(e) = r.rt.block_on(TargetSql::connect(&entra(""))) else {
+        panic!("an empty token is refused");
+    };
+    let e = e.to_string();
+    assert!(
+        e.contains("Microsoft Entra") && e.contains("FROM EXTERNAL PROVIDER"),
+        "{e}"
+    );
+    assert!(!e.contains("password"), "{e}");
+
+    // Through the configuration: no SQL login, no password variable.
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = tmp.path().join("Payroll");
+    std::fs::create_dir_all(&folder).unwrap();
+    common::write_chain(&folder, "Payroll", 2, true);
+    let cfg = write_config(&r, tmp.path(), "Payroll", &folder, "entra-check");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(
+            &format!("sql_user = \"{}\"", r.sb.info.mi_sql_user),
+            "sql_authentication = \"entra\"",
+        )
+        .replace("sql_password_env = \"SBX_MI_PW\"\n", "");
+    std::fs::write(&cfg, text).unwrap();
+    let mut c = cutover(
+        &r,
+        &[
+            "target",
+            "check",
+            "--json",
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+    );
+    c.env_remove("SBX_MI_PW");
+    let (code, out, err) = output(c);
+    assert_eq!(code, 0, "{out}{err}");
+    let v: Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    assert_eq!(
+        v["instance"]["info"]["login_name"],
+        r.sb.info.mi_entra_admin
+    );
+    assert_eq!(v["instance"]["info"]["is_sysadmin"], true);
+
+    // A token from a variable (`aad-token`) names the variable when it is missing.
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "sql_authentication = \"entra\"",
+        "sql_authentication = \"aad-token\"\nsql_token_env = \"SBX_NO_SUCH_TOKEN\"",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let (code, out, err) = output(cutover(
+        &r,
+        &["target", "check", "--config", cfg.to_str().unwrap()],
+    ));
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("[target] sql_token_env") && err.contains("SBX_NO_SUCH_TOKEN"),
+        "{err}"
+    );
+}

@@ -44,6 +44,9 @@ pub struct SandboxOptions {
     pub lrs_job_limit: std::time::Duration,
 }
 
+/// The managed instance's Microsoft Entra administrator (a sysadmin on its SQL side).
+pub const MI_ENTRA_ADMIN: &str = "dba@cutover-sandbox.example";
+
 /// The estate `cutover sandbox` serves: a healthy database, one backed up without CHECKSUM, one whose
 /// name needs quoting, and one in SIMPLE recovery (a finding worth seeing).
 pub fn default_databases() -> Vec<instance::DatabaseSpec> {
@@ -98,6 +101,8 @@ pub struct SandboxInfo {
     pub mi_sql_server: String,
     /// Its administrator login (sysadmin).
     pub mi_sql_user: String,
+    /// The instance's Microsoft Entra administrator: any Entra access token logs in as it.
+    pub mi_entra_admin: String,
     /// The subscription's other managed instances whose LRS the sandbox serves too (`resource
     /// group`, `name`): restores on them count against the subscription's limit.
     pub other_instances: Vec<(String, String)>,
@@ -266,6 +271,7 @@ impl Sandbox {
         lrs.set_name_taken(Arc::new(move |name: &str| m.has_own_database(name)));
         let m = mi_sql.clone();
         lrs.set_own_databases(Arc::new(move || m.own_database_count()));
+        mi_sql.set_entra_admin(MI_ENTRA_ADMIN);
         let l = lrs.clone();
         mi_sql.set_certificates(Arc::new(move || {
             l.tde_certificates()
@@ -308,6 +314,7 @@ impl Sandbox {
                 mi_sql_server: format!("127.0.0.1,{}", mi_addr.port()),
                 mi_sql_user: "miadmin".into(),
                 mi_sql_password,
+                mi_entra_admin: MI_ENTRA_ADMIN.into(),
                 other_instances: cfg
                     .other_instances
                     .iter()

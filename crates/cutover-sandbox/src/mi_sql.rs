@@ -59,6 +59,8 @@ pub struct ManagedInstanceSql {
     state: Mutex<MiState>,
     lrs: Mutex<Option<LrsView>>,
     certificates: Mutex<Option<CertificatesView>>,
+    /// The instance's Microsoft Entra administrator (`None`: Entra logins refused).
+    entra_admin: Mutex<Option<String>>,
 }
 
 fn error(number: u32, message: impl Into<String>) -> Reply {
@@ -81,6 +83,7 @@ impl ManagedInstanceSql {
             }),
             lrs: Mutex::new(None),
             certificates: Mutex::new(None),
+            entra_admin: Mutex::new(None),
         }
     }
 
@@ -89,6 +92,30 @@ impl ManagedInstanceSql {
         if let Ok(mut l) = self.lrs.lock() {
             *l = Some(view);
         }
+    }
+
+    /// The instance's Microsoft Entra administrator (ManagedInstanceAdministrators: a sysadmin):
+    /// an Entra access token logs in as it. Like the sandbox's ARM, which takes any bearer token,
+    /// the token's signature and claims are not checked (the sandbox has no Entra ID): any
+    /// non-empty token is the administrator's.
+    pub fn set_entra_admin(&self, login: &str) {
+        if let Ok(mut a) = self.entra_admin.lock() {
+            *a = Some(login.to_string());
+        }
+    }
+
+    fn entra_admin(&self) -> Option<String> {
+        self.entra_admin.lock().ok().and_then(|a| a.clone())
+    }
+
+    /// The instance's administrators: its SQL admin logins, and its Entra administrator.
+    fn is_admin(&self, user: &str) -> bool {
+        self.admins
+            .iter()
+            .any(|a| a.user.eq_ignore_ascii_case(user) && a.sysadmin)
+            || self
+                .entra_admin()
+                .is_some_and(|a| a.eq_ignore_ascii_case(user))
     }
 
     /// Where master.sys.certificates reads the TDE certificates uploaded through ARM.
@@ -150,12 +177,7 @@ impl ManagedInstanceSql {
         if role == "public" {
             return Some(true);
         }
-        if role == "sysadmin"
-            && self
-                .admins
-                .iter()
-                .any(|a| a.user.eq_ignore_ascii_case(user) && a.sysadmin)
-        {
+        if role == "sysadmin" && self.is_admin(user) {
             return Some(true);
         }
         let Some(id) = st.principals.login(user).map(|l| l.principal_id) else {
@@ -201,11 +223,7 @@ impl ManagedInstanceSql {
     }
 
     fn may_manage(&self, st: &MiState, user: &str) -> bool {
-        if self
-            .admins
-            .iter()
-            .any(|a| a.user.eq_ignore_ascii_case(user) && a.sysadmin)
-        {
+        if self.is_admin(user) {
             return true;
         }
         let Some(id) = st.principals.login(user).map(|l| l.principal_id) else {
@@ -336,6 +354,42 @@ impl ManagedInstanceSql {
     }
 }
 
+impl ManagedInstanceSql {
+    /// A session of `user` in `database` ("" = master), which must exist (LRS's once ONLINE).
+    fn session_for(
+        &self,
+        user: &str,
+        database: &str,
+        lrs: &[LrsDatabase],
+    ) -> Result<Session, LoginError> {
+        let st = self.lock();
+        let database = if database.is_empty() {
+            "master"
+        } else {
+            database
+        };
+        if !database.eq_ignore_ascii_case("master")
+            && !st
+                .databases
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(database))
+            && !lrs
+                .iter()
+                .any(|d| d.state == "ONLINE" && d.name.eq_ignore_ascii_case(database))
+        {
+            return Err(LoginError {
+                message: format!(
+                    "Cannot open database \"{database}\" requested by the login. The login failed. Login failed for user '{user}'."
+                ),
+            });
+        }
+        Ok(Session {
+            user: user.to_string(),
+            database: database.to_string(),
+        })
+    }
+}
+
 #[async_trait::async_trait]
 impl SqlBackend for ManagedInstanceSql {
     fn server_name(&self) -> String {
@@ -362,30 +416,18 @@ impl SqlBackend for ManagedInstanceSql {
         if !admin && !by_hash {
             return Err(failed());
         }
-        let database = if database.is_empty() {
-            "master"
-        } else {
-            database
-        };
-        if !database.eq_ignore_ascii_case("master")
-            && !st
-                .databases
-                .iter()
-                .any(|d| d.eq_ignore_ascii_case(database))
-            && !lrs
-                .iter()
-                .any(|d| d.state == "ONLINE" && d.name.eq_ignore_ascii_case(database))
-        {
+        drop(st);
+        self.session_for(user, database, &lrs)
+    }
+
+    fn login_token(&self, token: &str, database: &str) -> Result<Session, LoginError> {
+        let Some(admin) = self.entra_admin().filter(|_| !token.trim().is_empty()) else {
             return Err(LoginError {
-                message: format!(
-                    "Cannot open database \"{database}\" requested by the login. The login failed. Login failed for user '{user}'."
-                ),
+                message: "Login failed for user '<token-identified principal>'.".into(),
             });
-        }
-        Ok(Session {
-            user: user.to_string(),
-            database: database.to_string(),
-        })
+        };
+        let lrs = self.lrs_databases();
+        self.session_for(&admin, database, &lrs)
     }
 
     async fn execute(&self, session: &mut Session, request: Request) -> Vec<Reply> {

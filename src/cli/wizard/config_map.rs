@@ -112,6 +112,9 @@ pub fn config_file(v: &WizardValues, sandbox_arm: Option<&str>) -> ConfigFile {
         sql_server: v.carried.sql_server.clone(),
         sql_user: v.carried.sql_user.clone(),
         sql_password_env: v.carried.sql_password_env.clone(),
+        sql_authentication: v.carried.sql_authentication.clone(),
+        sql_token_env: v.carried.sql_token_env.clone(),
+        sql_ca_file: v.carried.sql_ca_file.clone(),
     };
     let key = m.storage_auth == StorageAuthKind::AccountKeyEnv;
     let storage = StorageSection {
@@ -438,6 +441,9 @@ pub fn values_from_config(c: &ConfigFile) -> WizardValues {
     v.carried.sql_server = t.sql_server;
     v.carried.sql_user = t.sql_user;
     v.carried.sql_password_env = t.sql_password_env;
+    v.carried.sql_authentication = t.sql_authentication;
+    v.carried.sql_token_env = t.sql_token_env;
+    v.carried.sql_ca_file = t.sql_ca_file;
     v.target.subscription = t.subscription.unwrap_or_default();
     v.target.resource_group = t.resource_group.unwrap_or_default();
     v.target.managed_instance = t.managed_instance.unwrap_or_default();

@@ -14,7 +14,7 @@ use super::file::{ConfigFile, SourceSection};
 use super::layers::{Layered, Layers, Origins};
 use super::settings::{
     self, CutoverWhen, MiAccessSetting, SourceAuthentication, StopTrafficSetting,
-    StorageAuthSetting, Tail, Word, defaults,
+    StorageAuthSetting, Tail, TargetSqlAuthentication, Word, defaults,
 };
 use crate::engine::TailMode;
 use crate::engine::persist;
@@ -191,42 +191,86 @@ fn source_options_in(
     Ok((opts, warnings))
 }
 
-/// The managed instance's SQL endpoint (`[target] sql_server`, `sql_user`, the password from
-/// `sql_password_env`, default CUTOVER_TARGET_PASSWORD); `None` when `sql_server` is not set. TLS
-/// with the certificate validated; plain TDS only for the sandbox (`[target] sandbox = true`),
-/// whose endpoint must then be a loopback address (the connection refuses it otherwise).
+/// The managed instance's SQL endpoint (`[target] sql_server`, and `sql_authentication`: `sql_user`
+/// with the password from `sql_password_env` (default CUTOVER_TARGET_PASSWORD), Microsoft Entra ID
+/// through `[target] credential`, or a token from `sql_token_env`); `None` when `sql_server` is not
+/// set. TLS with the certificate validated (`sql_ca_file` for a private CA); plain TDS only for the
+/// sandbox (`[target] sandbox = true`), whose endpoint must then be a loopback address (the
+/// connection refuses it otherwise).
 pub fn target_sql_options(
     t: &super::file::TargetSection,
     p: &ProvidedSecrets,
 ) -> Result<Option<SourceOptions>, String> {
-    target_sql_options_in(t, p, &Origins::default())
+    target_sql_options_in(t, p, &Origins::default(), None)
 }
 
+/// `credential`: the one ARM uses, when already built (Entra signs in with it).
 fn target_sql_options_in(
     t: &super::file::TargetSection,
     p: &ProvidedSecrets,
     origins: &Origins,
+    credential: Option<&Arc<dyn TokenCredential>>,
 ) -> Result<Option<SourceOptions>, String> {
     let Some(text) = t.sql_server.as_deref().filter(|s| !s.trim().is_empty()) else {
-        if t.sql_user.is_some() || t.sql_password_env.is_some() {
-            return Err("[target] sql_user / sql_password_env are set but sql_server is not: give the instance's SQL endpoint, HOST[,PORT] (<instance>.<dns zone>.database.windows.net)".into());
+        if t.sql_user.is_some()
+            || t.sql_password_env.is_some()
+            || t.sql_authentication.is_some()
+            || t.sql_token_env.is_some()
+            || t.sql_ca_file.is_some()
+        {
+            return Err("[target] sql_user / sql_password_env / sql_authentication / sql_token_env / sql_ca_file are set but sql_server is not: give the instance's SQL endpoint, HOST[,PORT] (<instance>.<dns zone>.database.windows.net)".into());
         }
         return Ok(None);
     };
     let key = origins.name("[target] sql_server");
     let server: ServerAddress = text.trim().parse().map_err(|e| format!("{key}: {e}"))?;
-    let user = t
-        .sql_user
-        .clone()
-        .filter(|u| !u.trim().is_empty())
-        .ok_or_else(|| format!("{} is missing: the SQL login on the instance {server} (its administrator, a sysadmin)", origins.name("[target] sql_user")))?;
-    let var = t
-        .sql_password_env
-        .clone()
-        .unwrap_or_else(|| defaults::TARGET_PASSWORD_ENV.into());
-    let password = p
-        .get(&var, "the managed instance's SQL password")
-        .map_err(|e| format!("[target] sql_password_env: {e}"))?;
+    let method_key = origins.name("[target] sql_authentication");
+    let method = settings::word(
+        &method_key,
+        t.sql_authentication.as_deref().unwrap_or("sql"),
+    )?;
+    let auth = match method {
+        TargetSqlAuthentication::Sql => {
+            let user = t
+                .sql_user
+                .clone()
+                .filter(|u| !u.trim().is_empty())
+                .ok_or_else(|| format!("{} is missing: the SQL login on the instance {server} (its administrator, a sysadmin), or sql_authentication = \"entra\"", origins.name("[target] sql_user")))?;
+            let var = t
+                .sql_password_env
+                .clone()
+                .unwrap_or_else(|| defaults::TARGET_PASSWORD_ENV.into());
+            let password = p
+                .get(&var, "the managed instance's SQL password")
+                .map_err(|e| format!("[target] sql_password_env: {e}"))?;
+            SourceAuth::SqlLogin { user, password }
+        }
+        TargetSqlAuthentication::AadToken => {
+            let var = t.sql_token_env.clone().ok_or_else(|| {
+                format!("{method_key} = \"aad-token\" needs [target] sql_token_env (the variable holding the token)")
+            })?;
+            SourceAuth::AadToken(
+                p.get(&var, "Microsoft Entra access token for the instance")
+                    .map_err(|e| format!("[target] sql_token_env: {e}"))?,
+            )
+        }
+        TargetSqlAuthentication::Entra => {
+            let credential = match credential {
+                Some(c) => c.clone(),
+                None => {
+                    let arm = t
+                        .arm_endpoint
+                        .clone()
+                        .unwrap_or_else(|| defaults::ARM_ENDPOINT.into());
+                    let credential_key = origins.name("[target] credential");
+                    arm_credential(&arm, t.sandbox.unwrap_or(false), "[target] sandbox", || {
+                        p.aad(aad_kind(t.credential.as_deref(), &credential_key)?)
+                    })?
+                }
+            };
+            SourceAuth::Entra(credential)
+        }
+    };
     let encryption = if t.sandbox.unwrap_or(false) {
         Encryption::Plaintext
     } else {
@@ -234,11 +278,18 @@ fn target_sql_options_in(
             trust_server_certificate: false,
         }
     };
-    Ok(Some(SourceOptions::new(
-        server,
-        SourceAuth::SqlLogin { user, password },
-        encryption,
-    )))
+    let mut opts = SourceOptions::new(server, auth, encryption);
+    if let Some(path) = &t.sql_ca_file {
+        let key = origins.name("[target] sql_ca_file");
+        if t.sandbox.unwrap_or(false) {
+            return Err(format!(
+                "{key} validates the instance's certificate, but the sandbox's endpoint is plain TDS: remove it (or [target] sandbox)"
+            ));
+        }
+        opts.ca_file =
+            Some(crate::source::tls::CaFile::load(path).map_err(|e| format!("{key}: {e}"))?);
+    }
+    Ok(Some(opts))
 }
 
 /// Flags of `cutover run` that override the file and the environment.
@@ -610,7 +661,7 @@ pub fn engine_config_layered(
         managed_instance: need(&t.managed_instance, "[target] managed_instance")?.to_string(),
     };
     let target_label = instance.managed_instance.clone();
-    let target_sql = target_sql_options_in(&t, p, o)?;
+    let target_sql = target_sql_options_in(&t, p, o, Some(&credential))?;
     let lrs = LrsClient::new(&arm, credential, instance)
         .map_err(|e| format!("{}: {e}", o.name("[target] arm_endpoint")))?;
 

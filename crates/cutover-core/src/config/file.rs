@@ -70,6 +70,17 @@ pub struct TargetSection {
     /// Environment variable holding its password (default CUTOVER_TARGET_PASSWORD).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sql_password_env: Option<String>,
+    /// `sql` (sql_user + password, the default), `entra` (Microsoft Entra ID through `credential`,
+    /// for instances with Entra-only authentication) or `aad-token` (a token in `sql_token_env`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql_authentication: Option<String>,
+    /// Environment variable holding a Microsoft Entra access token (`sql_authentication = "aad-token"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql_token_env: Option<String>,
+    /// PEM file of the CA(s) the instance's certificate is validated against (instead of the
+    /// system's roots).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql_ca_file: Option<PathBuf>,
 }
 
 /// `[storage]`: the Blob Storage container the backups go to.

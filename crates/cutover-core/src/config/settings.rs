@@ -95,6 +95,18 @@ words!(
 );
 
 words!(
+    /// `[target] sql_authentication`: how cutover signs in to the instance's SQL endpoint.
+    TargetSqlAuthentication {
+        /// `sql_user` and the password in `sql_password_env` (the default).
+        Sql = "sql",
+        /// Microsoft Entra ID through `[target] credential` (a token asked for at each connection).
+        Entra = "entra",
+        /// A Microsoft Entra access token from `sql_token_env` (expires: for short runs).
+        AadToken = "aad-token",
+    }
+);
+
+words!(
     /// `[storage] auth`: how cutover uploads.
     StorageAuthSetting {
         Sas = "sas",

@@ -33,7 +33,8 @@ impl std::fmt::Debug for SourceClient {
     }
 }
 
-fn tiberius_config(opts: &SourceOptions, command_timeout: Duration) -> Config {
+/// `token`: the Entra access token fetched for [`SourceAuth::Entra`] (unused otherwise).
+fn tiberius_config(opts: &SourceOptions, command_timeout: Duration, token: &str) -> Config {
     let mut config = Config::new();
     config.host(&opts.server.host);
     if let Some(instance) = &opts.server.instance {
@@ -70,10 +71,33 @@ fn tiberius_config(opts: &SourceOptions, command_timeout: Duration) -> Config {
         SourceAuth::AadToken(token) => {
             config.authentication(AuthMethod::aad_token(token.secret()));
         }
+        SourceAuth::Entra(_) => config.authentication(AuthMethod::aad_token(token)),
     }
     config.handshake_timeout(Some(opts.connect_timeout));
     config.command_timeout(Some(command_timeout));
     config
+}
+
+/// An access token for Azure SQL from `credential`, within `wait`.
+async fn entra_token(
+    credential: &dyn azure_core::credentials::TokenCredential,
+    wait: Duration,
+) -> Result<azure_core::credentials::Secret, String> {
+    match tokio::time::timeout(
+        wait,
+        credential.get_token(&[super::options::AZURE_SQL_SCOPE], None),
+    )
+    .await
+    {
+        Ok(Ok(t)) => Ok(t.token),
+        Ok(Err(e)) => Err(format!(
+            "cannot get a Microsoft Entra token for Azure SQL: {e}; sign in (az login) or check the credential ([target] credential)"
+        )),
+        Err(_) => Err(format!(
+            "no Microsoft Entra token for Azure SQL within {} s; check the credential ([target] credential) and the network to Entra ID",
+            wait.as_secs()
+        )),
+    }
 }
 
 /// Maps a tiberius error to what the operator should read; `waited` is the timeout that applied.
@@ -253,9 +277,25 @@ impl SourceClient {
         {
             return Err(SourceError::PlaintextNotLoopback { server: label });
         }
-        let config = tiberius_config(opts, command_timeout);
-        let tcp = open_tcp(opts, &config, &label).await?;
         let login = opts.auth.login_name().to_string();
+        let token = match &opts.auth {
+            SourceAuth::Entra(credential) => Some(
+                entra_token(credential.as_ref(), opts.connect_timeout)
+                    .await
+                    .map_err(|message| SourceError::EntraToken {
+                        server: label.clone(),
+                        message,
+                    })?,
+            ),
+            _ => None,
+        };
+        let config = tiberius_config(
+            opts,
+            command_timeout,
+            token.as_ref().map_or("", |t| t.secret()),
+        );
+        drop(token);
+        let tcp = open_tcp(opts, &config, &label).await?;
         match tokio::time::timeout(
             opts.connect_timeout,
             Client::connect(config.clone(), tcp.compat_write()),
@@ -279,6 +319,14 @@ impl SourceClient {
                 } => SourceError::Tls {
                     problem: unknown_issuer_or_self_signed(opts, &config, &server).await,
                     server,
+                },
+                SourceError::LoginFailed {
+                    server, message, ..
+                } if matches!(opts.auth, SourceAuth::Entra(_)) => SourceError::EntraToken {
+                    server,
+                    message: format!(
+                        "the server refused the token's principal ({message}); it needs a login there (CREATE LOGIN [name] FROM EXTERNAL PROVIDER) or to be the instance's Microsoft Entra administrator"
+                    ),
                 },
                 other => other,
             }),

@@ -55,6 +55,8 @@ pub enum SourceError {
          for a loopback test server such as `cutover sandbox`, add --plaintext"
     )]
     EncryptionNotOffered { server: String },
+    #[error("cannot sign in to {server} with Microsoft Entra ID: {message}")]
+    EntraToken { server: String, message: String },
     #[error(
         "login to SQL Server {server} as {login} failed: {message} (check the login name and password, and that SQL Server authentication is enabled)"
     )]

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use azure_core::credentials::Secret;
+use std::sync::Arc;
+
+use azure_core::credentials::{Secret, TokenCredential};
 
 use super::address::ServerAddress;
 use super::tls::CaFile;
@@ -14,7 +16,14 @@ pub enum SourceAuth {
     SqlLogin { user: String, password: Secret },
     /// An Azure AD (Entra ID) access token for the server.
     AadToken(Secret),
+    /// Microsoft Entra ID through a credential (Azure CLI, service principal, managed identity):
+    /// a token for Azure SQL ([`AZURE_SQL_SCOPE`]) is asked for at each connection, so a run
+    /// lasting days never holds an expired one.
+    Entra(Arc<dyn TokenCredential>),
 }
+
+/// The scope of an access token for Azure SQL (Managed Instance, SQL Database).
+pub const AZURE_SQL_SCOPE: &str = "https://database.windows.net/.default";
 
 impl SourceAuth {
     /// The login name shown in messages ("Azure AD token" for a token).
@@ -22,6 +31,7 @@ impl SourceAuth {
         match self {
             SourceAuth::SqlLogin { user, .. } => user,
             SourceAuth::AadToken(_) => "(Azure AD token)",
+            SourceAuth::Entra(_) => "(Microsoft Entra ID)",
         }
     }
 }

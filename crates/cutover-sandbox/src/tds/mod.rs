@@ -116,6 +116,12 @@ pub trait SqlBackend: Send + Sync + 'static {
     fn server_name(&self) -> String;
     /// Checks user and password; `database` is the one asked for in LOGIN7 ("" = default).
     fn login(&self, user: &str, password: &str, database: &str) -> Result<Session, LoginError>;
+    /// Checks a Microsoft Entra access token (LOGIN7's FEDAUTH); SQL Server itself refuses it.
+    fn login_token(&self, _token: &str, _database: &str) -> Result<Session, LoginError> {
+        Err(LoginError {
+            message: "Microsoft Entra authentication is not configured on this server".into(),
+        })
+    }
     /// Runs one request; statements may take time (BACKUP). Unknown SQL must answer an `Error`.
     async fn execute(&self, session: &mut Session, request: Request) -> Vec<Reply>;
 }

@@ -175,8 +175,12 @@ impl Connection {
         ) {
             tracing::info!("client asked for TLS; this server has none (ENCRYPT_NOT_SUP)");
         }
-        let reply =
-            protocol::encode_prelogin_reply(protocol::SERVER_VERSION, protocol::ENCRYPT_NOT_SUP);
+        let fed_auth_required = request.fed_auth_required == Some(true);
+        let reply = protocol::encode_prelogin_reply_fedauth(
+            protocol::SERVER_VERSION,
+            protocol::ENCRYPT_NOT_SUP,
+            fed_auth_required,
+        );
         self.send_as(PacketType::TabularResult, &reply).await?;
 
         let Some(login) = self.next_message(PacketType::Login7).await? else {
@@ -189,6 +193,14 @@ impl Connection {
         let server = self.backend.server_name();
         let result = if login.sspi {
             Err("integrated authentication is not supported".to_string())
+        } else if let Some(fed) = &login.fed_auth {
+            if fed.echo != fed_auth_required {
+                Err("FEDAUTH's echo does not match the PRELOGIN's FEDAUTHREQUIRED".to_string())
+            } else {
+                self.backend
+                    .login_token(&fed.token, &login.database)
+                    .map_err(|e| e.message)
+            }
         } else {
             self.backend
                 .login(&login.user, &login.password, &login.database)
@@ -197,8 +209,12 @@ impl Connection {
         match result {
             Ok(session) => {
                 let granted = protocol::negotiate_packet_size(login.packet_size);
-                self.send(&protocol::encode_login_success(&session.database, granted))
-                    .await?;
+                let reply = if login.fed_auth.is_some() {
+                    protocol::encode_login_success_fedauth(&session.database, granted)
+                } else {
+                    protocol::encode_login_success(&session.database, granted)
+                };
+                self.send(&reply).await?;
                 self.packet_size = granted;
                 tracing::debug!(user = %session.user, database = %session.database, "TDS login");
                 Ok(Some(session))
@@ -206,7 +222,13 @@ impl Connection {
             Err(why) => {
                 // Like SQL Server: the client learns only that the login failed; the log says why.
                 tracing::info!(user = %login.user, reason = %why, "TDS login refused");
-                self.send(&protocol::encode_login_failure(&login.user, &server))
+                // An Entra login names no user: the failure says whose token it was, as Azure SQL.
+                let user = if login.fed_auth.is_some() {
+                    "<token-identified principal>"
+                } else {
+                    login.user.as_str()
+                };
+                self.send(&protocol::encode_login_failure(user, &server))
                     .await?;
                 Err(ConnError::Refused(format!(
                     "login refused for {:?}",

@@ -344,6 +344,10 @@ pub struct CarriedKeys {
     pub sql_server: Option<String>,
     pub sql_user: Option<String>,
     pub sql_password_env: Option<String>,
+    /// `[target] sql_authentication`, `sql_token_env`, `sql_ca_file` (not asked by the wizard).
+    pub sql_authentication: Option<String>,
+    pub sql_token_env: Option<String>,
+    pub sql_ca_file: Option<std::path::PathBuf>,
     pub scan_seconds: Option<String>,
     pub poll_seconds: Option<String>,
     /// The folder of the activity's state (the wizard's run sets it to the folder it uses, so that

@@ -23,7 +23,34 @@ pub struct Login7 {
     pub database: String,
     /// The client asked for integrated (SSPI) authentication.
     pub sspi: bool,
+    /// FEDAUTH in the FeatureExt block: a Microsoft Entra access token.
+    pub fed_auth: Option<FedAuth>,
 }
+
+/// LOGIN7's FEDAUTH feature (MS-TDS 2.2.6.4, FeatureExt, FeatureId 0x02) with the
+/// SECURITYTOKEN library: the token the client got from Microsoft Entra ID.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FedAuth {
+    /// fFedAuthEcho: the client saw FEDAUTHREQUIRED in the server's PRELOGIN.
+    pub echo: bool,
+    pub token: String,
+}
+
+impl std::fmt::Debug for FedAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FedAuth")
+            .field("echo", &self.echo)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+const FEATURE_FEDAUTH: u8 = 0x02;
+const FEATURE_TERMINATOR: u8 = 0xFF;
+/// bFedAuthLibrary SECURITYTOKEN: the client already holds the token.
+const FEDAUTH_LIBRARY_SECURITYTOKEN: u8 = 0x01;
+/// OptionFlags3's fExtension: ibExtension points at the FeatureExt block's offset.
+const OPTION_FLAGS3_EXTENSION: u8 = 0x10;
 
 /// Parses LOGIN7: the 94-byte fixed part, then (offset, length in characters) pairs pointing
 /// into the message (offsets from the start of LOGIN7).
@@ -50,6 +77,22 @@ pub fn parse_login7(payload: &[u8]) -> Result<Login7, ProtocolError> {
     let string_at = |at: usize| -> Result<String, ProtocolError> { utf16_to_string(bytes_of(at)?) };
     let tds_version = fixed.u32_le()?;
     let packet_size = fixed.u32_le()?;
+    let option_flags3 = *body
+        .get(27)
+        .ok_or(ProtocolError::Truncated("LOGIN7 fixed part"))?;
+    let fed_auth = if option_flags3 & OPTION_FLAGS3_EXTENSION != 0 {
+        let at = u16_at(56)? as usize;
+        let ptr = body
+            .get(at..at + 4)
+            .ok_or(ProtocolError::Truncated("LOGIN7 extension offset"))?;
+        let start = u32::from_le_bytes([ptr[0], ptr[1], ptr[2], ptr[3]]) as usize;
+        parse_feature_ext(
+            body.get(start..)
+                .ok_or(ProtocolError::Truncated("LOGIN7 FeatureExt"))?,
+        )?
+    } else {
+        None
+    };
     Ok(Login7 {
         tds_version,
         packet_size,
@@ -60,7 +103,40 @@ pub fn parse_login7(payload: &[u8]) -> Result<Login7, ProtocolError> {
         server_name: string_at(52)?,
         database: string_at(68)?,
         sspi: u16_at(80)? != 0,
+        fed_auth,
     })
+}
+
+/// The FeatureExt block: (FeatureId, FeatureDataLen u32 LE, data) until 0xFF; FEDAUTH read,
+/// other features skipped.
+fn parse_feature_ext(block: &[u8]) -> Result<Option<FedAuth>, ProtocolError> {
+    let mut r = Reader::new(block, "LOGIN7 FeatureExt");
+    let mut fed_auth = None;
+    loop {
+        let id = r.u8()?;
+        if id == FEATURE_TERMINATOR {
+            return Ok(fed_auth);
+        }
+        let len = r.u32_le()? as usize;
+        let data = r.take(len)?;
+        if id != FEATURE_FEDAUTH {
+            continue;
+        }
+        let mut d = Reader::new(data, "LOGIN7 FEDAUTH");
+        let options = d.u8()?;
+        if options >> 1 != FEDAUTH_LIBRARY_SECURITYTOKEN {
+            return Err(malformed(format!(
+                "FEDAUTH library 0x{:02X} (this server takes SECURITYTOKEN, 0x01)",
+                options >> 1
+            )));
+        }
+        let token_len = d.u32_le()? as usize;
+        let token = utf16_to_string(d.take(token_len)?)?;
+        fed_auth = Some(FedAuth {
+            echo: options & 1 == 1,
+            token,
+        });
+    }
 }
 
 /// LOGIN7's password obfuscation: per byte, swap the nibbles, then XOR 0xA5.

@@ -19,19 +19,19 @@ mod rows;
 mod tokens;
 mod types;
 
-pub use login7::{Login7, decode_password, obfuscate_password, parse_login7};
+pub use login7::{FedAuth, Login7, decode_password, obfuscate_password, parse_login7};
 pub use packet::{
     DEFAULT_PACKET_SIZE, HEADER_LEN, MAX_PACKET_SIZE, MIN_PACKET_SIZE, Message, MessageAssembler,
     PacketHeader, PacketType, STATUS_EOM, STATUS_IGNORE, encode_message, negotiate_packet_size,
 };
 pub use prelogin::{
     ENCRYPT_NOT_SUP, ENCRYPT_OFF, ENCRYPT_ON, ENCRYPT_REQ, PreLogin, SERVER_VERSION, ServerVersion,
-    encode_prelogin_reply, parse_prelogin,
+    encode_prelogin_reply, encode_prelogin_reply_fedauth, parse_prelogin,
 };
 pub use reader::ProtocolError;
 pub use replies::{
-    RequestKind, encode_attention_ack, encode_login_failure, encode_login_success, encode_replies,
-    encode_request_error,
+    RequestKind, encode_attention_ack, encode_login_failure, encode_login_success,
+    encode_login_success_fedauth, encode_replies, encode_request_error,
 };
 pub use request::{SP_EXECUTESQL_ID, parse_rpc, parse_sql_batch};
 pub use rows::{ReplyError, encode_colmetadata, encode_row};

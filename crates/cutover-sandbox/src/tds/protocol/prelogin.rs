@@ -17,6 +17,7 @@ const PL_ENCRYPTION: u8 = 0x01;
 const PL_INSTOPT: u8 = 0x02;
 const PL_THREADID: u8 = 0x03;
 const PL_MARS: u8 = 0x04;
+const PL_FEDAUTHREQUIRED: u8 = 0x06;
 const PL_TERMINATOR: u8 = 0xFF;
 
 /// A server version as LOGINACK and PRELOGIN report it.
@@ -42,6 +43,8 @@ pub struct PreLogin {
     pub encryption: Option<u8>,
     pub instance: Option<String>,
     pub mars: Option<bool>,
+    /// FEDAUTHREQUIRED: the client will authenticate with a Microsoft Entra token.
+    pub fed_auth_required: Option<bool>,
 }
 
 /// Parses a PRELOGIN request: the option table (token, offset u16 BE, length u16 BE) up to 0xFF,
@@ -73,7 +76,8 @@ pub fn parse_prelogin(payload: &[u8]) -> Result<PreLogin, ProtocolError> {
                 out.instance = Some(String::from_utf8_lossy(name).into_owned());
             }
             PL_MARS if len >= 1 => out.mars = Some(data[0] != 0),
-            PL_VERSION | PL_ENCRYPTION | PL_MARS => {
+            PL_FEDAUTHREQUIRED if len >= 1 => out.fed_auth_required = Some(data[0] != 0),
+            PL_VERSION | PL_ENCRYPTION | PL_MARS | PL_FEDAUTHREQUIRED => {
                 return Err(malformed(format!(
                     "PRELOGIN option 0x{token:02X} of {len} bytes"
                 )));
@@ -86,17 +90,29 @@ pub fn parse_prelogin(payload: &[u8]) -> Result<PreLogin, ProtocolError> {
 /// The server's PRELOGIN reply: VERSION, ENCRYPTION, INSTOPT (0x00 = instance accepted),
 /// THREADID (empty), MARS (off).
 pub fn encode_prelogin_reply(version: ServerVersion, encryption: u8) -> Vec<u8> {
+    encode_prelogin_reply_fedauth(version, encryption, false)
+}
+
+/// [`encode_prelogin_reply`], with FEDAUTHREQUIRED (0x01) after MARS when the client sent it
+/// (MS-TDS 2.2.6.5: the server answers it only then; the client echoes it in LOGIN7's FEDAUTH).
+pub fn encode_prelogin_reply_fedauth(
+    version: ServerVersion,
+    encryption: u8,
+    fed_auth_required: bool,
+) -> Vec<u8> {
     let build = version.build.to_be_bytes();
-    let options: [(u8, &[u8]); 5] = [
-        (
-            PL_VERSION,
-            &[version.major, version.minor, build[0], build[1], 0, 0],
-        ),
-        (PL_ENCRYPTION, &[encryption]),
+    let version_bytes = [version.major, version.minor, build[0], build[1], 0, 0];
+    let encryption_bytes = [encryption];
+    let mut options: Vec<(u8, &[u8])> = vec![
+        (PL_VERSION, &version_bytes),
+        (PL_ENCRYPTION, &encryption_bytes),
         (PL_INSTOPT, &[0x00]),
         (PL_THREADID, &[]),
         (PL_MARS, &[0x00]),
     ];
+    if fed_auth_required {
+        options.push((PL_FEDAUTHREQUIRED, &[0x01]));
+    }
     let mut table = Vec::new();
     let mut data = Vec::new();
     let mut offset = options.len() * 5 + 1;

@@ -156,6 +156,22 @@ pub fn encode_login_success(database: &str, packet_size: u32) -> Vec<u8> {
     out
 }
 
+/// FEATUREEXTACK token (MS-TDS 2.2.7.11).
+const TOKEN_FEATUREEXTACK: u8 = 0xAE;
+
+/// [`encode_login_success`] for a login with a Microsoft Entra token: FEATUREEXTACK acknowledging
+/// FEDAUTH (FeatureId 0x02, no data: no nonce was sent) after LOGINACK.
+pub fn encode_login_success_fedauth(database: &str, packet_size: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_env_database(&mut out, database, "");
+    encode_env_collation(&mut out, COLLATION);
+    encode_login_ack(&mut out, PROGRAM_NAME, SERVER_VERSION);
+    out.extend_from_slice(&[TOKEN_FEATUREEXTACK, 0x02, 0, 0, 0, 0, 0xFF]);
+    encode_env_packet_size(&mut out, packet_size, DEFAULT_PACKET_SIZE);
+    encode_done(&mut out, DoneKind::Done, 0, 0, 0);
+    out
+}
+
 /// The reply to a refused LOGIN7: ERROR 18456 class 14 state 1, DONE with DONE_ERROR.
 pub fn encode_login_failure(user: &str, server_name: &str) -> Vec<u8> {
     let message = format!("Login failed for user '{user}'.");
