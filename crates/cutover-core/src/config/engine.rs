@@ -853,3 +853,84 @@ pub fn backups_folder(
         .map_err(|e| format!("[backups] folder: {e}"))?;
     Ok((smb.shared(), folder, overrides))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::file::TargetSection;
+    use super::*;
+
+    fn target(extra: impl FnOnce(&mut TargetSection)) -> TargetSection {
+        let mut t = TargetSection {
+            sql_server: Some("sqlmi.0123456789ab.database.windows.net".into()),
+            sql_user: Some("miadmin".into()),
+            sql_password_env: Some("CUTOVER_TEST_UNSET_PW_9".into()),
+            ..Default::default()
+        };
+        extra(&mut t);
+        t
+    }
+
+    fn provided(var: &str) -> ProvidedSecrets {
+        let mut p = ProvidedSecrets::default();
+        p.by_env.insert(var.into(), Secret::new("pw".to_string()));
+        p
+    }
+
+    #[test]
+    fn the_instances_sql_sign_in_follows_sql_authentication() {
+        let p = provided("CUTOVER_TEST_UNSET_PW_9");
+        let o = target_sql_options(&target(|_| {}), &p).unwrap().unwrap();
+        assert!(matches!(o.auth, SourceAuth::SqlLogin { .. }));
+        assert!(o.ca_file.is_none());
+        // Entra through the sandbox's credential (the sandbox endpoint is local): no user needed.
+        let t = target(|t| {
+            t.sql_user = None;
+            t.sql_authentication = Some("entra".into());
+            t.sandbox = Some(true);
+            t.arm_endpoint = Some("http://127.0.0.1:9".into());
+        });
+        let o = target_sql_options(&t, &ProvidedSecrets::default())
+            .unwrap()
+            .unwrap();
+        assert!(matches!(o.auth, SourceAuth::Entra(_)));
+        // A word it does not know, and aad-token without its variable, name the key.
+        let e = target_sql_options(
+            &target(|t| t.sql_authentication = Some("kerberos".into())),
+            &p,
+        )
+        .unwrap_err();
+        assert!(e.contains("[target] sql_authentication"), "{e}");
+        let e = target_sql_options(
+            &target(|t| t.sql_authentication = Some("aad-token".into())),
+            &p,
+        )
+        .unwrap_err();
+        assert!(e.contains("sql_token_env"), "{e}");
+        // The CA file: named when missing, refused with the sandbox's plain TDS.
+        let e = target_sql_options(
+            &target(|t| t.sql_ca_file = Some("/nonexistent/ca.pem".into())),
+            &p,
+        )
+        .unwrap_err();
+        assert!(e.contains("[target] sql_ca_file"), "{e}");
+        let e = target_sql_options(
+            &target(|t| {
+                t.sql_ca_file = Some("/nonexistent/ca.pem".into());
+                t.sandbox = Some(true);
+            }),
+            &p,
+        )
+        .unwrap_err();
+        assert!(e.contains("plain TDS"), "{e}");
+        // Keys for the endpoint without the endpoint.
+        let e = target_sql_options(
+            &target(|t| {
+                t.sql_server = None;
+                t.sql_authentication = Some("entra".into());
+            }),
+            &p,
+        )
+        .unwrap_err();
+        assert!(e.contains("sql_server is not"), "{e}");
+    }
+}
