@@ -1331,12 +1331,18 @@ fn a_list_refused_falls_back_to_the_typed_fields_with_the_reason() {
         id,
         result: Err(format!("list managed instances subscription {SUB_A}: no rights (AuthorizationFailed): ...; ask for the Reader role there")),
     });
-    assert!(s.picker.is_none(), "the list closed");
-    let e = s.error.clone().unwrap_or_default();
+    // The list says why (the subscription, the right missing) and how to go on; Enter picks
+    // nothing; Esc leaves the typed fields.
+    let text = screen_text(&s);
     assert!(
-        e.contains(SUB_A) && e.contains("Reader") && e.contains("by hand"),
-        "{e}"
+        text.contains(SUB_A) && text.contains("Reader") && text.contains("type the names by hand"),
+        "{text}"
     );
+    snap("pick_refused", &s);
+    assert!(press(&mut s, &[key(KeyCode::Enter)]).is_empty());
+    assert!(s.picker.is_some());
+    press(&mut s, &[key(KeyCode::Esc)]);
+    assert!(s.picker.is_none(), "the list closed");
     // The names typed by hand still make the screen.
     s.target.focus("subscription");
     type_text(&mut s, SUB_A);
@@ -1404,12 +1410,13 @@ fn the_storage_account_and_a_new_container_are_picked_and_checked() {
     // A name LRS refuses is said, the list stays open.
     type_text(&mut s, "sql-backups");
     press(&mut s, &[key(KeyCode::Enter)]);
-    assert!(s.picker.is_some());
-    assert!(
-        s.error.as_deref().unwrap_or("").contains("'backup'"),
-        "{:?}",
-        s.error
-    );
+    let e = s
+        .picker
+        .as_ref()
+        .and_then(|p| p.error.clone())
+        .unwrap_or_default();
+    assert!(e.contains("'backup'"), "{e}");
+    assert!(screen_text(&s).contains("refuses a container"));
     for _ in 0.."sql-backups".len() {
         press(&mut s, &[key(KeyCode::Backspace)]);
     }
@@ -1421,6 +1428,14 @@ fn the_storage_account_and_a_new_container_are_picked_and_checked() {
         "https://stmigrate.blob.core.windows.net/cutover-2026"
     );
     assert_eq!(s.azure.container, Some(("cutover-2026".to_string(), true)));
+    // Next is refused until the new container exists (Ctrl-T creates it).
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert_eq!(s.screen, Screen::Settings);
+    let e = s.error.clone().unwrap_or_default();
+    assert!(
+        e.contains("cutover-2026 does not exist yet") && e.contains("Ctrl-T"),
+        "{e}"
+    );
     // Ctrl-T: the folder test and the storage checks, the new container to be created.
     let reqs = press(&mut s, &[ctrl('t')]);
     let checks = reqs
@@ -1443,4 +1458,8 @@ fn the_storage_account_and_a_new_container_are_picked_and_checked() {
     let text = screen_text(&s);
     assert!(text.contains("STORAGE_FIREWALL_OPEN"), "{text}");
     assert_eq!(s.azure.container, Some(("cutover-2026".to_string(), false)));
+    let reqs = press(&mut s, &[key(KeyCode::Enter)]);
+    assert_eq!(s.error, None);
+    answer(&mut s, reqs, &[]);
+    assert_eq!(s.screen, Screen::Summary);
 }

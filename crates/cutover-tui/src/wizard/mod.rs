@@ -405,11 +405,11 @@ impl WizardState {
                         self.azure.take(items, region.as_deref());
                     }
                     Err(e) => {
-                        let what = p.what.title();
-                        self.picker = None;
-                        self.error = Some(format!(
-                            "{what} list: {e}. Type the names by hand (or fix the right and Ctrl-L again)."
-                        ));
+                        // Shown in the list (room for the scope and the right missing); Esc
+                        // leaves the typed fields.
+                        p.loading = None;
+                        p.error = Some(e);
+                        p.failed = true;
                     }
                 }
             }
@@ -651,6 +651,12 @@ impl WizardState {
             self.error = Some(e);
             return Vec::new();
         }
+        if self.screen == Screen::Settings
+            && let Some(e) = self.container_missing()
+        {
+            self.error = Some(e);
+            return Vec::new();
+        }
         if self.screen == Screen::Summary {
             self.run();
             return Vec::new();
@@ -710,6 +716,22 @@ impl WizardState {
             }
             _ => Vec::new(),
         }
+    }
+
+    /// A new container named in the list is created by the storage checks (Ctrl-T): the upload
+    /// needs it there, so Next waits for it.
+    fn container_missing(&self) -> Option<String> {
+        let (Some((name, true)), Some(a)) = (&self.azure.container, &self.azure.account) else {
+            return None;
+        };
+        (self.values.settings.container_url.trim_end_matches('/')
+            == format!("{}/{name}", a.blob_endpoint.trim_end_matches('/')))
+        .then(|| {
+            format!(
+                "Storage container URL: the container {name} does not exist yet on {}: Ctrl-T creates it (and checks the account)",
+                a.name
+            )
+        })
     }
 
     /// The storage checks of the picked account (nothing when the container URL was typed for
@@ -848,12 +870,16 @@ impl WizardState {
             KeyCode::Backspace => {
                 p.filter.pop();
                 p.cursor = 0;
-                self.error = None;
+                if !p.failed {
+                    p.error = None;
+                }
             }
             KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
                 p.filter.push(c);
                 p.cursor = 0;
-                self.error = None;
+                if !p.failed {
+                    p.error = None;
+                }
             }
             _ => {}
         }
@@ -865,7 +891,7 @@ impl WizardState {
         let Some(p) = self.picker.clone() else {
             return Vec::new();
         };
-        if p.loading.is_some() {
+        if p.loading.is_some() || p.failed {
             return Vec::new();
         }
         let region = self.azure.region().map(str::to_string);
@@ -910,7 +936,6 @@ impl WizardState {
                 {
                     set(&mut self.target, "sql_server", &e);
                 }
-                self.notice = Some(format!("Picked {} ({})", mi.name, mi.describe()));
                 self.azure.instance = Some(mi);
                 self.target_test = JobStatus::Idle;
                 self.picker = None;
@@ -942,7 +967,9 @@ impl WizardState {
                     return Vec::new();
                 }
                 if new && let Some(e) = picker::container_name_error(&name) {
-                    self.error = Some(e);
+                    if let Some(p) = self.picker.as_mut() {
+                        p.error = Some(e);
+                    }
                     return Vec::new();
                 }
                 let url = format!("{}/{name}", account.blob_endpoint.trim_end_matches('/'));

@@ -57,15 +57,27 @@ pub struct Picker {
     pub filter: String,
     /// Index into the filtered rows.
     pub cursor: usize,
+    /// Why the list could not be read (the ARM error: the scope and the right missing), or why
+    /// the name typed is refused.
+    pub error: Option<String>,
+    /// `error` is the list's failure (no rows to pick from).
+    pub failed: bool,
 }
 
 impl Picker {
+    /// The list itself failed (rather than a name typed in it).
+    pub fn rows_failed(&self) -> bool {
+        self.failed
+    }
+
     pub fn new(what: PickWhat, id: u64) -> Self {
         Picker {
             what,
             loading: Some(id),
             filter: String::new(),
             cursor: 0,
+            error: None,
+            failed: false,
         }
     }
 }
@@ -137,10 +149,11 @@ impl AzureLists {
                 .collect(),
             PickWhat::Container => self.containers.iter().map(|c| c.name.clone()).collect(),
         };
-        let f = filter.trim().to_lowercase();
+        // Not trimmed: a trailing space ends a name (its column is padded).
+        let f = filter.to_lowercase();
         all.into_iter()
             .enumerate()
-            .filter(|(_, r)| f.is_empty() || r.to_lowercase().contains(&f))
+            .filter(|(_, r)| f.trim().is_empty() || r.to_lowercase().contains(&f))
             .collect()
     }
 }
@@ -242,12 +255,33 @@ pub fn render(
     );
     let region = lists.region();
     let rows = lists.rows(p.what, &p.filter, region);
-    frame.render_widget(
-        Paragraph::new(Line::styled(format!("  {}", header(p.what)), theme.dim())),
-        head_a,
-    );
+    if !p.failed {
+        frame.render_widget(
+            Paragraph::new(Line::styled(format!("  {}", header(p.what)), theme.dim())),
+            head_a,
+        );
+    }
     let mut info: Vec<Line> = Vec::new();
-    if p.loading.is_some() {
+    if p.loading.is_none()
+        && p.rows_failed()
+        && let Some(e) = &p.error
+    {
+        frame.render_widget(
+            Paragraph::new(vec![
+                Line::from(vec![
+                    Span::styled("The list could not be read: ", theme.error()),
+                    Span::raw(e.clone()),
+                ]),
+                Line::raw(""),
+                Line::styled(
+                    "Esc: type the names by hand (the fields stay as typed); or get the right and Ctrl-L again.",
+                    theme.dim(),
+                ),
+            ])
+            .wrap(Wrap { trim: true }),
+            rows_a,
+        );
+    } else if p.loading.is_some() {
         frame.render_widget(
             Paragraph::new(Line::styled(
                 format!("{} listing...", format::spinner(tick)),
@@ -259,7 +293,7 @@ pub fn render(
         let msg = match p.what {
             PickWhat::Container if !p.filter.trim().is_empty() => {
                 format!(
-                    "No container {}: Enter names a new one (created by Ctrl-T or at the start)",
+                    "No container {}: Enter names a new one (Ctrl-T on the screen creates it)",
                     p.filter.trim()
                 )
             }
@@ -303,6 +337,10 @@ pub fn render(
                     ]);
                 }
             }
+            PickWhat::Container => info.push(Line::styled(
+                "or type a new name (Enter on no match): Ctrl-T on the screen creates it",
+                theme.dim(),
+            )),
             PickWhat::StorageAccount => {
                 if let Some(r) = region {
                     info.push(Line::styled(
@@ -313,6 +351,12 @@ pub fn render(
             }
             _ => {}
         }
+    }
+    if let Some(e) = p.error.as_ref().filter(|_| !p.rows_failed()) {
+        info = vec![Line::from(vec![
+            Span::styled("! ", theme.error()),
+            Span::raw(e.clone()),
+        ])];
     }
     frame.render_widget(Paragraph::new(info).wrap(Wrap { trim: true }), info_a);
     frame.render_widget(

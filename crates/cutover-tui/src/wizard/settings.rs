@@ -366,29 +366,27 @@ pub fn render(frame: &mut Frame, area: Rect, s: &WizardState, theme: Theme) {
             |r: &String| r.clone(),
         )],
     };
-    // The picked storage account, and what its checks found (Ctrl-T).
+    // The picked storage account, and what its checks found (Ctrl-T), before the folder's lines.
+    let mut storage: Vec<Line> = Vec::new();
     if let Some(a) = &s.azure.account {
         let same = s
             .azure
             .region()
             .is_some_and(|r| r.eq_ignore_ascii_case(&a.location));
-        lines.insert(
-            0,
-            Line::from(vec![
-                Span::styled("Account: ", theme.title()),
-                Span::raw(format!(
-                    "{} ({}{}, {}){}",
-                    a.name,
-                    a.location,
-                    if same { ", the instance's region" } else { "" },
-                    a.network,
-                    match &s.azure.container {
-                        Some((c, true)) => format!("; container {c} is new: Ctrl-T creates it"),
-                        _ => String::new(),
-                    }
-                )),
-            ]),
-        );
+        storage.push(Line::from(vec![
+            Span::styled("Account: ", theme.title()),
+            Span::raw(format!(
+                "{} ({}{}, {}){}",
+                a.name,
+                a.location,
+                if same { ", the instance's region" } else { "" },
+                a.network,
+                match &s.azure.container {
+                    Some((c, true)) => format!("; container {c} is new: Ctrl-T creates it"),
+                    _ => String::new(),
+                }
+            )),
+        ]));
         match &s.azure.checks {
             JobStatus::Done(Ok(found)) => {
                 for c in found {
@@ -404,10 +402,10 @@ pub fn render(frame: &mut Frame, area: Rect, s: &WizardState, theme: Theme) {
                     if !c.fix.is_empty() {
                         spans.push(Span::styled(format!(" -> {}", c.fix), theme.dim()));
                     }
-                    lines.push(Line::from(spans));
+                    storage.push(Line::from(spans));
                 }
             }
-            JobStatus::Done(Err(e)) => lines.push(Line::from(vec![
+            JobStatus::Done(Err(e)) => storage.push(Line::from(vec![
                 Span::styled("Storage check failed: ", theme.error()),
                 Span::raw(e.clone()),
             ])),
@@ -418,9 +416,11 @@ pub fn render(frame: &mut Frame, area: Rect, s: &WizardState, theme: Theme) {
             JobStatus::Idle => {}
         }
     }
+    storage.extend(lines);
+    let lines = storage;
     let width = usize::from(area.width.max(1));
     let rows: usize = lines.iter().map(|l| l.width().div_ceil(width).max(1)).sum();
-    let rows = u16::try_from(rows.min(7)).unwrap_or(7);
+    let rows = u16::try_from(rows.min(8)).unwrap_or(8);
     let [form_area, info] =
         Layout::vertical([Constraint::Min(6), Constraint::Length(rows)]).areas(area);
     super::form::render(frame, form_area, &s.settings, &s.env, theme);

@@ -230,7 +230,7 @@ pub fn apply(f: &Form, v: &mut TargetForm) -> Result<(), String> {
 
 pub fn render(frame: &mut Frame, area: Rect, s: &WizardState, theme: Theme) {
     let [form_area, info] =
-        Layout::vertical([Constraint::Min(6), Constraint::Length(3)]).areas(area);
+        Layout::vertical([Constraint::Min(6), Constraint::Length(4)]).areas(area);
     super::form::render(frame, form_area, &s.target, &s.env, theme);
     let mut lines = Vec::new();
     if let Some(i) = s
@@ -239,10 +239,20 @@ pub fn render(frame: &mut Frame, area: Rect, s: &WizardState, theme: Theme) {
         .as_ref()
         .filter(|i| i.name == s.target.trimmed("instance") && !s.target.on("sandbox"))
     {
-        lines.push(Line::from(vec![
+        let mut spans = vec![
             Span::styled("Picked: ", theme.title()),
             Span::raw(format!("{} ({})", i.name, i.describe())),
-        ]));
+        ];
+        if !i.state.eq_ignore_ascii_case("Ready") {
+            spans.push(Span::styled(
+                format!(
+                    " - {}: LRS restores only to a Ready instance; start it first",
+                    i.state
+                ),
+                theme.warn(),
+            ));
+        }
+        lines.push(Line::from(spans));
     }
     lines.push(job_line(
         &s.target_test,
