@@ -1135,7 +1135,7 @@ fn instance(sub: &str, name: &str, location: &str, tier: &str) -> cutover::model
         storage_gb: Some(512),
         state: "Ready".into(),
         fqdn: Some(format!("{name}.0123abcd.database.windows.net")),
-        public_endpoint: false,
+        public_endpoint: name.ends_with("-bc"),
         identity: Some("p-1".into()),
     }
 }
@@ -1287,7 +1287,17 @@ fn the_subscription_then_the_instance_are_picked_from_lists() {
         "mi-contoso-bc.0123abcd.database.windows.net,1433"
     );
     assert_eq!(s.target.focused_key(), "sql_user");
-    assert!(screen_text(&s).contains("BusinessCritical Gen5, 8 vCores"));
+    let text = screen_text(&s);
+    assert!(text.contains("BusinessCritical Gen5, 8 vCores"), "{text}");
+    // Its public data endpoint is named for an operator outside the instance's network.
+    let mut wide = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    wide.draw(|f| wizard::render(f, &s, Theme::default()))
+        .unwrap();
+    let text = format!("{}", wide.backend());
+    assert!(
+        text.contains("mi-contoso-bc.public.0123abcd.database.windows.net,3342"),
+        "{text}"
+    );
     // The SQL user is asked with the endpoint; then Next takes every pick into the values.
     press(&mut s, &[key(KeyCode::Enter)]);
     assert!(

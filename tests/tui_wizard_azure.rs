@@ -2,8 +2,9 @@
 //! configuration names only the source, the backup folder and the ARM endpoint; the subscription,
 //! the managed instance, the storage account and the container are picked from the sandbox's ARM
 //! lists (Ctrl-L), never typed; the storage checks run on Ctrl-T; the instance's SQL endpoint is
-//! checked on the Summary; Run reaches the live dashboard. Needs tmux (installed by .ci/run):
-//! fails under CI=true without it, skips elsewhere.
+//! checked on the Summary; Run reaches the live dashboard, the database completes (automatic
+//! cutover) and the Completed view and the summary on exit show the instance's own report. Needs
+//! tmux (installed by .ci/run): fails under CI=true without it, skips elsewhere.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
 
@@ -72,7 +73,7 @@ account_key_env = "SBX_KEY"
 [migration]
 activity = "picked"
 databases = ["Sales"]
-cutover = "never"
+cutover = "when-ready"
 tail = "take"
 scan_seconds = 0.5
 poll_seconds = 0.5
@@ -184,6 +185,23 @@ state_dir = "{state}"
     t.keys(&["Enter"]);
     let screen = t.wait_for("dashboard", &["Databases (1)", "Sales", "Events"]);
     assert!(!screen.contains("EXIT="), "{screen}");
-    // The picks went into the run: the engine started the restore on the picked instance.
-    t.wait_for("uploading or restoring", &["Sales"]);
+    // The picks went into the run: the engine restores on the picked instance and, cutover being
+    // automatic, completes; the Completed view shows the instance's own report, read over the
+    // SQL endpoint given on Target.
+    let screen = t.wait_for(
+        "completed, as the instance reports it",
+        &[
+            "All 1 completed",
+            "on the instance: ONLINE, compatibility level",
+        ],
+    );
+    assert!(screen.contains(&s("mi_sql_server")), "{screen}");
+    t.keys(&["q"]);
+    t.wait_for("quit confirmation", &["Quit cutover?"]);
+    t.keys(&["y"]);
+    let screen = t.wait_for("terminal restored", &["EXIT=0"]);
+    assert!(
+        screen.contains("on the instance: ONLINE, compatibility level"),
+        "the summary printed on exit: {screen}"
+    );
 }

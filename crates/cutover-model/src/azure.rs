@@ -68,6 +68,18 @@ impl AzureInstance {
     }
 }
 
+impl AzureInstance {
+    /// The public data endpoint (`NAME.public.ZONE.database.windows.net,3342`) when enabled.
+    pub fn public_sql_endpoint(&self) -> Option<String> {
+        if !self.public_endpoint {
+            return None;
+        }
+        let fqdn = self.fqdn.as_deref()?.trim();
+        let (name, zone) = fqdn.split_once('.')?;
+        Some(format!("{name}.public.{zone},3342"))
+    }
+}
+
 /// A storage account of a subscription.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct AzureStorageAccount {

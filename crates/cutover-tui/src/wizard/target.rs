@@ -90,7 +90,10 @@ pub const DEFAULT_SQL_PASSWORD_ENV: &str = "CUTOVER_MI_PASSWORD";
 
 /// The `[target] sql_server / sql_user / sql_password_env` the screen gives (None when empty;
 /// no password variable without a server). Err names the field.
-pub fn sql_keys(f: &Form) -> Result<(Option<String>, Option<String>, Option<String>), String> {
+/// `[target] sql_server`, `sql_user`, `sql_password_env`.
+pub type SqlKeys = (Option<String>, Option<String>, Option<String>);
+
+pub fn sql_keys(f: &Form) -> Result<SqlKeys, String> {
     if f.on("sandbox") {
         return Ok((None, None, None));
     }
@@ -243,6 +246,12 @@ pub fn render(frame: &mut Frame, area: Rect, s: &WizardState, theme: Theme) {
             Span::styled("Picked: ", theme.title()),
             Span::raw(format!("{} ({})", i.name, i.describe())),
         ];
+        if let Some(p) = i.public_sql_endpoint() {
+            spans.push(Span::styled(
+                format!("; from outside its network: {p}"),
+                theme.dim(),
+            ));
+        }
         if !i.state.eq_ignore_ascii_case("Ready") {
             spans.push(Span::styled(
                 format!(
