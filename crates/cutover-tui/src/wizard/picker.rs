@@ -372,3 +372,69 @@ pub fn render(
         keys_a,
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(name: &str, location: &str) -> AzureStorageAccount {
+        AzureStorageAccount {
+            name: name.into(),
+            location: location.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn container_names_follow_azure_and_lrs_rules() {
+        for ok in ["migration", "cutover-2026", "abc"] {
+            assert_eq!(container_name_error(ok), None, "{ok}");
+        }
+        for bad in [
+            "ab",
+            "Upper",
+            "a--b",
+            "-lead",
+            "trail-",
+            "under_score",
+            "sql-backups",
+        ] {
+            assert!(container_name_error(bad).is_some(), "{bad}");
+        }
+        assert!(container_name_error("nightly-backup").is_some_and(|e| e.contains("LRS refuses")));
+    }
+
+    #[test]
+    fn accounts_of_the_instance_region_come_first_and_the_filter_keeps_a_trailing_space() {
+        let mut l = AzureLists::default();
+        l.take(
+            AzureItems::StorageAccounts(vec![
+                account("far1", "eastus"),
+                account("near1", "westeurope"),
+                account("far2", "eastus"),
+                account("near2", "WestEurope"),
+            ]),
+            Some("westeurope"),
+        );
+        let names: Vec<&str> = l.accounts.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["near1", "near2", "far1", "far2"]);
+        let rows = l.rows(PickWhat::StorageAccount, "", Some("westeurope"));
+        assert!(rows[0].1.starts_with("* near1") && rows[2].1.starts_with("  far1"));
+        l.take(
+            AzureItems::Instances(vec![
+                AzureInstance {
+                    name: "mi-a".into(),
+                    ..Default::default()
+                },
+                AzureInstance {
+                    name: "mi-a-bc".into(),
+                    ..Default::default()
+                },
+            ]),
+            None,
+        );
+        assert_eq!(l.rows(PickWhat::Instance, "mi-a", None).len(), 2);
+        let exact = l.rows(PickWhat::Instance, "MI-A ", None);
+        assert_eq!(exact.iter().map(|r| r.0).collect::<Vec<_>>(), [0]);
+    }
+}

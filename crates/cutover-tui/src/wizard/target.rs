@@ -265,7 +265,11 @@ pub fn render(frame: &mut Frame, area: Rect, s: &WizardState, theme: Theme) {
     }
     lines.push(job_line(
         &s.target_test,
-        "Test connection (Ctrl-T); Ctrl-L picks the subscription and instance from lists",
+        if s.target.on("sandbox") {
+            "Test connection (Ctrl-T)"
+        } else {
+            "Test connection (Ctrl-T); Ctrl-L picks the subscription and instance from lists"
+        },
         s.tick,
         theme,
         |r| format!("Connected: {r}"),
