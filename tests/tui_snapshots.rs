@@ -436,3 +436,55 @@ fn dashboard_long_database_names() {
         true,
     );
 }
+
+/// After completion the instance's own word on each database (its SQL endpoint): ONLINE (or not),
+/// compatibility level, recovery model, and the connection string it gives; one database the
+/// instance has not answered for yet keeps the configured connection string.
+#[test]
+fn dashboard_all_completed_with_the_target_report() {
+    let mut dbs: Vec<_> = ["Sales", "Inventory", "HR"]
+        .iter()
+        .map(|n| sample::database(n, Phase::Completed, 3))
+        .collect();
+    dbs[0].on_target = Some(cutover::model::TargetDatabaseReport {
+        state: Some("ONLINE".into()),
+        compatibility_level: Some(160),
+        recovery_model: Some("FULL".into()),
+        collation: Some("SQL_Latin1_General_CP1_CI_AS".into()),
+        connection_string:
+            "Server=tcp:mi-report.zone1.database.windows.net,1433;Database=Sales;Encrypt=True"
+                .into(),
+    });
+    dbs[1].on_target = Some(cutover::model::TargetDatabaseReport {
+        state: Some("SUSPECT".into()),
+        compatibility_level: Some(150),
+        recovery_model: Some("SIMPLE".into()),
+        collation: None,
+        connection_string:
+            "Server=tcp:mi-report.zone1.database.windows.net,1433;Database=Inventory;Encrypt=True"
+                .into(),
+    });
+    let snap = sample::migration(dbs);
+    let c = ctx(true);
+    check("dashboard_all_completed_target_report", |f| {
+        dashboard::render(f, &snap, &DashboardState::default(), &c)
+    });
+    // The same report in the detail panel of a completed database (the live view, another one
+    // still running).
+    let mut live = snap.clone();
+    live.databases
+        .push(sample::database("db4", Phase::CatchingUp, 3));
+    let state = DashboardState {
+        selected: Some("Sales".into()),
+        ..Default::default()
+    };
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    terminal
+        .draw(|f| dashboard::render(f, &live, &state, &c))
+        .unwrap();
+    let text = format!("{}", terminal.backend());
+    assert!(
+        text.contains("on the instance: ONLINE, compatibility level 160, FULL recovery"),
+        "{text}"
+    );
+}

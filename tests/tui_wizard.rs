@@ -84,6 +84,19 @@ fn answer(s: &mut WizardState, reqs: Vec<WizardRequest>, preflight: &[(String, V
                     ..Default::default()
                 }),
             },
+            WizardRequest::Azure { id, list, .. } => WizardResult::Azure {
+                id,
+                result: Ok(estate(list)),
+            },
+            WizardRequest::StorageChecks { id, request } => WizardResult::StorageChecks {
+                id,
+                result: Ok(vec![cutover::model::AzureCheck {
+                    code: "STORAGE_FIREWALL_OPEN".into(),
+                    severity: Severity::Info,
+                    message: format!("{} lets the instance in", request.account.name),
+                    fix: String::new(),
+                }]),
+            },
             WizardRequest::SaveConfig { id, path, .. } => WizardResult::Save {
                 id,
                 result: Ok(SaveOutcome::Saved {
@@ -1103,4 +1116,360 @@ fn a_share_as_backup_folder_asks_the_smb_account_and_tests_it() {
     press(&mut s, &[key(KeyCode::Enter)]);
     assert_eq!(s.error, None);
     assert_eq!(s.values.settings.smb_user, "");
+}
+
+// ---- Picking the target from Azure's lists (Ctrl-L) ----
+
+const SUB_A: &str = "5a4d1000-0000-4000-8000-0000000000aa";
+const SUB_B: &str = "5a4d1000-0000-4000-8000-0000000000bb";
+
+fn instance(sub: &str, name: &str, location: &str, tier: &str) -> cutover::model::AzureInstance {
+    cutover::model::AzureInstance {
+        subscription: sub.into(),
+        resource_group: format!("rg-{location}"),
+        name: name.into(),
+        location: location.into(),
+        tier: tier.into(),
+        hardware: "Gen5".into(),
+        vcores: Some(8),
+        storage_gb: Some(512),
+        state: "Ready".into(),
+        fqdn: Some(format!("{name}.0123abcd.database.windows.net")),
+        public_endpoint: name.ends_with("-bc"),
+        identity: Some("p-1".into()),
+    }
+}
+
+fn account(name: &str, location: &str, network: &str) -> cutover::model::AzureStorageAccount {
+    cutover::model::AzureStorageAccount {
+        id: format!(
+            "/subscriptions/{SUB_A}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/{name}"
+        ),
+        name: name.into(),
+        resource_group: "rg".into(),
+        location: location.into(),
+        kind: "StorageV2".into(),
+        network: network.into(),
+        hns: false,
+        blob_endpoint: format!("https://{name}.blob.core.windows.net"),
+    }
+}
+
+/// A fixed estate: two subscriptions; in the first, 14 instances (more than an 80x24 list
+/// shows) in two regions and tiers; three storage accounts (the instance's region listed last by
+/// ARM); two containers.
+fn estate(list: wizard::AzureListRequest) -> wizard::AzureItems {
+    use wizard::{AzureItems, AzureListRequest};
+    match list {
+        AzureListRequest::Subscriptions => AzureItems::Subscriptions(vec![
+            cutover::model::AzureSubscription {
+                id: SUB_A.into(),
+                name: "Contoso Production".into(),
+                state: "Enabled".into(),
+            },
+            cutover::model::AzureSubscription {
+                id: SUB_B.into(),
+                name: "Contoso Dev/Test".into(),
+                state: "Enabled".into(),
+            },
+        ]),
+        AzureListRequest::Instances(sub) => {
+            let mut v = vec![
+                instance(&sub, "mi-contoso", "westeurope", "GeneralPurpose"),
+                instance(&sub, "mi-contoso-bc", "northeurope", "BusinessCritical"),
+            ];
+            for i in 0..12 {
+                v.push(instance(
+                    &sub,
+                    &format!("mi-app{i:02}"),
+                    "westeurope",
+                    "GeneralPurpose",
+                ));
+            }
+            AzureItems::Instances(v)
+        }
+        AzureListRequest::StorageAccounts(_) => AzureItems::StorageAccounts(vec![
+            account("stnorth", "northeurope", "open"),
+            account("stlocked", "westeurope", "firewall"),
+            account("stmigrate", "westeurope", "open"),
+        ]),
+        AzureListRequest::Containers(_) => AzureItems::Containers(vec![
+            cutover::model::AzureContainer {
+                name: "migration".into(),
+            },
+            cutover::model::AzureContainer {
+                name: "old-dumps".into(),
+            },
+        ]),
+    }
+}
+
+/// The Target screen with Sandbox off and nothing typed for the instance.
+fn azure_target() -> WizardState {
+    let mut s = at(Screen::Target, &[]);
+    s.target.focus("sandbox");
+    if s.target.on("sandbox") {
+        press(&mut s, &[key(KeyCode::Char(' '))]);
+    }
+    for k in [
+        "subscription",
+        "group",
+        "instance",
+        "sql_server",
+        "sql_user",
+    ] {
+        if let Some(f) = s.target.fields.iter_mut().find(|f| f.key == k) {
+            f.text.clear();
+        }
+    }
+    s
+}
+
+fn screen_text(s: &WizardState) -> String {
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| wizard::render(f, s, Theme::default())).unwrap();
+    format!("{}", t.backend())
+}
+
+#[test]
+fn the_subscription_then_the_instance_are_picked_from_lists() {
+    let mut s = azure_target();
+    let reqs = press(&mut s, &[ctrl('l')]);
+    assert!(
+        matches!(
+            reqs.as_slice(),
+            [WizardRequest::Azure {
+                list: wizard::AzureListRequest::Subscriptions,
+                ..
+            }]
+        ),
+        "{reqs:?}"
+    );
+    assert!(screen_text(&s).contains("listing..."));
+    answer(&mut s, reqs, &[]);
+    snap("pick_subscription", &s);
+    // Typing filters: "dev" leaves the second subscription only.
+    type_text(&mut s, "dev");
+    let text = screen_text(&s);
+    assert!(
+        text.contains("Contoso Dev/Test") && !text.contains("Contoso Production"),
+        "{text}"
+    );
+    let reqs = press(&mut s, &[key(KeyCode::Enter)]);
+    // The subscription picked, its instances are asked for.
+    assert!(
+        matches!(reqs.as_slice(), [WizardRequest::Azure { list: wizard::AzureListRequest::Instances(sub), .. }] if sub == SUB_B),
+        "{reqs:?}"
+    );
+    assert_eq!(s.target.trimmed("subscription"), SUB_B);
+    answer(&mut s, reqs, &[]);
+    // Down to the last instance: the list scrolls and keeps the cursor's row visible.
+    press(&mut s, &[key(KeyCode::End)]);
+    let text = screen_text(&s);
+    assert!(
+        text.contains("> mi-app11") && text.contains("14 of 14"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("mi-contoso   "),
+        "scrolled past the first row: {text}"
+    );
+    snap("pick_instance_scrolled", &s);
+    press(&mut s, &[key(KeyCode::Home)]);
+    snap("pick_instance", &s);
+    type_text(&mut s, "bc");
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert!(s.picker.is_none());
+    assert_eq!(s.target.trimmed("group"), "rg-northeurope");
+    assert_eq!(s.target.trimmed("instance"), "mi-contoso-bc");
+    assert_eq!(
+        s.target.trimmed("sql_server"),
+        "mi-contoso-bc.0123abcd.database.windows.net,1433"
+    );
+    assert_eq!(s.target.focused_key(), "sql_user");
+    let text = screen_text(&s);
+    assert!(text.contains("BusinessCritical Gen5, 8 vCores"), "{text}");
+    // Its public data endpoint is named for an operator outside the instance's network.
+    let mut wide = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    wide.draw(|f| wizard::render(f, &s, Theme::default()))
+        .unwrap();
+    let text = format!("{}", wide.backend());
+    assert!(
+        text.contains("mi-contoso-bc.public.0123abcd.database.windows.net,3342"),
+        "{text}"
+    );
+    // The SQL user is asked with the endpoint; then Next takes every pick into the values.
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert!(
+        s.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("Instance SQL user"),
+        "{:?}",
+        s.error
+    );
+    type_text(&mut s, "migrator");
+    let reqs = press(&mut s, &[key(KeyCode::Enter)]);
+    assert_eq!(s.error, None);
+    answer(&mut s, reqs, &[]);
+    assert_eq!(s.screen, Screen::Databases);
+    let v = &s.values;
+    assert_eq!(
+        (
+            v.target.subscription.as_str(),
+            v.target.resource_group.as_str(),
+            v.target.managed_instance.as_str()
+        ),
+        (SUB_B, "rg-northeurope", "mi-contoso-bc")
+    );
+    assert_eq!(v.carried.location.as_deref(), Some("northeurope"));
+    assert_eq!(v.carried.sql_user.as_deref(), Some("migrator"));
+    assert_eq!(
+        v.carried.sql_password_env.as_deref(),
+        Some("CUTOVER_MI_PASSWORD")
+    );
+}
+
+#[test]
+fn a_list_refused_falls_back_to_the_typed_fields_with_the_reason() {
+    let mut s = azure_target();
+    let reqs = press(&mut s, &[ctrl('l')]);
+    let WizardRequest::Azure { id, .. } = reqs[0] else {
+        panic!("{reqs:?}")
+    };
+    s.on_result(WizardResult::Azure {
+        id,
+        result: Err(format!("list managed instances subscription {SUB_A}: no rights (AuthorizationFailed): ...; ask for the Reader role there")),
+    });
+    // The list says why (the subscription, the right missing) and how to go on; Enter picks
+    // nothing; Esc leaves the typed fields.
+    let text = screen_text(&s);
+    assert!(
+        text.contains(SUB_A) && text.contains("Reader") && text.contains("type the names by hand"),
+        "{text}"
+    );
+    snap("pick_refused", &s);
+    assert!(press(&mut s, &[key(KeyCode::Enter)]).is_empty());
+    assert!(s.picker.is_some());
+    press(&mut s, &[key(KeyCode::Esc)]);
+    assert!(s.picker.is_none(), "the list closed");
+    // The names typed by hand still make the screen.
+    s.target.focus("subscription");
+    type_text(&mut s, SUB_A);
+    s.target.focus("group");
+    type_text(&mut s, "rg1");
+    s.target.focus("instance");
+    type_text(&mut s, "mi-typed");
+    let reqs = press(&mut s, &[key(KeyCode::Enter)]);
+    assert_eq!(s.error, None);
+    answer(&mut s, reqs, &[]);
+    assert_eq!(s.values.target.managed_instance, "mi-typed");
+    assert_eq!(s.values.carried.sql_server, None, "no endpoint, no check");
+    // Esc in a list also leaves the typed fields as they were.
+    let mut s = azure_target();
+    s.target.focus("instance");
+    type_text(&mut s, "mi-kept");
+    let reqs = press(&mut s, &[ctrl('l')]);
+    answer(&mut s, reqs, &[]);
+    press(&mut s, &[key(KeyCode::Esc)]);
+    assert!(s.picker.is_none());
+    assert_eq!(s.target.trimmed("instance"), "mi-kept");
+    assert_eq!(s.screen, Screen::Target, "Esc closed the list only");
+}
+
+#[test]
+fn the_storage_account_and_a_new_container_are_picked_and_checked() {
+    let mut s = azure_target();
+    let reqs = press(&mut s, &[ctrl('l')]);
+    answer(&mut s, reqs, &[]);
+    let reqs = press(&mut s, &[key(KeyCode::Enter)]); // Contoso Production
+    answer(&mut s, reqs, &[]);
+    press(&mut s, &[key(KeyCode::Enter)]); // mi-contoso, westeurope
+    for k in ["sql_server"] {
+        if let Some(f) = s.target.fields.iter_mut().find(|f| f.key == k) {
+            f.text.clear();
+        }
+    }
+    while s.screen != Screen::Settings {
+        let reqs = press(&mut s, &[key(KeyCode::Enter)]);
+        assert_eq!(s.error, None, "on {:?}", s.screen);
+        answer(&mut s, reqs, &[]);
+    }
+    let reqs = press(&mut s, &[ctrl('l')]);
+    assert!(
+        matches!(reqs.as_slice(), [WizardRequest::Azure { list: wizard::AzureListRequest::StorageAccounts(sub), .. }] if sub == SUB_A),
+        "{reqs:?}"
+    );
+    answer(&mut s, reqs, &[]);
+    // The instance's region first, marked; the other region last.
+    let names: Vec<&str> = s.azure.accounts.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["stlocked", "stmigrate", "stnorth"]);
+    let text = screen_text(&s);
+    assert!(
+        text.contains("* stlocked") && text.contains("  stnorth"),
+        "{text}"
+    );
+    snap("pick_storage_account", &s);
+    type_text(&mut s, "stmig");
+    let reqs = press(&mut s, &[key(KeyCode::Enter)]);
+    assert!(
+        matches!(reqs.as_slice(), [WizardRequest::Azure { list: wizard::AzureListRequest::Containers(a), .. }] if a.name == "stmigrate"),
+        "{reqs:?}"
+    );
+    answer(&mut s, reqs, &[]);
+    // A name LRS refuses is said, the list stays open.
+    type_text(&mut s, "sql-backups");
+    press(&mut s, &[key(KeyCode::Enter)]);
+    let e = s
+        .picker
+        .as_ref()
+        .and_then(|p| p.error.clone())
+        .unwrap_or_default();
+    assert!(e.contains("'backup'"), "{e}");
+    assert!(screen_text(&s).contains("refuses a container"));
+    for _ in 0.."sql-backups".len() {
+        press(&mut s, &[key(KeyCode::Backspace)]);
+    }
+    type_text(&mut s, "cutover-2026");
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert!(s.picker.is_none());
+    assert_eq!(
+        s.settings.trimmed("container"),
+        "https://stmigrate.blob.core.windows.net/cutover-2026"
+    );
+    assert_eq!(s.azure.container, Some(("cutover-2026".to_string(), true)));
+    // Next is refused until the new container exists (Ctrl-T creates it).
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert_eq!(s.screen, Screen::Settings);
+    let e = s.error.clone().unwrap_or_default();
+    assert!(
+        e.contains("cutover-2026 does not exist yet") && e.contains("Ctrl-T"),
+        "{e}"
+    );
+    // Ctrl-T: the folder test and the storage checks, the new container to be created.
+    let reqs = press(&mut s, &[ctrl('t')]);
+    let checks = reqs
+        .iter()
+        .find_map(|r| match r {
+            WizardRequest::StorageChecks { request, .. } => Some(request.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no storage checks in {reqs:?}"));
+    assert!(checks.create && checks.container == "cutover-2026");
+    assert_eq!(
+        checks.instance.as_ref().map(|i| i.name.as_str()),
+        Some("mi-contoso")
+    );
+    assert!(
+        reqs.iter()
+            .any(|r| matches!(r, WizardRequest::TestBackups { .. }))
+    );
+    answer(&mut s, reqs, &[]);
+    let text = screen_text(&s);
+    assert!(text.contains("STORAGE_FIREWALL_OPEN"), "{text}");
+    assert_eq!(s.azure.container, Some(("cutover-2026".to_string(), false)));
+    let reqs = press(&mut s, &[key(KeyCode::Enter)]);
+    assert_eq!(s.error, None);
+    answer(&mut s, reqs, &[]);
+    assert_eq!(s.screen, Screen::Summary);
 }

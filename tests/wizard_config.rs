@@ -930,3 +930,204 @@ fn a_share_and_its_account_round_trip_through_the_saved_file() {
     let text = wizard::config_toml(&local, None).unwrap();
     assert!(!text.contains("smb_"), "{text}");
 }
+
+/// What the lists pick (subscription, group, instance, its region and SQL endpoint, the SQL user
+/// and password variable, the storage container, managed-identity access) is saved and read back
+/// the same, the Target screen is prefilled with it, and no secret is in the file.
+#[test]
+fn the_picks_round_trip_through_the_saved_file_without_a_secret() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut v = values(tmp.path());
+    // The Azure CLI's sign-in (a service principal's IDs come from its environment variables).
+    v.target.credential = TargetCredential::AzureCli;
+    v.target.subscription = "5a4d1000-0000-4000-8000-0000000000bb".into();
+    v.target.resource_group = "rg-northeurope".into();
+    v.target.managed_instance = "mi-contoso-bc".into();
+    v.carried.location = Some("northeurope".into());
+    v.carried.sql_server = Some("mi-contoso-bc.0123abcd.database.windows.net,1433".into());
+    v.carried.sql_user = Some("migrator".into());
+    v.carried.sql_password_env = Some("CUTOVER_MI_PASSWORD".into());
+    v.settings.container_url = "https://stmigrate.blob.core.windows.net/cutover-2026".into();
+    v.settings.mi_access = MiAccess::ManagedIdentity;
+    v.settings.mi_sas_token = SecretText::default();
+    let text = wizard::config_toml(&v, None).unwrap();
+    for s in secrets_of(&v).into_iter().filter(|s| !s.is_empty()) {
+        assert!(!text.contains(&s), "a secret is in the file:\n{text}");
+    }
+    let parsed = ConfigFile::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let t = parsed.target.clone().unwrap();
+    assert_eq!(
+        (
+            t.subscription.as_deref(),
+            t.resource_group.as_deref(),
+            t.managed_instance.as_deref(),
+            t.location.as_deref(),
+            t.sql_server.as_deref(),
+            t.sql_user.as_deref(),
+            t.sql_password_env.as_deref()
+        ),
+        (
+            Some("5a4d1000-0000-4000-8000-0000000000bb"),
+            Some("rg-northeurope"),
+            Some("mi-contoso-bc"),
+            Some("northeurope"),
+            Some("mi-contoso-bc.0123abcd.database.windows.net,1433"),
+            Some("migrator"),
+            Some("CUTOVER_MI_PASSWORD")
+        ),
+        "{text}"
+    );
+    let st = parsed.storage.clone().unwrap();
+    assert_eq!(
+        st.container.as_deref(),
+        Some("https://stmigrate.blob.core.windows.net/cutover-2026")
+    );
+    assert_eq!(st.mi_access.as_deref(), Some("managed-identity"));
+    let back = wizard::values_from_config(&parsed);
+    assert_eq!(back.target.managed_instance, v.target.managed_instance);
+    assert_eq!(back.carried.sql_server, v.carried.sql_server);
+    assert_eq!(back.carried.location, v.carried.location);
+    assert_eq!(wizard::config_file(&back, None), parsed, "{text}");
+    // The Target screen shows the picks, and applying it keeps them.
+    let mut s = cutover::tui::wizard::WizardState::new(back).without_sandbox();
+    assert_eq!(
+        s.target.trimmed("sql_server"),
+        "mi-contoso-bc.0123abcd.database.windows.net,1433"
+    );
+    assert_eq!(s.target.trimmed("sql_user"), "migrator");
+    s.screen = cutover::tui::wizard::Screen::Target;
+    s.handle_key(crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Enter,
+        crossterm::event::KeyModifiers::NONE,
+    ));
+    assert_eq!(s.error, None);
+    assert_eq!(s.values.carried.sql_user.as_deref(), Some("migrator"));
+    assert_eq!(wizard::config_file(&s.values, None), parsed);
+}
+
+/// The wizard backend's lists and storage checks against the sandbox's ARM: subscriptions (one
+/// listed but unreadable: its refusal names the subscription and the right), instances with tier,
+/// region and host name, storage accounts with their network, containers; a new container created;
+/// the firewall, region and reader-role checks as findings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backend_lists_and_checks_the_sandbox_estate() {
+    use cutover::tui::wizard::StorageCheckRequest;
+    let sb = cutover::sandbox::Sandbox::start(Default::default())
+        .await
+        .expect("sandbox");
+    let i = &sb.info;
+    let form = TargetForm {
+        sandbox: false,
+        arm_sandbox: true,
+        arm_endpoint: i.arm_endpoint.clone(),
+        ..Default::default()
+    };
+    let b = Backend {
+        sandbox_arm: None,
+        sandbox_mi_sql: None,
+    };
+    let subs = b.azure_subscriptions(&form).await.unwrap();
+    assert!(subs.len() >= 3, "{subs:?}");
+    assert!(subs.iter().any(|s| s.id == i.subscription_id));
+    // A subscription listed but not readable: the refusal names it and the right.
+    let mut refused_one = false;
+    for s in subs.iter().filter(|s| s.id != i.subscription_id) {
+        if let Err(e) = b.azure_instances(&form, &s.id).await {
+            assert!(e.contains(&s.id) && e.contains("Reader"), "{e}");
+            assert!(e.contains("managedInstances/read"), "{e}");
+            refused_one = true;
+        }
+    }
+    assert!(refused_one, "one sandbox subscription refuses reads");
+    let instances = b.azure_instances(&form, &i.subscription_id).await.unwrap();
+    let mi = instances
+        .iter()
+        .find(|m| m.name == i.managed_instance)
+        .unwrap_or_else(|| panic!("{instances:?}"));
+    assert_eq!(
+        (
+            mi.tier.as_str(),
+            mi.location.as_str(),
+            mi.resource_group.as_str()
+        ),
+        (
+            "GeneralPurpose",
+            i.location.as_str(),
+            i.resource_group.as_str()
+        )
+    );
+    assert!(mi.sql_endpoint().is_some_and(|e| e.ends_with(",1433")));
+    let bc = instances
+        .iter()
+        .find(|m| m.tier == "BusinessCritical")
+        .expect("a Business Critical instance");
+    assert_ne!(bc.location, mi.location);
+    let accounts = b
+        .azure_storage_accounts(&form, &i.subscription_id)
+        .await
+        .unwrap();
+    let served = accounts
+        .iter()
+        .find(|a| a.name == i.account_name)
+        .unwrap_or_else(|| panic!("{accounts:?}"));
+    assert_eq!(served.blob_endpoint, i.blob_endpoint.trim_end_matches('/'));
+    let locked = accounts
+        .iter()
+        .find(|a| a.network == "firewall")
+        .expect("an account behind a firewall");
+    let containers = b.azure_containers(&form, served).await.unwrap();
+    assert!(
+        containers.iter().any(|c| c.name == i.container),
+        "{containers:?}"
+    );
+
+    let request = |account: &cutover::model::AzureStorageAccount, container: &str, create| {
+        StorageCheckRequest {
+            target: TargetForm {
+                subscription: i.subscription_id.clone(),
+                managed_instance: i.managed_instance.clone(),
+                ..form.clone()
+            },
+            account: account.clone(),
+            instance: Some(mi.clone()),
+            container: container.to_string(),
+            create,
+            mi_access: MiAccess::ManagedIdentity,
+        }
+    };
+    let found = b
+        .azure_storage_checks(&request(served, "picked-new", true))
+        .await
+        .unwrap();
+    let codes: Vec<&str> = found.iter().map(|c| c.code.as_str()).collect();
+    assert_eq!(
+        codes,
+        [
+            "CONTAINER_CREATED",
+            "STORAGE_FIREWALL_OPEN",
+            "MI_STORAGE_ROLE_OK"
+        ],
+        "{found:?}"
+    );
+    assert!(found[0].message.contains("created"), "{found:?}");
+    let containers = b.azure_containers(&form, served).await.unwrap();
+    assert!(
+        containers.iter().any(|c| c.name == "picked-new"),
+        "{containers:?}"
+    );
+    // Behind a firewall without the instance's subnet, and no role for its identity.
+    let found = b
+        .azure_storage_checks(&request(locked, "migration", false))
+        .await
+        .unwrap();
+    let codes: Vec<&str> = found.iter().map(|c| c.code.as_str()).collect();
+    assert_eq!(
+        codes,
+        [
+            "STORAGE_FIREWALL_BLOCKS_INSTANCE",
+            "MI_STORAGE_ROLE_MISSING"
+        ],
+        "{found:?}"
+    );
+    assert!(found.iter().all(|c| !c.fix.is_empty()), "{found:?}");
+}

@@ -28,6 +28,9 @@ struct DbSummary {
     downtime_seconds: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// The completed database as the instance reports it over its SQL endpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    on_target: Option<crate::model::TargetDatabaseReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -76,7 +79,12 @@ fn summary(s: &MigrationSnapshot) -> Summary {
                     status: st.phase,
                     label: st.status_label(),
                     target_name: d.target_name.clone(),
-                    connection_string: s.connection_for(&d.target_name),
+                    connection_string: d
+                        .on_target
+                        .as_ref()
+                        .map(|r| r.connection_string.clone())
+                        .filter(|c| !c.trim().is_empty())
+                        .or_else(|| s.connection_for(&d.target_name)),
                     files_restored: st
                         .files
                         .iter()
@@ -88,6 +96,7 @@ fn summary(s: &MigrationSnapshot) -> Summary {
                     seconds: millis(d.elapsed_secs),
                     downtime_seconds: d.downtime_secs.map(millis),
                     error: st.error.clone(),
+                    on_target: d.on_target.clone(),
                 }
             })
             .collect(),
@@ -112,6 +121,17 @@ fn summary_text(s: &Summary) -> String {
             d.last_restored_file.as_deref().unwrap_or("-"),
             d.last_restored_lsn.as_deref().unwrap_or("-")
         ));
+        if let Some(r) = &d.on_target {
+            out.push_str(&match &r.state {
+                Some(state) => format!(
+                    "    on the instance: {state}, compatibility level {}, {} recovery\n",
+                    r.compatibility_level
+                        .map_or_else(|| "?".to_string(), |l| l.to_string()),
+                    r.recovery_model.as_deref().unwrap_or("?")
+                ),
+                None => format!("    on the instance: no database {}\n", d.target_name),
+            });
+        }
         if let Some(c) = &d.connection_string {
             out.push_str(&format!("    {c}\n"));
         }

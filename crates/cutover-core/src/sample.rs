@@ -182,6 +182,7 @@ pub fn database(name: &str, phase: Phase, logs: usize) -> DatabaseSnapshot {
     DatabaseSnapshot {
         checklist: checklist(&st),
         statements: cutover_statements(name, Path::new(&folder), &server_folder, tail_at),
+        on_target: None,
         target_name: name.to_string(),
         folder,
         server_folder,

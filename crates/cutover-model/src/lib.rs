@@ -9,6 +9,7 @@
 //! `DatabaseState`'s state machine is `engine::state::StateMachine` (`apply`), `StopTraffic`'s SQL
 //! `source::tail::StopTrafficSql`; their old paths re-export the types.
 
+pub mod azure;
 pub mod command;
 pub mod cutover;
 pub mod database;
@@ -18,6 +19,10 @@ pub mod login;
 pub mod snapshot;
 pub mod source;
 
+pub use azure::{
+    AzureCheck, AzureContainer, AzureInstance, AzureStorageAccount, AzureSubscription,
+    TargetDatabaseReport,
+};
 pub use command::{EngineCommand, StopTraffic, TailMode};
 pub use cutover::{ChecklistItem, CutoverChecklist, CutoverStatements};
 pub use database::{

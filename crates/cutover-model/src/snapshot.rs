@@ -73,6 +73,10 @@ pub struct DatabaseSnapshot {
     /// The exact statements the cutover dialog shows before they run on the source.
     #[serde(default)]
     pub statements: CutoverStatements,
+    /// After completion, with the instance's SQL endpoint configured: the database as the
+    /// instance reports it (state, compatibility level, recovery model, connection string).
+    #[serde(default)]
+    pub on_target: Option<crate::azure::TargetDatabaseReport>,
 }
 
 /// The source database's state as cutover left it.

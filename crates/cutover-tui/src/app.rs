@@ -37,7 +37,8 @@ use super::dashboard::{self, DashboardState, header, live};
 use super::terminal::TerminalGuard;
 use super::theme::Theme;
 use super::wizard::{
-    self, WizardBackend, WizardOutcome, WizardRequest, WizardResult, WizardState, WizardValues,
+    self, AzureItems, AzureListRequest, WizardBackend, WizardOutcome, WizardRequest, WizardResult,
+    WizardState, WizardValues,
 };
 use cutover_model::{EngineCommand, MigrationSnapshot};
 
@@ -322,6 +323,31 @@ fn spawn_job(
             WizardRequest::Preflight { id, values } => WizardResult::Preflight {
                 id,
                 result: Ok(backend.preflight(&values).await),
+            },
+            WizardRequest::Azure { id, list, target } => WizardResult::Azure {
+                id,
+                result: match list {
+                    AzureListRequest::Subscriptions => backend
+                        .azure_subscriptions(&target)
+                        .await
+                        .map(AzureItems::Subscriptions),
+                    AzureListRequest::Instances(sub) => backend
+                        .azure_instances(&target, &sub)
+                        .await
+                        .map(AzureItems::Instances),
+                    AzureListRequest::StorageAccounts(sub) => backend
+                        .azure_storage_accounts(&target, &sub)
+                        .await
+                        .map(AzureItems::StorageAccounts),
+                    AzureListRequest::Containers(account) => backend
+                        .azure_containers(&target, &account)
+                        .await
+                        .map(AzureItems::Containers),
+                },
+            },
+            WizardRequest::StorageChecks { id, request } => WizardResult::StorageChecks {
+                id,
+                result: backend.azure_storage_checks(&request).await,
             },
             WizardRequest::SaveConfig {
                 id,

@@ -18,17 +18,23 @@ use azure_core::credentials::{Secret, TokenCredential};
 use super::config_map::{
     config_toml, engine_config, secret_env_vars, typed_service_principal, write_config,
 };
+use crate::arm::ArmClient;
+use crate::arm::discovery::types::{ManagedInstance, StorageAccount};
+use crate::arm::discovery::{DiscoveryClient, judge_firewall};
 use crate::backup_folder::{BackupFolder, smb_address};
 use crate::catalog::{self, Finding, ScanOptions};
 use crate::config::{BackupsSection, DatabaseOverride};
+use crate::model::{
+    AzureCheck, AzureContainer, AzureInstance, AzureStorageAccount, AzureSubscription,
+};
 use crate::restore_target::lrs::{DEFAULT_ARM_ENDPOINT, InstanceRef, LrsClient};
 use crate::source::{
     Encryption, ServerAddress, SourceAuth, SourceClient, SourceDatabase, SourceOptions, crosscheck,
 };
 use crate::storage::auth::{AadKind, aad_credential};
 use crate::tui::wizard::values::{
-    MigrationSettings, PreflightReport, SaveOutcome, SourceAuthKind, SourceForm, TargetCredential,
-    TargetForm, WizardValues,
+    MiAccess, MigrationSettings, PreflightReport, SaveOutcome, SourceAuthKind, SourceForm,
+    StorageCheckRequest, TargetCredential, TargetForm, WizardValues,
 };
 use crate::tui::{SourceSummary, WizardBackend};
 
@@ -441,17 +447,126 @@ impl WizardBackend for Backend {
     }
 
     async fn test_target(&self, form: &TargetForm) -> Result<String, String> {
-        let arm = if form.sandbox {
-            self.sandbox_arm
-                .clone()
-                .ok_or("no sandbox runs here: start `cutover sandbox` or choose Azure")?
-        } else if form.arm_endpoint.trim().is_empty() {
-            DEFAULT_ARM_ENDPOINT.to_string()
-        } else {
-            form.arm_endpoint.trim().to_string()
-        };
+        let arm = self.arm_of(form)?;
         // A loaded file's `[target] sandbox = true` names its endpoint as the sandbox.
         check_target(form, &arm, form.sandbox || form.arm_sandbox).await
+    }
+
+    async fn azure_subscriptions(
+        &self,
+        target: &TargetForm,
+    ) -> Result<Vec<AzureSubscription>, String> {
+        let c = self.discovery(target)?;
+        let list = c.subscriptions().await.map_err(|e| e.to_string())?;
+        Ok(list
+            .into_iter()
+            .map(|s| AzureSubscription {
+                id: s.subscription_id,
+                name: s.display_name,
+                state: s.state.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn azure_instances(
+        &self,
+        target: &TargetForm,
+        subscription: &str,
+    ) -> Result<Vec<AzureInstance>, String> {
+        let c = self.discovery(target)?;
+        let list = c
+            .instances(subscription.trim())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(list
+            .iter()
+            .map(|i| azure_instance(subscription.trim(), i))
+            .collect())
+    }
+
+    async fn azure_storage_accounts(
+        &self,
+        target: &TargetForm,
+        subscription: &str,
+    ) -> Result<Vec<AzureStorageAccount>, String> {
+        let c = self.discovery(target)?;
+        let list = c
+            .storage_accounts(subscription.trim())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(list.iter().map(azure_account).collect())
+    }
+
+    async fn azure_containers(
+        &self,
+        target: &TargetForm,
+        account: &AzureStorageAccount,
+    ) -> Result<Vec<AzureContainer>, String> {
+        let c = self.discovery(target)?;
+        let list = c.containers(&account.id).await.map_err(|e| e.to_string())?;
+        Ok(list
+            .into_iter()
+            .map(|c| AzureContainer { name: c.name })
+            .collect())
+    }
+
+    async fn azure_storage_checks(
+        &self,
+        r: &StorageCheckRequest,
+    ) -> Result<Vec<AzureCheck>, String> {
+        use crate::arm::discovery::checks::{check_reader_role, judge_region};
+        let c = self.discovery(&r.target)?;
+        let mut out = Vec::new();
+        if r.create {
+            let (_, created) = c
+                .create_container(&r.account.id, &r.container)
+                .await
+                .map_err(|e| e.to_string())?;
+            out.push(AzureCheck {
+                code: "CONTAINER_CREATED".into(),
+                severity: crate::model::Severity::Info,
+                message: if created {
+                    format!("container {} created on {}", r.container, r.account.name)
+                } else {
+                    format!(
+                        "container {} was already on {}",
+                        r.container, r.account.name
+                    )
+                },
+                fix: String::new(),
+            });
+        }
+        let account = c
+            .storage_account(&r.account.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let sub = r.target.subscription.trim();
+        let name = r
+            .instance
+            .as_ref()
+            .map_or(r.target.managed_instance.trim(), |i| i.name.as_str());
+        let instances = c.instances(sub).await.map_err(|e| e.to_string())?;
+        let Some(mi) = instances.iter().find(|i| i.name.eq_ignore_ascii_case(name)) else {
+            return Err(format!(
+                "Managed instance: no instance {name} in subscription {sub}: pick it on the Target screen (Ctrl-L)"
+            ));
+        };
+        let mut found = vec![judge_firewall(mi, &account)];
+        found.extend(judge_region(mi, &account));
+        if r.mi_access == MiAccess::ManagedIdentity {
+            found.push(
+                check_reader_role(&c, mi, &account)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        out.extend(found.into_iter().map(|f| AzureCheck {
+            code: f.code.to_string(),
+            severity: f.severity,
+            message: f.message,
+            fix: f.fix,
+        }));
+        Ok(out)
     }
 
     async fn preflight(&self, values: &WizardValues) -> PreflightReport {
@@ -498,7 +613,72 @@ impl WizardBackend for Backend {
     }
 }
 
+/// ARM's managed instance as the wizard lists it.
+fn azure_instance(subscription: &str, i: &ManagedInstance) -> AzureInstance {
+    let p = &i.properties;
+    AzureInstance {
+        subscription: subscription.to_string(),
+        resource_group: i.resource_group().to_string(),
+        name: i.name.clone(),
+        location: i.location.clone(),
+        tier: i.sku.tier.clone().unwrap_or_default(),
+        hardware: i.sku.family.clone().unwrap_or_default(),
+        vcores: p.v_cores.or(i.sku.capacity),
+        storage_gb: p.storage_size_in_gb,
+        state: p.state.clone().unwrap_or_default(),
+        fqdn: p.fully_qualified_domain_name.clone(),
+        public_endpoint: p.public_data_endpoint_enabled.unwrap_or(false),
+        identity: i.identity_principal().map(str::to_string),
+    }
+}
+
+/// ARM's storage account as the wizard lists it.
+fn azure_account(a: &StorageAccount) -> AzureStorageAccount {
+    AzureStorageAccount {
+        id: a.id.clone(),
+        name: a.name.clone(),
+        resource_group: a.resource_group().to_string(),
+        location: a.location.clone(),
+        kind: a.kind.clone().unwrap_or_default(),
+        network: if a.public_access_disabled() {
+            "no public access"
+        } else if a.firewall_denies() {
+            "firewall"
+        } else {
+            "open"
+        }
+        .to_string(),
+        hns: a.properties.is_hns_enabled.unwrap_or(false),
+        blob_endpoint: a
+            .blob_endpoint()
+            .map(|e| e.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| format!("https://{}.blob.core.windows.net", a.name)),
+    }
+}
+
 impl Backend {
+    /// The ARM endpoint the Target screen names (the sandbox's for the sandbox).
+    fn arm_of(&self, form: &TargetForm) -> Result<String, String> {
+        Ok(if form.sandbox {
+            self.sandbox_arm
+                .clone()
+                .ok_or("no sandbox runs here: start `cutover sandbox` or choose Azure")?
+        } else if form.arm_endpoint.trim().is_empty() {
+            DEFAULT_ARM_ENDPOINT.to_string()
+        } else {
+            form.arm_endpoint.trim().to_string()
+        })
+    }
+
+    /// A discovery client signed in with the Target screen's credential (one attempt per call
+    /// on a 429's Retry-After as the client does; no wait longer than the client's).
+    fn discovery(&self, form: &TargetForm) -> Result<DiscoveryClient, String> {
+        let arm = self.arm_of(form)?;
+        let credential = target_credential(form, &arm, form.sandbox || form.arm_sandbox)?;
+        let client = ArmClient::new(&arm, credential).map_err(|e| e.to_string())?;
+        Ok(DiscoveryClient::new(client))
+    }
+
     /// The instance's SQL endpoint the values (or the sandbox) name, if any.
     fn target_sql(&self, values: &WizardValues) -> Result<Option<SourceOptions>, String> {
         let c = &values.carried;

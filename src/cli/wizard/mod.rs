@@ -136,14 +136,15 @@ async fn interactive(mut state: WizardState, state_dir: PathBuf) -> i32 {
             return 2;
         }
     };
-    let ctx = TuiContext::new(
-        source_connected,
-        format!(
+    // The picked instance's host name (its SQL endpoint) when known.
+    let connection = match values.carried.sql_server.as_deref() {
+        Some(server) => format!("Server=tcp:{server};Database={{database}};Encrypt=True"),
+        None => format!(
             "Server=tcp:{}.<dns-zone>.database.windows.net,1433;Database={{database}} (the host name is on the managed instance's Overview page)",
             values.target.managed_instance
         ),
-    )
-    .with_stop_traffic(stop_traffic);
+    };
+    let ctx = TuiContext::new(source_connected, connection).with_stop_traffic(stop_traffic);
     let kept = format!(
         "the migration state is kept in {}: run the same command again to re-attach",
         dir.display()

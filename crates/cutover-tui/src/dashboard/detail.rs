@@ -43,7 +43,16 @@ pub fn render(
     let status = status_line(db, now, theme);
     let status_h = u16::from(status.is_some());
     // Chain problems, then findings with their fixes, under the chain.
-    let mut notes = chain::notes(db, if compact { 2 } else { 6 }, theme);
+    let mut notes: Vec<Line> = super::finished::target_line(db, theme)
+        .into_iter()
+        .chain(db.on_target.as_ref().map(|r| {
+            Line::from(vec![
+                Span::styled("  connect with ", theme.dim()),
+                Span::raw(r.connection_string.clone()),
+            ])
+        }))
+        .collect();
+    notes.extend(chain::notes(db, if compact { 2 } else { 6 }, theme));
     notes.extend(findings::lines(&db.findings, theme));
     let cap = if compact { 3 } else { inner.height / 3 };
     let notes_h = layout::wrapped_height(&notes, inner.width).min(cap);

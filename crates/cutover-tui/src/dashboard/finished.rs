@@ -9,8 +9,9 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::live;
 use crate::context::TuiContext;
+use crate::theme::Theme;
 use crate::{format, layout};
-use cutover_model::{MigrationSnapshot, Phase};
+use cutover_model::{DatabaseSnapshot, MigrationSnapshot, Phase};
 
 /// "All 4 completed", or "All 4 finished: 3 completed, 1 canceled".
 pub fn title(snap: &MigrationSnapshot) -> String {
@@ -57,10 +58,16 @@ pub fn lines(snap: &MigrationSnapshot, ctx: &TuiContext, now_unix: i64) -> Vec<L
                 spans.push(Span::raw(format::time_of_day(at, ctx.local_offset)));
             }
             l.push(Line::from(spans));
-            l.push(Line::from(vec![
-                Span::raw("  "),
-                Span::raw(ctx.connection_for(&d.target_name)),
-            ]));
+            if let Some(r) = target_line(d, t) {
+                l.push(r);
+            }
+            let connection = d
+                .on_target
+                .as_ref()
+                .map(|r| r.connection_string.trim())
+                .filter(|c| !c.is_empty())
+                .map_or_else(|| ctx.connection_for(&d.target_name), str::to_string);
+            l.push(Line::from(vec![Span::raw("  "), Span::raw(connection)]));
         } else {
             spans.push(Span::styled(
                 " the restore was canceled; the source is unchanged",
@@ -75,6 +82,35 @@ pub fn lines(snap: &MigrationSnapshot, ctx: &TuiContext, now_unix: i64) -> Vec<L
         t.dim(),
     ));
     l
+}
+
+/// The completed database as the managed instance itself reports it (its SQL endpoint): "on the
+/// instance: ONLINE, compatibility level 160, FULL recovery"; None before the instance answered
+/// (or without `[target] sql_server`).
+pub fn target_line(d: &DatabaseSnapshot, t: Theme) -> Option<Line<'static>> {
+    let r = d.on_target.as_ref()?;
+    let mut spans = vec![Span::styled("  on the instance: ", t.dim())];
+    match &r.state {
+        Some(state) => {
+            let style = if state.eq_ignore_ascii_case("ONLINE") {
+                t.ok()
+            } else {
+                t.error()
+            };
+            spans.push(Span::styled(state.clone(), style));
+            if let Some(level) = r.compatibility_level {
+                spans.push(Span::raw(format!(", compatibility level {level}")));
+            }
+            if let Some(m) = &r.recovery_model {
+                spans.push(Span::raw(format!(", {m} recovery")));
+            }
+        }
+        None => spans.push(Span::styled(
+            format!("no database {} there", d.target_name),
+            t.error(),
+        )),
+    }
+    Some(Line::from(spans))
 }
 
 pub fn render(

@@ -243,6 +243,15 @@ impl Form {
 
     /// Handles an editing key; false when the key is not the form's (Enter, Esc, Ctrl-...).
     pub fn handle_key(&mut self, key: KeyEvent) -> bool {
+        // Ctrl-U empties a text field (readline's kill-line).
+        if key.code == KeyCode::Char('u')
+            && key.modifiers == KeyModifiers::CONTROL
+            && let Some(f) = self.fields.get_mut(self.cursor)
+            && matches!(f.kind, Kind::Text | Kind::Secret)
+        {
+            f.text.clear();
+            return true;
+        }
         if key
             .modifiers
             .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)

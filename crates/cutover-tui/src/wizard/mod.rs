@@ -10,6 +10,7 @@
 
 pub mod databases;
 pub mod form;
+pub mod picker;
 pub mod settings;
 pub mod source;
 pub mod summary;
@@ -24,12 +25,15 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 pub use databases::DatabaseList;
 pub use form::Form;
+pub use picker::{AzureItems, AzureLists, PickWhat, Picker};
 pub use values::{
     CutoverMode, EnvCheck, Mbps, MiAccess, MigrationSettings, PreflightReport, SaveOutcome,
     SecretEnvNames, SecretText, SourceAuthKind, SourceForm, SourceSummary, StopTrafficChoice,
-    StorageAuthKind, TailChoice, TargetCredential, TargetForm, WizardBackend, WizardOutcome,
-    WizardValues,
+    StorageAuthKind, StorageCheckRequest, TailChoice, TargetCredential, TargetForm, WizardBackend,
+    WizardOutcome, WizardValues,
 };
+
+use cutover_model::{AzureCheck, AzureStorageAccount};
 
 use crate::dashboard::footer::keys_line;
 use crate::theme::Theme;
@@ -127,6 +131,17 @@ pub enum WizardRequest {
         id: u64,
         values: Box<WizardValues>,
     },
+    /// A list from Azure (Ctrl-L): read with the Target screen's credential.
+    Azure {
+        id: u64,
+        list: AzureListRequest,
+        target: Box<TargetForm>,
+    },
+    /// The Migration settings screen's storage checks (Ctrl-T with a picked account).
+    StorageChecks {
+        id: u64,
+        request: Box<StorageCheckRequest>,
+    },
     /// Save the values as a configuration file at `path`.
     SaveConfig {
         id: u64,
@@ -134,6 +149,15 @@ pub enum WizardRequest {
         values: Box<WizardValues>,
         overwrite: bool,
     },
+}
+
+/// Which Azure list to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AzureListRequest {
+    Subscriptions,
+    Instances(String),
+    StorageAccounts(String),
+    Containers(Box<AzureStorageAccount>),
 }
 
 /// The backend's answer to a [`WizardRequest`].
@@ -158,6 +182,14 @@ pub enum WizardResult {
     Save {
         id: u64,
         result: Result<SaveOutcome, String>,
+    },
+    Azure {
+        id: u64,
+        result: Result<AzureItems, String>,
+    },
+    StorageChecks {
+        id: u64,
+        result: Result<Vec<AzureCheck>, String>,
     },
 }
 
@@ -207,6 +239,10 @@ pub struct WizardState {
     pub config_path: String,
     /// The save prompt, while open.
     pub save: Option<SavePrompt>,
+    /// Azure's lists read so far and what was picked from them.
+    pub azure: AzureLists,
+    /// The list open (Ctrl-L), taking every key.
+    pub picker: Option<Picker>,
     pub tick: u64,
     next_id: u64,
 }
@@ -217,7 +253,7 @@ impl WizardState {
         let mut s = WizardState {
             screen: Screen::Source,
             source: source::form(&values.source, &values.settings.backup_folder),
-            target: target::form(&values.target),
+            target: target::form(&values.target, &values.carried),
             db_list: DatabaseList::default(),
             settings: settings::form(
                 &values.settings,
@@ -237,6 +273,8 @@ impl WizardState {
             notice: None,
             config_path: DEFAULT_CONFIG_PATH.to_string(),
             save: None,
+            azure: AzureLists::default(),
+            picker: None,
             tick: 0,
             next_id: 1,
             values,
@@ -300,6 +338,8 @@ impl WizardState {
             || self.target_test.running()
             || self.backups_test.running()
             || self.preflight.running()
+            || self.azure.checks.running()
+            || self.picker.as_ref().is_some_and(|p| p.loading.is_some())
             || self.save.as_ref().is_some_and(|p| p.running.is_some())
     }
 
@@ -351,6 +391,37 @@ impl WizardState {
                     let warnings = result.as_ref().is_ok_and(|p| summary::counts(p).1 > 0);
                     self.summary.set_hidden("ack", !warnings);
                     self.preflight = JobStatus::Done(result);
+                }
+            }
+            WizardResult::Azure { id, result } => {
+                let Some(p) = self.picker.as_mut().filter(|p| p.loading == Some(id)) else {
+                    return;
+                };
+                match result {
+                    Ok(items) => {
+                        p.loading = None;
+                        p.cursor = 0;
+                        let region = self.azure.region().map(str::to_string);
+                        self.azure.take(items, region.as_deref());
+                    }
+                    Err(e) => {
+                        // Shown in the list (room for the scope and the right missing); Esc
+                        // leaves the typed fields.
+                        p.loading = None;
+                        p.error = Some(e);
+                        p.failed = true;
+                    }
+                }
+            }
+            WizardResult::StorageChecks { id, result } => {
+                if self.azure.checks == (JobStatus::Running { id }) {
+                    if result.is_ok()
+                        && let Some((_, new)) = self.azure.container.as_mut()
+                    {
+                        // Created by the checks (or found there): no longer new.
+                        *new = false;
+                    }
+                    self.azure.checks = JobStatus::Done(result);
                 }
             }
             WizardResult::Save { id, result } => {
@@ -474,7 +545,25 @@ impl WizardState {
                 self.sync_backup_folder();
                 Ok(())
             }
-            Screen::Target => target::apply(&self.target, &mut self.values.target),
+            Screen::Target => {
+                target::apply(&self.target, &mut self.values.target)?;
+                if !self.values.target.sandbox {
+                    let (server, user, env) = target::sql_keys(&self.target)?;
+                    let c = &mut self.values.carried;
+                    c.sql_server = server;
+                    c.sql_user = user;
+                    c.sql_password_env = env;
+                }
+                if let Some(i) = self
+                    .azure
+                    .instance
+                    .as_ref()
+                    .filter(|i| i.name == self.values.target.managed_instance)
+                {
+                    self.values.carried.location = Some(i.location.clone());
+                }
+                Ok(())
+            }
             Screen::Databases => databases::apply(self),
             Screen::Settings => {
                 let sandbox = self.values.target.sandbox;
@@ -562,6 +651,12 @@ impl WizardState {
             self.error = Some(e);
             return Vec::new();
         }
+        if self.screen == Screen::Settings
+            && let Some(e) = self.container_missing()
+        {
+            self.error = Some(e);
+            return Vec::new();
+        }
         if self.screen == Screen::Summary {
             self.run();
             return Vec::new();
@@ -612,12 +707,292 @@ impl WizardState {
             Screen::Settings => {
                 let id = self.id();
                 self.backups_test = JobStatus::Running { id };
-                vec![WizardRequest::TestBackups {
+                let mut out = vec![WizardRequest::TestBackups {
                     id,
                     settings: Box::new(self.values.settings.clone()),
-                }]
+                }];
+                out.extend(self.storage_checks());
+                out
             }
             _ => Vec::new(),
+        }
+    }
+
+    /// A new container named in the list is created by the storage checks (Ctrl-T): the upload
+    /// needs it there, so Next waits for it.
+    fn container_missing(&self) -> Option<String> {
+        let (Some((name, true)), Some(a)) = (&self.azure.container, &self.azure.account) else {
+            return None;
+        };
+        (self.values.settings.container_url.trim_end_matches('/')
+            == format!("{}/{name}", a.blob_endpoint.trim_end_matches('/')))
+        .then(|| {
+            format!(
+                "Storage container URL: the container {name} does not exist yet on {}: Ctrl-T creates it (and checks the account)",
+                a.name
+            )
+        })
+    }
+
+    /// The storage checks of the picked account (nothing when the container URL was typed for
+    /// another account).
+    fn storage_checks(&mut self) -> Vec<WizardRequest> {
+        let Some(account) = self.azure.account.clone() else {
+            return Vec::new();
+        };
+        let url = self.values.settings.container_url.trim();
+        let prefix = format!("{}/", account.blob_endpoint.trim_end_matches('/'));
+        let Some(container) = url
+            .strip_prefix(&prefix)
+            .map(|c| c.trim_matches('/').to_string())
+            .filter(|c| !c.is_empty() && !c.contains('/'))
+        else {
+            self.azure.checks = JobStatus::Idle;
+            return Vec::new();
+        };
+        let create = self
+            .azure
+            .container
+            .as_ref()
+            .is_some_and(|(n, new)| *n == container && *new);
+        let id = self.id();
+        self.azure.checks = JobStatus::Running { id };
+        let instance = self
+            .azure
+            .instance
+            .clone()
+            .filter(|i| i.name == self.values.target.managed_instance);
+        vec![WizardRequest::StorageChecks {
+            id,
+            request: Box::new(StorageCheckRequest {
+                target: self.values.target.clone(),
+                account,
+                instance,
+                container,
+                create,
+                mi_access: self.values.settings.mi_access,
+            }),
+        }]
+    }
+
+    /// Ctrl-L: the list for the focused field (Target: the subscription, or the instance when
+    /// the group or instance field is focused and a subscription is there; Settings: the storage
+    /// account, or the container when its field is focused and an account was picked).
+    fn open_picker(&mut self) -> Vec<WizardRequest> {
+        match self.screen {
+            Screen::Target => {
+                if self.target.on("sandbox") {
+                    self.notice = Some(
+                        "The sandbox is the target: turn Sandbox off to pick from Azure's lists"
+                            .to_string(),
+                    );
+                    return Vec::new();
+                }
+                let form = match target::read(&self.target, &self.values.target) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        self.error = Some(e);
+                        return Vec::new();
+                    }
+                };
+                let what = if matches!(self.target.focused_key(), "group" | "instance")
+                    && !form.subscription.is_empty()
+                {
+                    PickWhat::Instance
+                } else {
+                    PickWhat::Subscription
+                };
+                self.list(what, form)
+            }
+            Screen::Settings => {
+                let target = self.values.target.clone();
+                if target.sandbox || target.subscription.trim().is_empty() {
+                    self.error = Some("Storage account: pick the subscription on the Target screen first (Sandbox off), or type the container URL".to_string());
+                    return Vec::new();
+                }
+                let what =
+                    if self.settings.focused_key() == "container" && self.azure.account.is_some() {
+                        PickWhat::Container
+                    } else {
+                        PickWhat::StorageAccount
+                    };
+                self.list(what, target)
+            }
+            _ => {
+                self.notice = Some(
+                    "Ctrl-L lists Azure's subscriptions and instances on Target, storage accounts on Migration settings"
+                        .to_string(),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    /// Opens the list `what` and asks the backend for it.
+    fn list(&mut self, what: PickWhat, target: TargetForm) -> Vec<WizardRequest> {
+        let list = match what {
+            PickWhat::Subscription => AzureListRequest::Subscriptions,
+            PickWhat::Instance => AzureListRequest::Instances(target.subscription.clone()),
+            PickWhat::StorageAccount => {
+                AzureListRequest::StorageAccounts(target.subscription.clone())
+            }
+            PickWhat::Container => match self.azure.account.clone() {
+                Some(a) => AzureListRequest::Containers(Box::new(a)),
+                None => return Vec::new(),
+            },
+        };
+        let id = self.id();
+        self.picker = Some(Picker::new(what, id));
+        self.error = None;
+        vec![WizardRequest::Azure {
+            id,
+            list,
+            target: Box::new(target),
+        }]
+    }
+
+    /// A key while a list is open.
+    fn picker_key(&mut self, key: KeyEvent) -> Vec<WizardRequest> {
+        let Some(p) = self.picker.as_mut() else {
+            return Vec::new();
+        };
+        let region = self.azure.region().map(str::to_string);
+        let n = self.azure.rows(p.what, &p.filter, region.as_deref()).len();
+        match key.code {
+            KeyCode::Esc => self.picker = None,
+            KeyCode::Enter => return self.pick(),
+            KeyCode::Up => p.cursor = p.cursor.saturating_sub(1),
+            KeyCode::Down => p.cursor = (p.cursor + 1).min(n.saturating_sub(1)),
+            KeyCode::PageUp => p.cursor = p.cursor.saturating_sub(10),
+            KeyCode::PageDown => p.cursor = (p.cursor + 10).min(n.saturating_sub(1)),
+            KeyCode::Home => p.cursor = 0,
+            KeyCode::End => p.cursor = n.saturating_sub(1),
+            KeyCode::Backspace => {
+                p.filter.pop();
+                p.cursor = 0;
+                if !p.failed {
+                    p.error = None;
+                }
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                p.filter.push(c);
+                p.cursor = 0;
+                if !p.failed {
+                    p.error = None;
+                }
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// Enter in a list: the row under the cursor fills the fields it names.
+    fn pick(&mut self) -> Vec<WizardRequest> {
+        let Some(p) = self.picker.clone() else {
+            return Vec::new();
+        };
+        if p.loading.is_some() || p.failed {
+            return Vec::new();
+        }
+        let region = self.azure.region().map(str::to_string);
+        let rows = self.azure.rows(p.what, &p.filter, region.as_deref());
+        let index = rows
+            .get(p.cursor.min(rows.len().saturating_sub(1)))
+            .map(|(i, _)| *i);
+        let set = |f: &mut Form, key: &str, text: &str| {
+            if let Some(x) = f.fields.iter_mut().find(|x| x.key == key) {
+                x.text = text.to_string();
+            }
+        };
+        match p.what {
+            PickWhat::Subscription => {
+                let Some(sub) = index.and_then(|i| self.azure.subscriptions.get(i)).cloned() else {
+                    return Vec::new();
+                };
+                set(&mut self.target, "subscription", &sub.id);
+                self.target_test = JobStatus::Idle;
+                self.target.focus("instance");
+                match target::read(&self.target, &self.values.target) {
+                    Ok(f) => self.list(PickWhat::Instance, f),
+                    Err(e) => {
+                        self.picker = None;
+                        self.error = Some(e);
+                        Vec::new()
+                    }
+                }
+            }
+            PickWhat::Instance => {
+                let Some(mi) = index.and_then(|i| self.azure.instances.get(i)).cloned() else {
+                    return Vec::new();
+                };
+                set(&mut self.target, "subscription", &mi.subscription);
+                set(&mut self.target, "group", &mi.resource_group);
+                set(&mut self.target, "instance", &mi.name);
+                // The SQL endpoint follows the picked instance unless one was typed for another.
+                let typed = self.target.trimmed("sql_server");
+                let auto = self.azure.instance.as_ref().and_then(|i| i.sql_endpoint());
+                if (typed.is_empty() || Some(&typed) == auto.as_ref())
+                    && let Some(e) = mi.sql_endpoint()
+                {
+                    set(&mut self.target, "sql_server", &e);
+                }
+                self.azure.instance = Some(mi);
+                self.target_test = JobStatus::Idle;
+                self.picker = None;
+                self.target.focus("sql_user");
+                self.revalidate();
+                Vec::new()
+            }
+            PickWhat::StorageAccount => {
+                let Some(a) = index.and_then(|i| self.azure.accounts.get(i)).cloned() else {
+                    return Vec::new();
+                };
+                self.azure.account = Some(a);
+                self.azure.containers.clear();
+                self.azure.container = None;
+                self.azure.checks = JobStatus::Idle;
+                let target = self.values.target.clone();
+                self.list(PickWhat::Container, target)
+            }
+            PickWhat::Container => {
+                let Some(account) = self.azure.account.clone() else {
+                    self.picker = None;
+                    return Vec::new();
+                };
+                let (name, new) = match index.and_then(|i| self.azure.containers.get(i)) {
+                    Some(c) => (c.name.clone(), false),
+                    None => (p.filter.trim().to_string(), true),
+                };
+                if name.is_empty() {
+                    return Vec::new();
+                }
+                if new && let Some(e) = picker::container_name_error(&name) {
+                    if let Some(p) = self.picker.as_mut() {
+                        p.error = Some(e);
+                    }
+                    return Vec::new();
+                }
+                let url = format!("{}/{name}", account.blob_endpoint.trim_end_matches('/'));
+                set(&mut self.settings, "container", &url);
+                self.notice = Some(if new {
+                    format!(
+                        "Container {name} (new) on {}: Ctrl-T creates it and checks the account",
+                        account.name
+                    )
+                } else {
+                    format!(
+                        "Container {name} on {}: Ctrl-T checks the account",
+                        account.name
+                    )
+                });
+                self.azure.container = Some((name, new));
+                self.azure.checks = JobStatus::Idle;
+                self.backups_test = JobStatus::Idle;
+                self.picker = None;
+                self.settings.focus("storage_auth");
+                self.revalidate();
+                Vec::new()
+            }
         }
     }
 
@@ -646,6 +1021,12 @@ impl WizardState {
         if ctrl && matches!(key.code, KeyCode::Char('c') | KeyCode::Char('q')) {
             self.confirm_cancel = true;
             return Vec::new();
+        }
+        if self.picker.is_some() {
+            return self.picker_key(key);
+        }
+        if ctrl && key.code == KeyCode::Char('l') {
+            return self.open_picker();
         }
         if ctrl && key.code == KeyCode::Char('t') {
             return self.test_connection();
@@ -807,6 +1188,9 @@ pub fn render(frame: &mut Frame, s: &WizardState, theme: Theme) {
         );
     }
     frame.render_widget(Paragraph::new(footer(s, theme)), foot);
+    if let Some(p) = &s.picker {
+        picker::render(frame, area, &s.azure, p, s.tick, theme);
+    }
     if let Some(p) = &s.save {
         save_dialog(frame, area, p, theme);
     }
@@ -930,23 +1314,21 @@ fn footer(s: &WizardState, theme: Theme) -> Line<'static> {
             } else {
                 &s.target
             };
-            keys_line(
-                &[
-                    ("Up/Down", "field"),
-                    field_hint(form),
-                    (
-                        "Ctrl-T",
-                        if s.screen == Screen::Source && s.source.choice("mode") == 1 {
-                            "scan folder"
-                        } else {
-                            "test"
-                        },
-                    ),
-                    ("Enter", next),
-                    ("Esc", back),
-                ],
-                theme,
-            )
+            let mut keys = vec![("Up/Down", "field"), field_hint(form)];
+            if s.screen == Screen::Target {
+                keys.push(("Ctrl-L", "list"));
+            }
+            keys.push((
+                "Ctrl-T",
+                if s.screen == Screen::Source && s.source.choice("mode") == 1 {
+                    "scan folder"
+                } else {
+                    "test"
+                },
+            ));
+            keys.push(("Enter", next));
+            keys.push(("Esc", back));
+            keys_line(&keys, theme)
         }
         Screen::Databases => keys_line(
             &[
@@ -964,7 +1346,8 @@ fn footer(s: &WizardState, theme: Theme) -> Line<'static> {
             &[
                 ("Up/Down", "field"),
                 field_hint(&s.settings),
-                ("Ctrl-T", "test folder"),
+                ("Ctrl-L", "list"),
+                ("Ctrl-T", "test"),
                 ("Enter", next),
                 ("Esc", back),
             ],

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
+
+use cutover_model::Severity;
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::form::{Field, Form};
@@ -67,7 +69,7 @@ pub fn form(v: &MigrationSettings, databases: &[String], folder_only: bool) -> F
         smb_user,
         smb_password_env,
         Field::text("container", "Storage container URL", &v.container_url)
-            .help("https://ACCOUNT.blob.core.windows.net/CONTAINER (no 'backup' in the name: LRS refuses it)"),
+            .help("https://ACCOUNT.blob.core.windows.net/CONTAINER (no 'backup' in the name: LRS refuses it); Ctrl-L picks the storage account (same region first), then the container or a new one"),
         Field::choice("storage_auth", "Container authentication", STORAGE_AUTH, auth),
         Field::secret("sas", "SAS token", v.sas_token.expose())
             .show_if("storage_auth", 0)
@@ -351,7 +353,7 @@ pub fn check_env(v: &MigrationSettings, sandbox: bool, env: &EnvCheck) -> Result
 pub fn render(frame: &mut Frame, area: Rect, s: &WizardState, theme: Theme) {
     // What the folder test found: a line per fact (databases, newest backups), or why it failed;
     // as many rows as it needs (at most 5), the form keeps the rest.
-    let lines: Vec<Line> = match &s.backups_test {
+    let mut lines: Vec<Line> = match &s.backups_test {
         JobStatus::Done(Ok(found)) => found
             .lines()
             .map(|l| Line::styled(l.to_string(), theme.ok()))
@@ -364,9 +366,61 @@ pub fn render(frame: &mut Frame, area: Rect, s: &WizardState, theme: Theme) {
             |r: &String| r.clone(),
         )],
     };
+    // The picked storage account, and what its checks found (Ctrl-T), before the folder's lines.
+    let mut storage: Vec<Line> = Vec::new();
+    if let Some(a) = &s.azure.account {
+        let same = s
+            .azure
+            .region()
+            .is_some_and(|r| r.eq_ignore_ascii_case(&a.location));
+        storage.push(Line::from(vec![
+            Span::styled("Account: ", theme.title()),
+            Span::raw(format!(
+                "{} ({}{}, {}){}",
+                a.name,
+                a.location,
+                if same { ", the instance's region" } else { "" },
+                a.network,
+                match &s.azure.container {
+                    Some((c, true)) => format!("; container {c} is new: Ctrl-T creates it"),
+                    _ => String::new(),
+                }
+            )),
+        ]));
+        match &s.azure.checks {
+            JobStatus::Done(Ok(found)) => {
+                for c in found {
+                    let style = match c.severity {
+                        Severity::Error => theme.error(),
+                        Severity::Warning => theme.warn(),
+                        Severity::Info => theme.ok(),
+                    };
+                    let mut spans = vec![
+                        Span::styled(format!("{} ", c.code), style),
+                        Span::raw(c.message.clone()),
+                    ];
+                    if !c.fix.is_empty() {
+                        spans.push(Span::styled(format!(" -> {}", c.fix), theme.dim()));
+                    }
+                    storage.push(Line::from(spans));
+                }
+            }
+            JobStatus::Done(Err(e)) => storage.push(Line::from(vec![
+                Span::styled("Storage check failed: ", theme.error()),
+                Span::raw(e.clone()),
+            ])),
+            JobStatus::Running { .. } => lines.push(Line::styled(
+                "checking the storage account...",
+                theme.busy(),
+            )),
+            JobStatus::Idle => {}
+        }
+    }
+    storage.extend(lines);
+    let lines = storage;
     let width = usize::from(area.width.max(1));
     let rows: usize = lines.iter().map(|l| l.width().div_ceil(width).max(1)).sum();
-    let rows = u16::try_from(rows.min(5)).unwrap_or(5);
+    let rows = u16::try_from(rows.min(8)).unwrap_or(8);
     let [form_area, info] =
         Layout::vertical([Constraint::Min(6), Constraint::Length(rows)]).areas(area);
     super::form::render(frame, form_area, &s.settings, &s.env, theme);

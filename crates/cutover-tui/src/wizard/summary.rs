@@ -111,12 +111,26 @@ fn review(v: &WizardValues) -> Vec<Line<'static>> {
     } else {
         format!("{} ({auth}, {tls})", s.address())
     };
-    let mut lines = vec![
-        kv("Source", source),
-        kv("Target", target),
+    let mut lines = vec![kv("Source", source), kv("Target", target)];
+    if let Some(server) = &v.carried.sql_server {
+        lines.push(kv(
+            "Instance SQL",
+            format!(
+                "{server} as {} (password from ${}){}",
+                v.carried.sql_user.as_deref().unwrap_or("?"),
+                v.carried.sql_password_env.as_deref().unwrap_or("?"),
+                v.carried
+                    .location
+                    .as_deref()
+                    .map(|l| format!(", region {l}"))
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    lines.extend([
         kv("Databases", v.databases.join(", ")),
         kv("Backup folder", m.backup_folder.clone()),
-    ];
+    ]);
     if !s.folder_only && !m.server_folder.is_empty() {
         lines.push(kv(
             "",

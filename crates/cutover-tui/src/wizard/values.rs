@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use cutover_model::Finding;
 use cutover_model::SourceDatabase;
+use cutover_model::{
+    AzureCheck, AzureContainer, AzureInstance, AzureStorageAccount, AzureSubscription, Finding,
+};
 
 /// A secret typed into the wizard: never serialized, `Debug` shows `***`.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -470,6 +472,52 @@ pub trait WizardBackend: Send + Sync {
         let _ = settings;
         Err("this backend cannot test the backup folder".to_string())
     }
+    /// The subscriptions the Target screen's credential can list (Azure Resource Manager, or the
+    /// sandbox's); Err: why not, naming what right is missing.
+    async fn azure_subscriptions(
+        &self,
+        target: &TargetForm,
+    ) -> Result<Vec<AzureSubscription>, String> {
+        let _ = target;
+        Err(NO_AZURE_LISTS.to_string())
+    }
+    /// The managed instances of `subscription`.
+    async fn azure_instances(
+        &self,
+        target: &TargetForm,
+        subscription: &str,
+    ) -> Result<Vec<AzureInstance>, String> {
+        let _ = (target, subscription);
+        Err(NO_AZURE_LISTS.to_string())
+    }
+    /// The storage accounts of `subscription`.
+    async fn azure_storage_accounts(
+        &self,
+        target: &TargetForm,
+        subscription: &str,
+    ) -> Result<Vec<AzureStorageAccount>, String> {
+        let _ = (target, subscription);
+        Err(NO_AZURE_LISTS.to_string())
+    }
+    /// The containers of a storage account.
+    async fn azure_containers(
+        &self,
+        target: &TargetForm,
+        account: &AzureStorageAccount,
+    ) -> Result<Vec<AzureContainer>, String> {
+        let _ = (target, account);
+        Err(NO_AZURE_LISTS.to_string())
+    }
+    /// The Migration settings screen's storage checks (Ctrl-T): creates the container `create`
+    /// when given, then judges the storage firewall, the region and, when the instance reads
+    /// with its managed identity, its Storage Blob Data Reader role on the account.
+    async fn azure_storage_checks(
+        &self,
+        request: &StorageCheckRequest,
+    ) -> Result<Vec<AzureCheck>, String> {
+        let _ = request;
+        Err(NO_AZURE_LISTS.to_string())
+    }
     /// The findings per selected database (catalog of the backup folder, source cross-check) and
     /// the configuration check's warnings or error.
     async fn preflight(&self, values: &WizardValues) -> PreflightReport;
@@ -482,6 +530,23 @@ pub trait WizardBackend: Send + Sync {
         values: &WizardValues,
         overwrite: bool,
     ) -> Result<SaveOutcome, String>;
+}
+
+/// What a backend without Azure discovery answers to a list.
+pub const NO_AZURE_LISTS: &str = "this backend cannot list Azure resources: type the names";
+
+/// What the Migration settings screen's storage checks are about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageCheckRequest {
+    pub target: TargetForm,
+    pub account: AzureStorageAccount,
+    /// The instance picked on the Target screen (None: typed by hand; the backend looks it up).
+    pub instance: Option<AzureInstance>,
+    /// The container (name) the backups go to.
+    pub container: String,
+    /// Create the container first (a new name was typed).
+    pub create: bool,
+    pub mi_access: MiAccess,
 }
 
 /// How the wizard ended (returned once: the size difference does not matter).

@@ -95,6 +95,13 @@ impl Engine {
                     None => format!("the instance has no database {}", p.database),
                 };
                 self.log(Some(&name), level, msg);
+                self.dbs[i].on_target = Some(cutover_model::TargetDatabaseReport {
+                    state: p.state.clone(),
+                    compatibility_level: p.compatibility_level,
+                    recovery_model: p.recovery_model.clone(),
+                    collation: p.collation.clone(),
+                    connection_string: p.connection_string.clone(),
+                });
                 self.dbs[i].target_findings = p.findings;
             }
             Err(e) => self.log(

@@ -163,6 +163,7 @@ fn db_snapshot(d: &RunDb, now: Instant, clock: &SnapshotClock) -> DatabaseSnapsh
         source_access: st.source_access,
         checklist: guard::checklist(st),
         statements: statements(d),
+        on_target: d.on_target.clone(),
         state: st.clone(),
     }
 }
