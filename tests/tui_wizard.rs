@@ -553,6 +553,55 @@ fn backup_folder_only_lists_the_folder_and_skips_the_connection() {
     );
 }
 
+/// A share as the only source: the Source screen asks the SMB account (like Migration settings
+/// does for a share), requires the user, and its Ctrl-T scans the share with that account, which
+/// Migration settings then shows.
+#[test]
+fn a_share_as_the_only_source_asks_the_smb_account_on_the_source_screen() {
+    let mut s = wizard(sample::wizard_values());
+    s.source.focus("mode");
+    press(&mut s, &[key(KeyCode::Char(' '))]);
+    let shown = |s: &WizardState, k: &str| {
+        let i = s.source.fields.iter().position(|f| f.key == k).unwrap();
+        s.source.visible(i)
+    };
+    // A local folder: no account asked.
+    assert!(!shown(&s, "smb_user") && !shown(&s, "smb_password_env"));
+    s.source.focus("folder");
+    for _ in 0.."/backups".len() {
+        press(&mut s, &[key(KeyCode::Backspace)]);
+    }
+    type_text(&mut s, r"\\fs01\backups\SQL01");
+    assert!(shown(&s, "smb_user") && shown(&s, "smb_password_env"));
+    assert_eq!(s.source.text("smb_password_env"), "CUTOVER_SMB_PASSWORD");
+    snap("1_source_folder_only_share", &s);
+    // The user is required for a share.
+    let reqs = press(&mut s, &[ctrl('t')]);
+    assert!(reqs.is_empty(), "{reqs:?}");
+    assert!(
+        s.error.as_deref().unwrap_or("").starts_with("SMB user:"),
+        "{:?}",
+        s.error
+    );
+    s.source.focus("smb_user");
+    type_text(&mut s, r"CORP\svc_backup");
+    let reqs = press(&mut s, &[ctrl('t')]);
+    assert!(
+        matches!(&reqs[..], [WizardRequest::ScanFolder { folder, smb_user, smb_password_env, .. }]
+            if folder == r"\\fs01\backups\SQL01" && smb_user == r"CORP\svc_backup"
+                && smb_password_env == "CUTOVER_SMB_PASSWORD"),
+        "{reqs:?}"
+    );
+    answer(&mut s, reqs, &[]);
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert_eq!(s.screen, Screen::Target);
+    assert_eq!(s.values.settings.smb_user, r"CORP\svc_backup");
+    // Migration settings shows the same account.
+    press(&mut s, &[key(KeyCode::Enter), key(KeyCode::Enter)]);
+    assert_eq!(s.screen, Screen::Settings);
+    assert_eq!(s.settings.text("smb_user"), r"CORP\svc_backup");
+}
+
 #[test]
 fn the_managed_instance_sas_is_asked_unless_cutover_can_sign_it() {
     let mut s = at(Screen::Settings, &[]);

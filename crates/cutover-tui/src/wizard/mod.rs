@@ -252,7 +252,7 @@ impl WizardState {
     pub fn new(values: WizardValues) -> Self {
         let mut s = WizardState {
             screen: Screen::Source,
-            source: source::form(&values.source, &values.settings.backup_folder),
+            source: source::form(&values.source, &values.settings),
             target: target::form(&values.target, &values.carried),
             db_list: DatabaseList::default(),
             settings: settings::form(
@@ -583,12 +583,27 @@ impl WizardState {
     /// The backup folder is asked on the Source screen (backup folder only) or on the Settings
     /// screen: both forms show the value last applied.
     fn sync_backup_folder(&mut self) {
-        let folder = self.values.settings.backup_folder.clone();
+        let m = &self.values.settings;
+        let (folder, smb_user, smb_env) = (
+            m.backup_folder.clone(),
+            m.smb_user.clone(),
+            m.smb_password_env.clone(),
+        );
         for f in [&mut self.source, &mut self.settings] {
-            if let Some(x) = f.fields.iter_mut().find(|x| x.key == "folder") {
-                x.text = folder.clone();
+            for (key, text) in [
+                ("folder", &folder),
+                ("smb_user", &smb_user),
+                ("smb_password_env", &smb_env),
+            ] {
+                if let Some(x) = f.fields.iter_mut().find(|x| x.key == key)
+                    && (key == "folder" || !text.is_empty())
+                {
+                    x.text = text.clone();
+                }
             }
         }
+        settings::refresh(&mut self.settings);
+        source::refresh(&mut self.source);
         // A SAS pasted with the container URL moved to the (masked) SAS field.
         let m = &self.values.settings;
         for (key, text) in [
@@ -1063,6 +1078,9 @@ impl WizardState {
         {
             if self.screen == Screen::Settings {
                 settings::refresh(&mut self.settings);
+            }
+            if self.screen == Screen::Source {
+                source::refresh(&mut self.source);
             }
             let changed = self
                 .form_mut()

@@ -49,20 +49,7 @@ pub fn form(v: &MigrationSettings, databases: &[String], folder_only: bool) -> F
     let mut server_folder = Field::text("server_folder", "Server's path to folder", &v.server_folder)
         .help("where SQL Server writes the tail-log backup, e.g. \\\\fileserver\\backups (empty: the same path)");
     server_folder.hidden = folder_only;
-    let smb_user = Field::text("smb_user", "SMB user", &v.smb_user).help(
-        "the Windows account reading the share: DOMAIN\\user (AZURE\\<storage account> for an Azure file share); it needs read on the share and its folders",
-    );
-    let smb_password_env = Field::text(
-        "smb_password_env",
-        "SMB password variable",
-        if v.smb_password_env.is_empty() {
-            DEFAULT_SMB_PASSWORD_ENV
-        } else {
-            &v.smb_password_env
-        },
-    )
-    .names_env()
-    .help("the environment variable holding the password (the storage account key for an Azure file share); never typed here nor saved");
+    let [smb_user, smb_password_env] = smb_fields(&v.smb_user, &v.smb_password_env);
     let mut fields = vec![
         folder,
         server_folder,
@@ -149,6 +136,43 @@ pub fn refresh(f: &mut Form) {
                 .any(|x| x.key.starts_with("folder:") && is_share(&x.text)));
     f.set_hidden("smb_user", !share);
     f.set_hidden("smb_password_env", !share);
+}
+
+/// The SMB account a form's `smb_user` and `smb_password_env` fields give for a share; the error
+/// names the field.
+pub fn smb_account(f: &Form) -> Result<(String, String), String> {
+    let user = f.trimmed("smb_user");
+    if user.is_empty() {
+        return Err("SMB user: required for a share (DOMAIN\\user, or AZURE\\<storage account> for an Azure file share)".to_string());
+    }
+    let env = f.trimmed("smb_password_env");
+    if env.is_empty() || !env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(
+            "SMB password variable: an environment variable name such as CUTOVER_SMB_PASSWORD"
+                .to_string(),
+        );
+    }
+    Ok((user, env))
+}
+
+/// The SMB account's two fields, as both the Source screen (backup folder only) and this screen
+/// ask them.
+pub fn smb_fields(user: &str, password_env: &str) -> [Field; 2] {
+    let smb_user = Field::text("smb_user", "SMB user", user).help(
+        "the Windows account reading the share: DOMAIN\\user (AZURE\\<storage account> for an Azure file share); it needs read on the share and its folders",
+    );
+    let smb_password_env = Field::text(
+        "smb_password_env",
+        "SMB password variable",
+        if password_env.is_empty() {
+            DEFAULT_SMB_PASSWORD_ENV
+        } else {
+            password_env
+        },
+    )
+    .names_env()
+    .help("the environment variable holding the password (the storage account key for an Azure file share); never typed here nor saved");
+    [smb_user, smb_password_env]
 }
 
 fn number(f: &Form, key: &str, lo: u32, hi: u32) -> Result<u32, String> {
@@ -290,18 +314,7 @@ pub fn apply(
     }
     let share = is_share(&folder) || overrides.values().any(|o| is_share(o));
     let (smb_user, smb_password_env) = if share {
-        let user = f.trimmed("smb_user");
-        if user.is_empty() {
-            return Err("SMB user: required for a share (DOMAIN\\user, or AZURE\\<storage account> for an Azure file share)".to_string());
-        }
-        let env = f.trimmed("smb_password_env");
-        if env.is_empty() || !env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(
-                "SMB password variable: an environment variable name such as CUTOVER_SMB_PASSWORD"
-                    .to_string(),
-            );
-        }
-        (user, env)
+        smb_account(f)?
     } else {
         (String::new(), String::new())
     };

@@ -8,7 +8,8 @@ use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::form::{Field, Form};
-use super::values::{SecretText, SourceAuthKind, SourceForm, WizardValues};
+use super::settings::{is_share, smb_account, smb_fields};
+use super::values::{MigrationSettings, SecretText, SourceAuthKind, SourceForm, WizardValues};
 use super::{JobStatus, WizardState, job_line};
 use crate::theme::Theme;
 use cutover_model::TRUST_CERTIFICATE_WARNING;
@@ -19,7 +20,9 @@ const MODE: &[&str] = &["SQL Server connection", "Backup folder only"];
 /// What cutover cannot do without a source connection (shown on the screen).
 pub const FOLDER_ONLY_NOTE: &str = "No connection to the source: the databases come from the backup folder, and at cutover you stop the application's writes and take the tail-log backup yourself (or confirm that no more backups will come: a data-loss risk).";
 
-pub fn form(v: &SourceForm, backup_folder: &str) -> Form {
+pub fn form(v: &SourceForm, settings: &MigrationSettings) -> Form {
+    let backup_folder = settings.backup_folder.as_str();
+    let [smb_user, smb_password_env] = smb_fields(&settings.smb_user, &settings.smb_password_env);
     let auth = match v.auth {
         SourceAuthKind::SqlLogin => 0,
         SourceAuthKind::EntraToken => 1,
@@ -58,10 +61,20 @@ pub fn form(v: &SourceForm, backup_folder: &str) -> Form {
         .show_if("encrypt", 1),
         Field::text("folder", "Backup folder", backup_folder)
             .show_if("mode", 1)
-            .help("the folder with the full, differential and log backups (flat or <db>/FULL|DIFF|LOG)"),
+            .help("the folder with the full, differential and log backups (flat or <db>/FULL|DIFF|LOG), or a share: \\\\server\\share\\folder or smb://server/share/folder"),
+        smb_user,
+        smb_password_env,
     ]);
+    refresh(&mut f);
     f.focus(if v.folder_only { "folder" } else { "server" });
     f
+}
+
+/// The SMB account is asked only when the backup folder alone is the source and it is a share.
+pub fn refresh(f: &mut Form) {
+    let share = f.choice("mode") == 1 && is_share(f.text("folder"));
+    f.set_hidden("smb_user", !share);
+    f.set_hidden("smb_password_env", !share);
 }
 
 fn loopback(host: &str) -> bool {
@@ -81,8 +94,18 @@ pub fn apply(f: &Form, values: &mut WizardValues) -> Result<(), String> {
                 "Backup folder: required when working from the backup folder only".to_string(),
             );
         }
+        let (smb_user, smb_password_env) = if is_share(&folder) {
+            smb_account(f)?
+        } else {
+            (
+                values.settings.smb_user.clone(),
+                values.settings.smb_password_env.clone(),
+            )
+        };
         values.source.folder_only = true;
         values.settings.backup_folder = folder;
+        values.settings.smb_user = smb_user;
+        values.settings.smb_password_env = smb_password_env;
         return Ok(());
     }
     let v = &mut values.source;
