@@ -28,11 +28,17 @@ struct DbSummary {
     downtime_seconds: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// Its users left without a login on the instance after completion (`[logins]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    orphaned_users: Vec<crate::model::Finding>,
 }
 
 #[derive(Debug, Serialize)]
 struct Summary {
     databases: Vec<DbSummary>,
+    /// The server logins the run migrated, with their status (none: not asked).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    logins: Vec<crate::model::LoginRow>,
 }
 
 /// Rounded to milliseconds (the JSON stays short).
@@ -88,9 +94,16 @@ fn summary(s: &MigrationSnapshot) -> Summary {
                     seconds: millis(d.elapsed_secs),
                     downtime_seconds: d.downtime_secs.map(millis),
                     error: st.error.clone(),
+                    orphaned_users: d
+                        .findings
+                        .iter()
+                        .filter(|f| f.code == crate::model::Code::OrphanedUser)
+                        .cloned()
+                        .collect(),
                 }
             })
             .collect(),
+        logins: s.logins.clone(),
     }
 }
 
@@ -118,6 +131,26 @@ fn summary_text(s: &Summary) -> String {
         if let Some(e) = &d.error {
             out.push_str(&format!("    error: {e}\n"));
         }
+        for f in &d.orphaned_users {
+            out.push_str(&format!("    {}: {} ({})\n", f.code, f.message, f.fix));
+        }
+    }
+    for l in &s.logins {
+        let target = if l.target != l.login {
+            format!(" -> {}", l.target)
+        } else {
+            String::new()
+        };
+        out.push_str(&format!(
+            "login {:<24} {:<8} {}{target}{}\n",
+            l.login,
+            l.status.label(),
+            l.kind,
+            l.status
+                .reason()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        ));
     }
     out
 }

@@ -30,10 +30,15 @@ struct MiState {
     /// User database ids in order of first sight (id = 5 + index).
     ids: Vec<String>,
     shape: InstanceShape,
+    /// The LRS databases whose users (from their backups) are in `principals` already.
+    materialized: Vec<String>,
 }
 
 /// What LRS restores or restored on the instance now (the sandbox's LRS service).
 pub type LrsView = Arc<dyn Fn() -> Vec<LrsDatabase> + Send + Sync>;
+
+/// The users a restored database brings (as its backup holds them): `(name, type, sid)`.
+pub type RestoredUsers = Arc<dyn Fn(&str) -> Vec<(String, char, Vec<u8>)> + Send + Sync>;
 
 /// The fixed server roles IS_SRVROLEMEMBER knows (a Managed Instance has the same ones).
 const FIXED_ROLES: &[&str] = &[
@@ -54,6 +59,7 @@ pub struct ManagedInstanceSql {
     admins: Vec<LoginSpec>,
     state: Mutex<MiState>,
     lrs: Mutex<Option<LrsView>>,
+    restored_users: Mutex<Option<RestoredUsers>>,
 }
 
 fn error(number: u32, message: impl Into<String>) -> Reply {
@@ -75,6 +81,7 @@ impl ManagedInstanceSql {
                 ..Default::default()
             }),
             lrs: Mutex::new(None),
+            restored_users: Mutex::new(None),
         }
     }
 
@@ -82,6 +89,34 @@ impl ManagedInstanceSql {
     pub fn set_lrs(&self, view: LrsView) {
         if let Ok(mut l) = self.lrs.lock() {
             *l = Some(view);
+        }
+    }
+
+    /// Where a database LRS completed gets its users from (the users its backup holds): they
+    /// appear in its sys.database_principals once it is ONLINE, with the source's SIDs.
+    pub fn set_restored_users(&self, users: RestoredUsers) {
+        if let Ok(mut u) = self.restored_users.lock() {
+            *u = Some(users);
+        }
+    }
+
+    /// The databases LRS brought ONLINE since the last look get their users.
+    fn materialize(&self, lrs: &[LrsDatabase], st: &mut MiState) {
+        let Some(users) = self.restored_users.lock().ok().and_then(|u| u.clone()) else {
+            return;
+        };
+        for d in lrs.iter().filter(|d| d.state == "ONLINE") {
+            if st
+                .materialized
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(&d.name))
+            {
+                continue;
+            }
+            st.materialized.push(d.name.clone());
+            for (user, kind, sid) in users(&d.name) {
+                st.principals.add_user(&d.name, &user, kind, sid);
+            }
         }
     }
 
@@ -214,6 +249,7 @@ impl ManagedInstanceSql {
         // LRS's view first, before this instance's lock (LRS asks this instance under its own).
         let lrs = self.lrs_databases();
         let mut st = self.lock();
+        self.materialize(&lrs, &mut st);
         if let Some(sel) = sql_select::parse_select(tokens, originals) {
             let member = |role: &str| self.member_of(&st, &session.user, role);
             let facts = mi_catalog::ServerFacts {

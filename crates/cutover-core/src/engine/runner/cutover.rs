@@ -63,7 +63,9 @@ impl Engine {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
         while self.target_verifying > 0 {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(m @ Msg::TargetVerified { .. })) => self.on_msg(m, tx),
+                Ok(Some(m @ (Msg::TargetVerified { .. } | Msg::OrphansChecked { .. }))) => {
+                    self.on_msg(m, tx)
+                }
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => break,
             }

@@ -31,6 +31,8 @@ pub(super) struct RunDb {
     pub(super) findings: Vec<Finding>,
     /// What the instance's SQL endpoint said after completion (`[target] sql_server`).
     pub(super) target_findings: Vec<Finding>,
+    /// The orphaned users the instance has after completion (`[logins]`).
+    pub(super) login_findings: Vec<Finding>,
     pub(super) traffic_stopped: Option<StopTraffic>,
     pub(super) files_at_cutover: Option<usize>,
     pub(super) meter: ThroughputMeter,
@@ -108,6 +110,7 @@ impl RunDb {
             locals: HashMap::new(),
             findings: Vec::new(),
             target_findings: Vec::new(),
+            login_findings: Vec::new(),
             traffic_stopped,
             files_at_cutover,
             meter: ThroughputMeter::new(now),
