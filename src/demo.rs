@@ -15,8 +15,8 @@ use crate::config::settings::{
     Tail, Word,
 };
 use crate::config::{
-    self, BackupsSection, ConfigFile, DatabaseOverride, MigrationSection, ProvidedSecrets,
-    RunFlags, SourceSection, StorageSection, TargetSection,
+    self, BackupsSection, ConfigFile, DatabaseOverride, LoginsSection, MigrationSection,
+    ProvidedSecrets, RunFlags, SourceSection, StorageSection, TargetSection,
 };
 use crate::engine::runner::{DatabaseConfig, EngineConfig, EngineHandle};
 use crate::engine::{TailMode, persist};
@@ -32,6 +32,8 @@ const DEMO_ACCOUNT_KEY_ENV: &str = "CUTOVER_DEMO_ACCOUNT_KEY";
 const DEMO_MI_SAS_ENV: &str = "CUTOVER_DEMO_MI_SAS";
 /// The variable the sandbox instance's SQL password is handed over under (never exported).
 const DEMO_MI_SQL_PASSWORD_ENV: &str = "CUTOVER_DEMO_MI_SQL_PASSWORD";
+/// The Microsoft Entra principal the demo maps the source's Windows login to.
+pub const DEMO_ENTRA_LOGIN: &str = "app@contoso.com";
 
 /// How the demo runs.
 #[derive(Debug, Clone)]
@@ -362,7 +364,22 @@ pub fn engine_config(
             state_dir: Some(opts.state_dir.clone()),
             ..Default::default()
         }),
-        logins: None,
+        // The sandbox's source has a login of each kind: its SQL logins, the Windows login
+        // (mapped to an Entra name) and the Windows group (left unmapped: skipped, with what to do).
+        logins: (!seeded).then(|| {
+            use crate::sandbox::sample_logins::{SQL_LOGINS, WINDOWS_GROUP, WINDOWS_LOGIN};
+            let mut select: Vec<String> = SQL_LOGINS.iter().map(|(n, _)| n.to_string()).collect();
+            select.extend([WINDOWS_LOGIN.to_string(), WINDOWS_GROUP.to_string()]);
+            LoginsSection {
+                migrate: Some(true),
+                select: Some(select),
+                remap_users: Some(true),
+                map: Some(vec![crate::logins::EntraMap {
+                    windows: WINDOWS_LOGIN.into(),
+                    entra: DEMO_ENTRA_LOGIN.into(),
+                }]),
+            }
+        }),
     };
     let mut secrets = ProvidedSecrets::default();
     for (var, value) in [
