@@ -199,8 +199,27 @@ pub fn start_engine(
     sandbox: Sandbox,
     selected: Option<&[String]>,
 ) -> Result<Demo, String> {
+    start_engine_with(opts, sandbox, selected, DemoLogins::Sample)
+}
+
+/// Which of the sandbox source's logins the demo migrates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DemoLogins {
+    /// One of each kind: its SQL logins, the Windows login (mapped) and group (unmapped).
+    Sample,
+    /// The wizard's choice (None: those the selected databases' users need).
+    Chosen(Option<Vec<String>>),
+}
+
+/// [`start_engine`] with the logins chosen in the wizard.
+pub fn start_engine_with(
+    opts: &DemoOptions,
+    sandbox: Sandbox,
+    selected: Option<&[String]>,
+    logins: DemoLogins,
+) -> Result<Demo, String> {
     let seeded = opts.backups.is_some();
-    let cfg = engine_config(opts, &sandbox, selected)?;
+    let cfg = engine_config_with(opts, &sandbox, selected, logins)?;
     let names: Vec<String> = cfg.databases.iter().map(|d| d.name.clone()).collect();
     let engine = crate::engine::runner::start(cfg)?;
 
@@ -238,6 +257,15 @@ pub fn engine_config(
     opts: &DemoOptions,
     sandbox: &Sandbox,
     selected: Option<&[String]>,
+) -> Result<EngineConfig, String> {
+    engine_config_with(opts, sandbox, selected, DemoLogins::Sample)
+}
+
+fn engine_config_with(
+    opts: &DemoOptions,
+    sandbox: &Sandbox,
+    selected: Option<&[String]>,
+    logins: DemoLogins,
 ) -> Result<EngineConfig, String> {
     let seeded = opts.backups.is_some();
     let info = sandbox.info.clone();
@@ -368,11 +396,18 @@ pub fn engine_config(
         // (mapped to an Entra name) and the Windows group (left unmapped: skipped, with what to do).
         logins: (!seeded).then(|| {
             use crate::sandbox::sample_logins::{SQL_LOGINS, WINDOWS_GROUP, WINDOWS_LOGIN};
-            let mut select: Vec<String> = SQL_LOGINS.iter().map(|(n, _)| n.to_string()).collect();
-            select.extend([WINDOWS_LOGIN.to_string(), WINDOWS_GROUP.to_string()]);
+            let select = match &logins {
+                DemoLogins::Sample => {
+                    let mut s: Vec<String> =
+                        SQL_LOGINS.iter().map(|(n, _)| n.to_string()).collect();
+                    s.extend([WINDOWS_LOGIN.to_string(), WINDOWS_GROUP.to_string()]);
+                    Some(s)
+                }
+                DemoLogins::Chosen(c) => c.clone(),
+            };
             LoginsSection {
                 migrate: Some(true),
-                select: Some(select),
+                select,
                 remap_users: Some(true),
                 map: Some(vec![crate::logins::EntraMap {
                     windows: WINDOWS_LOGIN.into(),

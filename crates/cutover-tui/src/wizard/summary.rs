@@ -117,6 +117,14 @@ fn review(v: &WizardValues) -> Vec<Line<'static>> {
         kv("Databases", v.databases.join(", ")),
         kv("Backup folder", m.backup_folder.clone()),
     ];
+    if !s.folder_only {
+        let logins = match &v.logins {
+            None => "those the databases' users need".to_string(),
+            Some(l) if l.is_empty() => "none".to_string(),
+            Some(l) => l.join(", "),
+        };
+        lines.insert(3, kv("Logins", logins));
+    }
     if !s.folder_only && !m.server_folder.is_empty() {
         lines.push(kv(
             "",
