@@ -339,3 +339,74 @@ fn a_run_migrates_the_logins_keeps_sids_and_leaves_no_orphan() {
         }
     }
 }
+
+/// A login of the same name with another SID on the instance: that login Failed with both SIDs and
+/// the fix, never overwritten; the others and the databases go on; the next run of the activity
+/// tries the failed one again (and only it) once the operator dropped the conflicting login.
+#[test]
+fn a_conflicting_login_fails_alone_and_is_retried_on_resume() {
+    let r = start();
+    let i = &r.sb.info;
+    let admin = options(&i.mi_sql_server, &i.mi_sql_user, &i.mi_sql_password);
+    let [(app, _), ..] = SQL_LOGINS;
+    let sql = |stmt: String| {
+        r.rt.block_on(async {
+            let mut c = SourceClient::connect(&admin).await.unwrap();
+            c.execute_params(&stmt, &[]).await.unwrap();
+            c.close().await;
+        })
+    };
+    sql(format!(
+        "CREATE LOGIN [{app}] WITH PASSWORD = N'someone else''s'"
+    ));
+    let before = r.sb.mi_sql.principals().login(app).unwrap().clone();
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write_config(&r, tmp.path());
+    let (code, out, err) = run(&r, &cfg);
+    assert_eq!(
+        code, 0,
+        "a failed login does not fail the run: {out}\n{err}"
+    );
+    let summary: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    for d in summary["databases"].as_array().unwrap() {
+        assert_eq!(d["status"], "Completed", "{summary}");
+    }
+    let row = |s: &Value, name: &str| {
+        s["logins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["login"] == name)
+            .unwrap()
+            .clone()
+    };
+    let failed = row(&summary, app);
+    assert_eq!(failed["status"], "failed", "{summary}");
+    let reason = failed["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&cutover::logins::Sid(before.sid.clone()).hex())
+            && reason.contains("DROP LOGIN [app_sales]"),
+        "{reason}"
+    );
+    assert_eq!(r.sb.mi_sql.principals().login(app).unwrap(), &before);
+    assert_eq!(row(&summary, "retired")["status"], "created");
+    // The users of app_sales are orphaned (their SID has no login): said after cutover.
+    assert!(
+        out.contains("ORPHANED_USER") && out.contains("[app_sales]"),
+        "{out}"
+    );
+
+    // The operator drops the conflicting login; the next run creates only it.
+    sql(format!("DROP LOGIN [{app}]"));
+    let (code, out2, err2) = run(&r, &cfg);
+    assert_eq!(code, 0, "{out2}\n{err2}");
+    assert!(out2.contains("1 to migrate to the instance"), "{out2}");
+    assert!(
+        out2.contains("login [app_sales]: created on the instance"),
+        "{out2}"
+    );
+    assert!(!out2.contains("login [retired]: created"), "{out2}");
+    let summary: Value = serde_json::from_str(out2.lines().last().unwrap()).unwrap();
+    assert_eq!(row(&summary, app)["status"], "created");
+    assert_eq!(row(&summary, "retired")["status"], "created");
+}

@@ -119,7 +119,9 @@ pub fn render(
         .take(rows_avail)
         .map(|(i, l)| {
             let marker = if i == sel { ">" } else { " " };
-            let target = if l.target == l.login {
+            let target = if matches!(l.status, LoginStatus::Skipped { .. }) {
+                "-".to_string()
+            } else if l.target == l.login {
                 "same".to_string()
             } else {
                 l.target.clone()

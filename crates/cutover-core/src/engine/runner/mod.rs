@@ -366,6 +366,7 @@ impl Engine {
             if !self.dbs.is_empty()
                 && self.dbs.iter().all(|d| d.state.phase.is_final())
                 && self.target_verifying == 0
+                && !self.logins.busy
             {
                 self.publish();
                 return Ok(());
