@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::engine::runner::EngineHandle;
 use crate::engine::{EngineCommand, EventLine, MigrationSnapshot, Phase};
-use crate::model::Severity;
+use crate::model::{LoginStatus, Severity};
 
 #[derive(Debug, Serialize)]
 struct DbSummary {
@@ -131,25 +131,38 @@ fn summary_text(s: &Summary) -> String {
         if let Some(e) = &d.error {
             out.push_str(&format!("    error: {e}\n"));
         }
-        for f in &d.orphaned_users {
-            out.push_str(&format!("    {}: {} ({})\n", f.code, f.message, f.fix));
-        }
     }
-    for l in &s.logins {
-        let target = if l.target != l.login {
-            format!(" -> {}", l.target)
-        } else {
-            String::new()
-        };
+    // One line for all databases (an 80x24 terminal shows the whole summary).
+    let orphaned: Vec<String> = s
+        .databases
+        .iter()
+        .filter(|d| !d.orphaned_users.is_empty())
+        .map(|d| format!("{} {}", d.name, d.orphaned_users.len()))
+        .collect();
+    if !orphaned.is_empty() {
         out.push_str(&format!(
-            "login {:<24} {:<8} {}{target}{}\n",
-            l.login,
-            l.status.label(),
-            l.kind,
-            l.status
-                .reason()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default()
+            "ORPHANED_USER (the events say which): {}\n",
+            orphaned.join(", ")
+        ));
+    }
+    if !s.logins.is_empty() {
+        // One line: the counts, and the logins that are not on the instance by name.
+        let count = |f: fn(&LoginStatus) -> bool| s.logins.iter().filter(|l| f(&l.status)).count();
+        let not_there: Vec<String> = s
+            .logins
+            .iter()
+            .filter(|l| !matches!(l.status, LoginStatus::Created | LoginStatus::Exists))
+            .map(|l| format!("{} {}", l.login, l.status.label().to_lowercase()))
+            .collect();
+        out.push_str(&format!(
+            "logins: {} created, {} already there{}\n",
+            count(|x| *x == LoginStatus::Created),
+            count(|x| *x == LoginStatus::Exists),
+            if not_there.is_empty() {
+                String::new()
+            } else {
+                format!("; not migrated: {}", not_there.join(", "))
+            }
         ));
     }
     out
