@@ -15,8 +15,8 @@ use crate::config::settings::{
     Tail, Word,
 };
 use crate::config::{
-    self, BackupsSection, ConfigFile, DatabaseOverride, MigrationSection, ProvidedSecrets,
-    RunFlags, SourceSection, StorageSection, TargetSection,
+    self, BackupsSection, ConfigFile, DatabaseOverride, LoginsSection, MigrationSection,
+    ProvidedSecrets, RunFlags, SourceSection, StorageSection, TargetSection,
 };
 use crate::engine::runner::{DatabaseConfig, EngineConfig, EngineHandle};
 use crate::engine::{TailMode, persist};
@@ -32,6 +32,8 @@ const DEMO_ACCOUNT_KEY_ENV: &str = "CUTOVER_DEMO_ACCOUNT_KEY";
 const DEMO_MI_SAS_ENV: &str = "CUTOVER_DEMO_MI_SAS";
 /// The variable the sandbox instance's SQL password is handed over under (never exported).
 const DEMO_MI_SQL_PASSWORD_ENV: &str = "CUTOVER_DEMO_MI_SQL_PASSWORD";
+/// The Microsoft Entra principal the demo maps the source's Windows login to.
+pub const DEMO_ENTRA_LOGIN: &str = "app@contoso.com";
 
 /// How the demo runs.
 #[derive(Debug, Clone)]
@@ -197,8 +199,27 @@ pub fn start_engine(
     sandbox: Sandbox,
     selected: Option<&[String]>,
 ) -> Result<Demo, String> {
+    start_engine_with(opts, sandbox, selected, DemoLogins::Sample)
+}
+
+/// Which of the sandbox source's logins the demo migrates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DemoLogins {
+    /// One of each kind: its SQL logins, the Windows login (mapped) and group (unmapped).
+    Sample,
+    /// The wizard's choice (None: those the selected databases' users need).
+    Chosen(Option<Vec<String>>),
+}
+
+/// [`start_engine`] with the logins chosen in the wizard.
+pub fn start_engine_with(
+    opts: &DemoOptions,
+    sandbox: Sandbox,
+    selected: Option<&[String]>,
+    logins: DemoLogins,
+) -> Result<Demo, String> {
     let seeded = opts.backups.is_some();
-    let cfg = engine_config(opts, &sandbox, selected)?;
+    let cfg = engine_config_with(opts, &sandbox, selected, logins)?;
     let names: Vec<String> = cfg.databases.iter().map(|d| d.name.clone()).collect();
     let engine = crate::engine::runner::start(cfg)?;
 
@@ -236,6 +257,15 @@ pub fn engine_config(
     opts: &DemoOptions,
     sandbox: &Sandbox,
     selected: Option<&[String]>,
+) -> Result<EngineConfig, String> {
+    engine_config_with(opts, sandbox, selected, DemoLogins::Sample)
+}
+
+fn engine_config_with(
+    opts: &DemoOptions,
+    sandbox: &Sandbox,
+    selected: Option<&[String]>,
+    logins: DemoLogins,
 ) -> Result<EngineConfig, String> {
     let seeded = opts.backups.is_some();
     let info = sandbox.info.clone();
@@ -362,7 +392,29 @@ pub fn engine_config(
             state_dir: Some(opts.state_dir.clone()),
             ..Default::default()
         }),
-        logins: None,
+        // The sandbox's source has a login of each kind: its SQL logins, the Windows login
+        // (mapped to an Entra name) and the Windows group (left unmapped: skipped, with what to do).
+        logins: (!seeded).then(|| {
+            use crate::sandbox::sample_logins::{SQL_LOGINS, WINDOWS_GROUP, WINDOWS_LOGIN};
+            let select = match &logins {
+                DemoLogins::Sample => {
+                    let mut s: Vec<String> =
+                        SQL_LOGINS.iter().map(|(n, _)| n.to_string()).collect();
+                    s.extend([WINDOWS_LOGIN.to_string(), WINDOWS_GROUP.to_string()]);
+                    Some(s)
+                }
+                DemoLogins::Chosen(c) => c.clone(),
+            };
+            LoginsSection {
+                migrate: Some(true),
+                select,
+                remap_users: Some(true),
+                map: Some(vec![crate::logins::EntraMap {
+                    windows: WINDOWS_LOGIN.into(),
+                    entra: DEMO_ENTRA_LOGIN.into(),
+                }]),
+            }
+        }),
     };
     let mut secrets = ProvidedSecrets::default();
     for (var, value) in [

@@ -577,3 +577,44 @@ fn once_every_database_is_finished_nothing_is_sent_but_quit() {
     );
     assert!(st.quit);
 }
+
+#[test]
+fn l_toggles_the_logins_panel_and_j_k_move_in_it() {
+    let mut s = snap(&[("db1", Phase::CatchingUp), ("db2", Phase::CatchingUp)]);
+    s.logins = sample::logins();
+    let c = ctx(true);
+    let mut st = DashboardState::default();
+    assert!(press(&mut st, &s, &c, &[ch('l')]).is_empty());
+    assert!(st.show_logins);
+    assert!(
+        st.notice.as_deref().unwrap().contains("on target"),
+        "{:?}",
+        st.notice
+    );
+    press(&mut st, &s, &c, &[ch('j'), ch('j')]);
+    assert_eq!(st.selected_login, 2);
+    // The database selection did not move.
+    assert_eq!(st.selected, None);
+    press(
+        &mut st,
+        &s,
+        &c,
+        &[
+            key(KeyCode::End),
+            ch('j'),
+            ch('j'),
+            ch('j'),
+            ch('j'),
+            ch('j'),
+        ],
+    );
+    assert_eq!(
+        st.selected_login,
+        s.logins.len() - 1,
+        "stops at the last login"
+    );
+    press(&mut st, &s, &c, &[ch('l')]);
+    assert!(!st.show_logins);
+    press(&mut st, &s, &c, &[ch('j')]);
+    assert_eq!(st.selected.as_deref(), Some("db2"));
+}

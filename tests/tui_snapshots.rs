@@ -488,3 +488,28 @@ fn dashboard_all_completed_with_the_target_report() {
         "{text}"
     );
 }
+
+/// The Logins panel (`l`): one login of each status, the failed one selected with its reason.
+#[test]
+fn dashboard_logins_panel() {
+    let mut snap = all_phases();
+    snap.logins = sample::logins();
+    let failed = snap
+        .logins
+        .iter()
+        .position(|l| l.status.label() == "Failed")
+        .unwrap();
+    let state = DashboardState {
+        show_logins: true,
+        selected_login: failed,
+        ..Default::default()
+    };
+    dash("dashboard_logins", &snap, &state, true);
+    // The database view says the logins' tally and offers `l` in the footer.
+    dash(
+        "dashboard_with_logins",
+        &snap,
+        &DashboardState::default(),
+        true,
+    );
+}

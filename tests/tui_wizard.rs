@@ -5,6 +5,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use cutover::catalog::{Code, Finding, Severity};
+use cutover::model::{LoginRow, LoginStatus};
 use cutover::sample;
 use cutover::tui::Theme;
 use cutover::tui::wizard::{
@@ -34,7 +35,25 @@ fn summary() -> SourceSummary {
         server: "sql01 (Microsoft SQL Server 2019 15.0.4355.3)".to_string(),
         databases: sample::source_databases(),
         findings: cutover::cli::wizard::source_findings(&sample::source_databases()),
+        logins: logins(),
     }
+}
+
+/// The source's logins as the backend lists them: used by sales and reporting, by hr, by none.
+fn logins() -> Vec<LoginRow> {
+    let row = |login: &str, kind: &str, used_by: &[&str]| LoginRow {
+        login: login.into(),
+        kind: kind.into(),
+        target: login.into(),
+        used_by: used_by.iter().map(|u| u.to_string()).collect(),
+        status: LoginStatus::Pending,
+    };
+    vec![
+        row("app", "SQL login", &["reporting.app", "sales.app"]),
+        row("hr_app", "SQL login", &["hr.hr_app"]),
+        row("etl", "SQL login", &[]),
+        row("CONTOSO\\dba", "Windows group", &[]),
+    ]
 }
 
 fn finding(sev: Severity, code: Code, msg: &str) -> Finding {
@@ -75,6 +94,7 @@ fn answer(s: &mut WizardState, reqs: Vec<WizardRequest>, preflight: &[(String, V
                         })
                         .collect(),
                     findings: Default::default(),
+                    logins: Vec::new(),
                 }),
             },
             WizardRequest::Preflight { id, .. } => WizardResult::Preflight {
@@ -1521,4 +1541,59 @@ fn the_storage_account_and_a_new_container_are_picked_and_checked() {
     assert_eq!(s.error, None);
     answer(&mut s, reqs, &[]);
     assert_eq!(s.screen, Screen::Summary);
+}
+
+/// `l` on Databases lists the source's logins: by default those the selected databases' users
+/// need (followed as the databases change); Space and `a` choose, `d` goes back to the default;
+/// the choice is what the saved configuration's `[logins] select` says.
+#[test]
+fn the_logins_to_migrate_are_chosen_on_the_databases_screen() {
+    let mut s = at(Screen::Databases, &[]);
+    assert_eq!(s.values.databases, ["sales", "legacy"]);
+    assert_eq!(s.values.logins, None);
+    assert_eq!(s.values.selected_logins(&logins()), ["app"]);
+    press(&mut s, &[key(KeyCode::Char('l'))]);
+    assert!(s.db_list.logins);
+    snap("databases_logins", &s);
+    // Selecting hr follows in the default.
+    s.values.databases.push("hr".into());
+    assert_eq!(s.values.selected_logins(&logins()), ["app", "hr_app"]);
+    // Space on the first (app) unselects it; the choice is explicit from then on.
+    press(&mut s, &[key(KeyCode::Char(' '))]);
+    assert_eq!(
+        s.values.logins.as_deref(),
+        Some(&["hr_app".to_string()][..])
+    );
+    press(
+        &mut s,
+        &[
+            key(KeyCode::Down),
+            key(KeyCode::Down),
+            key(KeyCode::Char(' ')),
+        ],
+    );
+    assert_eq!(
+        s.values.logins.as_deref(),
+        Some(&["hr_app".to_string(), "etl".to_string()][..])
+    );
+    press(&mut s, &[key(KeyCode::Char('a'))]);
+    assert_eq!(s.values.selected_logins(&logins()).len(), 4);
+    press(&mut s, &[key(KeyCode::Char('d'))]);
+    assert_eq!(s.values.logins, None);
+    press(
+        &mut s,
+        &[key(KeyCode::Up), key(KeyCode::Up), key(KeyCode::Char(' '))],
+    );
+    // `l` goes back to the databases, whose keys work again.
+    press(&mut s, &[key(KeyCode::Char('l'))]);
+    assert!(!s.db_list.logins);
+    press(&mut s, &[key(KeyCode::Enter)]);
+    assert_eq!(s.screen, Screen::Settings);
+    let saved = cutover::cli::wizard::config_toml(&s.values, None).unwrap();
+    let file = cutover::config::ConfigFile::parse(&saved).unwrap();
+    assert_eq!(
+        file.logins.unwrap().select.as_deref(),
+        Some(&["hr_app".to_string()][..]),
+        "{saved}"
+    );
 }

@@ -498,8 +498,15 @@ fn keys_no_screen_edits_survive_a_prefill_and_a_save() {
         .replace("tail = \"wait\"", "tail = \"take\"")
         .replace("stop_traffic = \"none\"", "stop_traffic = \"read-only\"")
         .replace("scan_seconds = 5", "scan_seconds = 3")
-        .replace("poll_seconds = 10", "poll_seconds = 20")
-        + "state_dir = \"/var/lib/cutover\"\n";
+        .replace(
+            "poll_seconds = 10",
+            "poll_seconds = 20\nstate_dir = \"/var/lib/cutover\"",
+        )
+        .replace("# select = [", "select = [")
+        .replace("remap_users = true", "remap_users = false")
+        .replace("# [[logins.map]]", "[[logins.map]]")
+        .replace("# windows = ", "windows = ")
+        .replace("# entra = ", "entra = ");
     let before = ConfigFile::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     let v = wizard::values_from_config(&before);
     let saved = wizard::config_toml(&v, None).unwrap();
@@ -529,6 +536,15 @@ fn keys_no_screen_edits_survive_a_prefill_and_a_save() {
     assert_eq!(m1.poll_seconds, Some(20.0));
     assert_eq!(m1.state_dir, m0.state_dir);
     assert!(m1.state_dir.is_some());
+    // [logins]: the selection, remap_users and the Entra mapping come back as they were.
+    let (l0, l1) = (before.logins.unwrap(), after.logins.unwrap());
+    assert_eq!(
+        l1.select.as_deref(),
+        Some(&["app_sales".to_string(), "CONTOSO\\app".to_string()][..])
+    );
+    assert_eq!((l1.migrate, l1.remap_users), (Some(true), Some(false)));
+    assert_eq!(l1.map, l0.map);
+    assert_eq!(l1.map.unwrap().len(), 1);
 
     // Without a file to keep from, the wizard's own choices: the operator cuts over.
     let fresh = ConfigFile::parse(&wizard::config_toml(&sample::wizard_values(), None).unwrap())

@@ -190,7 +190,12 @@ async fn interactive(mut opts: DemoOptions, state_dir_given: bool) -> i32 {
     if !values.activity.trim().is_empty() {
         opts.activity = values.activity.trim().to_string();
     }
-    let mut d = match demo::start_engine(&opts, sandbox, Some(&values.databases)) {
+    let mut d = match demo::start_engine_with(
+        &opts,
+        sandbox,
+        Some(&values.databases),
+        demo::DemoLogins::Chosen(values.logins.clone()),
+    ) {
         Ok(d) => d,
         Err(e) => {
             drop(guard);

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::engine::runner::EngineHandle;
 use crate::engine::{EngineCommand, EventLine, MigrationSnapshot, Phase};
-use crate::model::Severity;
+use crate::model::{LoginStatus, Severity};
 
 #[derive(Debug, Serialize)]
 struct DbSummary {
@@ -31,11 +31,17 @@ struct DbSummary {
     /// The completed database as the instance reports it over its SQL endpoint.
     #[serde(skip_serializing_if = "Option::is_none")]
     on_target: Option<crate::model::TargetDatabaseReport>,
+    /// Its users left without a login on the instance after completion (`[logins]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    orphaned_users: Vec<crate::model::Finding>,
 }
 
 #[derive(Debug, Serialize)]
 struct Summary {
     databases: Vec<DbSummary>,
+    /// The server logins the run migrated, with their status (none: not asked).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    logins: Vec<crate::model::LoginRow>,
 }
 
 /// Rounded to milliseconds (the JSON stays short).
@@ -97,14 +103,23 @@ fn summary(s: &MigrationSnapshot) -> Summary {
                     downtime_seconds: d.downtime_secs.map(millis),
                     error: st.error.clone(),
                     on_target: d.on_target.clone(),
+                    orphaned_users: d
+                        .findings
+                        .iter()
+                        .filter(|f| f.code == crate::model::Code::OrphanedUser)
+                        .cloned()
+                        .collect(),
                 }
             })
             .collect(),
+        logins: s.logins.clone(),
     }
 }
 
-/// The summary as text: per database its status, target, downtime and where it stands; the
-/// connection string (when known) under it.
+/// The summary as text, two lines a database so that an 80x24 terminal shows it whole: its status,
+/// target, downtime and files restored; then the instance's word on it (or the last file restored,
+/// or the error). The applications' connection string once when the databases' differ only by
+/// their name, else under each.
 fn summary_text(s: &Summary) -> String {
     let mut out = String::new();
     for d in &s.databases {
@@ -113,16 +128,12 @@ fn summary_text(s: &Summary) -> String {
             .map(|t| format!("downtime {}", crate::engine::downtime::words(t)))
             .unwrap_or_else(|| "no downtime".into());
         out.push_str(&format!(
-            "{:<24} {:<11} -> {:<24} {downtime}; {} file(s) restored, last {} (LSN {})\n",
-            d.name,
-            d.label,
-            d.target_name,
-            d.files_restored,
-            d.last_restored_file.as_deref().unwrap_or("-"),
-            d.last_restored_lsn.as_deref().unwrap_or("-")
+            "{:<24} {:<11} -> {}, {downtime}, {} file(s) restored\n",
+            d.name, d.label, d.target_name, d.files_restored,
         ));
-        if let Some(r) = &d.on_target {
-            out.push_str(&match &r.state {
+        match (&d.on_target, &d.error) {
+            (_, Some(e)) => out.push_str(&format!("    error: {e}\n")),
+            (Some(r), None) => out.push_str(&match &r.state {
                 Some(state) => format!(
                     "    on the instance: {state}, compatibility level {}, {} recovery\n",
                     r.compatibility_level
@@ -130,14 +141,70 @@ fn summary_text(s: &Summary) -> String {
                     r.recovery_model.as_deref().unwrap_or("?")
                 ),
                 None => format!("    on the instance: no database {}\n", d.target_name),
-            });
+            }),
+            (None, None) => out.push_str(&format!(
+                "    last restored {} (LSN {})\n",
+                d.last_restored_file.as_deref().unwrap_or("-"),
+                d.last_restored_lsn.as_deref().unwrap_or("-")
+            )),
         }
-        if let Some(c) = &d.connection_string {
-            out.push_str(&format!("    {c}\n"));
+    }
+    let strings: Vec<(&DbSummary, &String)> = s
+        .databases
+        .iter()
+        .filter_map(|d| d.connection_string.as_ref().map(|c| (d, c)))
+        .collect();
+    if let Some((_, c)) = strings.first() {
+        // The string without its Database= part (the name may be quoted).
+        let rest = |c: &str| -> Vec<String> {
+            c.split(';')
+                .filter(|p| !p.trim_start().to_ascii_lowercase().starts_with("database="))
+                .map(str::to_string)
+                .collect()
+        };
+        let one_shape = strings.iter().all(|(_, x)| rest(x) == rest(c));
+        if one_shape && strings.len() > 1 {
+            out.push_str(&format!(
+                "applications connect with (Database= each one's target name): {c}\n"
+            ));
+        } else {
+            for (d, c) in &strings {
+                out.push_str(&format!("{}: {c}\n", d.name));
+            }
         }
-        if let Some(e) = &d.error {
-            out.push_str(&format!("    error: {e}\n"));
-        }
+    }
+    // One line for all databases (an 80x24 terminal shows the whole summary).
+    let orphaned: Vec<String> = s
+        .databases
+        .iter()
+        .filter(|d| !d.orphaned_users.is_empty())
+        .map(|d| format!("{} {}", d.name, d.orphaned_users.len()))
+        .collect();
+    if !orphaned.is_empty() {
+        out.push_str(&format!(
+            "ORPHANED_USER (the events say which): {}\n",
+            orphaned.join(", ")
+        ));
+    }
+    if !s.logins.is_empty() {
+        // One line: the counts, and the logins that are not on the instance by name.
+        let count = |f: fn(&LoginStatus) -> bool| s.logins.iter().filter(|l| f(&l.status)).count();
+        let not_there: Vec<String> = s
+            .logins
+            .iter()
+            .filter(|l| !matches!(l.status, LoginStatus::Created | LoginStatus::Exists))
+            .map(|l| format!("{} {}", l.login, l.status.label().to_lowercase()))
+            .collect();
+        out.push_str(&format!(
+            "logins: {} created, {} already there{}\n",
+            count(|x| *x == LoginStatus::Created),
+            count(|x| *x == LoginStatus::Exists),
+            if not_there.is_empty() {
+                String::new()
+            } else {
+                format!("; not migrated: {}", not_there.join(", "))
+            }
+        ));
     }
     out
 }

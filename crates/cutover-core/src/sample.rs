@@ -280,7 +280,46 @@ pub fn migration(databases: Vec<DatabaseSnapshot>) -> MigrationSnapshot {
         last_poll_unix: Some(NOW - 4),
         stale: None,
         target_connection: None,
+        logins: Vec::new(),
+        logins_note: None,
     }
+}
+
+/// A Logins panel's rows, one of each status.
+pub fn logins() -> Vec<crate::model::LoginRow> {
+    use crate::model::{LoginRow, LoginStatus};
+    let row =
+        |login: &str, kind: &str, target: &str, used_by: &[&str], status: LoginStatus| LoginRow {
+            login: login.into(),
+            kind: kind.into(),
+            target: target.into(),
+            used_by: used_by.iter().map(|s| s.to_string()).collect(),
+            status,
+        };
+    vec![
+        row("app_sales", "SQL login", "app_sales", &["db1.app_sales", "db2.app_sales"], LoginStatus::Created),
+        row("we]ird 'login", "SQL login", "we]ird 'login", &["db2.we]ird 'user"], LoginStatus::Exists),
+        row("retired", "SQL login", "retired", &[], LoginStatus::Pending),
+        row("CONTOSO\\app", "Windows login", "app@contoso.com", &["db1.app"], LoginStatus::Created),
+        row(
+            "CONTOSO\\DBAs",
+            "Windows group",
+            "CONTOSO\\DBAs",
+            &[],
+            LoginStatus::Skipped {
+                reason: "no Entra mapping: add [[logins.map]] windows = \"CONTOSO\\\\DBAs\" entra = \"...\"".into(),
+            },
+        ),
+        row(
+            "reporting",
+            "SQL login",
+            "reporting",
+            &["db1.reporting"],
+            LoginStatus::Failed {
+                reason: "the login [reporting] exists on the target with SID 0x01 but has SID 0x02 on the source".into(),
+            },
+        ),
+    ]
 }
 
 pub fn event(at_secs: u64, database: Option<&str>, level: Severity, message: &str) -> EventLine {

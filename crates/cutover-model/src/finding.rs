@@ -101,6 +101,8 @@ pub enum Code {
     TargetCompatibilityLevel,
     /// After completion: the database is not in the FULL recovery model.
     TargetRecoveryModel,
+    /// After completion: a database user whose SID has no login on the instance.
+    OrphanedUser,
 }
 
 impl Code {
@@ -141,6 +143,7 @@ impl Code {
             Code::TargetNotOnline => "TARGET_NOT_ONLINE",
             Code::TargetCompatibilityLevel => "TARGET_COMPATIBILITY_LEVEL",
             Code::TargetRecoveryModel => "TARGET_RECOVERY_MODEL",
+            Code::OrphanedUser => "ORPHANED_USER",
         }
     }
 }

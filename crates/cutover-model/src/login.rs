@@ -42,6 +42,19 @@ pub struct LoginRow {
     pub login: String,
     pub kind: String,
     pub target: String,
+    /// The database users that need it (`database.user`), in the migrated databases.
+    #[serde(default)]
+    pub used_by: Vec<String>,
     #[serde(flatten)]
     pub status: LoginStatus,
+}
+
+impl LoginStatus {
+    /// Nothing is left to do for it in this run (Created, Exists, Skipped).
+    pub fn is_done(&self) -> bool {
+        matches!(
+            self,
+            LoginStatus::Created | LoginStatus::Exists | LoginStatus::Skipped { .. }
+        )
+    }
 }

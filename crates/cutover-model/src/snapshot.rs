@@ -140,6 +140,14 @@ pub struct MigrationSnapshot {
     /// (e.g. `Server=tcp:mi1.abc.database.windows.net,1433;Database={database}`); None when not known.
     #[serde(default)]
     pub target_connection: Option<String>,
+    /// The server logins the run migrates to the instance (`[logins] migrate`), one row each with
+    /// its status; empty when the run migrates none.
+    #[serde(default)]
+    pub logins: Vec<super::login::LoginRow>,
+    /// Why the logins are not (yet) migrated as a whole: a connection that failed (retried), or
+    /// None.
+    #[serde(default)]
+    pub logins_note: Option<String>,
 }
 
 impl MigrationSnapshot {

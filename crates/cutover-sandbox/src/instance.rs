@@ -273,6 +273,20 @@ impl SqlInstance {
     }
 
     /// User database names.
+    /// The users of a database `(name, type, sid)`, as its backups carry them (the fixed ones left
+    /// out).
+    pub fn database_users(&self, name: &str) -> Vec<(String, char, Vec<u8>)> {
+        self.lock()
+            .principals
+            .database
+            .iter()
+            .filter(|(d, _)| d.eq_ignore_ascii_case(name))
+            // The fixed ones (dbo, guest, ...) every database has: `add_user` makes them.
+            .filter(|(_, u)| u.kind != 'R' && u.principal_id > 4)
+            .filter_map(|(_, u)| u.sid.clone().map(|sid| (u.name.clone(), u.kind, sid)))
+            .collect()
+    }
+
     pub fn database_names(&self) -> Vec<String> {
         self.lock()
             .dbs

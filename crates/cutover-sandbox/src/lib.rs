@@ -267,6 +267,9 @@ impl Sandbox {
         ));
         let l = lrs.clone();
         mi_sql.set_lrs(Arc::new(move || l.restores()));
+        // A restored database brings its users (the source's, by the same name) with their SIDs.
+        let source_sql = sql.clone();
+        mi_sql.set_restored_users(Arc::new(move |db: &str| source_sql.database_users(db)));
         let m = mi_sql.clone();
         lrs.set_name_taken(Arc::new(move |name: &str| m.has_own_database(name)));
         let m = mi_sql.clone();

@@ -31,10 +31,15 @@ struct MiState {
     /// User database ids in order of first sight (id = 5 + index).
     ids: Vec<String>,
     shape: InstanceShape,
+    /// The LRS databases whose users (from their backups) are in `principals` already.
+    materialized: Vec<String>,
 }
 
 /// What LRS restores or restored on the instance now (the sandbox's LRS service).
 pub type LrsView = Arc<dyn Fn() -> Vec<LrsDatabase> + Send + Sync>;
+
+/// The users a restored database brings (as its backup holds them): `(name, type, sid)`.
+pub type RestoredUsers = Arc<dyn Fn(&str) -> Vec<(String, char, Vec<u8>)> + Send + Sync>;
 
 /// The TDE certificates uploaded to the instance through ARM (the sandbox's ARM side).
 pub type CertificatesView = Arc<dyn Fn() -> Vec<mi_catalog::CertificateRow> + Send + Sync>;
@@ -61,6 +66,7 @@ pub struct ManagedInstanceSql {
     certificates: Mutex<Option<CertificatesView>>,
     /// The instance's Microsoft Entra administrator (`None`: Entra logins refused).
     entra_admin: Mutex<Option<String>>,
+    restored_users: Mutex<Option<RestoredUsers>>,
 }
 
 fn error(number: u32, message: impl Into<String>) -> Reply {
@@ -84,6 +90,7 @@ impl ManagedInstanceSql {
             lrs: Mutex::new(None),
             certificates: Mutex::new(None),
             entra_admin: Mutex::new(None),
+            restored_users: Mutex::new(None),
         }
     }
 
@@ -122,6 +129,34 @@ impl ManagedInstanceSql {
     pub fn set_certificates(&self, view: CertificatesView) {
         if let Ok(mut c) = self.certificates.lock() {
             *c = Some(view);
+        }
+    }
+
+    /// Where a database LRS completed gets its users from (the users its backup holds): they
+    /// appear in its sys.database_principals once it is ONLINE, with the source's SIDs.
+    pub fn set_restored_users(&self, users: RestoredUsers) {
+        if let Ok(mut u) = self.restored_users.lock() {
+            *u = Some(users);
+        }
+    }
+
+    /// The databases LRS brought ONLINE since the last look get their users.
+    fn materialize(&self, lrs: &[LrsDatabase], st: &mut MiState) {
+        let Some(users) = self.restored_users.lock().ok().and_then(|u| u.clone()) else {
+            return;
+        };
+        for d in lrs.iter().filter(|d| d.state == "ONLINE") {
+            if st
+                .materialized
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(&d.name))
+            {
+                continue;
+            }
+            st.materialized.push(d.name.clone());
+            for (user, kind, sid) in users(&d.name) {
+                st.principals.add_user(&d.name, &user, kind, sid);
+            }
         }
     }
 
@@ -257,6 +292,7 @@ impl ManagedInstanceSql {
             .map(|v| v())
             .unwrap_or_default();
         let mut st = self.lock();
+        self.materialize(&lrs, &mut st);
         if let Some(sel) = sql_select::parse_select(tokens, originals) {
             let member = |role: &str| self.member_of(&st, &session.user, role);
             let facts = mi_catalog::ServerFacts {

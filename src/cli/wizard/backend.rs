@@ -359,6 +359,7 @@ pub fn folder_databases_in(
         // Without the source, recovery model and state are unknown: the backups' findings come
         // in the preflight.
         findings: Default::default(),
+        logins: Vec::new(),
     })
 }
 
@@ -387,6 +388,26 @@ impl WizardBackend for Backend {
             .map_err(|e| e.to_string())?;
         let info = c.server_info().await.map_err(|e| e.to_string())?;
         let databases = c.databases().await.map_err(|e| e.to_string())?;
+        // The logins the Databases screen offers (a source that refuses the catalog views of
+        // logins leaves the list empty: the run's default applies).
+        let names: Vec<String> = databases.iter().map(|d| d.name.clone()).collect();
+        let logins = match c.login_inventory(&names).await {
+            Ok(inv) => inv
+                .logins
+                .iter()
+                .map(|l| crate::model::LoginRow {
+                    login: l.name.clone(),
+                    kind: l.kind.label().to_string(),
+                    target: l.name.clone(),
+                    used_by: l.used_by.clone(),
+                    status: crate::model::LoginStatus::Pending,
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!("the wizard cannot list the source's logins: {e}");
+                Vec::new()
+            }
+        };
         c.close().await;
         let admin = if info.is_sysadmin {
             "sysadmin"
@@ -400,6 +421,7 @@ impl WizardBackend for Backend {
             ),
             findings: source_findings(&databases),
             databases,
+            logins,
         })
     }
 

@@ -160,7 +160,7 @@ pub fn config_file(v: &WizardValues, sandbox_arm: Option<&str>) -> ConfigFile {
         storage: Some(storage),
         backups: Some(backups),
         migration: Some(migration),
-        logins: None,
+        logins: logins_section(v),
     }
 }
 
@@ -350,6 +350,17 @@ pub fn values_from_config(c: &ConfigFile) -> WizardValues {
     let m = c.migration.clone().unwrap_or_default();
     v.activity = m.activity.clone().unwrap_or_default();
     v.databases = m.databases.clone().unwrap_or_default();
+    if let Some(l) = &c.logins {
+        v.logins = l.select.clone();
+        v.carried.logins_migrate = l.migrate;
+        v.carried.logins_remap_users = l.remap_users;
+        v.carried.logins_map = l
+            .map
+            .iter()
+            .flatten()
+            .map(|e| (e.windows.clone(), e.entra.clone()))
+            .collect();
+    }
     // (A word the file's loader let through but the wizard does not know keeps the default; setup
     // refuses such a word anyway.)
     if let Some(c) = m
@@ -627,4 +638,25 @@ pub fn write_config(path: &Path, text: &str, overwrite: bool) -> Result<SaveOutc
         path: shown_s,
         env: Vec::new(),
     })
+}
+
+/// `[logins]`: the wizard's choice of logins (absent: the default, those the databases need) and
+/// what a prefilling file said that no screen edits (migrate, remap_users, the Entra mapping).
+fn logins_section(v: &WizardValues) -> Option<crate::config::LoginsSection> {
+    let c = &v.carried;
+    let section = crate::config::LoginsSection {
+        migrate: c.logins_migrate,
+        select: v.logins.clone(),
+        remap_users: c.logins_remap_users,
+        map: (!c.logins_map.is_empty()).then(|| {
+            c.logins_map
+                .iter()
+                .map(|(w, e)| crate::logins::EntraMap {
+                    windows: w.clone(),
+                    entra: e.clone(),
+                })
+                .collect()
+        }),
+    };
+    (section != crate::config::LoginsSection::default()).then_some(section)
 }

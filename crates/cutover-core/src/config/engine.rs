@@ -662,6 +662,7 @@ pub fn engine_config_layered(
     };
     let target_label = instance.managed_instance.clone();
     let target_sql = target_sql_options_in(&t, p, o, Some(&credential))?;
+    let logins = logins_run(file, source.is_some(), target_sql.is_some())?;
     let lrs = LrsClient::new(&arm, credential, instance)
         .map_err(|e| format!("{}: {e}", o.name("[target] arm_endpoint")))?;
 
@@ -716,6 +717,7 @@ pub fn engine_config_layered(
                 .unwrap_or_else(|| defaults::COLLATION.into()),
             source,
             target_sql,
+            logins,
             cutover_when_ready,
             tail,
             stop_traffic,
@@ -732,6 +734,41 @@ pub fn engine_config_layered(
         },
         warnings,
     ))
+}
+
+/// `[logins]`: migrated by the run when a source connection and the instance's SQL endpoint are
+/// configured and `migrate` is not false; `migrate = true` without them is an error naming what
+/// is missing.
+fn logins_run(
+    file: &ConfigFile,
+    has_source: bool,
+    has_target_sql: bool,
+) -> Result<Option<crate::logins::LoginsRun>, String> {
+    let l = file.logins.clone().unwrap_or_default();
+    let asked = l.migrate;
+    if asked == Some(false) {
+        return Ok(None);
+    }
+    if !(has_source && has_target_sql) {
+        if asked == Some(true) {
+            let missing = match (has_source, has_target_sql) {
+                (false, false) => "[source] server and [target] sql_server",
+                (false, true) => "[source] server",
+                _ => "[target] sql_server",
+            };
+            return Err(format!(
+                "[logins] migrate = true needs {missing}: logins are read on the source and created over the instance's SQL endpoint (or set migrate = false)"
+            ));
+        }
+        return Ok(None);
+    }
+    let select = crate::logins::LoginSelection::from_config(l.select.as_deref())?;
+    let map = crate::logins::EntraMapping::new(l.map.unwrap_or_default(), "[[logins.map]]")?;
+    Ok(Some(crate::logins::LoginsRun {
+        select,
+        map,
+        remap_users: l.remap_users.unwrap_or(true),
+    }))
 }
 
 /// Checks the credentials before anything is uploaded: the upload credential lists the container

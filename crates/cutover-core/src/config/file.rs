@@ -28,6 +28,19 @@ pub struct ConfigFile {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginsSection {
+    /// `cutover run` migrates the selected logins to the instance before cutover and checks each
+    /// database for orphaned users after it (default true; needs `[source]` and `[target]
+    /// sql_server`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migrate: Option<bool>,
+    /// The logins `cutover run` migrates: absent = those the migrated databases' users map to,
+    /// `["*"]` = every login of the source, or their names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub select: Option<Vec<String>>,
+    /// After a database's cutover, map its orphaned users to their migrated logins with ALTER
+    /// USER ... WITH LOGIN (default true); false: findings only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remap_users: Option<bool>,
     /// `[[logins.map]] windows = "CONTOSO\\app" entra = "app@contoso.com"`: Windows logins and
     /// groups created from Microsoft Entra on the instance.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -18,7 +18,7 @@ pub use engine::{
     engine_config_with, source_options, source_options_with, target_sql_options,
 };
 pub use file::{
-    BackupsSection, ConfigError, ConfigFile, DatabaseOverride, MigrationSection, SourceSection,
-    StorageSection, TargetSection,
+    BackupsSection, ConfigError, ConfigFile, DatabaseOverride, LoginsSection, MigrationSection,
+    SourceSection, StorageSection, TargetSection,
 };
 pub use layers::{Layer, Layered, Origins};

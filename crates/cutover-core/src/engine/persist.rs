@@ -272,6 +272,39 @@ pub fn save_database(path: &Path, db: &PersistedDatabase) -> Result<(), String> 
     )
 }
 
+/// The run's logins as last saved (`<activity>.d/logins.json`): names, kinds, targets, the users
+/// that need them and each status. No SID-bound secret: never a password hash.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersistedLogins {
+    pub logins: Vec<crate::model::LoginRow>,
+}
+
+fn logins_file(path: &Path) -> PathBuf {
+    databases_dir(path).join("logins.json")
+}
+
+/// Writes the logins' file (atomic, private like the others).
+pub fn save_logins(path: &Path, logins: &PersistedLogins) -> Result<(), String> {
+    let bytes =
+        serde_json::to_vec_pretty(logins).map_err(|e| format!("cannot encode the state: {e}"))?;
+    write_atomic(&logins_file(path), &bytes)
+}
+
+/// The logins' file; none yet: empty. An unreadable one is an error naming it.
+pub fn load_logins(path: &Path) -> Result<PersistedLogins, String> {
+    let file = logins_file(path);
+    match std::fs::read(&file) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            format!(
+                "{}: the logins' state cannot be read ({e}); remove it to look at the logins afresh (their migration is idempotent)",
+                file.display()
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(PersistedLogins::default()),
+        Err(e) => Err(format!("{}: cannot read the logins' state: {e}", file.display())),
+    }
+}
+
 /// Writes atomically: a crash leaves either the old or the new file, never half of one. The
 /// temporary file is unique per writer (process and call), so two writers never write into one
 /// temporary file; files are private (0600, folders 0700 on Unix). A failed write leaves the previous

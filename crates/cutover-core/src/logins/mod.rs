@@ -12,6 +12,7 @@ pub mod inventory;
 pub mod mapping;
 pub mod orphans;
 pub mod plan;
+pub mod selection;
 pub mod statements;
 
 pub use finding::LoginFinding;
@@ -21,4 +22,16 @@ pub use inventory::{
 pub use mapping::{EntraMap, EntraMapping};
 pub use orphans::{OrphanedUser, orphaned_users};
 pub use plan::{LoginAction, LoginPlan, TargetLogin, TargetLogins, plan_logins};
+pub use selection::LoginSelection;
 pub use statements::SqlStatement;
+
+/// What a run does with logins (`[logins]`, with a source connection and the instance's SQL
+/// endpoint): which it migrates and the Windows-to-Entra mapping.
+#[derive(Debug, Clone, Default)]
+pub struct LoginsRun {
+    pub select: LoginSelection,
+    pub map: EntraMapping,
+    /// After a database's cutover, map each orphaned user whose login was migrated (a Windows
+    /// user to its Entra login) with ALTER USER ... WITH LOGIN (`[logins] remap_users`).
+    pub remap_users: bool,
+}

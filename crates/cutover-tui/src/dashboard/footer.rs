@@ -41,15 +41,34 @@ pub fn render(
             Span::styled("   ? help", theme.dim()),
         ])
     } else if super::live::finished(snap) {
-        keys_line(
-            &[
-                ("q", "quit and print the summary"),
-                ("e", "events of one / all"),
-                ("Tab", "focus"),
-                ("?", "help"),
-            ],
-            theme,
-        )
+        if snap.logins.is_empty() {
+            keys_line(
+                &[
+                    ("q", "quit and print the summary"),
+                    ("e", "events of one / all"),
+                    ("Tab", "focus"),
+                    ("?", "help"),
+                ],
+                theme,
+            )
+        } else {
+            keys_line(
+                &[
+                    ("q", "quit and print the summary"),
+                    ("e", "events of one / all"),
+                    (
+                        "l",
+                        if state.show_logins {
+                            "databases"
+                        } else {
+                            "logins"
+                        },
+                    ),
+                    ("?", "help"),
+                ],
+                theme,
+            )
+        }
     } else if let Some(why) = &snap.stale {
         Line::from(vec![
             Span::styled(format!("STALE: {why}"), theme.warn()),
@@ -57,19 +76,48 @@ pub fn render(
         ])
     } else {
         let pause = if snap.paused { "resume" } else { "pause" };
-        keys_line(
-            &[
-                ("j/k", "move"),
-                ("Tab", "focus"),
-                ("/", "filter"),
-                ("c", "cutover"),
-                ("r", "retry"),
-                ("p", pause),
-                ("?", "help"),
-                ("q", "quit"),
-            ],
-            theme,
-        )
+        if state.show_logins {
+            keys_line(
+                &[
+                    ("j/k", "move"),
+                    ("l", "databases"),
+                    ("Tab", "focus"),
+                    ("p", pause),
+                    ("?", "help"),
+                    ("q", "quit"),
+                ],
+                theme,
+            )
+        } else if !snap.logins.is_empty() {
+            // 80 columns: `l` takes the place of `r`, which the help still lists.
+            keys_line(
+                &[
+                    ("j/k", "move"),
+                    ("Tab", "focus"),
+                    ("/", "filter"),
+                    ("c", "cutover"),
+                    ("l", "logins"),
+                    ("p", pause),
+                    ("?", "help"),
+                    ("q", "quit"),
+                ],
+                theme,
+            )
+        } else {
+            keys_line(
+                &[
+                    ("j/k", "move"),
+                    ("Tab", "focus"),
+                    ("/", "filter"),
+                    ("c", "cutover"),
+                    ("r", "retry"),
+                    ("p", pause),
+                    ("?", "help"),
+                    ("q", "quit"),
+                ],
+                theme,
+            )
+        }
     };
     frame.render_widget(Paragraph::new(line), area);
 }

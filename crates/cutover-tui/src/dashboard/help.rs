@@ -20,6 +20,7 @@ const KEYS: &[(&str, &str)] = &[
     ("Enter", "from the list to the backup chain and back"),
     ("/", "filter databases by name (Enter keeps, Esc clears)"),
     ("e", "events: only the selected database's / all"),
+    ("l", "the Logins panel (each login's status) / databases"),
     ("c", "cutover dialog of the selected database"),
     (
         "y (in the dialog)",

@@ -10,6 +10,7 @@ use crate::theme::Theme;
 use crate::{format, layout};
 use cutover_model::DatabaseSnapshot;
 
+#[allow(clippy::too_many_arguments)] // the panel's inputs, each used once
 pub fn render(
     frame: &mut Frame,
     area: Rect,
@@ -18,6 +19,7 @@ pub fn render(
     state: &DashboardState,
     theme: Theme,
     compact: bool,
+    logins: &[cutover_model::LoginRow],
 ) {
     let focused = state.focus == Focus::Databases && !state.filter_editing;
     let mut title = vec![layout::panel_title(
@@ -25,6 +27,12 @@ pub fn render(
         focused,
         theme,
     )];
+    if !logins.is_empty() {
+        title.push(Span::styled(
+            format!("logins {} (l) ", super::logins::tally(logins)),
+            theme.dim(),
+        ));
+    }
     if !state.filter.is_empty() || state.filter_editing {
         title.push(Span::styled(
             format!("filter: {} ", state.filter),

@@ -13,6 +13,7 @@ pub mod header;
 pub mod help;
 pub mod list;
 pub mod live;
+pub mod logins;
 pub mod quit;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -77,6 +78,10 @@ pub struct DashboardState {
     pub notice: Option<String>,
     /// Set when the operator confirmed quitting.
     pub quit: bool,
+    /// `l`: the body shows the Logins panel instead of the databases (j/k move in it).
+    pub show_logins: bool,
+    /// The login selected in the Logins panel (index in the snapshot's logins).
+    pub selected_login: usize,
     /// Animation frame (advanced by the app loop only while something animates).
     pub tick: u64,
     /// Wall clock (Unix seconds) the app loop sets once a second; 0 until then (the render then
@@ -262,6 +267,20 @@ impl DashboardState {
                     self.focus = Focus::Databases;
                 }
             }
+            KeyCode::Char('l') => {
+                self.show_logins = !self.show_logins;
+                self.focus = Focus::Databases;
+                self.notice = Some(if !self.show_logins {
+                    "databases (l shows the logins)".to_string()
+                } else if snap.logins.is_empty() {
+                    "logins: this run migrates none (l: back to the databases)".to_string()
+                } else {
+                    format!(
+                        "logins: {} (l: back to the databases)",
+                        logins::tally(&snap.logins)
+                    )
+                });
+            }
             KeyCode::Char('e') => {
                 self.events_selected_only = !self.events_selected_only;
                 self.events_scroll = 0;
@@ -311,6 +330,9 @@ impl DashboardState {
 
     fn move_by(&mut self, delta: isize, snap: &MigrationSnapshot) {
         match self.focus {
+            Focus::Databases if self.show_logins => {
+                self.selected_login = scroll(self.selected_login, delta, snap.logins.len());
+            }
             Focus::Databases => {
                 let visible = self.visible(snap);
                 let Some(i) = self.selected_index(&visible) else {
@@ -414,12 +436,21 @@ pub fn render(
     header::render(frame, head, snap, state.now_unix, ctx);
     let visible = state.visible(snap);
     let selected = state.selected_index(&visible);
-    if live::finished(snap) {
+    if state.show_logins {
+        logins::render(frame, body, snap, state, ctx.theme, compact);
+    } else if live::finished(snap) {
         finished::render(frame, body, snap, ctx, state.now_unix);
     } else {
         let (list_area, detail_area) = split_body(body, side_by_side, compact, visible.len());
         list::render(
-            frame, list_area, &visible, selected, state, ctx.theme, compact,
+            frame,
+            list_area,
+            &visible,
+            selected,
+            state,
+            ctx.theme,
+            compact,
+            &snap.logins,
         );
         detail::render(
             frame,

@@ -21,6 +21,51 @@ pub struct DatabaseList {
     pub cursor: usize,
     pub filter: String,
     pub filter_editing: bool,
+    /// `l`: the list shows the source's logins (Space selects the ones to migrate).
+    pub logins: bool,
+    pub login_cursor: usize,
+}
+
+/// The source's logins, once the source test succeeded (none for a backup folder).
+pub fn all_logins(s: &WizardState) -> &[cutover_model::LoginRow] {
+    match &s.source_test {
+        JobStatus::Done(Ok(r)) => &r.logins,
+        _ => &[],
+    }
+}
+
+/// The logins list's keys; false when the key is not the list's.
+fn handle_login_key(s: &mut WizardState, key: KeyEvent) -> bool {
+    let names: Vec<String> = all_logins(s).iter().map(|l| l.login.clone()).collect();
+    let n = names.len();
+    match key.code {
+        KeyCode::Char('l') => {
+            s.db_list.logins = false;
+            s.notice = None;
+        }
+        KeyCode::Char('j') | KeyCode::Down => {
+            s.db_list.login_cursor = (s.db_list.login_cursor + 1).min(n.saturating_sub(1))
+        }
+        KeyCode::Char('k') | KeyCode::Up => {
+            s.db_list.login_cursor = s.db_list.login_cursor.saturating_sub(1)
+        }
+        KeyCode::Char(' ') => {
+            if let Some(name) = names.get(s.db_list.login_cursor) {
+                let mut chosen = s.values.selected_logins(all_logins(s));
+                toggle(&mut chosen, name);
+                chosen.sort_by_key(|c| names.iter().position(|n| n == c).unwrap_or(usize::MAX));
+                s.values.logins = Some(chosen);
+            }
+        }
+        KeyCode::Char('a') => {
+            let chosen = s.values.selected_logins(all_logins(s));
+            let all_on = names.iter().all(|n| chosen.contains(n));
+            s.values.logins = Some(if all_on { Vec::new() } else { names });
+        }
+        KeyCode::Char('d') => s.values.logins = None,
+        _ => return false,
+    }
+    true
 }
 
 /// The source's databases, once the source test succeeded.
@@ -41,6 +86,20 @@ pub fn visible(s: &WizardState) -> Vec<&SourceDatabase> {
 
 /// Handles a key of the screen; false when it is not the list's (Enter, Esc...).
 pub fn handle_key(s: &mut WizardState, key: KeyEvent) -> bool {
+    if s.db_list.logins {
+        return handle_login_key(s, key);
+    }
+    if key.code == KeyCode::Char('l') && !s.db_list.filter_editing {
+        if all_logins(s).is_empty() {
+            s.notice = Some(
+                "logins: none to choose (a backup folder has no logins; the source lists none)"
+                    .to_string(),
+            );
+        } else {
+            s.db_list.logins = true;
+        }
+        return true;
+    }
     if s.db_list.filter_editing {
         match key.code {
             KeyCode::Enter => s.db_list.filter_editing = false,
@@ -137,6 +196,10 @@ pub fn render(frame: &mut Frame, area: Rect, s: &WizardState, theme: Theme) {
             frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), area);
             return;
         }
+    }
+    if s.db_list.logins {
+        render_logins(frame, area, s, theme);
+        return;
     }
     let list = visible(s);
     let cur = list.get(s.db_list.cursor).copied();
@@ -243,4 +306,66 @@ pub fn render(frame: &mut Frame, area: Rect, s: &WizardState, theme: Theme) {
             detail_area,
         );
     }
+}
+
+/// The logins list: Space selects, `a` all or none, `d` back to the default (those the selected
+/// databases' users need); the users of each login beside it.
+fn render_logins(frame: &mut Frame, area: Rect, s: &WizardState, theme: Theme) {
+    let all = all_logins(s);
+    let chosen = s.values.selected_logins(all);
+    let rows_avail = area.height.saturating_sub(3) as usize;
+    let cur = s.db_list.login_cursor.min(all.len().saturating_sub(1));
+    let offset = cur.saturating_sub(rows_avail.saturating_sub(1));
+    let w = usize::from(area.width);
+    let name_w = (w / 3).max(14);
+    let rows = all
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(rows_avail)
+        .map(|(i, l)| {
+            let on = chosen.contains(&l.login);
+            let used = if l.used_by.is_empty() {
+                "-".to_string()
+            } else {
+                l.used_by.join(", ")
+            };
+            let row = Row::new([
+                Cell::from(if on { "[x]" } else { "[ ]" }),
+                Cell::from(format::truncate(&l.login, name_w)),
+                Cell::from(format::truncate(&l.kind, 13)),
+                Cell::from(used),
+            ]);
+            if i == cur {
+                row.style(theme.selected())
+            } else {
+                row
+            }
+        });
+    let widths = [
+        Constraint::Length(3),
+        Constraint::Length(name_w as u16),
+        Constraint::Length(13),
+        Constraint::Min(10),
+    ];
+    let how = if s.values.logins.is_none() {
+        "those the selected databases need"
+    } else {
+        "chosen; d: back to the default"
+    };
+    let title = format!(" Logins: {} of {} ({how}) ", chosen.len(), all.len());
+    let [table_area, note_area] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
+    let table = Table::new(rows, widths)
+        .header(Row::new(["", "Login", "Kind", "Used by"]).style(theme.dim()))
+        .block(crate::layout::panel(true).title(Span::styled(title, theme.title())))
+        .column_spacing(1);
+    frame.render_widget(table, table_area);
+    frame.render_widget(
+        Line::styled(
+            "same SID and password hash, before cutover (needs [target] sql_server)",
+            theme.dim(),
+        ),
+        note_area,
+    );
 }

@@ -1348,6 +1348,30 @@ fn footer(s: &WizardState, theme: Theme) -> Line<'static> {
             keys.push(("Esc", back));
             keys_line(&keys, theme)
         }
+        Screen::Databases if s.db_list.logins => keys_line(
+            &[
+                ("j/k", "move"),
+                ("Space", "select"),
+                ("a", "all"),
+                ("d", "default"),
+                ("l", "databases"),
+                ("Enter", next),
+                ("Esc", back),
+            ],
+            theme,
+        ),
+        Screen::Databases if !databases::all_logins(s).is_empty() => keys_line(
+            &[
+                ("j/k", "move"),
+                ("Space", "select"),
+                ("a", "all"),
+                ("/", "filter"),
+                ("l", "logins"),
+                ("Enter", next),
+                ("Esc", back),
+            ],
+            theme,
+        ),
         Screen::Databases => keys_line(
             &[
                 ("j/k", "move"),

@@ -127,10 +127,16 @@ fn review(v: &WizardValues) -> Vec<Line<'static>> {
             ),
         ));
     }
-    lines.extend([
-        kv("Databases", v.databases.join(", ")),
-        kv("Backup folder", m.backup_folder.clone()),
-    ]);
+    lines.push(kv("Databases", v.databases.join(", ")));
+    if !s.folder_only {
+        let logins = match &v.logins {
+            None => "those the databases' users need".to_string(),
+            Some(l) if l.is_empty() => "none".to_string(),
+            Some(l) => l.join(", "),
+        };
+        lines.push(kv("Logins", logins));
+    }
+    lines.push(kv("Backup folder", m.backup_folder.clone()));
     if !s.folder_only && !m.server_folder.is_empty() {
         lines.push(kv(
             "",

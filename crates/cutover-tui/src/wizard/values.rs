@@ -322,6 +322,9 @@ pub struct WizardValues {
     pub target: TargetForm,
     /// Selected databases, in the source's order.
     pub databases: Vec<String>,
+    /// The server logins to migrate (`[logins] select`); None: those the selected databases'
+    /// users need (the default, followed as the databases change).
+    pub logins: Option<Vec<String>>,
     pub settings: MigrationSettings,
     /// The environment variables a saved configuration names for the secrets.
     pub secret_env: SecretEnvNames,
@@ -355,6 +358,10 @@ pub struct CarriedKeys {
     /// The folder of the activity's state (the wizard's run sets it to the folder it uses, so that
     /// a saved configuration re-attaches to the same activity).
     pub state_dir: Option<String>,
+    /// `[logins] migrate` / `remap_users` and the `[[logins.map]]` entries (Windows, Entra).
+    pub logins_migrate: Option<bool>,
+    pub logins_remap_users: Option<bool>,
+    pub logins_map: Vec<(String, String)>,
     /// `[[backups.database]]` keys per database name: server_folder, target_name.
     pub database: BTreeMap<String, (Option<String>, Option<String>)>,
 }
@@ -433,6 +440,9 @@ pub struct SourceSummary {
     /// The source cross-check's findings per database name (SIMPLE recovery, TDE, not ONLINE...),
     /// computed by the backend; none for a backup folder read without the source.
     pub findings: BTreeMap<String, Vec<Finding>>,
+    /// The source's server logins (kind, the users of its databases that need each; status
+    /// Pending): what the Databases screen's `l` list offers. None for a backup folder.
+    pub logins: Vec<cutover_model::LoginRow>,
 }
 
 impl SourceSummary {
@@ -556,4 +566,26 @@ pub enum WizardOutcome {
     /// Run the migration with these values.
     Run(WizardValues),
     Cancelled,
+}
+
+impl WizardValues {
+    /// The logins selected among `all`: the operator's choice, or those the users of the selected
+    /// databases map to (`used_by` reads `database.user`).
+    pub fn selected_logins(&self, all: &[cutover_model::LoginRow]) -> Vec<String> {
+        match &self.logins {
+            Some(l) => l.clone(),
+            None => all
+                .iter()
+                .filter(|l| {
+                    l.used_by.iter().any(|u| {
+                        self.databases.iter().any(|d| {
+                            u.strip_prefix(d.as_str())
+                                .is_some_and(|r| r.starts_with('.'))
+                        })
+                    })
+                })
+                .map(|l| l.login.clone())
+                .collect(),
+        }
+    }
 }

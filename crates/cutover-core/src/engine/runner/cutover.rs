@@ -53,17 +53,24 @@ impl Engine {
         });
     }
 
-    /// At shutdown: waits (at most 15 s) for the instance's word on databases just completed, so
-    /// that it reaches the events and the last snapshot; other messages are left.
+    /// At shutdown: waits (at most 15 s) for the instance's word on databases just completed and
+    /// for the logins being migrated, so that they reach the events, the state and the last
+    /// snapshot; other messages are left.
     pub(super) async fn finish_target_checks(
         &mut self,
         rx: &mut mpsc::UnboundedReceiver<Msg>,
         tx: &mpsc::UnboundedSender<Msg>,
     ) {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
-        while self.target_verifying > 0 {
+        while self.target_verifying > 0 || self.logins.busy {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(m @ Msg::TargetVerified { .. })) => self.on_msg(m, tx),
+                Ok(Some(
+                    m @ (Msg::TargetVerified { .. }
+                    | Msg::OrphansChecked { .. }
+                    | Msg::LoginsPlanned { .. }
+                    | Msg::LoginDone { .. }
+                    | Msg::LoginsFinished { .. }),
+                )) => self.on_msg(m, tx),
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => break,
             }

@@ -33,6 +33,8 @@ pub(super) struct RunDb {
     pub(super) target_findings: Vec<Finding>,
     /// The completed database as the instance reports it (its SQL endpoint).
     pub(super) on_target: Option<cutover_model::TargetDatabaseReport>,
+    /// The orphaned users the instance has after completion (`[logins]`).
+    pub(super) login_findings: Vec<Finding>,
     pub(super) traffic_stopped: Option<StopTraffic>,
     pub(super) files_at_cutover: Option<usize>,
     pub(super) meter: ThroughputMeter,
@@ -111,6 +113,7 @@ impl RunDb {
             findings: Vec::new(),
             target_findings: Vec::new(),
             on_target: None,
+            login_findings: Vec::new(),
             traffic_stopped,
             files_at_cutover,
             meter: ThroughputMeter::new(now),

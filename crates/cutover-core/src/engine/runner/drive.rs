@@ -47,6 +47,7 @@ impl Engine {
                     if after == Phase::Completed {
                         self.on_completed(i);
                         self.verify_on_target(i, tx);
+                        self.check_orphans(i, tx);
                     }
                 }
                 for a in actions {
@@ -100,7 +101,16 @@ impl Engine {
             }
             self.resolve_tail(i, tx);
             if self.cfg.cutover_when_ready {
-                if phase == Phase::ReadyForCutover {
+                if phase == Phase::ReadyForCutover && self.logins.migrating() {
+                    if !self.logins.hold_said {
+                        self.logins.hold_said = true;
+                        self.log(
+                            None,
+                            Severity::Info,
+                            "ready for cutover: waiting for the logins' migration first (--cutover when-ready)",
+                        );
+                    }
+                } else if phase == Phase::ReadyForCutover {
                     let name = self.dbs[i].cfg.name.clone();
                     self.log(
                         Some(&name),

@@ -17,6 +17,7 @@ mod commands;
 mod cutover;
 mod database;
 mod drive;
+mod logins;
 mod publish;
 mod restore;
 mod save;
@@ -81,6 +82,9 @@ pub struct EngineConfig {
     /// The managed instance's SQL endpoint (`[target] sql_server`): checked before the upload
     /// (`target_sql`), and named in the connection string the snapshot offers.
     pub target_sql: Option<SourceOptions>,
+    /// Server logins migrated to the instance before cutover, and orphaned users looked for after
+    /// each database's (`[logins]`; needs `source` and `target_sql`).
+    pub logins: Option<crate::logins::LoginsRun>,
     /// Begin cutover by itself once a database is ready (headless `--cutover when-ready`).
     pub cutover_when_ready: bool,
     pub tail: TailMode,
@@ -122,6 +126,11 @@ pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
     let about = super::activities::about(&cfg);
     let existing = super::activities::check(&cfg.state_file, &cfg.activity, &about)?;
     let previous = persist::load(&cfg.state_file)?;
+    let saved_logins = if cfg.logins.is_some() {
+        persist::load_logins(&cfg.state_file)?.logins
+    } else {
+        Vec::new()
+    };
     let now = Instant::now();
     let mut dbs = Vec::new();
     for d in &cfg.databases {
@@ -161,6 +170,10 @@ pub fn start(cfg: EngineConfig) -> Result<EngineHandle, String> {
         facts_seen: false,
         generation: 0,
         cancelling: Arc::default(),
+        logins: logins::LoginsState {
+            rows: saved_logins,
+            ..Default::default()
+        },
         tx: None,
     };
     if let Some(notice) = existing {
@@ -214,6 +227,8 @@ struct Engine {
     generation: u64,
     /// Cancels sent and not yet answered: their restores still hold a slot on the instance.
     cancelling: Arc<std::sync::atomic::AtomicUsize>,
+    /// The server logins the run migrates (`[logins]`).
+    logins: logins::LoginsState,
     tx: Option<watch::Sender<MigrationSnapshot>>,
 }
 
@@ -273,6 +288,7 @@ impl Engine {
             }
         }
         tasks::read_facts(self.cfg.lrs.clone(), &tx);
+        self.start_logins(&tx);
         for i in 0..self.dbs.len() {
             if self.dbs[i].state.lrs_started && !self.dbs[i].state.phase.is_final() {
                 self.log(
@@ -297,6 +313,9 @@ impl Engine {
                     }
                     self.poll_lrs(&tx, now);
                     self.announce_time_limits();
+                    if self.logins_retry_due(Instant::now()) {
+                        self.start_logins(&tx);
+                    }
                     if self.upload_retry_due(Instant::now()) {
                         self.drive_due = true;
                     }
@@ -359,6 +378,7 @@ impl Engine {
             if !self.dbs.is_empty()
                 && self.dbs.iter().all(|d| d.state.phase.is_final())
                 && self.target_verifying == 0
+                && !self.logins.busy
             {
                 self.publish();
                 return Ok(());

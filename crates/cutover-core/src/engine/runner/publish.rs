@@ -85,6 +85,8 @@ impl Engine {
                 .target_sql
                 .as_ref()
                 .map(|o| crate::target_sql::connection_string(o, "{database}")),
+            logins: self.logins.rows.clone(),
+            logins_note: self.logins.note.clone(),
         }
     }
 }
@@ -142,6 +144,7 @@ fn db_snapshot(d: &RunDb, now: Instant, clock: &SnapshotClock) -> DatabaseSnapsh
         findings: {
             let mut f = d.findings.clone();
             f.extend(d.target_findings.iter().cloned());
+            f.extend(d.login_findings.iter().cloned());
             f.extend(time_limit_finding(
                 st,
                 time::OffsetDateTime::now_utc().unix_timestamp(),

@@ -16,6 +16,7 @@ impl Engine {
 
     /// Writes the files of the databases that changed (and the index, once).
     pub(super) fn save(&mut self) -> Result<(), String> {
+        self.save_logins()?;
         let path = &self.cfg.state_file;
         if self.index_unsaved {
             let names: Vec<&str> = self.dbs.iter().map(|d| d.cfg.name.as_str()).collect();

@@ -72,6 +72,21 @@ pub(super) enum Msg {
         db: usize,
         result: Result<Box<crate::target_sql::PostCutover>, String>,
     },
+    /// The selected logins as planned against the instance (each Pending), and the names
+    /// `[logins] select` gives that the source does not have.
+    LoginsPlanned {
+        rows: Vec<crate::model::LoginRow>,
+        missing: Vec<String>,
+    },
+    /// One login migrated, found there, skipped or failed.
+    LoginDone { row: crate::model::LoginRow },
+    /// The logins' migration ended (or could not go on: a connection failed).
+    LoginsFinished { result: Result<(), String> },
+    /// A completed database's orphaned users on the instance.
+    OrphansChecked {
+        db: usize,
+        result: Result<super::logins::Orphans, String>,
+    },
     /// The target's tier and databases (read once at the start), for the limit on restores.
     TargetFacts {
         result: Result<Option<crate::restore_target::seam::TargetFacts>, String>,
@@ -89,8 +104,12 @@ impl Msg {
             | Msg::Traffic { db, .. }
             | Msg::TailTaken { db, .. }
             | Msg::TargetChecked { db, .. }
-            | Msg::TargetVerified { db, .. } => *db,
-            Msg::TargetFacts { .. } => return None,
+            | Msg::TargetVerified { db, .. }
+            | Msg::OrphansChecked { db, .. } => *db,
+            Msg::TargetFacts { .. }
+            | Msg::LoginsPlanned { .. }
+            | Msg::LoginDone { .. }
+            | Msg::LoginsFinished { .. } => return None,
         })
     }
 }
@@ -122,6 +141,10 @@ impl Engine {
             } => self.on_traffic(db, how, stopped, result),
             Msg::TailTaken { db, result } => self.on_tail_taken(db, result, tx),
             Msg::TargetVerified { db, result } => self.on_target_verified(db, result),
+            Msg::LoginsPlanned { rows, missing } => self.on_logins_planned(rows, missing),
+            Msg::LoginDone { row } => self.on_login_done(row),
+            Msg::LoginsFinished { result } => self.on_logins_finished(result),
+            Msg::OrphansChecked { db, result } => self.on_orphans_checked(db, result),
         }
     }
 }
