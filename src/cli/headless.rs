@@ -174,11 +174,21 @@ fn summary_text(s: &Summary) -> String {
         }
     }
     // One line for all databases (an 80x24 terminal shows the whole summary).
+    // Users the migration orphaned (those orphaned on the source already are information: in
+    // the events and the JSON).
     let orphaned: Vec<String> = s
         .databases
         .iter()
-        .filter(|d| !d.orphaned_users.is_empty())
-        .map(|d| format!("{} {}", d.name, d.orphaned_users.len()))
+        .map(|d| {
+            let n = d
+                .orphaned_users
+                .iter()
+                .filter(|f| f.severity == Severity::Warning)
+                .count();
+            (d, n)
+        })
+        .filter(|(_, n)| *n > 0)
+        .map(|(d, n)| format!("{} {n}", d.name))
         .collect();
     if !orphaned.is_empty() {
         out.push_str(&format!(

@@ -333,7 +333,7 @@ fn orphans(
         for db in databases {
             let users = dst.database_users(db).await?;
             let logins = dst.target_logins().await?;
-            for o in crate::logins::orphaned_users(&users, &logins, &inventory, &map) {
+            for o in crate::logins::orphaned_users(&users, &logins, Some(&inventory), &map) {
                 match (&o.remap, fix) {
                     (Some(s), true) => {
                         dst.execute_params(s.sql(), &[]).await?;

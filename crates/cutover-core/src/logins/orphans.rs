@@ -29,13 +29,18 @@ fn shown_opt<S: serde::Serializer>(v: &Option<SqlStatement>, s: S) -> Result<S::
 }
 
 /// The target database's users (`users`, read on the target after cutover) that have no login
-/// there; `source` tells which source login each user belonged to.
+/// there; `source` (when it was read) tells which source login each user belonged to. A user whose
+/// SID is no source login's was orphaned on the source already: the migration did not orphan it,
+/// and it is said as information, not as a warning.
 pub fn orphaned_users(
     users: &[DatabaseUser],
     target: &TargetLogins,
-    source: &LoginInventory,
+    source: Option<&LoginInventory>,
     map: &EntraMapping,
 ) -> Vec<OrphanedUser> {
+    let empty = LoginInventory::default();
+    let known = source.is_some();
+    let source = source.unwrap_or(&empty);
     users
         .iter()
         .filter(|u| target.by_sid(&u.sid).is_none())
@@ -64,17 +69,29 @@ pub fn orphaned_users(
                     u.sid, u.name
                 ),
             };
+            let already = known && source_login.is_none();
             OrphanedUser {
                 database: u.database.clone(),
                 user: u.name.clone(),
                 finding: LoginFinding {
                     code: codes::ORPHANED_USER,
-                    severity: Severity::Warning,
+                    severity: if already {
+                        Severity::Info
+                    } else {
+                        Severity::Warning
+                    },
                     subject: format!("{}.{}", u.database, u.name),
-                    message: format!(
-                        "the user [{}] of database [{}] (SID {}) has no login on the target",
-                        u.name, u.database, u.sid
-                    ),
+                    message: if already {
+                        format!(
+                            "the user [{}] of database [{}] (SID {}) has no login on the target, as on the source already (no source login has its SID): the migration did not orphan it",
+                            u.name, u.database, u.sid
+                        )
+                    } else {
+                        format!(
+                            "the user [{}] of database [{}] (SID {}) has no login on the target",
+                            u.name, u.database, u.sid
+                        )
+                    },
                     fix,
                 },
                 remap,
@@ -145,7 +162,7 @@ mod tests {
                 sid: Sid(vec![4; 16]),
             },
         ];
-        let o = orphaned_users(&users, &target, &inv, &map);
+        let o = orphaned_users(&users, &target, Some(&inv), &map);
         assert_eq!(o.len(), 2);
         assert_eq!(
             o[0].remap.as_ref().unwrap().sql(),
@@ -153,5 +170,12 @@ mod tests {
         );
         assert_eq!(o[1].user, "ghost");
         assert!(o[1].remap.is_none() && o[1].finding.fix.contains("drop the user"));
+        // No source login has the ghost's SID: orphaned on the source already (information), and
+        // a warning when the source's logins were not read.
+        assert_eq!(o[1].finding.severity, Severity::Info);
+        assert!(o[1].finding.message.contains("as on the source already"));
+        assert_eq!(o[0].finding.severity, Severity::Warning);
+        let unread = orphaned_users(&users, &target, None, &map);
+        assert_eq!(unread[1].finding.severity, Severity::Warning);
     }
 }

@@ -344,13 +344,11 @@ async fn orphans(
     run: &LoginsRun,
     database: &str,
 ) -> Result<Orphans, String> {
-    let mut inventory = LoginInventory::default();
+    let mut inventory: Option<LoginInventory> = None;
     if let Some(src) = src
         && let Ok(mut s) = SourceClient::connect(src).await
     {
-        if let Ok(inv) = s.login_inventory(&[]).await {
-            inventory = inv;
-        }
+        inventory = s.login_inventory(&[]).await.ok();
         s.close().await;
     }
     let mut t = SourceClient::connect(dst)
@@ -371,7 +369,7 @@ async fn orphans(
     };
     let mut remapped = Vec::new();
     let mut findings = Vec::new();
-    for o in orphaned_users(&users, &logins, &inventory, &run.map) {
+    for o in orphaned_users(&users, &logins, inventory.as_ref(), &run.map) {
         if run.remap_users
             && let Some(s) = &o.remap
         {
