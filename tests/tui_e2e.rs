@@ -119,6 +119,10 @@ fn demo_in_a_real_terminal_from_wizard_to_completed() {
         s.contains("Database=Sales"),
         "connection string in the summary: {s}"
     );
+    // The demo's logins: the three its databases need created on the instance (two SQL logins,
+    // the Windows login mapped to its Entra principal), and no user the migration orphaned.
+    assert!(s.contains("logins: 3 created"), "{s}");
+    assert!(!s.contains("ORPHANED_USER"), "{s}");
 }
 
 /// Cuts over the selected database `name`: the dialog, traffic stopped (READ_ONLY, the demo's
