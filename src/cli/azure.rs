@@ -3,6 +3,7 @@
 //! but not read is a warning finding, not a failure. Exit 0 when the lists were read (findings
 //! included), 1 when Azure refused or failed, 2 for bad input (endpoint, credential, names).
 
+use crate::model::azure::container_name_problem;
 use std::sync::Arc;
 
 use azure_core::credentials::TokenCredential;
@@ -280,29 +281,6 @@ async fn run_async(cmd: &AzureCommand) -> Result<(), Failure> {
             }
         }
     }
-}
-
-/// Azure's container name rules (3-63 lowercase letters, digits, single '-' between), said before
-/// any call; LRS also refuses "backup" in the name.
-fn container_name_problem(name: &str) -> Option<String> {
-    let ok_chars = name
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if !(3..=63).contains(&name.len())
-        || !ok_chars
-        || name.starts_with('-')
-        || name.ends_with('-')
-        || name.contains("--")
-    {
-        return Some(
-            "a container name has 3 to 63 lowercase letters, digits and single '-' between them"
-                .into(),
-        );
-    }
-    if name.contains("backup") {
-        return Some("LRS refuses container names containing 'backup'; pick another name".into());
-    }
-    None
 }
 
 /// Sorts the instance's region first and checks, per account, the firewall, the region and the

@@ -126,3 +126,28 @@ pub struct TargetDatabaseReport {
     /// What the applications connect with (no login or password in it).
     pub connection_string: String,
 }
+
+/// Why a new container name is refused, before any call: Azure's naming rules (3 to 63 lowercase
+/// letters, digits and single hyphens, starting and ending with a letter or digit) and LRS's (no
+/// "backup" in the name). Shared by the wizard and `cutover azure containers --create`.
+pub fn container_name_problem(name: &str) -> Option<String> {
+    let ok_chars = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !(3..=63).contains(&name.len())
+        || !ok_chars
+        || name.starts_with('-')
+        || name.ends_with('-')
+        || name.contains("--")
+    {
+        return Some(format!(
+            "Container '{name}': 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit"
+        ));
+    }
+    if name.contains("backup") {
+        return Some(format!(
+            "Container '{name}': LRS refuses a container whose name contains 'backup'"
+        ));
+    }
+    None
+}

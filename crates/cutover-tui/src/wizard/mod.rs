@@ -981,7 +981,7 @@ impl WizardState {
                 if name.is_empty() {
                     return Vec::new();
                 }
-                if new && let Some(e) = picker::container_name_error(&name) {
+                if new && let Some(e) = cutover_model::azure::container_name_problem(&name) {
                     if let Some(p) = self.picker.as_mut() {
                         p.error = Some(e);
                     }

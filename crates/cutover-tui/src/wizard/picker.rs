@@ -195,29 +195,6 @@ fn header(what: PickWhat) -> String {
     }
 }
 
-/// Why a new container name is refused (Azure's naming rules, and LRS's: no "backup" in it).
-pub fn container_name_error(name: &str) -> Option<String> {
-    let ok_chars = name
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if !(3..=63).contains(&name.len())
-        || !ok_chars
-        || name.starts_with('-')
-        || name.ends_with('-')
-        || name.contains("--")
-    {
-        return Some(format!(
-            "Container '{name}': 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit"
-        ));
-    }
-    if name.contains("backup") {
-        return Some(format!(
-            "Container '{name}': LRS refuses a container whose name contains 'backup'"
-        ));
-    }
-    None
-}
-
 /// Draws the open list over the screen: the filter, the rows (the cursor's row kept visible), what
 /// the cursor's row is in full, and the keys.
 pub fn render(
@@ -376,6 +353,7 @@ pub fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cutover_model::azure::container_name_problem;
 
     fn account(name: &str, location: &str) -> AzureStorageAccount {
         AzureStorageAccount {
@@ -388,7 +366,7 @@ mod tests {
     #[test]
     fn container_names_follow_azure_and_lrs_rules() {
         for ok in ["migration", "cutover-2026", "abc"] {
-            assert_eq!(container_name_error(ok), None, "{ok}");
+            assert_eq!(container_name_problem(ok), None, "{ok}");
         }
         for bad in [
             "ab",
@@ -399,9 +377,11 @@ mod tests {
             "under_score",
             "sql-backups",
         ] {
-            assert!(container_name_error(bad).is_some(), "{bad}");
+            assert!(container_name_problem(bad).is_some(), "{bad}");
         }
-        assert!(container_name_error("nightly-backup").is_some_and(|e| e.contains("LRS refuses")));
+        assert!(
+            container_name_problem("nightly-backup").is_some_and(|e| e.contains("LRS refuses"))
+        );
     }
 
     #[test]
