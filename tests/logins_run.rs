@@ -9,51 +9,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap fails the run
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use azure_core::credentials::Secret;
 use cutover::logins::LoginKind;
 use cutover::sandbox::sample_logins::{SQL_LOGINS, WINDOWS_GROUP, WINDOWS_LOGIN};
-use cutover::sandbox::{Sandbox, SandboxOptions};
-use cutover::source::{Encryption, SourceAuth, SourceClient, SourceOptions};
+use cutover::source::SourceClient;
 use serde_json::Value;
 
 const DATABASES: [&str; 2] = ["Sales", "we]ird 'name"];
 const ENTRA: &str = "app@contoso.com";
 
-struct Running {
-    rt: tokio::runtime::Runtime,
-    sb: Sandbox,
-}
+use common::running::{Running, sql_options as options};
 
 fn start() -> Running {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let sb = rt
-        .block_on(Sandbox::start(SandboxOptions {
-            restore_mbps: 200.0,
-            ..Default::default()
-        }))
-        .expect("sandbox starts");
-    Running { rt, sb }
-}
-
-fn options(server: &str, user: &str, password: &str) -> SourceOptions {
-    let mut o = SourceOptions::new(
-        server.parse().unwrap(),
-        SourceAuth::SqlLogin {
-            user: user.into(),
-            password: Secret::new(password.to_string()),
-        },
-        Encryption::Plaintext,
-    );
-    o.connect_timeout = Duration::from_secs(5);
-    o
+    common::running::start(200.0)
 }
 
 fn toml_str(s: &str) -> String {

@@ -12,46 +12,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use azure_core::credentials::Secret;
 use cutover::model::Code;
 use cutover::sandbox::mi_catalog::MiDatabase;
-use cutover::sandbox::{Sandbox, SandboxOptions};
 use cutover::source::{Encryption, SourceAuth, SourceClient, SourceOptions};
 use cutover::target_sql::{InstanceReport, TargetSql, checks};
 use serde_json::Value;
 
-/// The sandbox on a runtime of its own (the CLI runs as a child process meanwhile).
-struct Running {
-    rt: tokio::runtime::Runtime,
-    sb: Sandbox,
-}
+use common::running::{Running, sql_options as options};
 
 fn start() -> Running {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let sb = rt
-        .block_on(Sandbox::start(SandboxOptions {
-            restore_mbps: 50.0,
-            ..Default::default()
-        }))
-        .expect("sandbox starts");
-    Running { rt, sb }
-}
-
-fn options(server: &str, user: &str, password: &str) -> SourceOptions {
-    let mut o = SourceOptions::new(
-        server.parse().unwrap(),
-        SourceAuth::SqlLogin {
-            user: user.into(),
-            password: Secret::new(password.to_string()),
-        },
-        Encryption::Plaintext,
-    );
-    o.connect_timeout = Duration::from_secs(5);
-    o
+    common::running::start(50.0)
 }
 
 impl Running {

@@ -4,6 +4,7 @@
 //! Each test crate includes this module with `mod common;` and uses only part of it.
 #![allow(dead_code)]
 
+pub mod running;
 pub mod tmux;
 
 use std::path::{Path, PathBuf};
