@@ -384,7 +384,22 @@ mod tests {
             !text.contains("Completed"),
             "internal names stay out: {text}"
         );
-        assert!(text.contains("    Server=tcp:mi1.x.database.windows.net,1433;Database=SalesMI"));
+        // Two databases only their name apart: the connection string once, said so; two lines a
+        // database at most (an 80x24 terminal shows the summary whole).
+        assert_eq!(text.matches("Server=tcp:").count(), 1, "{text}");
+        assert!(
+            text.contains("(Database= each one's target name): Server=tcp:mi1.x.database.windows.net,1433;Database=SalesMI"),
+            "{text}"
+        );
+        assert!(text.lines().count() <= 2 * 2 + 1, "{text}");
+        // One database: its own line.
+        let mut one = completed_with_downtime();
+        one.databases.truncate(1);
+        let text1 = summary_text(&summary(&one));
+        assert!(
+            text1.contains("Sales: Server=tcp:mi1.x.database.windows.net,1433;Database=SalesMI"),
+            "{text1}"
+        );
         assert!(
             text.contains("HR ") && text.contains("CATCHING UP") && text.contains("no downtime")
         );
