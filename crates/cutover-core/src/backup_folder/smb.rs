@@ -192,52 +192,73 @@ impl SmbFolder {
             .map_err(|_| io::Error::other("the SMB client stopped before answering"))
     }
 
-    /// Runs `op` with the signed-in session (signing in first when needed); a lost connection
-    /// drops the session so the next call signs in again.
+    /// Runs `op` with the signed-in session (signing in first when needed). A lost connection
+    /// drops the session, and `op` runs once more on a new sign-in after a short pause (a server
+    /// just restarted may drop the first connections); a second loss is the caller's.
     fn with_session<T, F>(&self, op: F) -> Result<T, SmbFailure>
     where
         T: Send + 'static,
-        F: for<'a> FnOnce(
+        F: for<'a> Fn(
                 &'a mut Session,
                 Context<'a>,
-            ) -> std::pin::Pin<
-                Box<dyn Future<Output = Result<T, SmbFailure>> + Send + 'a>,
-            > + Send
+            )
+                -> std::pin::Pin<Box<dyn Future<Output = Result<T, SmbFailure>> + Send + 'a>>
+            + Send
+            + Sync
             + 'static,
     {
         let session = self.session.clone();
         let (share, login) = (self.share.clone(), self.login.clone());
         self.block_on(async move {
             let mut guard = session.lock().await;
-            if guard.is_none() {
-                *guard = Some(open_session(&share, &login).await?);
-            }
-            let Some(s) = guard.as_mut() else {
-                return Err(SmbFailure::Other {
-                    server: share.socket_addr(),
-                    detail: "no session".into(),
-                });
-            };
             let server = share.socket_addr();
             let user = login.user.to_string();
-            let cx = Context {
-                server: &server,
-                host: &share.host,
-                share: &share.share,
-                user: &user,
-                password_env: &login.password_env,
-            };
-            let r = op(s, cx).await;
-            if let Err(e) = &r
-                && connection_gone(e)
-            {
-                *guard = None;
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let last = attempt >= 2;
+                if guard.is_none() {
+                    match open_session(&share, &login).await {
+                        Ok(s) => *guard = Some(s),
+                        Err(e) if !last && connection_gone(&e) => {
+                            tokio::time::sleep(RETRY_PAUSE).await;
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                let Some(s) = guard.as_mut() else {
+                    return Err(SmbFailure::Other {
+                        server: server.clone(),
+                        detail: "no session".into(),
+                    });
+                };
+                let cx = Context {
+                    server: &server,
+                    host: &share.host,
+                    share: &share.share,
+                    user: &user,
+                    password_env: &login.password_env,
+                };
+                let r = op(s, cx).await;
+                if let Err(e) = &r
+                    && connection_gone(e)
+                {
+                    *guard = None;
+                    if !last {
+                        tokio::time::sleep(RETRY_PAUSE).await;
+                        continue;
+                    }
+                }
+                return r;
             }
-            r
         })
         .unwrap_or_else(|e| Err(stopped(&self.share, e)))
     }
 }
+
+/// The pause before a call is tried again on a new sign-in after a lost connection.
+const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The session cannot be trusted after this failure (the connection dropped, the server went away
 /// or answered something unexpected): the next call signs in again on a new connection.
@@ -328,6 +349,7 @@ impl BackupFolder for SmbFolder {
         let unc_root = self.unc(&inside);
         let start = inside.clone();
         let r = self.with_session(move |s, cx| {
+            let (start, unc_root) = (start.clone(), unc_root.clone());
             Box::pin(async move {
                 // The root's own time (and that it is a folder).
                 let root_time = if start.is_empty() {
@@ -422,6 +444,7 @@ impl BackupFolder for SmbFolder {
         let inside = self.inside(path)?;
         let unc = self.unc(&inside);
         self.with_session(move |s, cx| {
+            let (inside, unc) = (inside.clone(), unc.clone());
             Box::pin(async move {
                 let st = s
                     .client
@@ -458,6 +481,7 @@ impl BackupFolder for SmbFolder {
         let inside = self.inside(path)?;
         let unc = self.unc(&inside);
         self.with_session(move |s, cx| {
+            let (inside, unc) = (inside.clone(), unc.clone());
             Box::pin(async move {
                 s.client
                     .delete_file(&s.tree, &inside)
@@ -476,6 +500,7 @@ impl BackupFolder for SmbFolder {
         // open itself runs beside other opens and reads (the scan's threads, the uploader's).
         let (tree, conn) = self
             .with_session(move |s, cx| {
+                let unc2 = unc2.clone();
                 Box::pin(async move {
                     let conn = s
                         .client
