@@ -288,26 +288,30 @@ impl LrsClient {
         Ok(out)
     }
 
-    /// The databases restoring now on this instance (their names), and how many restore on the
-    /// subscription's other ready instances (`Err`: the subscription's instances could not be
+    /// The databases on this instance (names), those of them restoring now, and how many restore on
+    /// the subscription's other ready instances (`Err`: the subscription's instances could not be
     /// listed, e.g. no right to list them; the reason). LRS's per-subscription limit counts them
     /// all, whoever started them.
-    pub async fn restoring(&self) -> Result<(Vec<String>, Result<usize, String>), LrsError> {
+    pub async fn databases_and_restores(
+        &self,
+    ) -> Result<(Vec<String>, Vec<String>, Result<usize, String>), LrsError> {
         let is_restoring = |s: &Option<String>| {
             s.as_deref()
                 .is_some_and(|s| s.eq_ignore_ascii_case("Restoring"))
         };
-        let here: Vec<String> = self
+        let all = self
             .databases_at(&self.instance_url(), &self.instance.managed_instance)
-            .await?
-            .into_iter()
+            .await?;
+        let here: Vec<String> = all
+            .iter()
             .filter(|(_, s)| is_restoring(s))
-            .map(|(n, _)| n)
+            .map(|(n, _)| n.clone())
             .collect();
+        let names: Vec<String> = all.into_iter().map(|(n, _)| n).collect();
         let discovery = crate::arm::discovery::DiscoveryClient::new(self.arm.clone());
         let instances = match discovery.instances(&self.instance.subscription).await {
             Ok(i) => i,
-            Err(e) => return Ok((here, Err(e.to_string()))),
+            Err(e) => return Ok((names, here, Err(e.to_string()))),
         };
         let own = self.instance_url();
         let mut elsewhere = 0;
@@ -323,10 +327,10 @@ impl LrsClient {
             }
             match self.databases_at(&url, &mi.name).await {
                 Ok(dbs) => elsewhere += dbs.iter().filter(|(_, s)| is_restoring(s)).count(),
-                Err(e) => return Ok((here, Err(e.to_string()))),
+                Err(e) => return Ok((names, here, Err(e.to_string()))),
             }
         }
-        Ok((here, Ok(elsewhere)))
+        Ok((names, here, Ok(elsewhere)))
     }
 
     /// Starts a continuous-mode (or autocomplete) LRS restore of `db`.

@@ -116,11 +116,12 @@ impl RestoreTarget for LrsClient {
                 .and_then(serde_json::Value::as_str)
                 .map(str::to_string)
         };
-        let (restoring, restoring_elsewhere) = LrsClient::restoring(self).await?;
+        let (databases, restoring, restoring_elsewhere) =
+            LrsClient::databases_and_restores(self).await?;
         Ok(Some(TargetFacts {
             tier: text("/sku/tier"),
             family: text("/sku/family"),
-            databases: LrsClient::databases(self).await?,
+            databases,
             restoring,
             restoring_elsewhere,
         }))
