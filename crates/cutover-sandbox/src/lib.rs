@@ -214,11 +214,12 @@ impl Sandbox {
         };
         // LRS also serves the subscription's other ready instances (the per-subscription limit on
         // restores at once counts them all), as the discovery side lists them.
+        let world = arm_discovery::world::sandbox_world(&world_cfg);
         let mut cfg = cfg;
-        cfg.other_instances = arm_discovery::world::sandbox_world(&world_cfg)
-            .into_iter()
+        cfg.other_instances = world
+            .iter()
             .filter(|s| s.id == cfg.subscription)
-            .flat_map(|s| s.instances)
+            .flat_map(|s| s.instances.iter().cloned())
             .filter(|i| i.state == "Ready" && i.name != cfg.managed_instance)
             .map(|i| arm::ServedInstance {
                 resource_group: i.resource_group,
@@ -248,7 +249,11 @@ impl Sandbox {
                 tracing::error!(error = %e, "sandbox blob service stopped");
             }
         }));
-        let discovery = arm_discovery::DiscoveryService::new(&world_cfg, blob.clone());
+        let discovery = arm_discovery::DiscoveryService::with_world(
+            world,
+            blob.clone(),
+            arm_discovery::DEFAULT_PAGE_SIZE,
+        );
         // LRS reads with the instance's identity only while the discovery side says it has the role.
         let d = discovery.clone();
         lrs.set_identity_reader(Arc::new(move || {
