@@ -550,7 +550,7 @@ impl BackupFolder for SmbFolder {
             .ok_or_else(|| io::Error::other("the SMB client was stopped"))?;
         Ok(Box::new(SmbFile {
             len: reader.size(),
-            reader: Arc::new(reader),
+            reader,
             rt,
             unc,
             server: self.share.socket_addr(),
@@ -560,7 +560,7 @@ impl BackupFolder for SmbFolder {
 
 /// A file of the share, open for reading (sharing read, write and delete).
 struct SmbFile {
-    reader: Arc<smb2::FileReader>,
+    reader: smb2::FileReader,
     len: u64,
     rt: tokio::runtime::Handle,
     unc: String,
@@ -569,65 +569,58 @@ struct SmbFile {
 
 /// A large read is split into pieces of this size, all asked at once (one SMB READ each, in
 /// flight together on the session), so a read costs about one round trip, not one per piece.
-const PIPELINED_PIECE: u64 = 1 << 20;
+const PIPELINED_PIECE: usize = 1 << 20;
 
-/// Reads `want` bytes at `off` as pieces in flight together, joined in order (short only at the
-/// end of the file).
+/// Reads into `buf` at `off` as pieces in flight together, each answer copied straight into its
+/// part of `buf`; returns the bytes read (fewer than `buf.len()` only at the end of the file).
 async fn read_pipelined(
-    reader: Arc<smb2::FileReader>,
+    reader: &smb2::FileReader,
     off: u64,
-    want: u64,
-) -> Result<Vec<u8>, smb2::Error> {
-    if want <= PIPELINED_PIECE {
-        return reader.read_at(off, want).await;
-    }
-    let pieces = (0..want.div_ceil(PIPELINED_PIECE)).map(|i| {
-        let r = reader.clone();
-        let at = off + i * PIPELINED_PIECE;
-        let len = PIPELINED_PIECE.min(want - i * PIPELINED_PIECE);
-        async move { r.read_at(at, len).await }
-    });
-    let parts = futures::future::try_join_all(pieces).await?;
-    let mut out = Vec::with_capacity(want as usize);
-    for p in parts {
-        let short = (p.len() as u64) < PIPELINED_PIECE;
-        out.extend_from_slice(&p);
-        if short {
+    buf: &mut [u8],
+) -> Result<usize, smb2::Error> {
+    let pieces = buf
+        .chunks_mut(PIPELINED_PIECE)
+        .enumerate()
+        .map(|(i, part)| reader.read_at_into(off + (i * PIPELINED_PIECE) as u64, part));
+    let got = futures::future::try_join_all(pieces).await?;
+    Ok(bytes_before_a_gap(&got, buf.len()))
+}
+
+/// The bytes read in order by pieces of `PIPELINED_PIECE` (the last may be shorter) whose reads
+/// returned `got`: up to and including the first short one (the end of the file).
+fn bytes_before_a_gap(got: &[usize], len: usize) -> usize {
+    let mut n = 0;
+    for &g in got {
+        let asked = PIPELINED_PIECE.min(len - n);
+        n += g;
+        if g < asked {
             break;
         }
     }
-    Ok(out)
+    n
 }
 
 impl ReadAt for SmbFile {
     fn read_at(&mut self, off: u64, buf: &mut [u8]) -> io::Result<usize> {
-        let reader = self.reader.clone();
-        let want = buf.len() as u64;
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.rt.spawn(async move {
-            let _ = tx.send(read_pipelined(reader, off, want).await);
-        });
-        let data = rx
-            .recv()
-            .map_err(|_| io::Error::other("the SMB client stopped before answering"))?
-            .map_err(|e| {
-                let f = match e.kind() {
-                    smb2::ErrorKind::ConnectionLost
-                    | smb2::ErrorKind::SessionExpired
-                    | smb2::ErrorKind::TimedOut => SmbFailure::ConnectionLost {
-                        server: self.server.clone(),
-                        detail: format!("reading {}: {e}", self.unc),
-                    },
-                    _ => SmbFailure::Other {
-                        server: self.server.clone(),
-                        detail: format!("reading {} at offset {off}: {e}", self.unc),
-                    },
-                };
-                f.into_io()
-            })?;
-        let n = data.len().min(buf.len());
-        buf[..n].copy_from_slice(&data[..n]);
-        Ok(n)
+        // Polled on this (blocking) thread with the folder's runtime entered for its timers; the
+        // answers arrive through the runtime's connection task. Borrowing `buf` this way is
+        // what lets every answer be copied once, straight into it.
+        let _runtime = self.rt.enter();
+        futures::executor::block_on(read_pipelined(&self.reader, off, buf)).map_err(|e| {
+            let f = match e.kind() {
+                smb2::ErrorKind::ConnectionLost
+                | smb2::ErrorKind::SessionExpired
+                | smb2::ErrorKind::TimedOut => SmbFailure::ConnectionLost {
+                    server: self.server.clone(),
+                    detail: format!("reading {}: {e}", self.unc),
+                },
+                _ => SmbFailure::Other {
+                    server: self.server.clone(),
+                    detail: format!("reading {} at offset {off}: {e}", self.unc),
+                },
+            };
+            f.into_io()
+        })
     }
 }
 
@@ -650,4 +643,25 @@ pub fn share_path(s: &str) -> Option<Result<(SmbAddress, PathBuf), String>> {
         let p = a.to_path();
         (a, p)
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{PIPELINED_PIECE, bytes_before_a_gap};
+
+    const P: usize = PIPELINED_PIECE;
+
+    #[test]
+    fn whole_pieces_count_in_full() {
+        assert_eq!(bytes_before_a_gap(&[P, P, P], 3 * P), 3 * P);
+        // The last piece of a read that is not a multiple of the piece size is shorter.
+        assert_eq!(bytes_before_a_gap(&[P, 10], P + 10), P + 10);
+    }
+
+    #[test]
+    fn the_first_short_piece_ends_the_read() {
+        // The file ends inside the second piece: what later pieces say is not counted.
+        assert_eq!(bytes_before_a_gap(&[P, 7, 0, 0], 4 * P), P + 7);
+        assert_eq!(bytes_before_a_gap(&[0, 0], 2 * P), 0);
+    }
 }

@@ -6006,7 +6006,7 @@ async fn receiver_loop(
         };
 
         // Split by NextCommand.
-        let sub_frames = match split_compound(&decoded) {
+        let sub_frames = match split_compound_owned(decoded) {
             Ok(subs) => subs,
             Err(e) => {
                 inner
@@ -6036,7 +6036,7 @@ async fn receiver_loop(
         // rather than hanging forever.
         let mut routable: Vec<(MessageId, Result<Frame>)> = Vec::new();
         for sub in sub_frames {
-            match prepare_sub_frame(&sub, was_encrypted, &inner) {
+            match prepare_sub_frame_owned(sub, was_encrypted, &inner) {
                 Ok(SubFrameAction::Route(msg_id, result)) => routable.push((msg_id, result)),
                 Ok(SubFrameAction::Skip) => { /* notification / STATUS_PENDING */ }
                 Ok(SubFrameAction::AckOplockBreak(brk, tree_id)) => {
@@ -6194,12 +6194,23 @@ pub(crate) enum SubFrameAction {
 /// unrecoverable errors where the connection is now out of sync
 /// (header parse failure on a sub-frame the compound-splitter claimed was
 /// valid — the receiver loop fans the error to all waiters and exits).
+#[cfg(test)]
 fn prepare_sub_frame(sub: &[u8], was_encrypted: bool, inner: &Inner) -> Result<SubFrameAction> {
+    prepare_sub_frame_owned(sub.to_vec(), was_encrypted, inner)
+}
+
+/// [`prepare_sub_frame`] taking the sub-frame's bytes by value: they become the frame's `raw`
+/// without another copy (cutover's patch: a READ response of 1 MiB was copied twice here).
+fn prepare_sub_frame_owned(
+    sub: Vec<u8>,
+    was_encrypted: bool,
+    inner: &Inner,
+) -> Result<SubFrameAction> {
     // Parse the header. A failure here means split_compound produced a
     // chunk that doesn't start with a valid SMB2 header — the framing is
     // corrupt and we can't know where the next sub-frame begins. Fatal
     // to the connection.
-    let mut cursor = ReadCursor::new(sub);
+    let mut cursor = ReadCursor::new(&sub);
     let header = match Header::unpack(&mut cursor) {
         Ok(h) => h,
         Err(e) => {
@@ -6306,7 +6317,7 @@ fn prepare_sub_frame(sub: &[u8], was_encrypted: bool, inner: &Inner) -> Result<S
         let is_cancel = header.command == Command::Cancel;
         if let (Some(key), Some(algo)) = (signing_key, signing_algorithm) {
             if let Err(e) =
-                signing::verify_signature(sub, &key, algo, header.message_id.0, is_cancel)
+                signing::verify_signature(&sub, &key, algo, header.message_id.0, is_cancel)
             {
                 inner
                     .metrics
@@ -6346,7 +6357,7 @@ fn prepare_sub_frame(sub: &[u8], was_encrypted: bool, inner: &Inner) -> Result<S
     } else {
         Vec::new()
     };
-    let raw = sub.to_vec();
+    let raw = sub;
     let msg_id = header.message_id;
     Ok(SubFrameAction::Route(
         msg_id,
@@ -6423,6 +6434,15 @@ fn decrypt_frame(data: &[u8], inner: &Inner) -> Result<Vec<u8>> {
     let ciphertext = &data[TransformHeader::SIZE..];
     let plaintext = encryption::decrypt_message(transform_header, ciphertext, &dec_key, cipher)?;
     Ok(plaintext)
+}
+
+/// [`split_compound`] taking the frame by value: a frame holding one response (`NextCommand` 0 at
+/// its start, the usual case) is returned as it is, not copied (cutover's patch).
+pub(crate) fn split_compound_owned(data: Vec<u8>) -> Result<Vec<Vec<u8>>> {
+    if data.len() >= Header::SIZE && data[20..24] == [0, 0, 0, 0] {
+        return Ok(vec![data]);
+    }
+    split_compound(&data)
 }
 
 /// Split a preprocessed frame into sub-frames by `NextCommand` offsets.

@@ -187,6 +187,31 @@ impl Pack for ReadResponse {
     }
 }
 
+impl ReadResponse {
+    /// The data of a READ response's body, borrowed (what [`Unpack`] copies into `data`), with
+    /// the same checks. cutover's patch, for [`FileReader::read_at_into`](crate::client::stream::FileReader::read_at_into).
+    pub fn data_of(body: &[u8]) -> Result<&[u8]> {
+        let mut cursor = ReadCursor::new(body);
+        let structure_size = cursor.read_u16_le()?;
+        if structure_size != Self::STRUCTURE_SIZE {
+            return Err(Error::invalid_data(format!(
+                "invalid ReadResponse structure size: expected {}, got {}",
+                Self::STRUCTURE_SIZE,
+                structure_size
+            )));
+        }
+        let _data_offset = cursor.read_u8()?;
+        let _reserved = cursor.read_u8()?;
+        let data_length = cursor.read_u32_le()?;
+        let _data_remaining = cursor.read_u32_le()?;
+        let _flags = cursor.read_u32_le()?;
+        if data_length == 0 {
+            return Ok(&[]);
+        }
+        cursor.read_bytes_bounded(data_length as usize)
+    }
+}
+
 impl Unpack for ReadResponse {
     fn unpack(cursor: &mut ReadCursor<'_>) -> Result<Self> {
         let structure_size = cursor.read_u16_le()?;
