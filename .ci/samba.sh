@@ -116,7 +116,12 @@ while [ "$p" != "/" ]; do
     p="$(dirname "$p")"
 done
 mkdir -p "$dir"/{private,lock,state,cache,pid,ncalrpc,log,shares}
-chmod 0700 "$dir"/{private,lock,state,cache,pid,ncalrpc,log}
+chmod 0700 "$dir"/{private,state,cache,pid,ncalrpc,log}
+# The lock folder is 0755 as in a packaged Samba (/run/samba/lock): before honouring another
+# connection's open (its share modes), smbd checks, acting as the user, that the smbd holding it is
+# alive (msg.lock/<pid> in here); with 0700 it could not look, took every other connection's open
+# for stale and never answered STATUS_SHARING_VIOLATION across connections.
+chmod 0755 "$dir/lock"
 root="$dir/shares/backups"
 cp -r "$samples" "$root"
 mkdir -p "$root/denied" "$root/incoming" "$dir/shares/private"
