@@ -192,28 +192,12 @@ impl ReadResponse {
     /// the same checks. cutover's patch, for [`FileReader::read_at_into`](crate::client::stream::FileReader::read_at_into).
     pub fn data_of(body: &[u8]) -> Result<&[u8]> {
         let mut cursor = ReadCursor::new(body);
-        let structure_size = cursor.read_u16_le()?;
-        if structure_size != Self::STRUCTURE_SIZE {
-            return Err(Error::invalid_data(format!(
-                "invalid ReadResponse structure size: expected {}, got {}",
-                Self::STRUCTURE_SIZE,
-                structure_size
-            )));
-        }
-        let _data_offset = cursor.read_u8()?;
-        let _reserved = cursor.read_u8()?;
-        let data_length = cursor.read_u32_le()?;
-        let _data_remaining = cursor.read_u32_le()?;
-        let _flags = cursor.read_u32_le()?;
-        if data_length == 0 {
-            return Ok(&[]);
-        }
-        cursor.read_bytes_bounded(data_length as usize)
+        Ok(Self::unpack_borrowed(&mut cursor)?.3)
     }
-}
 
-impl Unpack for ReadResponse {
-    fn unpack(cursor: &mut ReadCursor<'_>) -> Result<Self> {
+    /// The fields (data offset, data remaining, flags) and the data, borrowed from `cursor`
+    /// (cutover's patch: `unpack` was this with the data copied).
+    fn unpack_borrowed<'a>(cursor: &mut ReadCursor<'a>) -> Result<(u8, u32, u32, &'a [u8])> {
         let structure_size = cursor.read_u16_le()?;
         if structure_size != Self::STRUCTURE_SIZE {
             return Err(Error::invalid_data(format!(
@@ -229,17 +213,23 @@ impl Unpack for ReadResponse {
         let data_remaining = cursor.read_u32_le()?;
         let flags = cursor.read_u32_le()?;
 
-        let data = if data_length > 0 {
-            cursor.read_bytes_bounded(data_length as usize)?.to_vec()
+        let data: &[u8] = if data_length > 0 {
+            cursor.read_bytes_bounded(data_length as usize)?
         } else {
-            Vec::new()
+            &[]
         };
+        Ok((data_offset, data_remaining, flags, data))
+    }
+}
 
+impl Unpack for ReadResponse {
+    fn unpack(cursor: &mut ReadCursor<'_>) -> Result<Self> {
+        let (data_offset, data_remaining, flags, data) = Self::unpack_borrowed(cursor)?;
         Ok(ReadResponse {
             data_offset,
             data_remaining,
             flags,
-            data,
+            data: data.to_vec(),
         })
     }
 }
