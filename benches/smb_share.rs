@@ -3,7 +3,8 @@
 //!
 //! 1. read MB/s of a 256 MiB file through `SmbFolder` (256 KiB pieces, 1 and 4 readers as the
 //!    uploader's blocks in flight), CPU seconds per GiB of this process, vs Samba's own
-//!    `smbclient get` of the same file (and a local `pread` of it, for scale);
+//!    `smbclient get` of the same file (and a local `pread` of it, for scale); the same on the
+//!    share that requires encryption (`secure`, as an Azure file share does);
 //! 2. `cutover upload --all-files` of 4 x 64 MiB from the share vs from the same files locally,
 //!    into the sandbox's Blob service (`cutover sandbox`), MB/s and the ratio, with the CPU
 //!    seconds per GiB of the uploader (each way) and of Samba (the share's way); the files are
@@ -208,11 +209,24 @@ impl BackupFolder for Counting<'_> {
     }
 }
 
-fn smbclient_get(port: &str, user: &str, pw_env: &str, file: &str) -> f64 {
+fn smbclient_get(port: &str, user: &str, pw_env: &str, share: &str, file: &str) -> f64 {
     let t = Instant::now();
     let out = Command::new("smbclient")
-        .args(["-p", port, "-U", user, "//127.0.0.1/backups", "-c"])
+        .args([
+            "-p",
+            port,
+            "-U",
+            user,
+            &format!("//127.0.0.1/{share}"),
+            "-c",
+        ])
         .arg(format!("get {file} /dev/null"))
+        // Encrypted where the share requires it, signed elsewhere.
+        .arg(if share == "secure" {
+            "--client-protection=encrypt"
+        } else {
+            "--client-protection=sign"
+        })
         // The password through smbclient's own variable, never in its arguments.
         .env("PASSWD", env(pw_env).unwrap())
         .output()
@@ -298,7 +312,9 @@ fn main() {
         cpu1.push(c);
         r4.push(read_all(&folder, &on_share, 4).0);
         get.push(
-            256.0 * MIB as f64 / 1e6 / smbclient_get(&port, &user, &pw_env, "bench/read-256m.bin"),
+            256.0 * MIB as f64
+                / 1e6
+                / smbclient_get(&port, &user, &pw_env, "backups", "bench/read-256m.bin"),
         );
         local.push(read_all(&LocalFolder, &big, 1).0);
     }
@@ -315,6 +331,37 @@ fn main() {
         "  ratio vs smbclient get: 1 reader {:.2}x, 4 readers {:.2}x",
         r1 / get,
         r4 / get
+    );
+
+    // 1b. The same file on the share that requires encryption (as an Azure file share does).
+    let secure = SmbAddress::parse(&format!("smb://127.0.0.1:{port}/secure")).unwrap();
+    let sfolder = SmbFolder::new(&secure, SmbLogin::from_env(&user, &pw_env).unwrap()).unwrap();
+    sfolder.connect().unwrap();
+    let on_secure = secure.to_path().join("bench/read-256m.bin");
+    let (mut e1, mut e4, mut ecpu, mut eget) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let (m, c) = read_all(&sfolder, &on_secure, 1);
+        e1.push(m);
+        ecpu.push(c);
+        e4.push(read_all(&sfolder, &on_secure, 4).0);
+        eget.push(
+            256.0 * MIB as f64
+                / 1e6
+                / smbclient_get(&port, &user, &pw_env, "secure", "bench/read-256m.bin"),
+        );
+    }
+    let (e1, e4, eget) = (median(e1), median(e4), median(eget));
+    println!("The same on the share requiring encryption (every message encrypted):");
+    println!(
+        "  SmbFolder, 1 reader        {e1:8.0} MB/s   {:.2} CPU s/GiB",
+        median(ecpu)
+    );
+    println!("  SmbFolder, 4 readers       {e4:8.0} MB/s");
+    println!("  smbclient get (encrypted)  {eget:8.0} MB/s");
+    println!(
+        "  ratio vs smbclient get: 1 reader {:.2}x, 4 readers {:.2}x",
+        e1 / eget,
+        e4 / eget
     );
 
     // 2. Uploads, share vs local, into the sandbox's Blob service.
