@@ -44,9 +44,10 @@ pub struct LrsConfig {
     /// Restores running at once that one instance accepts (the documented per-instance figure);
     /// all the served instances together accept [`LRS_MAX_RESTORES_PER_SUBSCRIPTION`].
     pub max_concurrent: usize,
-    /// The subscription's other managed instances whose Log Replay Service the sandbox also serves
-    /// (the per-subscription limit counts the restores of them all).
-    pub other_instances: Vec<ServedInstance>,
+    /// The subscription's ready managed instances whose Log Replay Service the sandbox serves, as
+    /// its discovery side lists them: `managed_instance` and the others (the per-subscription
+    /// limit counts the restores of them all).
+    pub instances: Vec<ServedInstance>,
 }
 
 /// A managed instance the sandbox's LRS serves, as ARM's GET of it shows it.
@@ -62,24 +63,12 @@ pub struct ServedInstance {
 }
 
 impl LrsConfig {
-    /// The instance the sandbox pretends to be first (its SQL side, its identity's role).
-    pub fn primary(&self) -> ServedInstance {
-        ServedInstance {
-            resource_group: self.resource_group.clone(),
-            name: self.managed_instance.clone(),
-            location: self.location.clone(),
-            sku_name: "GP_Gen5".into(),
-            tier: "GeneralPurpose".into(),
-            family: "Gen5".into(),
-            vcores: 4,
-        }
-    }
-
     /// The served instance at `rg`/`mi` (ARM matches names without regard to case).
     fn served(&self, rg: &str, mi: &str) -> Option<ServedInstance> {
-        std::iter::once(self.primary())
-            .chain(self.other_instances.iter().cloned())
+        self.instances
+            .iter()
             .find(|i| i.resource_group.eq_ignore_ascii_case(rg) && i.name.eq_ignore_ascii_case(mi))
+            .cloned()
     }
 }
 
@@ -448,7 +437,8 @@ impl LrsService {
         (status, h, Json(body)).into_response()
     }
 
-    /// [`Self::check`], and the served instance the path names.
+    /// Checks the bearer token, api-version and the instance path: the api-version and the served
+    /// instance the path names, or the ready error response.
     #[allow(clippy::result_large_err)] // an axum Response, returned at once by the handler
     fn check_served(
         &self,
@@ -456,20 +446,6 @@ impl LrsService {
         p: &DbPath,
         q: &ApiVersion,
     ) -> Result<(String, ServedInstance), Response> {
-        let api = self.check(headers, p, q)?;
-        match self.cfg().served(&p.rg, &p.mi) {
-            Some(i) => Ok((api, i)),
-            None => Err(err(
-                StatusCode::NOT_FOUND,
-                "ParentResourceNotFound",
-                format!("Parent resource '{}' not found.", p.mi),
-            )),
-        }
-    }
-
-    /// Checks the bearer token, api-version and the instance path; the error is the ready response.
-    #[allow(clippy::result_large_err)] // an axum Response, returned at once by the handler
-    fn check(&self, headers: &HeaderMap, p: &DbPath, q: &ApiVersion) -> Result<String, Response> {
         let cfg = self.cfg();
         let auth = headers
             .get("authorization")
@@ -506,11 +482,8 @@ impl LrsService {
                 format!("The subscription '{}' could not be found.", p.sub),
             ));
         }
-        let primary = cfg.primary();
-        let all: Vec<&ServedInstance> = std::iter::once(&primary)
-            .chain(cfg.other_instances.iter())
-            .collect();
-        if !all
+        if !cfg
+            .instances
             .iter()
             .any(|i| p.rg.eq_ignore_ascii_case(&i.resource_group))
         {
@@ -520,7 +493,7 @@ impl LrsService {
                 format!("Resource group '{}' could not be found.", p.rg),
             ));
         }
-        if cfg.served(&p.rg, &p.mi).is_none() {
+        let Some(inst) = cfg.served(&p.rg, &p.mi) else {
             return Err(err(
                 StatusCode::NOT_FOUND,
                 "ParentResourceNotFound",
@@ -529,8 +502,8 @@ impl LrsService {
                     p.mi
                 ),
             ));
-        }
-        Ok(api)
+        };
+        Ok((api, inst))
     }
 
     /// Validates the storage URI: (container, folder), or the documented error.
@@ -1146,7 +1119,7 @@ async fn get_operation(
         mi: cfg.managed_instance.clone(),
         db: String::new(),
     };
-    if let Err(r) = s.check(&headers, &p, &q) {
+    if let Err(r) = s.check_served(&headers, &p, &q) {
         return r;
     }
     let (db, kind, started) = {

@@ -202,7 +202,7 @@ impl Sandbox {
             arm_endpoint: arm_endpoint.clone(),
             job_limit: opts.lrs_job_limit,
             max_concurrent: arm::LRS_MAX_RESTORES_PER_INSTANCE,
-            other_instances: Vec::new(),
+            instances: Vec::new(),
         };
         let world_cfg = arm_discovery::WorldConfig {
             subscription: cfg.subscription.clone(),
@@ -212,15 +212,16 @@ impl Sandbox {
             account: DEV_ACCOUNT.into(),
             blob_endpoint: blob_endpoint.clone(),
         };
-        // LRS also serves the subscription's other ready instances (the per-subscription limit on
-        // restores at once counts them all), as the discovery side lists them.
+        // LRS serves the subscription's ready instances as the discovery side lists them: the
+        // sandbox's own and the others (the per-subscription limit on restores at once counts
+        // them all).
         let world = arm_discovery::world::sandbox_world(&world_cfg);
         let mut cfg = cfg;
-        cfg.other_instances = world
+        cfg.instances = world
             .iter()
             .filter(|s| s.id == cfg.subscription)
             .flat_map(|s| s.instances.iter().cloned())
-            .filter(|i| i.state == "Ready" && i.name != cfg.managed_instance)
+            .filter(|i| i.state == "Ready")
             .map(|i| arm::ServedInstance {
                 resource_group: i.resource_group,
                 name: i.name,
@@ -302,6 +303,12 @@ impl Sandbox {
         tasks.push(tokio::spawn(
             lrs.clone().run_ticker(Duration::from_millis(200)),
         ));
+        let other_instances = cfg
+            .instances
+            .iter()
+            .filter(|i| i.name != cfg.managed_instance)
+            .map(|i| (i.resource_group.clone(), i.name.clone()))
+            .collect();
         Ok(Sandbox {
             info: SandboxInfo {
                 blob_endpoint,
@@ -323,11 +330,7 @@ impl Sandbox {
                 mi_sql_user: "miadmin".into(),
                 mi_sql_password,
                 mi_entra_admin: MI_ENTRA_ADMIN.into(),
-                other_instances: cfg
-                    .other_instances
-                    .iter()
-                    .map(|i| (i.resource_group.clone(), i.name.clone()))
-                    .collect(),
+                other_instances,
             },
             sql,
             mi_sql,

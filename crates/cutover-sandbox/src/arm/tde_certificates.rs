@@ -105,7 +105,7 @@ pub(super) async fn post_tde_certificate(
         mi: p.mi,
         db: String::new(),
     };
-    if let Err(r) = s.check(&headers, &path, &q) {
+    if let Err(r) = s.check_served(&headers, &path, &q) {
         return r;
     }
     let Ok(v) = serde_json::from_slice::<Value>(&body) else {
