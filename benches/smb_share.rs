@@ -245,7 +245,18 @@ struct Sandbox {
 }
 
 impl Drop for Sandbox {
+    /// SIGTERM first, so the sandbox removes its folder under $TMPDIR (a bench runs outside
+    /// `.ci/run`, whose temporary folder would take it); SIGKILL if it has not ended in 5 s.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        for _ in 0..50 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
