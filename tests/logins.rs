@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap fails the run
 
+mod common;
+
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
@@ -305,16 +307,7 @@ async fn migrate_keeps_sids_and_passwords_and_is_idempotent() {
 
 /// pytds reads the target's sys.server_principals: the SIDs are the source's.
 async fn independent_client_sees_the_sids(s: &Setup, inv: &cutover::logins::LoginInventory) {
-    let ok = Command::new("python3")
-        .args(["-c", "import pytds"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("python-tds (pytds) is needed for the independent-client check under CI");
-        }
-        eprintln!("skipped: python-tds (pytds) is not installed (pip install python-tds)");
+    if !common::pytds_or_skip("the independent-client check") {
         return;
     }
     let port = s.mi_server.rsplit(',').next().unwrap().to_string();

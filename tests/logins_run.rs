@@ -137,16 +137,7 @@ fn source_logins(r: &Running) -> (Vec<String>, Vec<(String, String)>) {
 
 /// The instance's logins as pytds reads them: `name\tsid\ttype`.
 fn target_principals(r: &Running) -> Option<String> {
-    let ok = Command::new("python3")
-        .args(["-c", "import pytds"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("python-tds (pytds) is needed for the independent-client check under CI");
-        }
-        eprintln!("skipped: python-tds (pytds) is not installed (pip install python-tds)");
+    if !common::pytds_or_skip("the independent-client check") {
         return None;
     }
     let i = &r.sb.info;

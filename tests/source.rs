@@ -6,6 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
 
 use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -702,11 +704,7 @@ async fn the_source_command() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_independent_client_lists_the_databases() {
-    if let Err(why) = python_tds() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("python-tds (pytds) is needed for the independent-client test under CI: {why}");
-        }
-        eprintln!("skipped: python-tds (pytds) is not installed: {why} (pip install python-tds)");
+    if !common::pytds_or_skip("the independent-client test") {
         return;
     }
     let sb = sandbox().await;
@@ -743,17 +741,5 @@ async fn an_independent_client_lists_the_databases() {
     let names: Vec<&str> = stdout.lines().collect();
     for db in ["master", "msdb", "Sales", "Inventory", WEIRD, "Legacy"] {
         assert!(names.contains(&db), "{db} missing from {names:?}");
-    }
-}
-
-fn python_tds() -> Result<(), String> {
-    let out = Command::new("python3")
-        .args(["-c", "import pytds"])
-        .output()
-        .map_err(|e| format!("python3: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
     }
 }

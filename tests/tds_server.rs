@@ -2,10 +2,12 @@
 //! client `cutover` itself uses) and, independently, Python's `pytds`
 //! (`tests/tools/tds_python_client.py`). A small test backend gives the statements a meaning.
 //!
-//! The pytds part prints `SKIPPED: ...` when python-tds is not installed, and fails on CI
+//! The pytds part says it skipped when python-tds is not installed, and fails on CI
 //! (`CI=true`). No assertion depends on timing (timeouts only guard against hangs).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches: a failed unwrap fails the run
+
+mod common;
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -592,15 +594,7 @@ async fn garbage_closes_only_that_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pytds_reads_the_database_names() {
-    let probe = Command::new("python3")
-        .args(["-c", "import pytds"])
-        .output();
-    if !probe.as_ref().is_ok_and(|o| o.status.success()) {
-        let why = "python-tds (pytds) is not installed for python3";
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{why}; CI must have it (pip install python-tds)");
-        }
-        println!("SKIPPED: {why}");
+    if !common::pytds_or_skip("pytds reading the database names") {
         return;
     }
     let addr = start().await;

@@ -14,6 +14,28 @@ use cutover::backup::{BackupType, Lsn};
 use time::PrimitiveDateTime;
 use time::macros::datetime;
 
+/// Whether python3 has python-tds (`pytds`), the independent TDS client of the tests that check
+/// what a real client sees. When it is missing: panics on CI (`CI=true`), where `.ci/run` installs
+/// it; elsewhere prints why, naming `what` would have been checked, and returns `false` (the calling
+/// test returns early).
+pub fn pytds_or_skip(what: &str) -> bool {
+    let why = match std::process::Command::new("python3")
+        .args(["-c", "import pytds"])
+        .output()
+    {
+        Ok(o) if o.status.success() => return true,
+        Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_string(),
+        Err(e) => format!("python3: {e}"),
+    };
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("python-tds (pytds) is needed for {what} under CI: {why}");
+    }
+    eprintln!(
+        "skipped {what}: python-tds (pytds) is not installed: {why} (pip install python-tds)"
+    );
+    false
+}
+
 /// The folder of real backups, `../shared/samples/appveyor-lab` beside the project.
 ///
 /// When it is missing: panics on CI (`CI=true`), where the samples must be there; elsewhere prints why
