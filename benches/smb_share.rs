@@ -164,6 +164,39 @@ fn read_all(folder: &dyn BackupFolder, path: &Path, readers: u64) -> (f64, f64) 
     )
 }
 
+/// Reads `bench/read-256m.bin` on `share` `runs` times through `folder` (1 and 4 readers) and
+/// with `smbclient get` (encrypting on `secure`, signing elsewhere); prints the medians.
+fn print_share_reads(
+    folder: &SmbFolder,
+    addr: &SmbAddress,
+    share: &str,
+    (port, user, pw_env): (&str, &str, &str),
+    runs: usize,
+) {
+    let file = "bench/read-256m.bin";
+    let on_share = addr.to_path().join(file);
+    let (mut r1, mut r4, mut cpu1, mut get) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let (m, c) = read_all(folder, &on_share, 1);
+        r1.push(m);
+        cpu1.push(c);
+        r4.push(read_all(folder, &on_share, 4).0);
+        get.push(256.0 * MIB as f64 / 1e6 / smbclient_get(port, user, pw_env, share, file));
+    }
+    let (r1, r4, get) = (median(r1), median(r4), median(get));
+    println!(
+        "  SmbFolder, 1 reader        {r1:8.0} MB/s   {:.2} CPU s/GiB",
+        median(cpu1)
+    );
+    println!("  SmbFolder, 4 readers       {r4:8.0} MB/s");
+    println!("  smbclient get              {get:8.0} MB/s");
+    println!(
+        "  ratio vs smbclient get: 1 reader {:.2}x, 4 readers {:.2}x",
+        r1 / get,
+        r4 / get
+    );
+}
+
 /// A folder that counts its read calls and bytes (what the header scan asks of the share).
 #[derive(Debug)]
 struct Counting<'a> {
@@ -311,69 +344,19 @@ fn main() {
     // 1. Reads.
     let big = root.join("bench/read-256m.bin");
     ensure_file(&big, 256 * MIB, 1);
-    let on_share = addr.to_path().join("bench/read-256m.bin");
-    let mut r1 = Vec::new();
-    let mut r4 = Vec::new();
-    let mut cpu1 = Vec::new();
-    let mut get = Vec::new();
-    let mut local = Vec::new();
-    for _ in 0..runs {
-        let (m, c) = read_all(&folder, &on_share, 1);
-        r1.push(m);
-        cpu1.push(c);
-        r4.push(read_all(&folder, &on_share, 4).0);
-        get.push(
-            256.0 * MIB as f64
-                / 1e6
-                / smbclient_get(&port, &user, &pw_env, "backups", "bench/read-256m.bin"),
-        );
-        local.push(read_all(&LocalFolder, &big, 1).0);
-    }
-    let (r1, r4, get) = (median(r1), median(r4), median(get));
+    let smb = (port.as_str(), user.as_str(), pw_env.as_str());
+    let local = (0..runs)
+        .map(|_| read_all(&LocalFolder, &big, 1).0)
+        .collect();
     println!("SMB read, 256 MiB file on the loopback Samba, 256 KiB pieces (median of {runs}):");
-    println!(
-        "  SmbFolder, 1 reader        {r1:8.0} MB/s   {:.2} CPU s/GiB",
-        median(cpu1)
-    );
-    println!("  SmbFolder, 4 readers       {r4:8.0} MB/s");
-    println!("  smbclient get              {get:8.0} MB/s");
     println!("  local pread (page cache)   {:8.0} MB/s", median(local));
-    println!(
-        "  ratio vs smbclient get: 1 reader {:.2}x, 4 readers {:.2}x",
-        r1 / get,
-        r4 / get
-    );
-
+    print_share_reads(&folder, &addr, "backups", smb, runs);
     // 1b. The same file on the share that requires encryption (as an Azure file share does).
     let secure = SmbAddress::parse(&format!("smb://127.0.0.1:{port}/secure")).unwrap();
     let sfolder = SmbFolder::new(&secure, SmbLogin::from_env(&user, &pw_env).unwrap()).unwrap();
     sfolder.connect().unwrap();
-    let on_secure = secure.to_path().join("bench/read-256m.bin");
-    let (mut e1, mut e4, mut ecpu, mut eget) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..runs {
-        let (m, c) = read_all(&sfolder, &on_secure, 1);
-        e1.push(m);
-        ecpu.push(c);
-        e4.push(read_all(&sfolder, &on_secure, 4).0);
-        eget.push(
-            256.0 * MIB as f64
-                / 1e6
-                / smbclient_get(&port, &user, &pw_env, "secure", "bench/read-256m.bin"),
-        );
-    }
-    let (e1, e4, eget) = (median(e1), median(e4), median(eget));
     println!("The same on the share requiring encryption (every message encrypted):");
-    println!(
-        "  SmbFolder, 1 reader        {e1:8.0} MB/s   {:.2} CPU s/GiB",
-        median(ecpu)
-    );
-    println!("  SmbFolder, 4 readers       {e4:8.0} MB/s");
-    println!("  smbclient get (encrypted)  {eget:8.0} MB/s");
-    println!(
-        "  ratio vs smbclient get: 1 reader {:.2}x, 4 readers {:.2}x",
-        e1 / eget,
-        e4 / eget
-    );
+    print_share_reads(&sfolder, &secure, "secure", smb, runs);
 
     // 2. Uploads, share vs local, into the sandbox's Blob service.
     let up = root.join("bench/upload");
